@@ -1,0 +1,3 @@
+"""evalseed: evaluate, compare and route ByteDance Seed models over OpenAI-compatible APIs."""
+
+__version__ = "0.1.0"

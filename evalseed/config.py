@@ -1,0 +1,311 @@
+"""Models, providers, model sets and prices: built in, overridable by `evalseed.yaml`.
+
+Prices and context windows come from SEED_API.md (BytePlus list prices; the pages are undated, so
+the table carries the date we collected it and every run stores the table it used).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+PRICES_AS_OF = "2026-11-26"
+PRICES_SOURCE = "BytePlus ModelArk list prices (undated pages), collected 2026-11-26"
+
+# Seed's price tier switches on prompt length: "prompt <= 128K" on the price page.
+LONG_PROMPT_THRESHOLD = 128_000
+
+VERSION_RE = re.compile(r"^(?P<family>.+)-(?P<version>\d{6})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per million tokens (and per image). A `long_*` price applies when the prompt is longer
+    than LONG_PROMPT_THRESHOLD tokens; None means the same as the short tier."""
+
+    input: float | None = None
+    cached_input: float | None = None
+    output: float | None = None
+    long_input: float | None = None
+    long_output: float | None = None
+    per_image: float | None = None
+
+    def known(self) -> bool:
+        return any(v is not None for v in (self.input, self.output, self.per_image))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    kind: str = "text"  # "text" | "image"
+    family: str = ""
+    context_window: int = 131_072
+    max_output_tokens: int = 4_096  # the default when a suite does not say
+    prices: Prices = field(default_factory=Prices)
+    # Which optional request features the model accepts.
+    structured_output: bool = True
+    tools: bool = True
+    tool_choice: bool = True
+    thinking: bool = True
+    # A model tied to one provider (the embedded local model); None: the run's provider.
+    provider: str | None = None
+    # Set when this entry was derived from a family for a version string we had not seen.
+    inherited_from: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    base_url: str | None
+    api_key_env: str | None
+    # Image generation: True when the API takes `n`; False maps it to ModelArk's
+    # sequential_image_generation options.
+    images_take_n: bool = True
+    # Per-model context windows that differ on this provider.
+    context_windows: dict[str, int] = field(default_factory=dict)
+    price_overrides: dict[str, Prices] = field(default_factory=dict)
+
+
+_SEED_TEXT = dict(kind="text", max_output_tokens=4_096)
+
+BUILTIN_MODELS: dict[str, ModelInfo] = {
+    m.name: m
+    for m in [
+        ModelInfo(
+            name="seed-1-6-250915",
+            family="seed-1-6",
+            context_window=131_072,
+            prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
+            **_SEED_TEXT,
+        ),
+        ModelInfo(
+            name="seed-1-6-flash-250715",
+            family="seed-1-6-flash",
+            context_window=131_072,
+            prices=Prices(input=0.075, cached_input=0.015, output=0.30, long_input=0.10, long_output=0.80),
+            structured_output=False,  # ModelArk: flash does not support structured output
+            notes="no structured output (json_object/json_schema are dropped, answer still scored)",
+            **_SEED_TEXT,
+        ),
+        ModelInfo(
+            name="seed-1-8-251228",
+            family="seed-1-8",
+            context_window=131_072,
+            prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
+            **_SEED_TEXT,
+        ),
+        ModelInfo(
+            name="seedream-4-5-251128",
+            family="seedream-4-5",
+            kind="image",
+            context_window=0,
+            max_output_tokens=0,
+            prices=Prices(per_image=0.04),
+            structured_output=False,
+            tools=False,
+            tool_choice=False,
+            thinking=False,
+            notes="0.04 USD per image (one source says 0.045)",
+        ),
+        ModelInfo(
+            name="gemma-3-270m",
+            family="gemma-3-270m",
+            kind="text",
+            context_window=32_768,
+            max_output_tokens=512,
+            prices=Prices(input=0.0, cached_input=0.0, output=0.0),
+            tools=False,  # the gemma chat format emits no OpenAI tool_calls
+            tool_choice=False,
+            thinking=False,
+            provider="local",
+            notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
+        ),
+    ]
+}
+
+BUILTIN_PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in [
+        Provider("aisa", "https://api.aisa.one/v1", "AISA_API_KEY"),
+        Provider(
+            "ark",
+            "https://ark.ap-southeast.bytepluses.com/api/v3",
+            "ARK_API_KEY",
+            images_take_n=False,
+            context_windows={"seed-1-8-251228": 262_144},
+        ),
+        # base_url is filled in when evalseed starts the embedded llama.cpp server.
+        Provider("local", None, None),
+    ]
+}
+
+TEXT_MODELS = ["seed-1-6-250915", "seed-1-6-flash-250715", "seed-1-8-251228"]
+BUILTIN_MODEL_SETS: dict[str, list[str]] = {
+    "default": [*TEXT_MODELS, "seedream-4-5-251128"],
+    "text": TEXT_MODELS,
+    "seed": [*TEXT_MODELS, "seedream-4-5-251128"],
+    "images": ["seedream-4-5-251128"],
+    "local": ["gemma-3-270m"],
+}
+
+
+@dataclass
+class Config:
+    models: dict[str, ModelInfo]
+    providers: dict[str, Provider]
+    model_sets: dict[str, list[str]]
+    default_provider: str = "aisa"
+    source: str | None = None  # the evalseed.yaml it came from
+    notices: list[str] = field(default_factory=list)
+
+    def resolve_model(self, name: str, *, allow_unknown: bool = False) -> ModelInfo:
+        """The model's entry; a new version string of a known family inherits the family's newest
+        entry (so a version bump needs no configuration)."""
+        if name in self.models:
+            return self.models[name]
+        m = VERSION_RE.match(name)
+        if m:
+            family = m.group("family")
+            members = sorted(
+                (info for info in self.models.values() if info.family == family and not info.inherited_from),
+                key=lambda info: info.name,
+            )
+            if members:
+                base = members[-1]
+                info = replace(base, name=name, inherited_from=base.name)
+                self.models[name] = info
+                self.notices.append(
+                    f"{name} is not in the model table: using {base.name}'s context window, features and prices."
+                )
+                return info
+        if allow_unknown:
+            info = ModelInfo(name=name, family=name, notes="not in the model table: prices unknown")
+            self.models[name] = info
+            self.notices.append(f"{name} is not in the model table: its cost is recorded as unknown.")
+            return info
+        known = ", ".join(sorted(self.models))
+        raise UsageError(f"unknown model {name!r}: use one of {known}, a model set, or add it to evalseed.yaml.")
+
+    def expand_models(self, spec: str) -> list[str]:
+        """`--models` value: a model set name or a comma-separated list (sets may appear in it)."""
+        names: list[str] = []
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            for n in self.model_sets.get(part, [part]):
+                if n not in names:
+                    names.append(n)
+        if not names:
+            raise UsageError("--models is empty: name a model set or models, e.g. --models text.")
+        return names
+
+    def provider(self, name: str) -> Provider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise UsageError(
+                f"unknown provider {name!r}: use one of {', '.join(sorted(self.providers))} or --base-url."
+            ) from None
+
+    def effective_model(self, info: ModelInfo, provider: Provider) -> ModelInfo:
+        """The model as seen through a provider (its context window and prices may differ)."""
+        changes: dict[str, Any] = {}
+        if info.name in provider.context_windows:
+            changes["context_window"] = provider.context_windows[info.name]
+        if info.name in provider.price_overrides:
+            changes["prices"] = provider.price_overrides[info.name]
+        return replace(info, **changes) if changes else info
+
+    def price_table(self) -> dict[str, Any]:
+        return {
+            "as_of": PRICES_AS_OF,
+            "source": PRICES_SOURCE,
+            "models": {
+                n: {k: getattr(m.prices, k) for k in Prices.__slots__ if getattr(m.prices, k) is not None}
+                for n, m in sorted(self.models.items())
+            },
+        }
+
+
+def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: prices must be a mapping such as {{input: 0.25, output: 2.0}}.")
+    unknown = set(raw) - set(Prices.__slots__)
+    if unknown:
+        raise UsageError(f"{where}: unknown price key(s) {sorted(unknown)}; use {list(Prices.__slots__)}.")
+    for k, v in raw.items():
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
+            raise UsageError(f"{where}.{k}: a price must be a number >= 0 (USD per million tokens or per image).")
+    return replace(base, **{k: (float(v) if v is not None else None) for k, v in raw.items()})
+
+
+_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from"}
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Built-in tables, overridden by `evalseed.yaml` (the given path, or the working directory's)."""
+    models = dict(BUILTIN_MODELS)
+    providers = dict(BUILTIN_PROVIDERS)
+    sets = {k: list(v) for k, v in BUILTIN_MODEL_SETS.items()}
+    cfg = Config(models, providers, sets)
+    p = Path(path) if path else Path("evalseed.yaml")
+    if not p.exists():
+        if path:
+            raise UsageError(f"{p}: configuration file not found.")
+        return cfg
+    import yaml
+
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise UsageError(f"{p}{line}: not valid YAML ({getattr(e, 'problem', e)}).") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{p}: the top level must be a mapping.")
+    allowed = {"provider", "providers", "models", "model_sets"}
+    if set(raw) - allowed:
+        raise UsageError(f"{p}: unknown key(s) {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}.")
+    cfg.source = str(p)
+    for name, spec in (raw.get("models") or {}).items():
+        where = f"{p} models.{name}"
+        if not isinstance(spec, dict):
+            raise UsageError(f"{where}: must be a mapping.")
+        bad = set(spec) - _MODEL_KEYS
+        if bad:
+            raise UsageError(f"{where}: unknown key(s) {sorted(bad)}; allowed: {sorted(_MODEL_KEYS)}.")
+        base = models.get(name) or ModelInfo(name=name, family=name)
+        spec = dict(spec)
+        if "prices" in spec:
+            spec["prices"] = _prices_from(spec["prices"], base.prices, f"{where}.prices")
+        models[name] = replace(base, **spec)
+    for name, spec in (raw.get("providers") or {}).items():
+        where = f"{p} providers.{name}"
+        if not isinstance(spec, dict):
+            raise UsageError(f"{where}: must be a mapping.")
+        base = providers.get(name) or Provider(name, None, None)
+        spec = dict(spec)
+        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices"}
+        if bad:
+            raise UsageError(f"{where}: unknown key(s) {sorted(bad)}.")
+        if "prices" in spec:
+            overrides = dict(base.price_overrides)
+            for m, pr in (spec.pop("prices") or {}).items():
+                overrides[m] = _prices_from(pr, models.get(m, ModelInfo(m)).prices, f"{where}.prices.{m}")
+            spec["price_overrides"] = overrides
+        providers[name] = replace(base, **spec)
+    for name, members in (raw.get("model_sets") or {}).items():
+        if not isinstance(members, list) or not all(isinstance(x, str) for x in members):
+            raise UsageError(f"{p} model_sets.{name}: must be a list of model names.")
+        sets[name] = members
+    if "provider" in raw:
+        if raw["provider"] not in providers:
+            raise UsageError(f"{p} provider: unknown provider {raw['provider']!r}.")
+        cfg.default_provider = raw["provider"]
+    return cfg

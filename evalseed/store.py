@@ -1,0 +1,331 @@
+"""The DuckDB file: schema, numbered migrations, batched writes, and the lookups commands share.
+
+One writer per file (DuckDB locks it); rows arrive in batches through Arrow, never a row per
+INSERT. Every flush is one transaction, so a killed process leaves whole batches or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .errors import UsageError
+
+RESULT_COLUMNS: list[tuple[str, str]] = [
+    ("run_id", "VARCHAR"),
+    ("suite", "VARCHAR"),
+    ("case_id", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("repeat", "INTEGER"),
+    ("status", "VARCHAR"),
+    ("error", "VARCHAR"),
+    ("input_text", "VARCHAR"),
+    ("request", "JSON"),
+    ("response", "JSON"),
+    ("output_text", "VARCHAR"),
+    ("score", "DOUBLE"),
+    ("passed", "BOOLEAN"),
+    ("details", "JSON"),
+    ("latency_ms", "DOUBLE"),
+    ("ttft_ms", "DOUBLE"),
+    ("output_tps", "DOUBLE"),
+    ("prompt_tokens", "INTEGER"),
+    ("completion_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("cached_tokens", "INTEGER"),
+    ("images", "INTEGER"),
+    ("cost_usd", "DOUBLE"),
+    ("attempts", "INTEGER"),
+    ("replayed", "BOOLEAN"),
+    ("started_at", "TIMESTAMP"),
+    ("finished_at", "TIMESTAMP"),
+]
+RESULT_NAMES = [c for c, _ in RESULT_COLUMNS]
+JSON_COLUMNS = {c for c, t in RESULT_COLUMNS if t == "JSON"}
+KEY_COLUMNS = ("suite", "case_id", "model", "repeat")
+
+
+def _m1(con) -> None:
+    con.execute(
+        """
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            status VARCHAR,
+            label VARCHAR,
+            git_sha VARCHAR,
+            evalseed_version VARCHAR,
+            config JSON
+        )"""
+    )
+    cols = ",\n".join(f'"{c}" {t}' for c, t in RESULT_COLUMNS)
+    con.execute(f"CREATE TABLE results ({cols})")
+    con.execute(
+        """
+        CREATE TABLE run_prices (
+            run_id VARCHAR, model VARCHAR, as_of VARCHAR,
+            input DOUBLE, cached_input DOUBLE, output DOUBLE,
+            long_input DOUBLE, long_output DOUBLE, per_image DOUBLE
+        )"""
+    )
+
+
+# Append only: a migration, once released, never changes; a new one goes at the end.
+MIGRATIONS: list[Callable] = [_m1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _connect(path: str, read_only: bool, wait_s: float):
+    import duckdb
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise UsageError(
+                    f"{path}: the database is in use by another evalseed process; wait for it to finish or use --db."
+                ) from None
+            raise UsageError(f"{path}: cannot open as a DuckDB database ({msg.splitlines()[0]}).") from None
+        except duckdb.Error as e:
+            raise UsageError(
+                f"{path}: not a readable DuckDB database ({str(e).splitlines()[0]}); move it away or pass another --db."
+            ) from None
+
+
+def migrate(con) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    if current > SCHEMA_VERSION:
+        raise UsageError(
+            f"the database has schema version {current}, newer than this evalseed ({SCHEMA_VERSION}); upgrade evalseed."
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            MIGRATIONS[version - 1](con)
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def open_db(path: str | Path, *, read_only: bool = False, wait_s: float = 10.0):
+    """A connection with the schema up to date. Read-only opens of a missing file are an error."""
+    path = str(path)
+    if read_only and not Path(path).exists():
+        raise UsageError(f"{path}: no such database; run `evalseed run` first or pass --db.")
+    if read_only:
+        con = _connect(path, True, wait_s)
+        try:
+            v = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        except Exception:
+            con.close()
+            raise UsageError(f"{path}: not an evalseed database (no schema_version table).") from None
+        if v is None or v < SCHEMA_VERSION:
+            # An older file: upgrade it in place (migrations are cheap), then reopen read-only.
+            con.close()
+            con = _connect(path, False, wait_s)
+            migrate(con)
+            con.close()
+            con = _connect(path, True, wait_s)
+        return con
+    con = _connect(path, False, wait_s)
+    try:
+        migrate(con)
+    except UsageError:
+        con.close()
+        raise
+    except Exception as e:
+        con.close()
+        raise UsageError(f"{path}: cannot prepare the database ({str(e).splitlines()[0]}).") from None
+    return con
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _json(v: Any) -> str | None:
+    if v is None:
+        return None
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class ResultWriter:
+    """Collects result rows and writes them in one transaction per batch.
+
+    `replace_keys` are (suite, case_id, model, repeat) keys whose existing rows (a resumed run's
+    errors) are deleted in the same transaction that inserts their new row, so a case never has
+    two rows and never none.
+    """
+
+    def __init__(self, con, run_id: str, *, batch_rows: int = 2000, replace_keys: Iterable[tuple] = ()):
+        self.con = con
+        self.run_id = run_id
+        self.batch_rows = batch_rows
+        self.replace_keys = set(replace_keys)
+        self._rows: list[dict] = []
+        self.written = 0
+
+    def add(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_rows:
+            self.flush()
+
+    def pending(self) -> int:
+        return len(self._rows)
+
+    def flush(self) -> int:
+        if not self._rows:
+            return 0
+        import pyarrow as pa
+
+        rows, self._rows = self._rows, []
+        columns: dict[str, list] = {c: [] for c in RESULT_NAMES}
+        for r in rows:
+            for c in RESULT_NAMES:
+                v = r.get(c)
+                columns[c].append(_json(v) if c in JSON_COLUMNS else v)
+        table = pa.table({c: pa.array(columns[c], type=_ARROW_TYPES[c]) for c in RESULT_NAMES})
+        replace = [
+            (r["suite"], r["case_id"], r["model"], r["repeat"])
+            for r in rows
+            if (r["suite"], r["case_id"], r["model"], r["repeat"]) in self.replace_keys
+        ]
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for key in replace:
+                con.execute(
+                    'DELETE FROM results WHERE run_id = ? AND suite = ? AND case_id = ? AND model = ? AND "repeat" = ?',
+                    [self.run_id, *key],
+                )
+            con.register("_evalseed_batch", table)
+            cols = ", ".join(f'"{c}"' for c in RESULT_NAMES)
+            con.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM _evalseed_batch")
+            con.unregister("_evalseed_batch")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            self._rows = rows + self._rows
+            raise
+        self.replace_keys.difference_update(replace)
+        self.written += len(rows)
+        return len(rows)
+
+
+def _arrow_types() -> dict:
+    import pyarrow as pa
+
+    m = {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "INTEGER": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("us"),
+    }
+    return {c: m[t] for c, t in RESULT_COLUMNS}
+
+
+class _LazyTypes(dict):
+    def __missing__(self, key):
+        self.update(_arrow_types())
+        return dict.__getitem__(self, key)
+
+
+_ARROW_TYPES = _LazyTypes()
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+
+def insert_run(con, run_id: str, *, label: str | None, git_sha: str | None, version: str, config: dict) -> None:
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",
+        [run_id, _now(), label, git_sha, version, _json(config)],
+    )
+
+
+def insert_prices(con, run_id: str, prices: dict) -> None:
+    rows = [
+        [run_id, model, prices.get("as_of"), p.get("input"), p.get("cached_input"), p.get("output"),
+         p.get("long_input"), p.get("long_output"), p.get("per_image")]
+        for model, p in prices["models"].items()
+    ]
+    if rows:
+        con.executemany("INSERT INTO run_prices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def finish_run(con, run_id: str, status: str) -> None:
+    con.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", [_now(), status, run_id])
+
+
+def set_run_status(con, run_id: str, status: str) -> None:
+    con.execute("UPDATE runs SET status = ?, finished_at = NULL WHERE run_id = ?", [status, run_id])
+
+
+def resolve_run(con, ref: str | None) -> str:
+    """A run id from `latest`, None (= latest), a full id or a unique prefix."""
+    if ref in (None, "", "latest"):
+        row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        if not row:
+            raise UsageError("the database holds no runs yet; run `evalseed run` first.")
+        return row[0]
+    rows = con.execute("SELECT run_id FROM runs WHERE run_id LIKE ? || '%' ORDER BY run_id", [ref]).fetchall()
+    if not rows:
+        raise UsageError(f"no run {ref!r} in the database; `evalseed runs` lists them.")
+    exact = [r[0] for r in rows if r[0] == ref]
+    if exact:
+        return exact[0]
+    if len(rows) > 1:
+        raise UsageError(f"run id prefix {ref!r} is ambiguous ({len(rows)} runs); give more characters.")
+    return rows[0][0]
+
+
+def run_config(con, run_id: str) -> dict:
+    row = con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if not row:
+        raise UsageError(f"no run {run_id!r} in the database.")
+    return json.loads(row[0]) if row[0] else {}
+
+
+def stored_keys(con, run_id: str) -> tuple[set[tuple], set[tuple]]:
+    """(keys with a final row, keys whose row is an error) for a run, for --resume."""
+    done: set[tuple] = set()
+    errors: set[tuple] = set()
+    for suite, case_id, model, rep, status in con.execute(
+        'SELECT suite, case_id, model, "repeat", status FROM results WHERE run_id = ?', [run_id]
+    ).fetchall():
+        key = (suite, case_id, model, rep)
+        (errors if status == "error" else done).add(key)
+    return done, errors
+
+
+def fetch_rows(con, where: str = "TRUE", params: list | None = None, columns: list[str] | None = None) -> list[dict]:
+    """Result rows as dicts, JSON columns parsed. For modest row counts (metrics, drill-down)."""
+    cols = columns or RESULT_NAMES
+    sel = ", ".join(f'"{c}"' for c in cols)
+    cur = con.execute(f"SELECT {sel} FROM results WHERE {where}", params or [])
+    out = []
+    for rec in cur.fetchall():
+        d = dict(zip(cols, rec))
+        for c in JSON_COLUMNS.intersection(cols):
+            if d[c] is not None:
+                d[c] = json.loads(d[c])
+        out.append(d)
+    return out

@@ -1,0 +1,77 @@
+"""The suite file contract (see DESIGN.md): common keys. Each task kind subclasses these two models
+with its own keys, so unknown keys are errors everywhere (`extra="forbid"`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str
+    content: str
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str) -> str:
+        if v not in ("system", "user", "assistant", "developer"):
+            raise ValueError("role must be one of system, user, assistant, developer")
+        return v
+
+
+class BaseCase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=200)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        # YAML turns `id: 12` into an int; an id is text, so accept it as such.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class BaseSuite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: str
+    description: str = ""
+    models: list[str] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Message] | None = None
+    repeats: int = Field(default=1, ge=1, le=100)
+    cases: list[BaseCase] = Field(default_factory=list)
+
+    # Set by the loader, not by the file.
+    _path: str = PrivateAttr(default="")
+    _content_hash: str = PrivateAttr(default="")
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def content_hash(self) -> str:
+        return self._content_hash
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("name may only hold lowercase letters, digits, '-' and '_'")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_case_ids(self) -> "BaseSuite":
+        seen: set[str] = set()
+        for i, case in enumerate(self.cases):
+            if case.id in seen:
+                raise ValueError(f"cases[{i}].id: duplicate case id {case.id!r}")
+            seen.add(case.id)
+        return self
