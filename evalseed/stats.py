@@ -1,0 +1,270 @@
+"""Intervals and paired tests for comparing runs and models (numpy only, imported lazily).
+
+Everything random takes a `seed` and draws from its own `numpy.random.Generator`, so the same
+data always gives the same interval: a CI verdict must not change when the job is re-run.
+
+Functions:
+- `wilson_interval`      confidence interval of a pass rate k/n
+- `bootstrap_mean`       percentile bootstrap interval of a mean
+- `paired_bootstrap_diff` paired percentile bootstrap of mean(cand) - mean(base), optionally
+                          stratified (resampling within each suite)
+- `paired_bootstrap_quantile_diff` the same for a quantile (p50/p95 latency)
+- `mcnemar_exact`        exact McNemar test: two-sided binomial test on the discordant pairs
+- `sign_test`            McNemar's generalisation to paired scores in [0, 1] (repeats > 1)
+- `holm`                 Holm step-down adjustment of a family of p-values
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+DEFAULT_RESAMPLES = 10_000
+DEFAULT_SEED = 20261126
+# Bootstrap resamples are drawn in blocks so memory stays bounded (about 16 MB of int64 indices
+# per block) whatever the number of cases.
+_BLOCK_ELEMENTS = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate with a two-sided interval at `confidence`."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float = 0.95
+
+    def to_dict(self) -> dict:
+        return {"estimate": self.estimate, "low": self.low, "high": self.high, "confidence": self.confidence}
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def _z(confidence: float) -> float:
+    from statistics import NormalDist
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval (no continuity correction) for a pass rate `successes / n`.
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0/n and n/n, which
+    small suites hit often. `n == 0` gives estimate NaN and the interval [0, 1] (nothing known).
+    Matches `scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes}/{n}")
+    if n == 0:
+        return Interval(math.nan, 0.0, 1.0, confidence)
+    z = _z(confidence)
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    # Clamp: rounding can leave the bound a hair on the wrong side of 0/n or n/n.
+    return Interval(p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)), confidence)
+
+
+def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa: F821
+    """Apply `stat(idx)` to `n_resamples` index matrices of shape (block, n) drawn with
+    replacement from range(n); returns the concatenated per-resample statistics."""
+    import numpy as np
+
+    block = max(1, min(n_resamples, _BLOCK_ELEMENTS // max(n, 1)))
+    out = []
+    done = 0
+    while done < n_resamples:
+        b = min(block, n_resamples - done)
+        idx = rng.integers(0, n, size=(b, n))
+        out.append(stat(idx))
+        done += b
+    return np.concatenate(out)
+
+
+def _percentile_interval(estimate: float, stats, confidence: float) -> Interval:
+    import numpy as np
+
+    a = (1 - confidence) / 2
+    lo, hi = np.quantile(stats, [a, 1 - a])
+    return Interval(float(estimate), float(lo), float(hi), confidence)
+
+
+def bootstrap_mean(
+    values: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Percentile bootstrap interval of the mean of `values` (NaNs are an error: drop them first).
+
+    Resample i draws `rng.integers(0, n, size=n)` in order from `numpy.random.default_rng(seed)`,
+    so a plain Python loop with the same seed reproduces it exactly. Empty input gives NaNs; a
+    single value gives a zero-width interval.
+    """
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1:
+        raise ValueError("values must be one-dimensional")
+    if x.size == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence)
+    if np.isnan(x).any():
+        raise ValueError("values contain NaN")
+    rng = np.random.default_rng(seed)
+    stats = _resample_stat(rng, x.size, n_resamples, lambda idx: x[idx].mean(axis=1))
+    return _percentile_interval(x.mean(), stats, confidence)
+
+
+def paired_bootstrap_diff(
+    base: Sequence[float],
+    cand: Sequence[float],
+    *,
+    strata: Sequence | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Paired percentile bootstrap interval of `mean(cand) - mean(base)`.
+
+    `base[i]` and `cand[i]` are the same case measured on each side; a resample draws cases (not
+    sides), so the correlation between the two sides is kept and the interval is much narrower
+    than two independent intervals would suggest. With `strata` (e.g. the suite of each case),
+    cases are resampled within their stratum, keeping each stratum's size: the right interval for
+    an overall figure pooled over suites of fixed size. Without strata it equals
+    `bootstrap_mean(cand - base)` with the same seed.
+    """
+    import numpy as np
+
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(cand, dtype=float)
+    if b.shape != c.shape or b.ndim != 1:
+        raise ValueError("base and cand must be one-dimensional and of equal length")
+    d = c - b
+    if d.size == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence)
+    if np.isnan(d).any():
+        raise ValueError("paired values contain NaN")
+    if strata is None:
+        return bootstrap_mean(d, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    s = np.asarray(strata)
+    if s.shape != d.shape:
+        raise ValueError("strata must have one label per pair")
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(n_resamples)
+    for label in sorted(set(s.tolist()), key=str):
+        ds = d[s == label]
+        totals += _resample_stat(rng, ds.size, n_resamples, lambda idx, ds=ds: ds[idx].sum(axis=1))
+    return _percentile_interval(d.mean(), totals / d.size, confidence)
+
+
+def paired_bootstrap_quantile_diff(
+    base: Sequence[float],
+    cand: Sequence[float],
+    q: float,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Paired percentile bootstrap interval of `quantile(cand, q) - quantile(base, q)`.
+
+    Used for p50/p95 latency and TTFT: cases are resampled jointly, the quantile (numpy's default
+    linear interpolation) is taken on each side of every resample. Percentile bootstraps of high
+    quantiles are rough on small samples (few values above the 95th percentile); read the p95
+    interval of a 20-case suite as a hint, not a measurement.
+    """
+    import numpy as np
+
+    if not 0 <= q <= 1:
+        raise ValueError(f"q must be in [0, 1], not {q}")
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(cand, dtype=float)
+    if b.shape != c.shape or b.ndim != 1:
+        raise ValueError("base and cand must be one-dimensional and of equal length")
+    if b.size == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence)
+    if np.isnan(b).any() or np.isnan(c).any():
+        raise ValueError("paired values contain NaN")
+    rng = np.random.default_rng(seed)
+    stats = _resample_stat(
+        rng, b.size, n_resamples, lambda idx: np.quantile(c[idx], q, axis=1) - np.quantile(b[idx], q, axis=1)
+    )
+    return _percentile_interval(np.quantile(c, q) - np.quantile(b, q), stats, confidence)
+
+
+def _binom_two_sided_half(k: int, n: int) -> float:
+    """Two-sided p of `k` successes in `n` trials at p = 1/2: twice the smaller tail, capped at 1.
+    (At p = 1/2 the distribution is symmetric, so this equals the 'sum of outcomes no more likely
+    than the observed one' definition scipy uses.)"""
+    if n == 0:
+        return 1.0
+    m = min(k, n - k)
+    if 2 * m == n:
+        return 1.0
+    if n <= 1000:
+        tail = sum(math.comb(n, i) for i in range(m + 1))
+        # Exact integer arithmetic, one rounding at the end.
+        return min(1.0, 2 * tail / 2**n)
+    # Large n: sum the tail in log space (terms grow towards the mode, so add from the top).
+    log_half_n = -n * math.log(2.0)
+    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half_n for i in range(m + 1)]
+    top = max(logs)
+    tail = math.exp(top) * sum(math.exp(v - top) for v in logs)
+    return min(1.0, 2 * tail)
+
+
+def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant pair counts.
+
+    Under "no difference" each discordant pair is equally likely to go either way, so the count of
+    pass->fail among the `pass_to_fail + fail_to_pass` discordant pairs is Binomial(n, 1/2).
+    Concordant pairs carry no information about the difference and do not enter. No discordant
+    pairs gives p = 1. Matches `scipy.stats.binomtest(pass_to_fail, n, 0.5).pvalue`.
+    """
+    if pass_to_fail < 0 or fail_to_pass < 0:
+        raise ValueError("counts must be >= 0")
+    return _binom_two_sided_half(pass_to_fail, pass_to_fail + fail_to_pass)
+
+
+def sign_test(base: Sequence[float], cand: Sequence[float]) -> tuple[float, int, int]:
+    """Exact two-sided sign test on paired values: `(p, worse, better)` where `worse` counts pairs
+    with cand < base and `better` pairs with cand > base; ties are dropped.
+
+    For 0/1 values this *is* `mcnemar_exact` (worse = pass->fail, better = fail->pass), so one code
+    path serves single runs and the per-case mean pass rates of repeated runs.
+    """
+    if len(base) != len(cand):
+        raise ValueError("base and cand must have equal length")
+    worse = sum(1 for b, c in zip(base, cand) if c < b)
+    better = sum(1 for b, c in zip(base, cand) if c > b)
+    return mcnemar_exact(worse, better), worse, better
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order.
+
+    Sort ascending; the i-th smallest (0-based) is multiplied by (m - i); running maximum keeps the
+    adjusted values monotone; capped at 1. Rejecting where adjusted p < alpha controls the
+    family-wise error rate at alpha under any dependence between the tests. NaN inputs (no test
+    possible) stay NaN and do not count towards m.
+    """
+    idx = [i for i, p in enumerate(pvalues) if not math.isnan(p)]
+    for i in idx:
+        if not 0 <= pvalues[i] <= 1:
+            raise ValueError(f"p-value out of [0, 1]: {pvalues[i]}")
+    order = sorted(idx, key=lambda i: pvalues[i])
+    m = len(order)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
