@@ -1,0 +1,1 @@
+"""Pure scorers: plain data in, verdicts out; nothing here knows HTTP or the store."""

@@ -1,0 +1,451 @@
+"""Tool-call scoring by BFCL's AST rules (Berkeley Function Calling Leaderboard), on plain dicts.
+
+What a call must satisfy against one expected entry `{function_name: {param: [allowed values]}}`:
+
+1. the function name is exactly the expected one (after mapping wire names back, see
+   `wire_names`), else `wrong_name`;
+2. every parameter the tool's schema lists as `required` is present, else `missing_required`;
+3. every parameter sent is both in the schema's `properties` and in the expected entry, else
+   `unexpected_param` (a parameter the expected entry leaves out must not be sent);
+4. the value has the schema's type, else `type_error`: strict (a bool is no integer, 5.0 is no
+   integer), except that an int is accepted for `number` (BFCL's `float`). As in BFCL, a value
+   whose type equals that of the first allowed value is also accepted ("variables": the expected
+   answer names a variable of another type than the schema's). `null` passes when `None` is among
+   the allowed values;
+5. the value equals one of the allowed values, else `value_error`. Strings are compared after
+   BFCL's normalisation (`normalise_string`: drop spaces and `,./-_*^`, lowercase, `'` -> `"`);
+   numbers as numbers (1 == 1.0, but True is no 1); lists by order, element by element; an
+   object parameter's allowed value is itself `{key: [allowed values]}` (missing keys need `""`
+   among theirs); an array of objects is a list of such allowed-value objects, one per position;
+6. every expected parameter whose allowed values do not include `""` was sent, else
+   `missing_required` (required by the expected answer, though not by the schema).
+
+Sets of calls: the number of calls must equal the number expected (`wrong_count`; `[]` expected
+means any call at all fails). With `order="strict"` call i is checked against expected entry i.
+With `order="any"` (BFCL's parallel categories) the calls are matched to the expected entries by
+a maximum bipartite matching. BFCL instead walks the expected entries in order and gives each the
+first still-unmatched call that passes, which wrongly fails a correct set when an expected entry
+with broad allowed values (an optional argument, several allowed values) takes a call that a later,
+narrower entry needed: expected `f(x in {1, 2})`, `f(x in {1})` against calls `f(x=1)`, `f(x=2)`.
+The matching here passes that set; `Verdict.greedy_passed` records what BFCL's greedy order would
+have said, so the two can be compared on real data.
+
+Where this module is more lenient than BFCL (each documented in docs/scoring.md): an int is also
+accepted for `number` items inside arrays (BFCL only converts top-level values); string
+normalisation applies to strings nested at any depth of a list or object value (BFCL: one level).
+
+Everything here takes and returns plain data and never raises on malformed input: any string, JSON
+or tool-call shape becomes a scored failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+REASONS = (
+    "wrong_name",
+    "missing_required",
+    "unexpected_param",
+    "type_error",
+    "value_error",
+    "wrong_count",
+    "invalid_json",
+)
+
+# How far a check got before failing: used to report the most telling failure of a set.
+_PROGRESS = {"invalid_json": 0, "wrong_name": 1, "missing_required": 2, "unexpected_param": 3,
+             "type_error": 4, "value_error": 5}
+
+_NORMALISE_RE = re.compile(r"[ ,./\-_*^]")
+_WIRE_NAME_RE = re.compile(r"[^a-zA-Z0-9_-]")
+_WIRE_NAME_MAX = 64
+
+
+def normalise_string(text: str) -> str:
+    """BFCL's string normalisation: spaces and `,./-_*^` dropped, lowercased, `'` made `"`, so
+    "April 1, 2024" and "april 1 2024" compare equal."""
+    return _NORMALISE_RE.sub("", text).lower().replace("'", '"')
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """One parsed call. `index` is its position among all calls of the answer (or trajectory)."""
+
+    name: str
+    arguments: dict
+    index: int
+
+
+@dataclass(slots=True)
+class Failure:
+    reason: str  # one of REASONS
+    message: str
+    call_index: int | None = None
+    expected_index: int | None = None
+    param: str | None = None
+
+    @property
+    def progress(self) -> int:
+        return _PROGRESS.get(self.reason, 0)
+
+
+@dataclass(slots=True)
+class Verdict:
+    passed: bool
+    failure: Failure | None = None
+    # (expected index, call index) pairs of the matching found.
+    matching: list[tuple[int, int]] = field(default_factory=list)
+    # What BFCL's greedy in-order matching says for the same calls (None when order="strict").
+    greedy_passed: bool | None = None
+    n_calls: int = 0
+    n_expected: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for a result row's `details`."""
+        return {
+            "passed": self.passed,
+            "reason": self.failure.reason if self.failure else None,
+            "failure": asdict(self.failure) if self.failure else None,
+            "matching": [list(p) for p in self.matching],
+            "greedy_passed": self.greedy_passed,
+            "n_calls": self.n_calls,
+            "n_expected": self.n_expected,
+        }
+
+
+# ---- tool names on the wire -------------------------------------------------------------------
+
+
+def wire_names(names: Iterable[str]) -> dict[str, str]:
+    """Map each tool name to one OpenAI accepts (`^[a-zA-Z0-9_-]{1,64}$`): other characters (dots
+    above all) become `_`; a clash with another name gets a numeric suffix. The map is one-to-one,
+    so a call's wire name maps back to exactly one tool."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    names = list(dict.fromkeys(names))
+    # Names already valid keep their spelling, so they never lose it to a mapped one.
+    valid = [n for n in names if n and not _WIRE_NAME_RE.search(n) and len(n) <= _WIRE_NAME_MAX]
+    for n in valid:
+        out[n] = n
+        taken.add(n)
+    for n in names:
+        if n in out:
+            continue
+        base = (_WIRE_NAME_RE.sub("_", n) or "tool")[:_WIRE_NAME_MAX]
+        cand, k = base, 2
+        while cand in taken:
+            suffix = f"_{k}"
+            cand = base[: _WIRE_NAME_MAX - len(suffix)] + suffix
+            k += 1
+        out[n] = cand
+        taken.add(cand)
+    return out
+
+
+def tool_function(tool: Any) -> dict:
+    """The function spec of a tool: OpenAI `{type: function, function: {...}}` or a bare spec."""
+    if isinstance(tool, dict):
+        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        return fn
+    return {}
+
+
+def docs_by_name(tools: Iterable[Any]) -> dict[str, dict]:
+    out = {}
+    for t in tools or []:
+        fn = tool_function(t)
+        if isinstance(fn.get("name"), str):
+            out[fn["name"]] = fn
+    return out
+
+
+# ---- parsing the answer -----------------------------------------------------------------------
+
+
+def parse_tool_calls(raw: Any, back: dict[str, str] | None = None, start: int = 0
+                     ) -> tuple[list[ToolCall], Failure | None]:
+    """Parse OpenAI `tool_calls` (arguments a JSON string) into ToolCalls, mapping wire names back
+    through `back` (wire -> original). Returns the calls parsed before the first malformed one and
+    that failure (`invalid_json` for unparseable or non-object arguments and for shapes that are
+    no tool call at all). `None` or `[]` means no calls. An empty arguments string means `{}`."""
+    back = back or {}
+    if raw is None:
+        return [], None
+    if not isinstance(raw, list):
+        return [], Failure("invalid_json", f"tool_calls is a {type(raw).__name__}, not a list", start)
+    calls: list[ToolCall] = []
+    for i, item in enumerate(raw):
+        idx = start + i
+        fn = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(fn, dict):
+            return calls, Failure("invalid_json", "a tool call without a `function` object", idx)
+        name = fn.get("name")
+        if not isinstance(name, str):
+            return calls, Failure("invalid_json", "a tool call without a function name", idx)
+        args = fn.get("arguments")
+        if isinstance(args, str):
+            if not args.strip():
+                args = {}
+            else:
+                try:
+                    args = json.loads(args)
+                except (ValueError, RecursionError) as e:
+                    return calls, Failure("invalid_json", f"arguments of {name!r} are not valid JSON: {str(e)[:120]}", idx)
+        elif args is None:
+            args = {}
+        if not isinstance(args, dict):
+            return calls, Failure("invalid_json", f"arguments of {name!r} are a {type(args).__name__}, not a JSON object", idx)
+        calls.append(ToolCall(back.get(name, name), args, idx))
+    return calls, None
+
+
+# ---- one call against one expected entry ------------------------------------------------------
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def _fits(v: Any, schema_type: Any) -> bool:
+    """Strict JSON type check; int fits `number`; no type (or BFCL's `any`) fits everything."""
+    if schema_type is None or schema_type == "any":
+        return True
+    if isinstance(schema_type, list):
+        return any(_fits(v, t) for t in schema_type)
+    k = _kind(v)
+    if schema_type == "number":
+        return k in ("integer", "number")
+    if schema_type == "float":  # BFCL spelling, when tools are given in BFCL form
+        return k in ("integer", "number")
+    return k == {"dict": "object", "tuple": "array"}.get(schema_type, schema_type)
+
+
+def _first_allowed(allowed: list) -> Any:
+    for a in allowed:
+        if a != "":
+            return a
+    return ""
+
+
+def _items_fit(value: list, item_type: Any, allowed: list) -> bool:
+    """Array items have the items type; as BFCL does one level down, items whose type equals that
+    of the first element of an allowed list are accepted too (the expected answer's own type)."""
+    if all(_fits(x, item_type) for x in value):
+        return True
+    for cand in allowed:
+        if isinstance(cand, list) and cand:
+            k = _kind(cand[0])
+            if all(_fits(x, item_type) or _kind(x) == k for x in value):
+                return True
+    return False
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Value equality: strings after normalisation, numbers as numbers (bool apart), lists by
+    order, objects by key."""
+    ka, kb = _kind(a), _kind(b)
+    if ka == "string" or kb == "string":
+        return ka == kb and normalise_string(a) == normalise_string(b)
+    if ka in ("integer", "number") and kb in ("integer", "number"):
+        return a == b
+    if ka != kb:
+        return False
+    if ka == "array":
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if ka == "object":
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _object_matches(value: dict, allowed_obj: dict) -> str | None:
+    """`value` against one allowed-value object `{key: [allowed values]}`; a reason or None."""
+    for k, v in value.items():
+        if k not in allowed_obj:
+            return f"unexpected key {k!r}"
+        opts = allowed_obj[k] if isinstance(allowed_obj[k], list) else [allowed_obj[k]]
+        if not any(_equal(v, o) for o in opts):
+            return f"key {k!r} = {v!r} is not one of {opts!r}"
+    for k, opts in allowed_obj.items():
+        if k not in value and not (isinstance(opts, list) and "" in opts):
+            return f"missing key {k!r}"
+    return None
+
+
+def _value_matches(value: Any, allowed: list, schema: dict) -> bool:
+    stype = schema.get("type")
+    items_type = (schema.get("items") or {}).get("type") if isinstance(schema.get("items"), dict) else None
+    for cand in allowed:
+        if stype in ("object", "dict") and isinstance(value, dict) and isinstance(cand, dict):
+            if _object_matches(value, cand) is None:
+                return True
+        elif (items_type in ("object", "dict") and isinstance(value, list) and isinstance(cand, list)
+              and all(isinstance(c, dict) for c in cand)):
+            if len(value) == len(cand) and all(
+                isinstance(v, dict) and _object_matches(v, c) is None for v, c in zip(value, cand)
+            ):
+                return True
+        elif _equal(value, cand):
+            return True
+    return False
+
+
+def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index: int | None = None) -> Failure | None:
+    """One call against one expected entry `{name: {param: [allowed...]}}`, with the tool's
+    function spec `doc` (None when the suite offers no such tool). None means the call passes."""
+
+    def fail(reason: str, message: str, param: str | None = None) -> Failure:
+        return Failure(reason, message, call.index, expected_index, param)
+
+    if not isinstance(expected, dict) or len(expected) != 1:
+        return fail("wrong_name", "the expected entry is not a one-key {function: {args}} object")
+    (name, allowed_args), = expected.items()
+    if call.name != name:
+        return fail("wrong_name", f"called {call.name!r}, expected {name!r}")
+    if not isinstance(allowed_args, dict):
+        allowed_args = {}
+    params = (doc or {}).get("parameters") or {}
+    props = params.get("properties") or {}
+    required = params.get("required") or []
+    if not isinstance(props, dict):
+        props = {}
+    for p in required if isinstance(required, list) else []:
+        if p not in call.arguments:
+            return fail("missing_required", f"required parameter {p!r} is missing", p)
+    for p, value in call.arguments.items():
+        if p not in props or p not in allowed_args:
+            return fail("unexpected_param", f"parameter {p!r} is not expected", p)
+        allowed = allowed_args[p] if isinstance(allowed_args[p], list) else [allowed_args[p]]
+        schema = props[p] if isinstance(props[p], dict) else {}
+        if value is None and None in allowed:
+            continue
+        first = _first_allowed(allowed)
+        is_variable = first != "" and first is not None and not _fits(first, schema.get("type")) \
+            and _kind(value) == _kind(first)
+        if not is_variable:
+            if not _fits(value, schema.get("type")):
+                return fail("type_error", f"parameter {p!r}: expected {schema.get('type')}, got {_kind(value)} {value!r}"[:300], p)
+            items = schema.get("items") if isinstance(schema.get("items"), dict) else None
+            if isinstance(value, list) and items and not _items_fit(value, items.get("type"), allowed):
+                return fail("type_error", f"parameter {p!r}: an item is not of type {items.get('type')}", p)
+        if not _value_matches(value, allowed, schema):
+            return fail("value_error", f"parameter {p!r} = {value!r} is not one of {allowed!r}"[:300], p)
+    for p, allowed in allowed_args.items():
+        if p not in call.arguments and not (isinstance(allowed, list) and "" in allowed):
+            return fail("missing_required", f"parameter {p!r} is required by the expected answer", p)
+    return None
+
+
+# ---- sets of calls ----------------------------------------------------------------------------
+
+
+def _max_matching(ok: list[list[bool]], n_calls: int) -> list[int | None]:
+    """Kuhn's augmenting paths: for each expected entry, the call it is matched to (or None)."""
+    call_owner: list[int | None] = [None] * n_calls
+
+    def augment(i: int, seen: list[bool]) -> bool:
+        for j in range(n_calls):
+            if ok[i][j] and not seen[j]:
+                seen[j] = True
+                if call_owner[j] is None or augment(call_owner[j], seen):
+                    call_owner[j] = i
+                    return True
+        return False
+
+    for i in range(len(ok)):
+        augment(i, [False] * n_calls)
+    match: list[int | None] = [None] * len(ok)
+    for j, i in enumerate(call_owner):
+        if i is not None:
+            match[i] = j
+    return match
+
+
+def _greedy(ok: list[list[bool]], n_calls: int) -> bool:
+    """BFCL's order: each expected entry takes the first unmatched call that passes."""
+    used: set[int] = set()
+    for row in ok:
+        j = next((j for j in range(n_calls) if row[j] and j not in used), None)
+        if j is None:
+            return False
+        used.add(j)
+    return True
+
+
+def check_calls(tools: Iterable[Any], expected_calls: list, calls: list[ToolCall], order: str = "any",
+                parse_failure: Failure | None = None) -> Verdict:
+    """Score a set of parsed calls against BFCL-style expected calls; see the module docstring.
+    `parse_failure` (from `parse_tool_calls`) fails the set as `invalid_json` first of all."""
+    try:
+        return _check_calls(tools, expected_calls, calls, order, parse_failure)
+    except RecursionError:
+        return Verdict(False, Failure("value_error", "a value is nested too deeply to compare"),
+                       n_calls=len(calls), n_expected=len(expected_calls or []))
+
+
+def _check_calls(tools, expected_calls, calls, order, parse_failure) -> Verdict:
+    expected_calls = list(expected_calls or [])
+    n, m = len(expected_calls), len(calls)
+    if parse_failure is not None:
+        return Verdict(False, parse_failure, n_calls=m, n_expected=n)
+    if n != m:
+        what = "no call" if n == 0 else f"{n} call(s)"
+        return Verdict(False, Failure("wrong_count", f"expected {what}, got {m}"), n_calls=m, n_expected=n)
+    if n == 0:
+        return Verdict(True, None, n_calls=0, n_expected=0, greedy_passed=None if order == "strict" else True)
+    docs = docs_by_name(tools)
+
+    def doc_for(entry: Any) -> dict | None:
+        return docs.get(next(iter(entry))) if isinstance(entry, dict) and len(entry) == 1 else None
+
+    if order == "strict":
+        for i, (entry, call) in enumerate(zip(expected_calls, calls)):
+            f = check_call(doc_for(entry), entry, call, i)
+            if f is not None:
+                return Verdict(False, f, n_calls=m, n_expected=n)
+        return Verdict(True, None, [(i, i) for i in range(n)], None, m, n)
+
+    results = [[check_call(doc_for(e), e, c, i) for c in calls] for i, e in enumerate(expected_calls)]
+    ok = [[r is None for r in row] for row in results]
+    match = _max_matching(ok, m)
+    greedy = _greedy(ok, m)
+    pairs = [(i, j) for i, j in enumerate(match) if j is not None]
+    if len(pairs) == n:
+        return Verdict(True, None, pairs, greedy, m, n)
+    # Report the most telling failure among the entries and calls the matching left over.
+    used = {j for _, j in pairs}
+    left = [i for i, j in enumerate(match) if j is None]
+    best: Failure | None = None
+    for i in left:
+        for j in range(m):
+            if j in used:
+                continue
+            f = results[i][j]
+            if f is not None and (best is None or f.progress > best.progress):
+                best = f
+    if best is None:  # every leftover call passes some entry but not a leftover one
+        best = results[left[0]][0] or Failure("value_error", "no call matches the expected entry", None, left[0])
+    return Verdict(False, best, pairs, greedy, m, n)
+
+
+def score_tool_calls(tools: Iterable[Any], expected_calls: list, tool_calls: Any, order: str = "any",
+                     back: dict[str, str] | None = None) -> Verdict:
+    """Parse raw OpenAI `tool_calls` and score them: the one-stop entry for a single answer."""
+    calls, failure = parse_tool_calls(tool_calls, back)
+    return check_calls(tools, expected_calls, calls, order, failure)
