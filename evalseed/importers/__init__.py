@@ -1,0 +1,1 @@
+"""Converters that bring external data (benchmarks, outcome tables) into evalseed."""
