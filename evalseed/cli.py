@@ -39,7 +39,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks."))
 
 @app.command()
 def run(
-    paths: List[Path] = typer.Argument(..., help="Suite files or folders (every *.yaml / *.yml below)."),
+    paths: Optional[List[Path]] = typer.Argument(None, help="Suite files or folders (every *.yaml / *.yml below)."),
     models: Optional[str] = typer.Option(None, "--models", help="A model set (default, text, images, local...) or a,b,c."),
     provider: Optional[str] = typer.Option(None, "--provider", help="aisa (default), ark, local, or one from evalseed.yaml."),
     db: Path = DB_OPTION,
@@ -70,7 +70,7 @@ def run(
     if cassettes not in ("off", "replay", "record", "auto"):
         _fail(2, f"--cassettes must be off, replay, record or auto, not {cassettes!r}.")
     opts = RunOptions(
-        paths=[str(p) for p in paths], models=models, provider=provider, db=str(db), concurrency=concurrency,
+        paths=[str(p) for p in paths or []], models=models, provider=provider, db=str(db), concurrency=concurrency,
         base_url=base_url, api_key_env=api_key_env, cassettes=cassettes, cassette_dir=str(cassette_dir),
         budget_usd=budget_usd, label=label, resume=resume, dry_run=dry_run, rpm=rpm, tpm=tpm,
         timeout=timeout, max_attempts=max_attempts, out_dir=str(out_dir),
@@ -126,6 +126,33 @@ def rescore(
 
 # ---- report (owner: report) -------------------------------------------------------------------
 # ---- compare (owner: compare) -----------------------------------------------------------------
+
+
+@app.command()
+def compare(
+    base_run: str = typer.Argument(..., help="The baseline run (id, unique prefix, or latest)."),
+    cand_run: str = typer.Argument(..., help="The candidate run, e.g. the new model version."),
+    db: Path = DB_OPTION,
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level, Holm-corrected across suites."),
+    min_drop: float = typer.Option(0.02, "--min-drop", help="Smallest accuracy drop that fails (0.02 = 2 points)."),
+    max_cost_increase: Optional[float] = typer.Option(None, "--max-cost-increase", help="Fail when mean cost per case rises more than this ratio (0.2 = +20%)."),
+    max_latency_increase: Optional[float] = typer.Option(None, "--max-latency-increase", help="Fail when p50 latency rises more than this ratio."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Use only this model of the base run."),
+    cand_model: Optional[str] = typer.Option(None, "--cand-model", help="Use only this model of the candidate run."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per suite)."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full comparison as JSON."),
+) -> None:
+    """Compare two runs case by case; exit 1 when the candidate is significantly worse."""
+    from .compare import compare_command
+
+    raise typer.Exit(_guard(
+        compare_command, str(db), base_run, cand_run, alpha=alpha, min_drop=min_drop,
+        max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
+        base_model=base_model, cand_model=cand_model, junit=str(junit) if junit else None,
+        markdown=str(markdown) if markdown else None, json_path=str(json_out) if json_out else None,
+    ))
+
 # ---- route (owner: router) --------------------------------------------------------------------
 # ---- import bfcl (owner: tool calling) --------------------------------------------------------
 # ---- import outcomes (owner: router) ----------------------------------------------------------

@@ -62,7 +62,10 @@ class Prepared:
     # Upper bound of what the request may cost, for --budget-usd and --dry-run.
     est_prompt_tokens: int = 0
     max_output_tokens: int = 0
-    # Kind-private state handed back to execute/score (never stored as-is).
+    # Kind-private state handed back to execute/score (never stored as-is). The job adds
+    # `out_dir` (this run's artefact folder) and `file_stem` ("<suite>/<case>-<model>-<repeat>")
+    # for kinds that save files. Keys starting with `detail_` are copied (prefix removed) into
+    # `details` of a skipped row, so e.g. a skipped grid cell still shows where it sits.
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,14 +106,18 @@ class Kind:
         """The cases to run; generated kinds (needle grids) override this and build lazily."""
         return suite.cases
 
+    def validate(self, suite: "BaseSuite") -> None:
+        """Checks beyond the pydantic model, run at load time; raise `suites.loader.SuiteError`
+        with a key path. Default: every case's messages render with its vars."""
+        check_templates(suite, suite.messages or [], lambda case: case.vars)
+
     def prepare(self, suite: "BaseSuite", case: "BaseCase", model: "ModelInfo") -> Prepared:
         raise NotImplementedError
 
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
-        """Default: one chat call; the answer is the message content."""
+        """Default: one chat call; the answer is the message content, the whole body is stored."""
         call = await api.chat(prepared.request or {})
-        message = call.message
-        return Outcome(calls=[call], response=message, output_text=message.get("content"))
+        return Outcome(calls=[call], response=call.response, output_text=call.message.get("content"))
 
     def score(self, suite: "BaseSuite", case: "BaseCase", prepared: Prepared, outcome: Outcome) -> Score:
         raise NotImplementedError
@@ -121,3 +128,54 @@ class Kind:
         ok = [r for r in suite_rows if r.get("status") == "ok"]
         n = len(ok)
         return {"n": n, "accuracy": (sum(1 for r in ok if r.get("passed")) / n) if n else None}
+
+
+def check_templates(suite: "BaseSuite", messages, variables_for) -> None:
+    """Render `messages` for every case so syntax errors and undefined variables surface at
+    validation time, with the key path of the message or case at fault."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    from ..suites.loader import SuiteError
+    from ..templating import compile_template
+
+    for i, m in enumerate(messages):
+        try:
+            compile_template(m.content)
+        except TemplateSyntaxError as e:
+            raise SuiteError(f"messages[{i}].content", f"template syntax error: {e.message}") from None
+    for ci, case in enumerate(suite.cases):
+        for i, m in enumerate(messages):
+            try:
+                compile_template(m.content).render(variables_for(case))
+            except UndefinedError as e:
+                raise SuiteError(f"cases[{ci}].vars", f"{e.message} (used by messages[{i}])") from None
+            except SecurityError as e:
+                raise SuiteError(f"messages[{i}].content", f"unsafe template: {e}") from None
+            except Exception as e:  # a filter applied to the wrong type, etc.
+                raise SuiteError(f"cases[{ci}].vars", f"template error in messages[{i}]: {e}") from None
+
+
+# Request parameters that only reasoning-capable models accept; dropped (and recorded) for others.
+THINKING_PARAMS = ("thinking", "reasoning_effort")
+
+
+def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> tuple[dict, list[str]]:
+    """The chat request body for a model, and the suite params dropped because it lacks the feature."""
+    body: dict[str, Any] = {"model": model.name, "messages": messages}
+    dropped: list[str] = []
+    for k, v in suite.params.items():
+        if k in THINKING_PARAMS and not model.thinking:
+            dropped.append(k)
+            continue
+        body[k] = v
+    return body, dropped
+
+
+def max_output_tokens(body: dict, model: "ModelInfo") -> int:
+    """The most output tokens a request allows (for budgets): what it asks, else the model default."""
+    for k in ("max_completion_tokens", "max_tokens"):
+        v = body.get(k)
+        if isinstance(v, int) and v > 0:
+            return v
+    return model.max_output_tokens

@@ -1,0 +1,45 @@
+"""Cost of a call from the price table in force (SEED_API.md): input at the tier the prompt length
+selects, cached input at its own price, completion (reasoning included) as output."""
+
+from __future__ import annotations
+
+import re
+
+from .config import LONG_PROMPT_THRESHOLD, ModelInfo
+
+_CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def chat_cost(model: ModelInfo, prompt_tokens: int | None, completion_tokens: int | None,
+              cached_tokens: int | None = None) -> float | None:
+    """USD for one chat call; None when the price or the usage is unknown."""
+    p = model.prices
+    if p.input is None or p.output is None or prompt_tokens is None or completion_tokens is None:
+        return None
+    long = prompt_tokens > LONG_PROMPT_THRESHOLD
+    input_price = (p.long_input if long and p.long_input is not None else p.input)
+    output_price = (p.long_output if long and p.long_output is not None else p.output)
+    cached = min(cached_tokens or 0, prompt_tokens)
+    cached_price = p.cached_input if p.cached_input is not None else input_price
+    return ((prompt_tokens - cached) * input_price + cached * cached_price + completion_tokens * output_price) / 1e6
+
+
+def image_cost(model: ModelInfo, images: int | None) -> float | None:
+    if model.prices.per_image is None or images is None:
+        return None
+    return images * model.prices.per_image
+
+
+def worst_case_cost(model: ModelInfo, prompt_tokens: int, max_output_tokens: int, images: int = 0) -> float:
+    """The most a request can cost (no cache hits, every allowed output token): what the budget
+    reserves while the request is in flight. Unknown prices count as free."""
+    if model.kind == "image":
+        return image_cost(model, images) or 0.0
+    return chat_cost(model, prompt_tokens, max_output_tokens, 0) or 0.0
+
+
+def rough_tokens(text: str) -> int:
+    """A quick prompt-size estimate for budgets and dry runs: CJK characters count one token
+    each, other text about four characters a token. `evalseed.tokens` learns better ratios."""
+    cjk = len(_CJK.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4

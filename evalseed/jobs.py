@@ -1,0 +1,166 @@
+"""One case on one model: prepare, execute, score, and the `results` row that records it.
+
+This is the only place that joins a kind (what to ask, how to score) with the engine's Api (how
+to ask): the engine schedules jobs without knowing their kind, the kinds never see HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import ModelInfo
+from .engine import CallFailed, JobApi
+from .kinds.base import CallResult, CaseError, Kind, Outcome, Prepared
+from .suites.spec import BaseCase, BaseSuite
+
+log = logging.getLogger("evalseed")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(slots=True)
+class CaseJob:
+    run_id: str
+    suite: BaseSuite
+    kind: Kind
+    case: BaseCase
+    model_info: ModelInfo
+    provider: str
+    repeat: int
+    out_dir: str  # this run's artefact folder (generated images)
+
+    @property
+    def model(self) -> str:
+        return self.model_info.name
+
+    @property
+    def case_id(self) -> str:
+        return self.case.id
+
+    def base_row(self, started: datetime) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "suite": self.suite.name,
+            "case_id": self.case.id,
+            "kind": self.suite.kind,
+            "model": self.model_info.name,
+            "provider": self.provider,
+            "repeat": self.repeat,
+            "started_at": started,
+            "replayed": False,
+        }
+
+    def prepare(self) -> Prepared:
+        prepared = self.kind.prepare(self.suite, self.case, self.model_info)
+        prepared.state.setdefault("out_dir", self.out_dir)
+        prepared.state.setdefault("file_stem", f"{self.suite.name}/{self.case.id}-{self.model_info.name}-{self.repeat}")
+        return prepared
+
+    async def run(self, api: JobApi) -> dict[str, Any]:
+        started = _now()
+        row = self.base_row(started)
+        try:
+            prepared = self.prepare()
+        except CaseError as e:
+            return self._error(row, "CaseError", str(e), None, 0)
+        row["input_text"] = prepared.input_text
+        row["request"] = prepared.request
+        if prepared.skip_reason:
+            row.update(status="skipped", error=prepared.skip_reason, attempts=0, finished_at=_now(),
+                       details={"expected": _expected(self.case), "skip_reason": prepared.skip_reason,
+                                **_public_state(prepared)})
+            return row
+        try:
+            outcome = await self.kind.execute(prepared, api)
+        except CallFailed as e:
+            return self._error(row, e.error_class, e.message, e.request, e.attempts)
+        except CaseError as e:
+            return self._error(row, "CaseError", str(e), None, 0)
+        return self.scored_row(row, prepared, outcome)
+
+    def scored_row(self, row: dict, prepared: Prepared, outcome: Outcome) -> dict[str, Any]:
+        calls = outcome.calls
+        row.update(aggregate_calls(calls))
+        if calls:
+            row["request"] = calls[0].request
+        row["response"] = outcome.response
+        row["output_text"] = outcome.output_text
+        try:
+            score = self.kind.score(self.suite, self.case, prepared, outcome)
+        except Exception as e:  # a scorer bug must cost one case, not the run
+            log.debug("scorer failed:\n%s", traceback.format_exc())
+            row.update(status="error", error=f"ScorerError: {type(e).__name__}: {e}", finished_at=_now(),
+                       details={"expected": _expected(self.case)})
+            return row
+        details = dict(score.details)
+        details.setdefault("expected", _expected(self.case))
+        row.update(
+            status="ok",
+            error=None,
+            score=float(score.score),
+            passed=bool(score.passed),
+            details=details,
+            finished_at=_now(),
+        )
+        if score.output_text is not None:
+            row["output_text"] = score.output_text
+        return row
+
+    def _error(self, row: dict, cls: str, message: str, request: dict | None, attempts: int) -> dict[str, Any]:
+        row.update(status="error", error=f"{cls}: {message}", attempts=attempts, finished_at=_now(),
+                   details={"expected": _expected(self.case)})
+        if request is not None:
+            row["request"] = request
+        return row
+
+
+def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:
+    """The row's timing, token and cost columns from one or more calls (a tool loop sums them)."""
+    if not calls:
+        return {"attempts": 0}
+
+    def total(attr: str):
+        vals = [getattr(c, attr) for c in calls]
+        known = [v for v in vals if v is not None]
+        return sum(known) if known else None
+
+    cost_vals = [c.cost_usd for c in calls]
+    gen_time = 0.0
+    gen_tokens = 0
+    for c in calls:
+        if c.output_tps and c.completion_tokens:
+            gen_time += c.completion_tokens / c.output_tps
+            gen_tokens += c.completion_tokens
+    return {
+        "latency_ms": total("latency_ms"),
+        "ttft_ms": calls[0].ttft_ms,
+        "output_tps": (gen_tokens / gen_time) if gen_time > 0 else None,
+        "prompt_tokens": total("prompt_tokens"),
+        "completion_tokens": total("completion_tokens"),
+        "reasoning_tokens": total("reasoning_tokens"),
+        "cached_tokens": total("cached_tokens"),
+        "images": total("images"),
+        # One unknown price makes the sum unknown: a partial cost would understate spend.
+        "cost_usd": None if any(v is None for v in cost_vals) else sum(cost_vals),
+        "attempts": sum(c.attempts for c in calls),
+        "replayed": all(c.replayed for c in calls),
+    }
+
+
+def _expected(case: BaseCase) -> Any:
+    for attr in ("expected", "expected_calls", "expect"):
+        if hasattr(case, attr):
+            v = getattr(case, attr)
+            return v.model_dump() if hasattr(v, "model_dump") else v
+    return None
+
+
+def _public_state(prepared: Prepared) -> dict[str, Any]:
+    """Kind state meant for `details` (keys starting with `detail_`), e.g. a grid cell."""
+    return {k[len("detail_"):]: v for k, v in prepared.state.items() if k.startswith("detail_")}

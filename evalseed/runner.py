@@ -1,0 +1,618 @@
+"""`evalseed run` and the small commands around it: plan the work, open the store, drive the
+engine, show progress, and print the summary."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import __version__
+from .config import Config, ModelInfo, Provider, load_config
+from .console import console
+from .errors import RunAborted, UsageError
+
+LOOPBACK_PREFIXES = ("http://127.", "http://localhost", "http://[::1]", "https://127.", "https://localhost")
+
+
+@dataclass
+class RunOptions:
+    paths: list[str]
+    models: str | None = None
+    provider: str | None = None
+    db: str = "evalseed.duckdb"
+    concurrency: int = 8
+    base_url: str | None = None
+    api_key_env: str | None = None
+    cassettes: str = "off"
+    cassette_dir: str = "cassettes"
+    budget_usd: float | None = None
+    label: str | None = None
+    resume: str | None = None
+    dry_run: bool = False
+    rpm: int | None = None
+    tpm: int | None = None
+    timeout: float = 300.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    out_dir: str = "runs"
+    config: str | None = None
+    progress: bool = True
+    run_id: str | None = None  # set by run_command
+
+
+@dataclass
+class SuitePlan:
+    suite: Any
+    kind: Any
+    cases: list
+    models: list[ModelInfo]
+
+
+@dataclass
+class Plan:
+    suites: list[SuitePlan]
+    models: dict[str, ModelInfo]
+    providers: dict[str, Provider]  # per model name
+    notices: list[str] = field(default_factory=list)
+
+    def total(self, skip: set[tuple] = frozenset()) -> int:
+        n = 0
+        for sp in self.suites:
+            for m in sp.models:
+                for c in sp.cases:
+                    for r in range(sp.suite.repeats):
+                        if (sp.suite.name, c.id, m.name, r) not in skip:
+                            n += 1
+        return n
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+# ---- planning ---------------------------------------------------------------------------------
+
+
+def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name: str | None,
+              base_url: str | None, api_key_env: str | None) -> Plan:
+    from .kinds import get_kind
+
+    explicit = cfg.expand_models(models_spec) if models_spec else None
+    infos: dict[str, ModelInfo] = {}
+    plans: list[SuitePlan] = []
+    notices: list[str] = []
+    for suite in suites:
+        kind = get_kind(suite.kind)
+        names = explicit or suite.models or cfg.model_sets["default"]
+        chosen: list[ModelInfo] = []
+        for name in names:
+            info = infos.get(name) or cfg.resolve_model(name, allow_unknown=bool(base_url))
+            infos[name] = info
+            if info.kind in kind.model_kinds:
+                chosen.append(info)
+        if not chosen:
+            notices.append(
+                f"suite {suite.name} ({suite.kind}) has no {'/'.join(kind.model_kinds)} model among "
+                f"{', '.join(names)}: not run."
+            )
+            continue
+        plans.append(SuitePlan(suite, kind, list(kind.cases(suite)), chosen))
+    if not plans:
+        raise UsageError("nothing to run: no suite has a model of its kind; check --models.")
+    used = {m.name: m for sp in plans for m in sp.models}
+    providers: dict[str, Provider] = {}
+    for name, info in used.items():
+        if base_url:
+            prov = Provider(provider_name or "custom", base_url, api_key_env or "OPENAI_API_KEY")
+        else:
+            prov = cfg.provider(info.provider or provider_name or cfg.default_provider)
+            if api_key_env:
+                prov = Provider(prov.name, prov.base_url, api_key_env, prov.images_take_n,
+                                prov.context_windows, prov.price_overrides)
+        providers[name] = prov
+        used[name] = cfg.effective_model(info, prov)
+    for sp in plans:
+        sp.models = [used[m.name] for m in sp.models]
+    notices.extend(cfg.notices)
+    return Plan(plans, used, providers, notices)
+
+
+def _api_key(provider: Provider, required: bool) -> str:
+    env = provider.api_key_env
+    key = os.environ.get(env) if env else None
+    if key:
+        return key
+    if required:
+        raise UsageError(
+            f"no API key for provider {provider.name}: set the environment variable {env or 'OPENAI_API_KEY'} "
+            "(or pass --api-key-env NAME)."
+        )
+    # Local servers take any key; the SDK insists on one.
+    return "no-key"
+
+
+def _needs_key(provider: Provider, cassettes: str) -> bool:
+    if cassettes == "replay" or provider.name == "local":
+        return False
+    return not (provider.base_url or "").startswith(LOOPBACK_PREFIXES)
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2)
+        return (out.stdout.strip() or None) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+# ---- run --------------------------------------------------------------------------------------
+
+
+def run_command(opts: RunOptions) -> int:
+    from .suites.loader import load_suites
+
+    cfg = load_config(opts.config)
+    stored_config: dict | None = None
+    if opts.resume:
+        from . import store
+
+        con = store.open_db(opts.db)
+        try:
+            opts.run_id = store.resolve_run(con, opts.resume)
+            stored_config = store.run_config(con, opts.run_id)
+        finally:
+            con.close()
+        paths = [s["path"] for s in stored_config.get("suites", [])]
+        suites = load_suites(paths)
+        hashes = {s["name"]: s["hash"] for s in stored_config.get("suites", [])}
+        for s in suites:
+            if hashes.get(s.name) != s.content_hash:
+                raise UsageError(
+                    f"{s.path}: the suite changed since run {opts.run_id} started; start a new run instead of --resume."
+                )
+        opts.models = ",".join(stored_config["models"])
+        opts.provider = stored_config.get("provider")
+        opts.base_url = stored_config.get("base_url")
+        opts.api_key_env = opts.api_key_env or stored_config.get("api_key_env")
+    else:
+        if not opts.paths:
+            raise UsageError("name at least one suite file or folder, e.g. `evalseed run suites/`.")
+        suites = load_suites(opts.paths)
+    plan = make_plan(cfg, suites, opts.models, opts.provider, opts.base_url, opts.api_key_env)
+    for n in plan.notices:
+        _stderr(f"evalseed: {n}")
+    if opts.dry_run:
+        return _dry_run(plan, opts)
+    return _execute(plan, cfg, opts, stored_config)
+
+
+def _dry_run(plan: Plan, opts: RunOptions) -> int:
+    from rich.table import Table
+
+    from .costs import worst_case_cost
+
+    table = Table(title="Dry run: nothing was sent", show_lines=False)
+    for col in ("suite", "model", "requests", "skipped", "est. prompt tokens", "max cost $"):
+        table.add_column(col, justify="left" if col in ("suite", "model") else "right")
+    grand = 0.0
+    total_req = 0
+    for sp in plan.suites:
+        for m in sp.models:
+            req = skipped = tokens = 0
+            cost = 0.0
+            for case in sp.cases:
+                prepared = sp.kind.prepare(sp.suite, case, m)
+                if prepared.skip_reason:
+                    skipped += sp.suite.repeats
+                    continue
+                req += sp.suite.repeats
+                tokens += prepared.est_prompt_tokens * sp.suite.repeats
+                images = (prepared.request or {}).get("n", 1) if m.kind == "image" else 0
+                cost += worst_case_cost(m, prepared.est_prompt_tokens, prepared.max_output_tokens, images) * sp.suite.repeats
+            grand += cost
+            total_req += req
+            table.add_row(sp.suite.name, m.name, str(req), str(skipped), f"{tokens:,}", f"{cost:.4f}")
+    console().print(table)
+    print(f"{total_req} requests; at most ${grand:.4f} if every answer used its max_tokens"
+          + (f" (budget ${opts.budget_usd})" if opts.budget_usd is not None else "") + ".")
+    return 0
+
+
+def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | None) -> int:
+    from . import store
+    from .engine import Budget, EngineOptions, Redactor
+
+    eng_opts = EngineOptions(concurrency=opts.concurrency, timeout=opts.timeout, max_attempts=opts.max_attempts,
+                             backoff_base=opts.backoff_base, rpm=opts.rpm, tpm=opts.tpm)
+    keys = {name: _api_key(p, _needs_key(p, opts.cassettes)) for name, p in plan.providers.items()}
+    redact = Redactor(keys.values())
+    con = store.open_db(opts.db)
+    try:
+        if opts.resume:
+            run_id = opts.run_id
+            done, errored = store.stored_keys(con, run_id)
+            spent_row = con.execute("SELECT coalesce(sum(cost_usd), 0) FROM results WHERE run_id = ?", [run_id]).fetchone()
+            already_spent = float(spent_row[0] or 0.0)
+            store.set_run_status(con, run_id, "running")
+        else:
+            run_id = opts.run_id = _new_run_id()
+            done, errored, already_spent = set(), set(), 0.0
+            config = _run_config(plan, cfg, opts)
+            store.insert_run(con, run_id, label=opts.label, git_sha=_git_sha(), version=__version__, config=config)
+            store.insert_prices(con, run_id, cfg.price_table())
+        budget = Budget(opts.budget_usd, spent=already_spent)
+        writer = store.ResultWriter(con, run_id, replace_keys=errored)
+        status = "interrupted"
+        message = None
+        try:
+            stats = _drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
+            writer.flush()
+            status = "budget" if stats.stopped else "finished"
+            if stats.stopped:
+                message = (f"stopped before spending past --budget-usd {opts.budget_usd} "
+                           f"(spent ${budget.spent:.4f}); finish with --resume {run_id} and a larger budget.")
+        except RunAborted as e:
+            status = "aborted"
+            message = str(e)
+        finally:
+            try:
+                writer.flush()
+            finally:
+                store.finish_run(con, run_id, status)
+        _print_summary(con, run_id, plan)
+        if message:
+            _stderr(f"evalseed: {message}")
+            return 3
+        print(f"run {run_id} stored in {opts.db}")
+        return 0
+    finally:
+        con.close()
+
+
+def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
+    first_provider = next(iter(plan.providers.values()))
+    return {
+        "models": list(plan.models),
+        "provider": opts.provider if not opts.base_url else first_provider.name,
+        "providers": {m: p.name for m, p in plan.providers.items()},
+        "base_url": opts.base_url,
+        # The variable's name, never its value.
+        "api_key_env": opts.api_key_env,
+        "suites": [
+            {"name": sp.suite.name, "kind": sp.suite.kind, "path": sp.suite.path, "hash": sp.suite.content_hash,
+             "cases": len(sp.cases), "repeats": sp.suite.repeats, "params": sp.suite.params,
+             "models": [m.name for m in sp.models]}
+            for sp in plan.suites
+        ],
+        "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
+                    "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm},
+        "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
+                            "inherited_from": i.inherited_from, "structured_output": i.structured_output}
+                        for m, i in plan.models.items()},
+        "prices": cfg.price_table(),
+        "config_file": cfg.source,
+    }
+
+
+def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set[tuple]) -> Iterator:
+    from .jobs import CaseJob
+
+    prov = plan.providers[model.name].name
+    for sp in plan.suites:
+        if all(m.name != model.name for m in sp.models):
+            continue
+        for case in sp.cases:
+            for r in range(sp.suite.repeats):
+                if (sp.suite.name, case.id, model.name, r) in skip:
+                    continue
+                yield CaseJob(run_id, sp.suite, sp.kind, case, model, prov, r, out_dir)
+
+
+def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redact, budget, writer,
+           skip: set[tuple]):
+    """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
+    from .engine import Engine, JobApi, ModelLane
+    from .limits import RateLimiter
+
+    total = plan.total(skip)
+    out_dir = str(Path(opts.out_dir) / run_id)
+    with ExitStack() as stack:
+        base_urls: dict[str, str] = {}
+        local_models = [m for m in plan.models.values() if plan.providers[m.name].name == "local"
+                        and not plan.providers[m.name].base_url]
+        if local_models:
+            if opts.cassettes == "replay":
+                # Replay never touches the network: any address will do, the cassette answers.
+                url = "http://127.0.0.1:9/v1"
+            else:
+                from .local_model import local_server
+
+                url = stack.enter_context(local_server(local_models[0]))
+            for m in local_models:
+                base_urls[m.name] = url
+        observer = None
+        if opts.cassettes != "off":
+            from .cassettes import CassetteSession
+
+            observer = stack.enter_context(CassetteSession(opts.cassettes, opts.cassette_dir))
+        progress = _Progress(total, enabled=opts.progress)
+        stack.enter_context(progress)
+
+        async def main():
+            import openai
+
+            clients: dict[tuple, Any] = {}
+            lanes: dict[str, ModelLane] = {}
+            for name, info in plan.models.items():
+                prov = plan.providers[name]
+                url = base_urls.get(name) or prov.base_url
+                ckey = (url, prov.name)
+                if ckey not in clients:
+                    clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
+                                                       timeout=eng_opts.timeout)
+                limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
+                lanes[name] = ModelLane(info, prov, clients[ckey], eng_opts, budget, redact, limiter, observer)
+            engine = Engine(lanes, budget)
+            jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
+
+            def sink(row: dict) -> None:
+                writer.add(row)
+                progress.update(row, budget.spent)
+
+            stop_flush = asyncio.Event()
+
+            async def flusher():
+                # Whole batches at most every half second: a crash loses at most that much work.
+                while not stop_flush.is_set():
+                    try:
+                        await asyncio.wait_for(stop_flush.wait(), 0.5)
+                    except TimeoutError:
+                        pass
+                    writer.flush()
+
+            loop = asyncio.get_running_loop()
+            me = asyncio.current_task()
+            try:
+                loop.add_signal_handler(signal.SIGTERM, me.cancel)
+            except (NotImplementedError, RuntimeError):
+                pass
+            flush_task = asyncio.create_task(flusher())
+            try:
+                return await engine.run(jobs, sink, lambda lane, job: JobApi(lane, job.suite.name, job.case_id))
+            finally:
+                stop_flush.set()
+                await flush_task
+                for c in clients.values():
+                    await c.close()
+
+        try:
+            return asyncio.run(main())
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise (CI logs stay readable)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.done = self.errors = self.skipped = 0
+        self._p = None
+        self._t = None
+        self._last = 0.0
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(),
+                               TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                               console=Console(stderr=True), refresh_per_second=4)
+            self._p.__enter__()
+            self._t = self._p.add_task("run", total=self.total, info="")
+        return self
+
+    def update(self, row: dict, spent: float) -> None:
+        self.done += 1
+        status = row.get("status")
+        if status == "error":
+            self.errors += 1
+        elif status == "skipped":
+            self.skipped += 1
+        if self._p is None:
+            return
+        now = time.monotonic()
+        # rich redraws on its own clock; updating fields at most 10x a second keeps this cheap.
+        if now - self._last > 0.1 or self.done == self.total:
+            self._last = now
+            self._p.update(self._t, completed=self.done,
+                           info=f"errors {self.errors}  skipped {self.skipped}  ${spent:.4f}")
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.update(self._t, completed=self.done)
+            self._p.__exit__(*exc)
+        return False
+
+
+# ---- summary ----------------------------------------------------------------------------------
+
+
+def summary_rows(con, run_id: str) -> list[dict]:
+    cur = con.execute(
+        """
+        SELECT suite, model, count(*) AS n,
+               count(*) FILTER (status = 'ok') AS ok,
+               count(*) FILTER (status = 'error') AS errors,
+               count(*) FILTER (status = 'skipped') AS skipped,
+               avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (status = 'ok') AS accuracy,
+               quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50,
+               quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS p95,
+               sum(cost_usd) AS cost,
+               bool_or(replayed) AS replayed
+        FROM results WHERE run_id = ?
+        GROUP BY suite, model ORDER BY suite, model
+        """,
+        [run_id],
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
+    from rich.table import Table
+
+    rows = summary_rows(con, run_id)
+    if not rows:
+        return
+    table = Table(title=f"run {run_id}")
+    for col in ("suite", "model", "cases", "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $"):
+        table.add_column(col, justify="left" if col in ("suite", "model") else "right")
+    for r in rows:
+        acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
+        fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
+        cost = f"{r['cost']:.4f}" if r["cost"] is not None else "-"
+        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["n"]), str(r["ok"]),
+                      str(r["errors"]), str(r["skipped"]), acc, fmt(r["p50"]), fmt(r["p95"]), cost)
+    console().print(table)
+
+
+# ---- validate / models / runs / rescore -------------------------------------------------------
+
+
+def validate_command(paths: list[str], config: str | None) -> int:
+    from .suites.loader import validate_paths
+
+    load_config(config)
+    good, problems = validate_paths(paths)
+    for s in good:
+        from .kinds import get_kind
+
+        n = sum(1 for _ in get_kind(s.kind).cases(s))
+        print(f"ok  {s.path}  {s.name} ({s.kind}, {n} cases)")
+    for p in problems:
+        print(f"evalseed: {p}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def models_command(config: str | None) -> int:
+    from rich.table import Table
+
+    from .config import PRICES_SOURCE
+
+    cfg = load_config(config)
+    table = Table(title=f"Models (prices USD: {PRICES_SOURCE})")
+    for col in ("model", "kind", "context", "in $/M", "cached $/M", "out $/M", ">128K in/out", "$/image", "features"):
+        table.add_column(col)
+    f = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
+    for m in cfg.models.values():
+        p = m.prices
+        feats = ", ".join(n for n in ("structured_output", "tools", "thinking") if getattr(m, n)) or "-"
+        prov = f" [{m.provider}]" if m.provider else ""
+        table.add_row(m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
+                      f(p.cached_input), f(p.output),
+                      f"{f(p.long_input)}/{f(p.long_output)}" if p.long_input is not None else "-",
+                      f(p.per_image), feats)
+    out = console()
+    out.print(table)
+    for name, members in cfg.model_sets.items():
+        out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
+    out.print("providers: " + ", ".join(
+        f"{p.name} ({p.base_url or 'started by evalseed'}; key ${p.api_key_env or '-'})" for p in cfg.providers.values()))
+    return 0
+
+
+def runs_command(db: str, limit: int) -> int:
+    from rich.table import Table
+
+    from . import store
+
+    con = store.open_db(db, read_only=True)
+    try:
+        rows = con.execute(
+            """SELECT r.run_id, r.started_at, r.status, r.label, count(x.case_id), sum(x.cost_usd)
+               FROM runs r LEFT JOIN results x USING (run_id)
+               GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", [limit]).fetchall()
+    finally:
+        con.close()
+    table = Table()
+    for col in ("run", "started", "status", "label", "rows", "cost $"):
+        table.add_column(col)
+    for run_id, started, status, label, n, cost in rows:
+        table.add_row(run_id, str(started)[:19], status or "", label or "", str(n),
+                      f"{cost:.4f}" if cost is not None else "-")
+    console().print(table)
+    return 0
+
+
+def rescore_command(db: str, run_ref: str) -> int:
+    """Score stored responses again (after a scorer fix or an edited `expected`): no API calls."""
+    from . import store
+    from .jobs import CaseJob
+    from .kinds import get_kind
+    from .kinds.base import Outcome
+    from .suites.loader import load_suites
+
+    cfg = load_config(None)
+    con = store.open_db(db)
+    try:
+        run_id = store.resolve_run(con, run_ref)
+        config = store.run_config(con, run_id)
+        suites = {s.name: s for s in load_suites([s["path"] for s in config.get("suites", [])])}
+        rows = store.fetch_rows(con, "run_id = ? AND status = 'ok'", [run_id],
+                                ["suite", "case_id", "model", "repeat", "response", "output_text", "details"])
+        updates = []
+        changed = 0
+        for r in rows:
+            suite = suites.get(r["suite"])
+            if suite is None:
+                continue
+            kind = get_kind(suite.kind)
+            case = next((c for c in kind.cases(suite) if c.id == r["case_id"]), None)
+            if case is None:
+                continue
+            info = cfg.resolve_model(r["model"], allow_unknown=True)
+            job = CaseJob(run_id, suite, kind, case, info, "", r["repeat"], "")
+            prepared = job.prepare()
+            score = kind.score(suite, case, prepared, Outcome(calls=[], response=r["response"],
+                                                               output_text=r["output_text"]))
+            details = dict(score.details)
+            details.setdefault("expected", (r["details"] or {}).get("expected"))
+            new = (float(score.score), bool(score.passed), details)
+            updates.append((r["suite"], r["case_id"], r["model"], r["repeat"], *new))
+            changed += 1
+        import json as _json
+
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.executemany(
+                'UPDATE results SET score = ?, passed = ?, details = ? WHERE run_id = ? AND suite = ? AND case_id = ? '
+                'AND model = ? AND "repeat" = ?',
+                [[u[4], u[5], _json.dumps(u[6], ensure_ascii=False, default=str), run_id, u[0], u[1], u[2], u[3]]
+                 for u in updates],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        print(f"rescored {changed} rows of run {run_id}")
+        _print_summary(con, run_id)
+    finally:
+        con.close()
+    return 0

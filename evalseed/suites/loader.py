@@ -1,0 +1,255 @@
+"""Load and validate suite files. Every problem becomes one line naming the file, the line and
+the key path, e.g. `suites/sentiment.yaml:14 cases[3].expected: field required`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import UsageError
+from .spec import BaseSuite
+
+SUITE_SUFFIXES = (".yaml", ".yml")
+_PATH_PREFIX = re.compile(r"^((?:[A-Za-z_][\w-]*|\[\d+\])(?:\.[A-Za-z_][\w-]*|\[\d+\])*): (.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class SuiteProblem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class SuiteError(ValueError):
+    """Raised by kind validators: `path` is a key path like `cases[3].expected`."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+def suite_files(paths: Iterable[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix in SUITE_SUFFIXES and f.is_file())
+            if not found:
+                raise UsageError(f"{p}: no *.yaml or *.yml suite files in this folder.")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise UsageError(f"{p}: no such file or folder.")
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        r = f.resolve()
+        if r not in seen:
+            seen.add(r)
+            unique.append(f)
+    return unique
+
+
+def _yaml_loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
+    """The document and a map from key path to 1-based line. Duplicate keys are an error: YAML
+    would silently keep the last one, and a suite must not lose a setting to a typo."""
+    import yaml
+
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise UsageError(f"{file}: the file is empty; a suite needs at least name, kind and cases.")
+        lines: dict[tuple, int] = {}
+        _walk(node, (), lines, file)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UsageError(f"{file}{line}: not valid YAML ({problem}); fix the syntax at that line.") from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _walk(node, path: tuple, lines: dict[tuple, int], file: str) -> None:
+    import yaml
+
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                dotted = _dotted(path + (key,))
+                raise UsageError(
+                    f"{file}:{line} {dotted}: duplicate key (first at line {seen[key]}); keep only one."
+                )
+            seen[key] = line
+            lines[path + (key,)] = line
+            _walk(value_node, path + (key,), lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            _walk(item, path + (i,), lines, file)
+
+
+def _dotted(path: Iterable) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _parse_dotted(text: str) -> tuple:
+    parts: list[Any] = []
+    for m in re.finditer(r"([A-Za-z_][\w-]*)|\[(\d+)\]", text):
+        parts.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+    return tuple(parts)
+
+
+def _line_for(path: tuple, lines: dict[tuple, int]) -> int | None:
+    p = tuple(path)
+    while p:
+        if p in lines:
+            return lines[p]
+        p = p[:-1]
+    return lines.get(())
+
+
+def _pydantic_problems(err, file: str, lines: dict[tuple, int], model: type) -> list[SuiteProblem]:
+    out = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if isinstance(x, (int, str)))
+        msg = e["msg"]
+        etype = e["type"]
+        if etype == "missing":
+            msg = "field required"
+        elif etype == "extra_forbidden":
+            msg = "unknown key; check the spelling (see the suite contract in DESIGN.md)"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        elif msg.startswith("Assertion failed, "):
+            msg = msg[len("Assertion failed, "):]
+        m = _PATH_PREFIX.match(msg)
+        if m and etype == "value_error":
+            loc = loc + _parse_dotted(m.group(1))
+            msg = m.group(2)
+        out.append(SuiteProblem(file, _line_for(loc, lines), _dotted(loc), msg))
+    return out
+
+
+def load_suite_file(path: Path) -> BaseSuite:
+    problems = check_suite_file(path)
+    if isinstance(problems, BaseSuite):
+        return problems
+    first = problems[0]
+    more = f" ({len(problems) - 1} more: `evalseed validate {path}` lists them)" if len(problems) > 1 else ""
+    raise UsageError(f"{first}{more}")
+
+
+def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
+    """The validated suite, or every problem found in it."""
+    from pydantic import ValidationError
+
+    from ..kinds import KINDS, get_kind
+
+    file = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        return [SuiteProblem(file, None, "", "not UTF-8 text; save the suite as UTF-8")]
+    except OSError as e:
+        return [SuiteProblem(file, None, "", f"cannot read ({e.strerror})")]
+    try:
+        data, lines = parse_yaml(text, file)
+    except UsageError as e:
+        return [_problem_from_usage(str(e), file)]
+    if not isinstance(data, dict):
+        return [SuiteProblem(file, 1, "", "the top level must be a mapping with name, kind and cases")]
+    kind_name = data.get("kind")
+    if kind_name is None:
+        return [SuiteProblem(file, _line_for((), lines), "kind", "field required; one of " + ", ".join(KINDS))]
+    if not isinstance(kind_name, str) or kind_name not in KINDS:
+        return [
+            SuiteProblem(file, lines.get(("kind",)), "kind", f"unknown kind {kind_name!r}; use one of " + ", ".join(KINDS))
+        ]
+    try:
+        kind = get_kind(kind_name)
+    except KeyError:
+        return [SuiteProblem(file, lines.get(("kind",)), "kind", f"kind {kind_name!r} is not available in this build")]
+    model = kind.suite_model
+    try:
+        suite = model.model_validate(data, context={"suite_dir": str(path.parent), "file": file})
+    except ValidationError as e:
+        return _pydantic_problems(e, file, lines, model)
+    suite._path = file
+    suite._content_hash = hashlib.sha256(raw_bytes).hexdigest()[:16]
+    try:
+        kind.validate(suite)
+    except SuiteError as e:
+        loc = _parse_dotted(e.path)
+        return [SuiteProblem(file, _line_for(loc, lines), e.path, e.message)]
+    return suite
+
+
+def _problem_from_usage(message: str, file: str) -> SuiteProblem:
+    # parse_yaml already formats "file:line path: msg"; keep it whole.
+    rest = message[len(file):] if message.startswith(file) else message
+    m = re.match(r"^:(\d+)(?::\s*(.*)|\s+(\S+): (.*))$", rest, re.S)
+    if m:
+        if m.group(3):
+            return SuiteProblem(file, int(m.group(1)), m.group(3), m.group(4))
+        return SuiteProblem(file, int(m.group(1)), "", m.group(2))
+    return SuiteProblem(file, None, "", rest.lstrip(": "))
+
+
+def load_suites(paths: Iterable[str]) -> list[BaseSuite]:
+    """Every suite under `paths`, validated; the first problem raises UsageError (exit 2)."""
+    suites = [load_suite_file(f) for f in suite_files(paths)]
+    names: dict[str, str] = {}
+    for s in suites:
+        if s.name in names:
+            raise UsageError(f"{s.path}: suite name {s.name!r} is already used by {names[s.name]}; names are unique per run.")
+        names[s.name] = s.path
+    return suites
+
+
+def validate_paths(paths: Iterable[str]) -> tuple[list[BaseSuite], list[SuiteProblem]]:
+    """All suites that are valid and all problems of those that are not (for `evalseed validate`)."""
+    good: list[BaseSuite] = []
+    problems: list[SuiteProblem] = []
+    names: dict[str, str] = {}
+    for f in suite_files(paths):
+        r = check_suite_file(f)
+        if isinstance(r, BaseSuite):
+            if r.name in names:
+                problems.append(SuiteProblem(str(f), None, "name", f"{r.name!r} is already used by {names[r.name]}"))
+                continue
+            names[r.name] = r.path
+            good.append(r)
+        else:
+            problems.extend(r)
+    return good, problems
