@@ -13,6 +13,10 @@ from ..errors import UsageError
 from .spec import BaseSuite
 
 SUITE_SUFFIXES = (".yaml", ".yml")
+_MAX_MESSAGE = 400
+# Aliases let a few YAML lines expand exponentially ("billion laughs"); no real suite comes near.
+_MAX_VALUES = 1_000_000
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][\w-]*$")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_][\w-]*|\[\d+\])(?:\.[A-Za-z_][\w-]*|\[\d+\])*): (.*)$", re.S)
 
 
@@ -25,7 +29,11 @@ class SuiteProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        # One line, and short: a message may quote a value, and a value may be huge or multi-line.
+        message = " ".join(self.message.splitlines())
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE // 2] + " ... " + message[-_MAX_MESSAGE // 3:]
+        return f"{where} {self.path}: {message}" if self.path else f"{where}: {message}"
 
 
 class SuiteError(ValueError):
@@ -76,9 +84,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
         node = loader.get_single_node()
         if node is None:
             raise UsageError(f"{file}: the file is empty; a suite needs at least name, kind and cases.")
+        _expanded_size(node, file, {}, set())
         lines: dict[tuple, int] = {}
-        _walk(node, (), lines, file)
+        _walk(node, (), lines, file, set())
         data = loader.construct_document(node)
+    except RecursionError:
+        raise UsageError(f"{file}: the YAML is nested too deeply to be a suite; flatten it.") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -89,10 +100,43 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
     return data, lines
 
 
-def _walk(node, path: tuple, lines: dict[tuple, int], file: str) -> None:
+def _expanded_size(node, file: str, memo: dict[int, int], active: set[int]) -> int:
+    """How many values the document holds once aliases are expanded, counted without expanding
+    them; a node that contains an alias to itself is refused (it cannot be a suite)."""
+    import yaml
+
+    nid = id(node)
+    if nid in memo:
+        return memo[nid]
+    if nid in active:
+        raise UsageError(
+            f"{file}:{node.start_mark.line + 1}: an alias refers to a value that contains it; a suite must not be recursive."
+        )
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    else:
+        children = []
+    active.add(nid)
+    total = 1 + sum(_expanded_size(c, file, memo, active) for c in children)
+    active.discard(nid)
+    if total > _MAX_VALUES:
+        raise UsageError(
+            f"{file}:{node.start_mark.line + 1}: aliases expand this suite to more than {_MAX_VALUES:,} values; "
+            "write it without nested aliases or split it."
+        )
+    memo[nid] = total
+    return total
+
+
+def _walk(node, path: tuple, lines: dict[tuple, int], file: str, visited: set[int]) -> None:
     import yaml
 
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in visited:
+        return  # an alias: checked where its anchor is; errors below it point at the alias line
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -105,11 +149,11 @@ def _walk(node, path: tuple, lines: dict[tuple, int], file: str) -> None:
                 )
             seen[key] = line
             lines[path + (key,)] = line
-            _walk(value_node, path + (key,), lines, file)
+            _walk(value_node, path + (key,), lines, file, visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[path + (i,)] = item.start_mark.line + 1
-            _walk(item, path + (i,), lines, file)
+            _walk(item, path + (i,), lines, file, visited)
 
 
 def _dotted(path: Iterable) -> str:
@@ -117,8 +161,10 @@ def _dotted(path: Iterable) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.match(str(part)):
             out += ("." if out else "") + str(part)
+        else:  # quoted, so a key holding a newline or a dot still reads as one key on one line
+            out += f"[{str(part)!r}]"
     return out
 
 
