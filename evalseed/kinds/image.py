@@ -1,0 +1,476 @@
+"""`kind: image`: text-to-image prompts (Seedream), checked and saved.
+
+Each case is one `images.generate` call. What comes back is made durable at once: `b64_json`
+payloads are decoded and `url`s downloaded (they expire), then written under the run's folder as
+`<out_dir>/images/<suite>/<case>-<model>-<repeat>-<i>.<ext>`. The stored response keeps every
+image's path, format, size and byte count instead of the base64 text, and a failed image inside a
+partly failed response is kept as that image's error. Checks: the count, that each image decodes,
+its minimum width and height, and that it is not blank (grey-level variance above a floor).
+
+Sizes are checked per model before anything is sent (Seedream 4.5 takes 2K / 4K or WxH with
+3,686,400..16,777,216 pixels and an aspect ratio within 1/16..16, SEED_API.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..config import BUILTIN_MODEL_SETS, BUILTIN_MODELS, VERSION_RE
+from ..suites.spec import BaseCase, BaseSuite
+from ..templating import compile_template, render
+from .base import CaseError, Kind, Outcome, Prepared, Score
+
+# ---- sizes ----------------------------------------------------------------------------------------
+
+_WXH = re.compile(r"^\s*(\d{1,6})\s*[xX*×]\s*(\d{1,6})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRule:
+    """What `size` values one model family accepts."""
+
+    presets: tuple[str, ...]
+    min_pixels: int
+    max_pixels: int
+    max_aspect: float  # the long side over the short side, at most
+
+    def problem(self, size: str, model: str) -> str | None:
+        """Why `model` would refuse `size`, or None when it is accepted."""
+        if size.strip().upper() in self.presets:
+            return None
+        m = _WXH.match(size)
+        if not m:
+            return (f"size {size!r} is neither a preset ({', '.join(self.presets)}) nor WIDTHxHEIGHT "
+                    f"such as 2560x1440")
+        w, h = int(m.group(1)), int(m.group(2))
+        if w == 0 or h == 0:
+            return f"size {size!r} has a zero side"
+        px = w * h
+        if not self.min_pixels <= px <= self.max_pixels:
+            return (f"size {size!r} has {px:,} pixels; {model} accepts {self.min_pixels:,} "
+                    f"({_example(self.min_pixels)}) to {self.max_pixels:,} ({_example(self.max_pixels)}) "
+                    f"or a preset ({', '.join(self.presets)})")
+        if max(w, h) / min(w, h) > self.max_aspect:
+            return (f"size {size!r} has an aspect ratio of {max(w, h) / min(w, h):.1f}:1; {model} accepts "
+                    f"1/{self.max_aspect:g} to {self.max_aspect:g}")
+        return None
+
+
+def _example(px: int) -> str:
+    return {3_686_400: "2560x1440", 16_777_216: "4096x4096", 921_600: "1280x720"}.get(px, "")
+
+
+# Per model family, from SEED_API.md. A family not listed gets the syntax check only.
+SIZE_RULES: dict[str, SizeRule] = {
+    "seedream-4-5": SizeRule(("2K", "4K"), 3_686_400, 16_777_216, 16.0),
+    "seedream-4-0": SizeRule(("1K", "2K", "4K"), 921_600, 16_777_216, 16.0),
+}
+_ANY_SIZE = SizeRule(("1K", "2K", "4K"), 1, 1 << 30, 1e9)
+
+
+def family_of(model: str, family: str | None = None) -> str:
+    if family:
+        return family
+    m = VERSION_RE.match(model)
+    return m.group("family") if m else model
+
+
+def size_problem(size: str, model: str, family: str | None = None) -> str | None:
+    """Why `model` (of `family`, else the family its name implies) would refuse `size`, or None."""
+    return SIZE_RULES.get(family_of(model, family), _ANY_SIZE).problem(size, model)
+
+
+# ---- the suite ------------------------------------------------------------------------------------
+
+# Request parameters an image suite may set. `n` is mapped to ModelArk's sequential options where
+# the provider has no `n`; `seed` and `guidance_scale` are not supported by Seedream 4.x.
+IMAGE_PARAMS = ("size", "n", "watermark", "response_format", "image")
+MAX_N = 15
+
+
+def _check_params(params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(IMAGE_PARAMS))
+    if unknown:
+        raise ValueError(f"params: unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
+    if "size" in params:
+        size = params["size"]
+        if not isinstance(size, str) or _ANY_SIZE.problem(size, "any model"):
+            raise ValueError(f"params.size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
+    if "n" in params:
+        n = params["n"]
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
+            raise ValueError(f"params.n: {n!r}; give a whole number of images from 1 to {MAX_N}")
+    if "watermark" in params and not isinstance(params["watermark"], bool):
+        raise ValueError("params.watermark: give true or false")
+    if "response_format" in params and params["response_format"] not in ("url", "b64_json"):
+        raise ValueError("params.response_format: give url or b64_json")
+    if "image" in params:
+        img = params["image"]
+        refs = [img] if isinstance(img, str) else img
+        if not isinstance(refs, list) or not refs or len(refs) > 14 or not all(isinstance(r, str) for r in refs):
+            raise ValueError("params.image: give one reference image (URL or data: URI) or a list of up to 14")
+    return params
+
+
+class ImageExpect(BaseModel):
+    """What a good answer looks like. `count` defaults to the request's `n`; `min_variance` is the
+    grey-level variance (0..255 scale, on a 64x64 thumbnail) below which an image counts as blank."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int | None = Field(default=None, ge=0, le=MAX_N)
+    min_width: int | None = Field(default=None, ge=1)
+    min_height: int | None = Field(default=None, ge=1)
+    min_variance: float | None = Field(default=None, ge=0)
+
+
+DEFAULT_MIN_VARIANCE = 4.0
+
+
+class ImageCase(BaseCase):
+    prompt: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    expect: ImageExpect | None = None
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _check_params(v)
+
+
+class ImageSuite(BaseSuite):
+    kind: Literal["image"]
+    # A template for every case (rendered with each case's vars) when a case has no prompt.
+    prompt: str | None = None
+    expect: ImageExpect = Field(default_factory=ImageExpect)
+    cases: list[ImageCase] = Field(min_length=1)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _check_params(v)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ImageSuite":
+        if self.messages:
+            raise ValueError("messages: image suites take a prompt (per case or suite-wide), not chat messages")
+        for i, case in enumerate(self.cases):
+            if not (case.prompt or self.prompt):
+                raise ValueError(f"cases[{i}].prompt: field required (or a suite-level prompt template)")
+        return self
+
+
+def effective_params(suite: ImageSuite, case: ImageCase) -> dict[str, Any]:
+    return {**suite.params, **case.params}
+
+
+def effective_expect(suite: ImageSuite, case: ImageCase) -> ImageExpect:
+    merged = suite.expect.model_dump(exclude_none=True)
+    if case.expect is not None:
+        merged.update(case.expect.model_dump(exclude_none=True))
+    merged.setdefault("count", effective_params(suite, case).get("n", 1))
+    merged.setdefault("min_variance", DEFAULT_MIN_VARIANCE)
+    return ImageExpect(**merged)
+
+
+def _models_to_check(suite: ImageSuite) -> list[tuple[str, str | None]]:
+    """(model, family) pairs whose size rules apply at validation time: the suite's models, else
+    the built-in image models a run would use."""
+    names = suite.models or BUILTIN_MODEL_SETS["images"]
+    out = []
+    for name in names:
+        info = BUILTIN_MODELS.get(name)
+        if info is not None and info.kind != "image":
+            continue
+        out.append((name, info.family if info else None))
+    return out
+
+
+# ---- images ---------------------------------------------------------------------------------------
+
+DOWNLOAD_TIMEOUT_S = 60.0
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+
+
+def sniff_ext(data: bytes) -> str:
+    """File extension from the first bytes (the name must not wait for a full decode)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    return "bin"
+
+
+def inspect_image(data: bytes) -> dict[str, Any]:
+    """Decode fully (a truncated file fails here) and measure: format, width, height, and the
+    grey-level variance of a 64x64 thumbnail. Raises ValueError when it does not decode."""
+    from PIL import Image, ImageStat, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or "unknown"
+            width, height = img.size
+            img.load()
+            grey = img.convert("L")
+            grey.thumbnail((64, 64))
+            variance = float(ImageStat.Stat(grey).var[0])
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from None
+    return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def map_n(body: dict, takes_n: bool) -> dict:
+    """The body for a provider: ModelArk has no `n` and asks for several images through
+    `sequential_image_generation` (the model may then return fewer, which the count check sees)."""
+    if takes_n or "n" not in body:
+        return body
+    body = dict(body)
+    n = body.pop("n") or 1
+    if n > 1:
+        body["sequential_image_generation"] = "auto"
+        body["sequential_image_generation_options"] = {"max_images": n}
+    else:
+        body["sequential_image_generation"] = "disabled"
+    return body
+
+
+async def _download(client, url: str) -> bytes:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {url[:80]!r}")
+    async with client.stream("GET", url) as resp:
+        if resp.status_code != 200:
+            raise ValueError(f"HTTP {resp.status_code} fetching the image")
+        chunks, size = [], 0
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_IMAGE_BYTES:
+                raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# ---- the kind -------------------------------------------------------------------------------------
+
+
+class ImageKind(Kind):
+    name = "image"
+    suite_model = ImageSuite
+    model_kinds = ("image",)
+
+    def validate(self, suite: ImageSuite) -> None:
+        from jinja2 import TemplateSyntaxError, UndefinedError
+
+        from ..suites.loader import SuiteError
+
+        checks = _models_to_check(suite)
+        for i, case in enumerate(suite.cases):
+            source = case.prompt or suite.prompt or ""
+            where = f"cases[{i}].prompt" if case.prompt else "prompt"
+            try:
+                text = compile_template(source).render(case.vars)
+            except TemplateSyntaxError as e:
+                raise SuiteError(where, f"template syntax error: {e.message}") from None
+            except UndefinedError as e:
+                raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
+            if not text.strip():
+                raise SuiteError(where, "the prompt is empty once rendered")
+            size = effective_params(suite, case).get("size")
+            if size is None:
+                continue
+            for model, family in checks:
+                problem = size_problem(size, model, family)
+                if problem:
+                    at = f"cases[{i}].params.size" if "size" in case.params else "params.size"
+                    raise SuiteError(at, f"{problem}; pick a size it accepts")
+
+    def cases(self, suite: ImageSuite) -> Iterable[ImageCase]:
+        """The suite's cases with suite-level params and expectations merged in (so `expected` in
+        every row, errors included, is the full expectation)."""
+        for case in suite.cases:
+            yield case.model_copy(update={"params": effective_params(suite, case),
+                                          "expect": effective_expect(suite, case)})
+
+    def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
+        params = effective_params(suite, case)
+        prompt = render(case.prompt or suite.prompt or "", case.vars)
+        body: dict[str, Any] = {"model": model.name, "prompt": prompt, **params}
+        expect = effective_expect(suite, case)
+        skip = None
+        if "size" in params:
+            problem = size_problem(params["size"], model.name, model.family)
+            if problem:
+                skip = f"not sent: {problem}"
+        n = params.get("n", 1)
+        return Prepared(
+            input_text=prompt,
+            request=body,
+            skip_reason=skip,
+            max_output_tokens=0,
+            state={"suite": suite.name, "case": case.id, "model": model.name,
+                   "detail_expected": expect.model_dump(), "detail_n": n},
+        )
+
+    async def execute(self, prepared: Prepared, api) -> Outcome:
+        body = dict(prepared.request or {})
+        provider = getattr(getattr(api, "lane", None), "provider", None)
+        if provider is not None:
+            body = map_n(body, getattr(provider, "images_take_n", True))
+        call = await api.images(body)
+        response = call.response if isinstance(call.response, dict) else {}
+        items = response.get("data") if isinstance(response.get("data"), list) else []
+        st = prepared.state
+        folder = Path(st.get("out_dir") or "runs") / "images"
+        stem = st.get("file_stem") or f"{st.get('suite', 'suite')}/{st.get('case', 'case')}-{st.get('model', 'model')}-0"
+        records: list[dict[str, Any]] = []
+        stored_items: list[Any] = []
+        client = None
+        try:
+            for i, item in enumerate(items):
+                rec: dict[str, Any] = {"index": i}
+                kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
+                data: bytes | None = None
+                if not isinstance(item, dict):
+                    rec["error"] = {"code": "MalformedItem", "message": "data[i] is not an object"}
+                elif item.get("error"):
+                    err = item["error"]
+                    rec["error"] = err if isinstance(err, dict) else {"code": "Error", "message": str(err)}
+                elif isinstance(item.get("b64_json"), str):
+                    rec["source"] = "b64_json"
+                    try:
+                        data = base64.b64decode(item["b64_json"], validate=True)
+                    except (binascii.Error, ValueError) as e:
+                        rec["error"] = {"code": "BadBase64", "message": str(e)}
+                    kept["b64_json"] = f"<{len(item['b64_json']):,} base64 characters, saved to file>"
+                elif isinstance(item.get("url"), str):
+                    rec["source"] = "url"
+                    if client is None:
+                        import httpx2  # what openai uses; only needed when the API answers with links
+
+                        client = httpx2.AsyncClient(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True)
+                    t0 = time.perf_counter()
+                    try:
+                        data = await _download(client, item["url"])
+                    except Exception as e:  # noqa: BLE001 - one image's failure, recorded on it
+                        rec["error"] = {"code": "DownloadFailed", "message": f"{type(e).__name__}: {e}"[:300]}
+                    rec["download_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
+                else:
+                    rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
+                if data is not None:
+                    path = folder / f"{stem}-{i}.{sniff_ext(data)}"
+                    await asyncio.to_thread(_write_atomic, path, data)
+                    rec.update(path=str(path), bytes=len(data))
+                    try:
+                        rec.update(await asyncio.to_thread(inspect_image, data))
+                    except ValueError as e:
+                        rec["decode_error"] = str(e)
+                if isinstance(item, dict) and item.get("size"):
+                    rec["reported_size"] = item["size"]
+                records.append(rec)
+                stored_items.append(kept)
+        finally:
+            if client is not None:
+                await client.aclose()
+        stored = {k: v for k, v in response.items() if k != "data"}
+        stored["data"] = stored_items
+        stored["images"] = records
+        # The base64 text now lives in the files; keep the call light for the row and any cache.
+        call.response = stored
+        saved = [r["path"] for r in records if r.get("path")]
+        return Outcome(calls=[call], response=stored, output_text="\n".join(saved) if saved else None)
+
+    def score(self, suite: ImageSuite, case: ImageCase, prepared: Prepared, outcome: Outcome) -> Score:
+        expect = effective_expect(suite, case)
+        response = outcome.response if isinstance(outcome.response, dict) else {}
+        records = response.get("images")
+        if not isinstance(records, list):
+            raise CaseError("the stored response has no image records to score")
+        checked = [check_image(rec, expect) for rec in records]
+        returned = sum(1 for c in checked if not c.get("error"))
+        good = sum(1 for c in checked if c["ok"])
+        want = expect.count if expect.count is not None else 1
+        if want == 0:
+            score = 1.0 if returned == 0 else 0.0
+        else:
+            score = min(good, want) / want
+        passed = returned == want and good == returned
+        problems = []
+        if returned != want:
+            problems.append(f"{returned} image(s) returned, {want} expected")
+        problems.extend(f"image {c['index']}: {p}" for c in checked for p in c.get("problems", []))
+        details = {
+            "expected": expect.model_dump(),
+            "count": returned,
+            "count_ok": good,
+            "failed_images": sum(1 for c in checked if c.get("error")),
+            "images": checked,
+            "problems": problems,
+        }
+        if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
+            details["n_mapped_to"] = "sequential_image_generation"
+        return Score(score=score, passed=passed, details=details)
+
+    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
+        ok = [r for r in suite_rows if r.get("status") == "ok"]
+        n = len(ok)
+        images = sum(int(r.get("images") or 0) for r in ok)
+        cost = [r["cost_usd"] for r in ok if r.get("cost_usd") is not None]
+        lat = sorted(r["latency_ms"] for r in ok if r.get("latency_ms") is not None)
+        failed = sum(int((r.get("details") or {}).get("failed_images") or 0) for r in ok)
+        return {
+            "n": n,
+            "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
+            "mean_score": sum(float(r.get("score") or 0.0) for r in ok) / n if n else None,
+            "images": images,
+            "failed_images": failed,
+            "cost_per_image_usd": (sum(cost) / images) if cost and images else None,
+            "median_latency_ms": lat[len(lat) // 2] if lat else None,
+            "skipped": sum(1 for r in suite_rows if r.get("status") == "skipped"),
+            "errors": sum(1 for r in suite_rows if r.get("status") == "error"),
+        }
+
+
+def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:
+    """One image record with its verdict: `ok` and the `problems` that made it fail."""
+    out = dict(rec)
+    problems: list[str] = []
+    if rec.get("error"):
+        err = rec["error"]
+        problems.append(f"failed: {err.get('code', '')} {err.get('message', '')}".strip())
+    elif rec.get("decode_error") or rec.get("width") is None:
+        problems.append(f"does not decode ({rec.get('decode_error', 'no image data')})")
+    else:
+        if expect.min_width and rec["width"] < expect.min_width:
+            problems.append(f"width {rec['width']} < {expect.min_width}")
+        if expect.min_height and rec["height"] < expect.min_height:
+            problems.append(f"height {rec['height']} < {expect.min_height}")
+        floor = expect.min_variance if expect.min_variance is not None else DEFAULT_MIN_VARIANCE
+        if rec.get("variance") is not None and rec["variance"] < floor:
+            problems.append(f"blank: grey-level variance {rec['variance']:.2f} < {floor:g}")
+    out["ok"] = not problems
+    out["problems"] = problems
+    return out
+
+
+KIND = ImageKind()

@@ -1,0 +1,505 @@
+"""`kind: long_context`: questions about long documents, and needle-in-a-haystack grids.
+
+Explicit cases ask a question about a document (a file beside the suite, or inline text). A grid
+hides one `needle` sentence at several depths of a filler text cut to several lengths, measured in
+tokens of the model under test (estimated from characters, see `evalseed.tokens`). A case whose
+prompt plus `max_tokens` cannot fit the model's context window is skipped with the figures, never
+sent.
+
+Documents are built at send time, not when a case is prepared: preparing a whole 120k-token grid
+for three models holds no document text at all, and the filler for one length is cut once and
+shared by every depth and model (`_filler`). Scores: normalised containment of the expected answer
+(`passed`) and token F1.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .. import tokens
+from ..suites.spec import BaseCase, BaseSuite, Message
+from ..templating import render_messages, user_text
+from .base import Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
+
+BUILTIN_HAYSTACK = "builtin"
+_BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
+
+DEFAULT_MESSAGES = [
+    Message(role="system", content=(
+        "You answer questions about the document you are given, using only that document. "
+        "Reply with the answer alone, as briefly as possible."
+    )),
+    Message(role="user", content="<document>\n{{ document }}\n</document>\n\nQuestion: {{ question }}"),
+]
+# Rendered in place of the document to measure the prompt around it and to check the messages use it.
+_DOC_MARK = "\x00evalseed-document\x00"
+
+
+# ---- paths --------------------------------------------------------------------------------------
+
+
+def check_relative_path(raw: str, suite_dir: str | None) -> str:
+    """`raw` if it names an existing file inside `suite_dir`; ValueError saying why otherwise.
+    Suites are input we did not write: a path may not leave the suite's folder."""
+    if not raw or not raw.strip():
+        raise ValueError("the path is empty")
+    if "\x00" in raw:
+        raise ValueError("the path holds a NUL character")
+    norm = posixpath.normpath(raw.replace("\\", "/"))
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        raise ValueError(f"{raw!r} is an absolute path; give a path relative to the suite file")
+    if norm == ".." or norm.startswith("../"):
+        raise ValueError(f"{raw!r} leads outside the suite's folder; put the file beside the suite or below it")
+    if suite_dir is not None:
+        base = Path(suite_dir).resolve()
+        target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
+        if target != base and base not in target.parents:
+            raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
+        if not target.is_file():
+            raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
+    return raw
+
+
+def _suite_dir(info: ValidationInfo) -> str | None:
+    ctx = info.context if isinstance(info.context, dict) else None
+    return ctx.get("suite_dir") if ctx else None
+
+
+class DocumentSpec(BaseModel):
+    """`document: {file: spec.md}` or `document: {text: "..."}`. A plain string is shorthand: text
+    when it spans several lines, a file path when it is one line."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"text": v} if "\n" in v else {"file": v}
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> "DocumentSpec":
+        if (self.file is None) == (self.text is None):
+            raise ValueError("give exactly one of file (a path beside the suite) or text")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text: the document is empty")
+        return self
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None else check_relative_path(v, _suite_dir(info))
+
+
+class Grid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tokens: list[int] = Field(min_length=1)
+    depths: list[float] = Field(min_length=1)
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, v: list[int]) -> list[int]:
+        for t in v:
+            if t < 200 or t > 10_000_000:
+                raise ValueError(f"{t} is not a usable length; give prompt lengths in tokens from 200 up")
+        if len(set(v)) != len(v):
+            raise ValueError("a length is listed twice")
+        return v
+
+    @field_validator("depths")
+    @classmethod
+    def _depths(cls, v: list[float]) -> list[float]:
+        for d in v:
+            if not 0.0 <= d <= 1.0:
+                raise ValueError(f"{d} is not a depth; give fractions of the document from 0 (start) to 1 (end)")
+        if len({round(d, 4) for d in v}) != len(v):
+            raise ValueError("a depth is listed twice")
+        return v
+
+
+Expected = str | list[str]
+
+
+def _check_expected(v: Expected | None) -> Expected | None:
+    if v is None:
+        return v
+    answers = [v] if isinstance(v, str) else v
+    if not answers:
+        raise ValueError("give at least one expected answer")
+    for a in answers:
+        if not answer_tokens(a):
+            raise ValueError(f"{a!r} is empty once normalised (case, punctuation, articles removed)")
+    return v
+
+
+class LongContextCase(BaseCase):
+    """An explicit question about a document. `expected` may list several acceptable answers."""
+
+    document: DocumentSpec | None = None
+    question: str
+    expected: Expected
+
+    @field_validator("expected")
+    @classmethod
+    def _expected(cls, v: Expected) -> Expected:
+        return _check_expected(v)
+
+
+class NeedleCase(BaseCase):
+    """A generated grid cell: the suite's needle at `depth` of a document `tokens` long."""
+
+    tokens: int
+    depth: float
+    question: str
+    expected: Expected
+
+
+class LongContextSuite(BaseSuite):
+    kind: Literal["long_context"]
+    messages: list[Message] | None = None
+    # Default document for explicit cases that name none.
+    document: DocumentSpec | None = None
+    cases: list[LongContextCase] = Field(default_factory=list)
+    # The needle grid.
+    needle: str | None = None
+    question: str | None = None
+    expected: Expected | None = None
+    grid: Grid | None = None
+    haystack: str = BUILTIN_HAYSTACK
+
+    @field_validator("expected")
+    @classmethod
+    def _expected(cls, v: Expected | None) -> Expected | None:
+        return _check_expected(v)
+
+    @field_validator("haystack")
+    @classmethod
+    def _haystack(cls, v: str, info: ValidationInfo) -> str:
+        return v if v == BUILTIN_HAYSTACK else check_relative_path(v, _suite_dir(info))
+
+    @model_validator(mode="after")
+    def _shape(self) -> "LongContextSuite":
+        if not self.cases and self.grid is None:
+            raise ValueError("cases: a long_context suite needs explicit cases, a grid, or both")
+        if self.grid is not None:
+            for key in ("needle", "question", "expected"):
+                if not getattr(self, key):
+                    raise ValueError(f"{key}: field required with grid (the sentence to hide, what to ask, the answer)")
+        elif self.needle is not None:
+            raise ValueError("needle: only used with grid: {tokens: [...], depths: [...]}")
+        for i, case in enumerate(self.cases):
+            if case.document is None and self.document is None:
+                raise ValueError(f"cases[{i}].document: field required (or a suite-level document)")
+        ids = {c.id for c in self.cases}
+        for cid in (grid_case_id(t, d) for t, d in self._grid_cells()):
+            if cid in ids:
+                raise ValueError(f"cases: id {cid!r} is also a generated grid case id; rename the case")
+        return self
+
+    def _grid_cells(self) -> Iterator[tuple[int, float]]:
+        if self.grid is None:
+            return iter(())
+        return ((t, d) for t in self.grid.tokens for d in self.grid.depths)
+
+
+def grid_case_id(tokens_: int, depth: float) -> str:
+    """Stable id of a grid cell, e.g. `needle-120000-at-050` (depth in percent)."""
+    return f"needle-{tokens_}-at-{round(depth * 100):03d}"
+
+
+_GRID_ID = re.compile(r"^needle-(\d+)-at-(\d{3})$")
+
+
+# ---- text ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _source_text(path: str) -> str:
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.strip():
+        raise ValueError(f"{path}: the haystack file is empty")
+    return text
+
+
+@lru_cache(maxsize=4)
+def _source_stats(path: str) -> tuple[int, float]:
+    """(characters, CJK share) of a haystack source, so lengths are sized without cutting text."""
+    text = _source_text(path)
+    return len(text), tokens.count_cjk(text) / len(text)
+
+
+# One filler per length at most, shared by every depth and model of that length; a grid runs one
+# length after another, so two slots are enough to avoid cutting the same length twice.
+@lru_cache(maxsize=2)
+def _filler(path: str, chars: int) -> str:
+    """The haystack repeated and cut to about `chars` characters, ending at a sentence end."""
+    src = _source_text(path)
+    if chars <= 0:
+        return ""
+    reps = chars // len(src) + 1
+    text = (src * reps)[:chars] if reps > 1 else src[:chars]
+    end = max(text.rfind(". "), text.rfind(".\n"))
+    return text[: end + 1] if end > chars * 0.9 else text
+
+
+def insert_needle(filler: str, needle: str, depth: float) -> str:
+    """`filler` with `needle` placed at a sentence boundary near `depth` (0 start, 1 end)."""
+    if depth <= 0.0:
+        return f"{needle} {filler}"
+    if depth >= 1.0:
+        return f"{filler} {needle}"
+    pos = int(len(filler) * depth)
+    cut = filler.rfind(". ", 0, pos)
+    cut = 0 if cut < 0 else cut + 2
+    return f"{filler[:cut]}{needle} {filler[cut:]}"
+
+
+@lru_cache(maxsize=8)
+def _document_file(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+# ---- answers -------------------------------------------------------------------------------------
+
+_ARTICLES = {"a", "an", "the"}
+_CJK_CHAR = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
+
+
+def answer_tokens(text: str) -> list[str]:
+    """Words of an answer for comparison: NFKC, case-folded, punctuation dropped, English articles
+    dropped, each CJK character a word of its own (CJK text has no spaces between words)."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    t = "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in t)
+    t = _CJK_CHAR.sub(r" \1 ", t)
+    return [w for w in t.split() if w not in _ARTICLES]
+
+
+def contains_answer(output: str, expected: str) -> bool:
+    """True when the expected answer's words appear, in order and adjacent, in the output."""
+    exp, out = answer_tokens(expected), answer_tokens(output)
+    if not exp:
+        return False
+    n = len(exp)
+    return any(out[i:i + n] == exp for i in range(len(out) - n + 1))
+
+
+def token_f1(output: str, expected: str) -> float:
+    """SQuAD-style bag-of-words F1 between an output and an expected answer."""
+    out, exp = answer_tokens(output), answer_tokens(expected)
+    if not out or not exp:
+        return 0.0
+    common = sum((Counter(out) & Counter(exp)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(out), common / len(exp)
+    return 2 * precision * recall / (precision + recall)
+
+
+# ---- the kind ------------------------------------------------------------------------------------
+
+
+class LongContext(Kind):
+    name = "long_context"
+    suite_model = LongContextSuite
+
+    def validate(self, suite: LongContextSuite) -> None:
+        from ..suites.loader import SuiteError
+
+        messages = suite.messages or DEFAULT_MESSAGES
+        check_templates(suite, messages, lambda case: {**case.vars, "document": "", "question": ""})
+        rendered = render_messages(messages, {"document": _DOC_MARK, "question": "?", **_first_vars(suite)})
+        if not any(_DOC_MARK in m["content"] for m in rendered):
+            raise SuiteError("messages", "no message uses {{ document }}; the model would never see the document")
+        if suite.grid is not None:
+            if suite.haystack == BUILTIN_HAYSTACK and not _BUILTIN_PATH.is_file():
+                raise SuiteError("haystack", f"the built-in haystack {_BUILTIN_PATH} is missing from this install")
+            for answer in _answers(suite.expected):
+                if contains_answer(_source_text(self._haystack_path(suite)), answer):
+                    raise SuiteError("expected", f"the haystack already contains {answer!r}; pick a needle it lacks")
+
+    def cases(self, suite: LongContextSuite) -> Iterator[BaseCase]:
+        """Explicit cases, then one generated case per (length, depth); nothing is built up front."""
+        yield from suite.cases
+        for t, d in suite._grid_cells():
+            yield NeedleCase(id=grid_case_id(t, d), tokens=t, depth=d, question=suite.question or "",
+                             expected=suite.expected or "", tags=["needle", f"{t}-tokens", f"depth-{round(d * 100)}"])
+
+    def prepare(self, suite: LongContextSuite, case: BaseCase, model) -> Prepared:
+        ratio = tokens.ratio_for(model.name)
+        messages_t = suite.messages or DEFAULT_MESSAGES
+        variables = {**case.vars, "question": case.question}
+        around = render_messages(messages_t, {**variables, "document": ""})
+        around_tokens = ratio.estimate_messages(around)
+        state: dict[str, Any] = {"variables": variables, "messages_template": suite.messages}
+        details: dict[str, Any] = {"expected": case.expected, "token_ratio": ratio.describe(),
+                                   "chars_per_token": round(ratio.chars_per_token, 3)}
+        if isinstance(case, NeedleCase):
+            source = self._haystack_path(suite)
+            _, cjk_share = _source_stats(source)
+            needle_tokens = ratio.estimate(suite.needle or "") + 1
+            doc_tokens = max(0, case.tokens - around_tokens - needle_tokens)
+            chars = ratio.chars_for(doc_tokens, cjk_share)
+            est = around_tokens + needle_tokens + ratio.tokens(chars, int(chars * cjk_share))
+            state.update(source=source, filler_chars=chars, needle=suite.needle, depth=case.depth)
+            details.update(target_tokens=case.tokens, depth=case.depth, document_chars=chars + len(suite.needle or "") + 1)
+            doc_label = f"haystack of {chars:,} characters with the needle at depth {case.depth:g}"
+        else:
+            doc = case.document or suite.document
+            if doc.file is not None:
+                path = str(Path(suite.path).parent / doc.file) if suite.path else doc.file
+                state["document_file"] = path
+                text = _document_file(path)
+            else:
+                text = doc.text or ""
+                state["document_text"] = text
+            est = around_tokens + ratio.estimate(text)
+            details.update(document_chars=len(text), document=doc.file or "(inline)")
+            doc_label = f"{doc.file or 'inline document'} ({len(text):,} characters)"
+        body, dropped = chat_body(suite, model, [])
+        max_out = max_output_tokens(body, model)
+        details["est_prompt_tokens"] = est
+        if dropped:
+            details["dropped_params"] = dropped
+        # `detail_*` state goes into `details` of the row, skipped rows included (jobs.py).
+        state.update({f"detail_{k}": v for k, v in details.items()})
+        skip = None
+        if est + max_out > model.context_window:
+            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} "
+                    f"exceeds the {model.context_window:,}-token context window of {model.name}")
+        return Prepared(
+            input_text=f"[{doc_label}]\n\nQuestion: {case.question}",
+            # The document goes in at send time (execute); the body here is everything else.
+            request=body,
+            skip_reason=skip,
+            est_prompt_tokens=est,
+            max_output_tokens=max_out,
+            state=state,
+        )
+
+    def build_messages(self, suite_messages: list[Message] | None, prepared: Prepared) -> list[dict]:
+        """The request's messages with the document in place (built now, dropped after the call)."""
+        st = prepared.state
+        if "filler_chars" in st:
+            document = insert_needle(_filler(st["source"], st["filler_chars"]), st["needle"], st["depth"])
+        elif "document_file" in st:
+            document = _document_file(st["document_file"])
+        else:
+            document = st["document_text"]
+        return render_messages(suite_messages or DEFAULT_MESSAGES, {**st["variables"], "document": document})
+
+    async def execute(self, prepared: Prepared, api) -> Outcome:
+        body = dict(prepared.request or {})
+        body["messages"] = self.build_messages(prepared.state.get("messages_template"), prepared)
+        call = await api.chat(body)
+        message = call.message
+        return Outcome(calls=[call], response=message, output_text=message.get("content"))
+
+    def score(self, suite: LongContextSuite, case: BaseCase, prepared: Prepared, outcome: Outcome) -> Score:
+        answer = outcome.output_text or ""
+        answers = _answers(case.expected)
+        contained = any(contains_answer(answer, a) for a in answers)
+        f1 = max(token_f1(answer, a) for a in answers)
+        details = {k[len("detail_"):]: v for k, v in prepared.state.items() if k.startswith("detail_")}
+        details.setdefault("expected", case.expected)
+        details.update(contains=contained, f1=round(f1, 4))
+        prompt_tokens = next((c.prompt_tokens for c in outcome.calls if c.prompt_tokens is not None), None)
+        if prompt_tokens is not None:
+            details["prompt_tokens"] = prompt_tokens
+            if details.get("target_tokens"):
+                details["tokens_vs_target"] = round(prompt_tokens / details["target_tokens"], 4)
+        return Score(score=1.0 if contained else f1, passed=contained, details=details)
+
+    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
+        """Accuracy overall and per (length, depth) grid cell, ready for a heat map; skipped cells
+        are counted, not dropped, so the map shows where a model's window ends."""
+        return long_context_metrics(suite_rows)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _haystack_path(suite: LongContextSuite) -> str:
+        if suite.haystack == BUILTIN_HAYSTACK:
+            return str(_BUILTIN_PATH)
+        return str(Path(suite.path).parent / suite.haystack) if suite.path else suite.haystack
+
+
+def _answers(expected: Expected | None) -> list[str]:
+    if expected is None:
+        return []
+    return [expected] if isinstance(expected, str) else list(expected)
+
+
+def _first_vars(suite: LongContextSuite) -> dict:
+    return dict(suite.cases[0].vars) if suite.cases else {}
+
+
+def _cell(row: dict) -> tuple[int, float] | None:
+    d = row.get("details") or {}
+    if d.get("target_tokens") is not None and d.get("depth") is not None:
+        return int(d["target_tokens"]), float(d["depth"])
+    m = _GRID_ID.match(row.get("case_id") or "")
+    return (int(m.group(1)), int(m.group(2)) / 100) if m else None
+
+
+def long_context_metrics(rows: list[dict]) -> dict[str, Any]:
+    """See `LongContext.suite_metrics`. `cells` lists every (tokens, depth) seen, sorted."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    n = len(ok)
+    cells: dict[tuple[int, float], dict[str, Any]] = {}
+    for r in rows:
+        key = _cell(r)
+        if key is None:
+            continue
+        c = cells.setdefault(key, {"tokens": key[0], "depth": key[1], "n": 0, "passed": 0, "skipped": 0,
+                                   "errors": 0, "f1_sum": 0.0, "prompt_tokens": []})
+        status = r.get("status")
+        if status == "ok":
+            c["n"] += 1
+            c["passed"] += 1 if r.get("passed") else 0
+            c["f1_sum"] += float((r.get("details") or {}).get("f1") or 0.0)
+            if r.get("prompt_tokens") is not None:
+                c["prompt_tokens"].append(r["prompt_tokens"])
+        elif status == "skipped":
+            c["skipped"] += 1
+        else:
+            c["errors"] += 1
+    out_cells = []
+    for key in sorted(cells):
+        c = cells[key]
+        pts = c.pop("prompt_tokens")
+        f1_sum = c.pop("f1_sum")
+        c["accuracy"] = c["passed"] / c["n"] if c["n"] else None
+        c["mean_f1"] = f1_sum / c["n"] if c["n"] else None
+        c["mean_prompt_tokens"] = sum(pts) / len(pts) if pts else None
+        out_cells.append(c)
+    explicit = [r for r in ok if _cell(r) is None]
+    return {
+        "n": n,
+        "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
+        "mean_f1": sum(float((r.get("details") or {}).get("f1") or 0.0) for r in ok) / n if n else None,
+        "skipped": sum(1 for r in rows if r.get("status") == "skipped"),
+        "errors": sum(1 for r in rows if r.get("status") == "error"),
+        "explicit": {
+            "n": len(explicit),
+            "accuracy": sum(1 for r in explicit if r.get("passed")) / len(explicit) if explicit else None,
+        },
+        "heatmap": {
+            "lengths": sorted({k[0] for k in cells}),
+            "depths": sorted({k[1] for k in cells}),
+            "cells": out_cells,
+        },
+    }
+
+
+KIND = LongContext()
