@@ -142,14 +142,26 @@ def import_bfcl(files: list[str], out_dir: str, limit: int | None = None) -> lis
 
     out = Path(out_dir)
     suites = [convert_file(Path(f), limit) for f in files]  # everything checked before anything is written
-    out.mkdir(parents=True, exist_ok=True)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     written = []
-    for suite in suites:
-        target = out / f"{suite['name']}.yaml"
-        tmp = target.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.dump(suite, Dumper=dumper, allow_unicode=True, sort_keys=False, width=120),
-                       encoding="utf-8")
-        tmp.replace(target)  # never a half-written suite
-        written.append(target)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for suite in suites:
+            target = out / f"{suite['name']}.yaml"
+            tmp = target.with_suffix(".yaml.tmp")
+            tmp.write_text(yaml.dump(suite, Dumper=dumper, allow_unicode=True, sort_keys=False, width=120),
+                           encoding="utf-8")
+            tmp.replace(target)  # never a half-written suite
+            written.append(target)
+    except OSError as e:
+        raise UsageError(f"{out}: cannot write the suites there ({e.strerror}); choose another --out folder.") from None
     return written
+
+
+def import_bfcl_command(files: list[str], out_dir: str, limit: int | None = None) -> int:
+    """`evalseed import bfcl`: convert, write, and say what was written."""
+    import typer
+
+    for path in import_bfcl(files, out_dir, limit):
+        typer.echo(f"wrote {path}")
+    return 0

@@ -21,6 +21,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON|jsonc|json5)?[ \t]*\r?\n(.*?)\r?\n?[ \t]*```", re.S)
@@ -159,13 +160,27 @@ def schema_errors(value: Any, schema: dict, limit: int = 5) -> list[str]:
 
 def check_schema(schema: Any) -> str | None:
     """Why `schema` is no valid draft 2020-12 schema, or None."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
     if not isinstance(schema, dict):
         return "a JSON Schema must be an object"
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as e:
-        return e.message
-    return None
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError):
+        return "a JSON Schema must be plain JSON"
+    return _check_schema_text(key)
+
+
+@lru_cache(maxsize=4096)
+def _check_schema_text(text: str) -> str | None:
+    # Memoised on the canonical text: imported suites repeat the same tool schemas thousands of
+    # times, and one meta-schema check costs ~14 ms.
+    from jsonschema.exceptions import best_match
+
+    err = best_match(_meta_validator().iter_errors(json.loads(text)))
+    return err.message if err is not None else None
+
+
+@lru_cache(maxsize=1)
+def _meta_validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)

@@ -1,0 +1,147 @@
+"""`kind: json_extraction`: the model returns a JSON object, checked against the suite's JSON
+Schema (draft 2020-12) and compared field by field with the case's `expected` object.
+
+`response_format: json_schema` (default) sends the schema as OpenAI structured output;
+`json_object` asks for any JSON object; `none` sends neither. A model without structured output
+(seed-1-6-flash) gets the request without `response_format`, and the row records
+`details.degraded = true`: its answer is scored all the same. Templates may use `{{ schema_json }}`
+to put the schema in the prompt, which is what keeps degraded requests answerable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from ..costs import rough_tokens
+from ..suites.spec import BaseCase, BaseSuite, Message
+from ..templating import render_messages, user_text
+from .base import Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
+
+
+class JsonExtractionCase(BaseCase):
+    expected: dict[str, Any]
+
+
+class JsonExtractionSuite(BaseSuite):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    kind: Literal["json_extraction"]
+    response_format: Literal["json_object", "json_schema", "none"] = "json_schema"
+    # `schema` would shadow pydantic's BaseModel.schema(); the file key is still `schema`.
+    json_schema: dict[str, Any] = Field(alias="schema")
+    messages: list[Message] = Field(min_length=1)
+    cases: list[JsonExtractionCase] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _schema(self) -> "JsonExtractionSuite":
+        from ..scoring.json_fields import check_schema, schema_errors
+
+        problem = check_schema(self.json_schema)
+        if problem:
+            raise ValueError(f"schema: not a valid JSON Schema (draft 2020-12): {problem}")
+        for i, case in enumerate(self.cases):
+            errs = schema_errors(case.expected, self.json_schema, limit=1)
+            if errs:
+                raise ValueError(f"cases[{i}].expected: does not satisfy the suite's schema ({errs[0]})")
+        if "response_format" in self.params:
+            raise ValueError("params.response_format: set the suite's top-level response_format instead")
+        return self
+
+
+def _template_vars(suite: JsonExtractionSuite, case: BaseCase) -> dict[str, Any]:
+    return {**case.vars, "schema_json": json.dumps(suite.json_schema, ensure_ascii=False, indent=2)}
+
+
+def response_format_body(suite: JsonExtractionSuite) -> dict | None:
+    if suite.response_format == "json_object":
+        return {"type": "json_object"}
+    if suite.response_format == "json_schema":
+        name = re.sub(r"[^a-zA-Z0-9_-]", "_", suite.name)[:64]
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": suite.json_schema}}
+    return None
+
+
+class JsonExtraction(Kind):
+    name = "json_extraction"
+    suite_model = JsonExtractionSuite
+
+    def validate(self, suite: JsonExtractionSuite) -> None:
+        check_templates(suite, suite.messages, lambda case: _template_vars(suite, case))
+
+    def prepare(self, suite: JsonExtractionSuite, case: JsonExtractionCase, model) -> Prepared:
+        messages = render_messages(suite.messages, _template_vars(suite, case))
+        body, dropped = chat_body(suite, model, messages)
+        state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
+        rf = response_format_body(suite)
+        if rf is not None:
+            if model.structured_output:
+                body["response_format"] = rf
+            else:
+                state["degraded"] = True
+        return Prepared(
+            input_text=user_text(messages),
+            request=body,
+            est_prompt_tokens=sum(rough_tokens(m["content"]) + 4 for m in messages),
+            max_output_tokens=max_output_tokens(body, model),
+            state=state,
+        )
+
+    def score(self, suite: JsonExtractionSuite, case: JsonExtractionCase, prepared: Prepared,
+              outcome: Outcome) -> Score:
+        from ..scoring.json_fields import compare_fields, extract_json, schema_errors
+
+        got = extract_json(outcome.output_text)
+        details: dict[str, Any] = {
+            "expected": case.expected,
+            "response_format": suite.response_format,
+            "degraded": bool(prepared.state.get("degraded")),
+            "parsed": got.parsed,
+            "fenced": got.fenced,
+        }
+        if prepared.state.get("dropped_params"):
+            details["dropped_params"] = prepared.state["dropped_params"]
+        if not got.parsed:
+            details.update(parse_error=got.error, schema_valid=False, precision=0.0, recall=0.0, f1=0.0)
+            return Score(score=0.0, passed=False, details=details)
+        errors = schema_errors(got.value, suite.json_schema)
+        fields = compare_fields(case.expected, got.value)
+        details.update(
+            schema_valid=not errors,
+            schema_errors=errors,
+            precision=fields.precision,
+            recall=fields.recall,
+            f1=fields.f1,
+            fields_expected=fields.n_expected,
+            fields_correct=fields.correct,
+            mismatches=fields.mismatches,
+            missing=fields.missing,
+            extra=fields.extra,
+        )
+        passed = not errors and fields.all_equal
+        return Score(score=fields.f1, passed=passed, details=details,
+                     output_text=json.dumps(got.value, ensure_ascii=False) if got.fenced else None)
+
+    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
+        """Valid-JSON rate, schema-valid rate and mean field F1 over ok rows (plus pass rate,
+        the fenced and degraded counts)."""
+        ok = [r for r in suite_rows if r.get("status") == "ok"]
+        n = len(ok)
+        if not n:
+            return {"n": 0, "accuracy": None, "valid_json_rate": None, "schema_valid_rate": None,
+                    "mean_field_f1": None, "fenced": 0, "degraded": 0}
+        d = [r.get("details") or {} for r in ok]
+        return {
+            "n": n,
+            "accuracy": sum(1 for r in ok if r.get("passed")) / n,
+            "valid_json_rate": sum(1 for x in d if x.get("parsed")) / n,
+            "schema_valid_rate": sum(1 for x in d if x.get("schema_valid")) / n,
+            "mean_field_f1": sum(float(x.get("f1") or 0.0) for x in d) / n,
+            "fenced": sum(1 for x in d if x.get("fenced")),
+            "degraded": sum(1 for x in d if x.get("degraded")),
+        }
+
+
+KIND = JsonExtraction()

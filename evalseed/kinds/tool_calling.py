@@ -1,0 +1,274 @@
+"""`kind: tool_calling`: requests carry the suite's tools; the model's `tool_calls` are scored by
+BFCL's AST rules (evalseed.scoring.bfcl_ast) against the case's `expected_calls`.
+
+Multi-step: while the model calls tools, each call is answered with a canned result (the case's
+`tool_results`, else the suite's, by function name) and the model is called again, up to
+`max_steps` model calls. The whole trajectory (assistant messages and the tool results sent) is
+the stored `response`; the expected calls are checked against every call made along it.
+
+Tool names OpenAI would refuse (dots, above all) are mapped on the wire and mapped back before
+scoring, so suites and expected calls use the names as written. A case's own `messages` (as the
+BFCL importer writes them) are sent as written; only the suite's `messages` are templates.
+A model without tool support is sent no tools (recorded as `degraded`); its text answer then
+fails every case that expects a call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..costs import rough_tokens
+from ..suites.spec import BaseCase, BaseSuite, Message
+from ..templating import render_messages, user_text
+from .base import Kind, Outcome, Prepared, Score, chat_body, max_output_tokens
+
+
+class FunctionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, v: dict) -> dict:
+        from ..scoring.json_fields import check_schema
+
+        if v.get("type", "object") != "object":
+            raise ValueError("parameters: the top-level type must be object")
+        problem = check_schema(v)
+        if problem:
+            raise ValueError(f"parameters: not a valid JSON Schema: {problem}")
+        return v
+
+
+class ToolSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["function"] = "function"
+    function: FunctionSpec
+
+
+ExpectedCall = dict[str, dict[str, list[Any]]]
+
+
+class ToolCallingCase(BaseCase):
+    expected_calls: list[ExpectedCall]
+    tools: list[ToolSpec] | None = None
+    tool_results: dict[str, Any] | None = None
+    messages: list[Message] | None = None
+    order: Literal["any", "strict"] | None = None
+
+
+class ToolCallingSuite(BaseSuite):
+    kind: Literal["tool_calling"]
+    tools: list[ToolSpec] | None = None
+    tool_results: dict[str, Any] = Field(default_factory=dict)
+    max_steps: int = Field(default=4, ge=1, le=50)
+    order: Literal["any", "strict"] = "any"
+    cases: list[ToolCallingCase] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cases(self) -> "ToolCallingSuite":
+        if "tools" in self.params:
+            raise ValueError("params.tools: put tools at the top level (or per case), not in params")
+        for i, case in enumerate(self.cases):
+            tools = case.tools if case.tools is not None else self.tools
+            if not tools:
+                raise ValueError(f"cases[{i}].tools: no tools: give `tools` at the top level or in the case")
+            names = [t.function.name for t in tools]
+            if len(set(names)) != len(names):
+                raise ValueError(f"cases[{i}].tools: two tools have the same name")
+            if not (case.messages or self.messages):
+                raise ValueError(f"cases[{i}].messages: no messages: give `messages` at the top level or in the case")
+            for j, entry in enumerate(case.expected_calls):
+                if len(entry) != 1:
+                    raise ValueError(f"cases[{i}].expected_calls[{j}]: one function per entry, "
+                                     "as {function_name: {arg: [allowed values]}}")
+                (fn,) = entry
+                if fn not in names:
+                    raise ValueError(f"cases[{i}].expected_calls[{j}]: {fn!r} is not one of the tools {names}")
+        return self
+
+
+def case_tools(suite: ToolCallingSuite, case: ToolCallingCase) -> list[dict]:
+    tools = case.tools if case.tools is not None else suite.tools or []
+    return [t.model_dump(exclude_none=True) for t in tools]
+
+
+def case_results(suite: ToolCallingSuite, case: ToolCallingCase) -> dict[str, Any]:
+    return {**suite.tool_results, **(case.tool_results or {})}
+
+
+def _result_text(name: str, results: dict[str, Any]) -> str:
+    if name not in results:
+        return json.dumps({"error": f"tool {name!r} is not available"})
+    v = results[name]
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def _render_call(name: str, args: dict) -> str:
+    return f"{name}({json.dumps(args, ensure_ascii=False, sort_keys=True)})"
+
+
+class ToolCalling(Kind):
+    name = "tool_calling"
+    suite_model = ToolCallingSuite
+
+    def validate(self, suite: ToolCallingSuite) -> None:
+        from .base import check_templates
+
+        # Only cases without messages of their own are rendered with the suite's templates.
+        templated = suite.model_copy(update={"cases": [c for c in suite.cases if c.messages is None]})
+        if suite.messages:
+            check_templates(templated, suite.messages, lambda case: case.vars)
+
+    def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model) -> Prepared:
+        from ..scoring.bfcl_ast import wire_names
+
+        if case.messages is not None:
+            messages = [{"role": m.role, "content": m.content} for m in case.messages]
+        else:
+            messages = render_messages(suite.messages or [], case.vars)
+        body, dropped = chat_body(suite, model, messages)
+        tools = case_tools(suite, case)
+        names = wire_names(t["function"]["name"] for t in tools)
+        state: dict[str, Any] = {
+            "back": {w: o for o, w in names.items()},
+            "results": case_results(suite, case),
+            "max_steps": suite.max_steps,
+        }
+        if dropped:
+            state["dropped_params"] = dropped
+        if model.tools:
+            wire_tools = copy.deepcopy(tools)
+            for t in wire_tools:
+                t["function"]["name"] = names[t["function"]["name"]]
+            body["tools"] = wire_tools
+            if not model.tool_choice:
+                body.pop("tool_choice", None)
+        else:
+            state["degraded"] = True
+            body.pop("tool_choice", None)
+            body.pop("parallel_tool_calls", None)
+        prompt = sum(rough_tokens(m["content"]) + 4 for m in messages) + rough_tokens(json.dumps(tools))
+        per_call = max_output_tokens(body, model)
+        return Prepared(
+            input_text=user_text(messages),
+            request=body,
+            # Each step resends the conversation so far: bound it by max_steps full prompts.
+            est_prompt_tokens=(prompt + per_call) * suite.max_steps,
+            max_output_tokens=per_call * suite.max_steps,
+            state=state,
+        )
+
+    async def execute(self, prepared: Prepared, api) -> Outcome:
+        body = prepared.request or {}
+        back: dict[str, str] = prepared.state.get("back", {})
+        results: dict[str, Any] = prepared.state.get("results", {})
+        max_steps: int = prepared.state.get("max_steps", 1)
+        messages = list(body.get("messages", []))
+        calls, trajectory = [], []
+        stopped = "max_steps"
+        for step in range(max_steps):
+            call = await api.chat({**body, "messages": list(messages)})
+            calls.append(call)
+            msg = call.message
+            trajectory.append({"role": "assistant", **{k: v for k, v in msg.items() if k != "role"}})
+            tool_calls = msg.get("tool_calls")
+            if not tool_calls:
+                stopped = "answered"
+                break
+            if not isinstance(tool_calls, list) or not all(
+                isinstance(tc, dict) and isinstance(tc.get("function"), dict) for tc in tool_calls
+            ):
+                stopped = "malformed_tool_calls"  # scored as invalid_json; nothing sensible to answer
+                break
+            if step == max_steps - 1:
+                break
+            messages.append({"role": "assistant", "content": msg.get("content"), "tool_calls": tool_calls})
+            for i, tc in enumerate(tool_calls):
+                wire = tc["function"].get("name")
+                name = back.get(wire, wire) if isinstance(wire, str) else str(wire)
+                tool_msg = {"role": "tool", "tool_call_id": str(tc.get("id") or f"call_{step}_{i}"),
+                            "content": _result_text(name, results)}
+                messages.append(tool_msg)
+                trajectory.append({**tool_msg, "name": name})
+        final = trajectory[-1] if trajectory else {}
+        content = final.get("content") if final.get("role") == "assistant" else None
+        return Outcome(calls=calls, response={"trajectory": trajectory, "steps": len(calls), "stopped": stopped},
+                       output_text=content if isinstance(content, str) else None)
+
+    def score(self, suite: ToolCallingSuite, case: ToolCallingCase, prepared: Prepared, outcome: Outcome) -> Score:
+        from ..scoring.bfcl_ast import check_calls, parse_tool_calls, wire_names
+
+        tools = case_tools(suite, case)
+        names = wire_names(t["function"]["name"] for t in tools)
+        back = {w: o for o, w in names.items()}
+        response = outcome.response if isinstance(outcome.response, dict) else {}
+        trajectory = response.get("trajectory")
+        if not isinstance(trajectory, list):
+            # A plain chat message or body (e.g. stored by another kind's default): score it as one step.
+            msg = response.get("choices", [{}])[0].get("message", {}) if "choices" in response else response
+            trajectory = [msg] if isinstance(msg, dict) else []
+        calls, failure = [], None
+        for m in trajectory:
+            if not isinstance(m, dict) or m.get("role", "assistant") != "assistant" or "tool_calls" not in m:
+                continue
+            parsed, f = parse_tool_calls(m.get("tool_calls"), back, start=len(calls))
+            calls.extend(parsed)
+            if f is not None and failure is None:
+                failure = f
+        order = case.order or suite.order
+        verdict = check_calls(tools, case.expected_calls, calls, order, failure)
+        details: dict[str, Any] = {
+            "expected": case.expected_calls,
+            "order": order,
+            "calls": [{"name": c.name, "arguments": c.arguments} for c in calls[:50]],
+            "steps": response.get("steps", len(trajectory)),
+            "stopped": response.get("stopped"),
+            "irrelevance": not case.expected_calls,
+            "degraded": bool(prepared.state.get("degraded")),
+            **verdict.to_dict(),
+        }
+        if prepared.state.get("dropped_params"):
+            details["dropped_params"] = prepared.state["dropped_params"]
+        text = outcome.output_text
+        if not text and calls:
+            text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
+        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=details, output_text=text)
+
+    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
+        """Accuracy over ok rows, split into cases that expect calls and irrelevance cases (no call
+        expected), the failure reasons counted, and how often BFCL's greedy matching would have
+        disagreed with ours."""
+        ok = [r for r in suite_rows if r.get("status") == "ok"]
+        n = len(ok)
+        d = [(r, r.get("details") or {}) for r in ok]
+        reasons: dict[str, int] = {}
+        for r, x in d:
+            if not r.get("passed") and x.get("reason"):
+                reasons[x["reason"]] = reasons.get(x["reason"], 0) + 1
+        rel = [r for r, x in d if not x.get("irrelevance")]
+        irr = [r for r, x in d if x.get("irrelevance")]
+
+        def acc(rows):
+            return sum(1 for r in rows if r.get("passed")) / len(rows) if rows else None
+
+        return {
+            "n": n,
+            "accuracy": acc(ok),
+            "call_accuracy": acc(rel),
+            "irrelevance_accuracy": acc(irr),
+            "failure_reasons": reasons,
+            "greedy_disagreements": sum(1 for r, x in d if r.get("passed") and x.get("greedy_passed") is False),
+            "mean_steps": sum(float(x.get("steps") or 0) for _, x in d) / n if n else None,
+            "degraded": sum(1 for _, x in d if x.get("degraded")),
+        }
+
+
+KIND = ToolCalling()
