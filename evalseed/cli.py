@@ -125,6 +125,21 @@ def rescore(
 
 
 # ---- report (owner: report) -------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    run_ids: List[str] = typer.Argument(None, help="Runs to report (ids or unique prefixes); none = the latest. Two = a comparison."),
+    db: Path = DB_OPTION,
+    out: Path = typer.Option(Path("reports"), "-o", "--out", help="Folder for the HTML files (index.html is refreshed)."),
+    router: Optional[Path] = typer.Option(None, "--router", help="A trained router file: adds its recommendation."),
+) -> None:
+    """Render a self-contained HTML report (no network needed to open it) and print its path."""
+    from .report.render import report_command
+
+    raise typer.Exit(_guard(report_command, str(db), list(run_ids or []), str(out), str(router) if router else None))
+
+
 # ---- compare (owner: compare) -----------------------------------------------------------------
 
 
@@ -155,6 +170,19 @@ def compare(
 
 # ---- route (owner: router) --------------------------------------------------------------------
 # ---- import bfcl (owner: tool calling) --------------------------------------------------------
+
+
+@import_app.command("bfcl")
+def import_bfcl(
+    files: List[Path] = typer.Argument(..., help="BFCL question files (JSON Lines); answers are read from possible_answer/ beside them."),
+    out: Path = typer.Option(Path("suites/bfcl"), "--out", help="Folder for the suite files (one per BFCL file)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Import only the first N entries of each file."),
+) -> None:
+    """Convert BFCL question + possible-answer files into tool-calling suites."""
+    from .importers.bfcl import import_bfcl_command
+
+    raise typer.Exit(_guard(import_bfcl_command, [str(f) for f in files], str(out), limit))
+
 # ---- import outcomes (owner: router) ----------------------------------------------------------
 
 
