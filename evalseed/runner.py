@@ -337,7 +337,9 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
         if local_models:
             if opts.cassettes == "replay":
                 # Replay never touches the network: any address will do, the cassette answers.
-                url = "http://127.0.0.1:9/v1"
+                from .local_model import REPLAY_BASE_URL
+
+                url = REPLAY_BASE_URL
             else:
                 from .local_model import local_server
 
@@ -348,7 +350,11 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
         if opts.cassettes != "off":
             from .cassettes import CassetteSession
 
-            observer = stack.enter_context(CassetteSession(opts.cassettes, opts.cassette_dir))
+            observer = stack.enter_context(CassetteSession(
+                opts.cassettes, opts.cassette_dir,
+                providers={name: prov.name for name, prov in plan.providers.items()},
+                secrets=[k for k in keys.values() if k],
+            ))
         progress = _Progress(total, enabled=opts.progress)
         stack.enter_context(progress)
 
@@ -365,7 +371,14 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
                                                        timeout=eng_opts.timeout)
                 limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
-                lanes[name] = ModelLane(info, prov, clients[ckey], eng_opts, budget, redact, limiter, observer)
+                lane_opts = eng_opts
+                if name in base_urls and opts.cassettes != "replay" and eng_opts.concurrency > 1:
+                    # llama.cpp's server runs one completion at a time: more in flight would only
+                    # queue there, and the queueing would be measured as the model's latency.
+                    from dataclasses import replace as _replace
+
+                    lane_opts = _replace(eng_opts, concurrency=1)
+                lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer)
             engine = Engine(lanes, budget)
             jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
 

