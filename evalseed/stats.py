@@ -8,7 +8,7 @@ Functions:
 - `bootstrap_mean`       percentile bootstrap interval of a mean
 - `paired_bootstrap_diff` paired percentile bootstrap of mean(cand) - mean(base), optionally
                           stratified (resampling within each suite)
-- `paired_bootstrap_quantile_diff` the same for a quantile (p50/p95 latency)
+- `paired_bootstrap_quantile_diff(s)` the same for quantiles (p50/p95 latency)
 - `mcnemar_exact`        exact McNemar test: two-sided binomial test on the discordant pairs
 - `sign_test`            McNemar's generalisation to paired scores in [0, 1] (repeats > 1)
 - `holm`                 Holm step-down adjustment of a family of p-values
@@ -25,6 +25,8 @@ DEFAULT_SEED = 20261126
 # Bootstrap resamples are drawn in blocks so memory stays bounded (about 16 MB of int64 indices
 # per block) whatever the number of cases.
 _BLOCK_ELEMENTS = 2_000_000
+# Up to this many distinct values, bootstrap means draw multinomial counts instead of indices.
+_MULTINOMIAL_MAX_DISTINCT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
 
 
 def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa: F821
-    """Apply `stat(idx)` to `n_resamples` index matrices of shape (block, n) drawn with
-    replacement from range(n); returns the concatenated per-resample statistics."""
+    """Apply `stat(idx)` to index matrices of shape (block, n) drawn with replacement from
+    range(n), `n_resamples` rows in all; returns the concatenated per-resample statistics.
+    Row i is always `rng.integers(0, n, size=n)` of the i-th draw, whatever the block size."""
     import numpy as np
 
     block = max(1, min(n_resamples, _BLOCK_ELEMENTS // max(n, 1)))
@@ -86,6 +89,23 @@ def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa
         out.append(stat(idx))
         done += b
     return np.concatenate(out)
+
+
+def _resample_sums(x, n_resamples: int, rng) -> "np.ndarray":  # noqa: F821
+    """Sums of `n_resamples` bootstrap resamples of `x`.
+
+    Pass rates take few distinct values (0/1, or k/r with repeats). Then a resample is fully
+    described by how many times it drew each distinct value, which is Multinomial(n, frequencies):
+    the same distribution as drawing n indices, at O(distinct) instead of O(n) per resample.
+    Other data (latencies, costs) is resampled by index.
+    """
+    import numpy as np
+
+    values, counts = np.unique(x, return_counts=True)
+    if values.size <= _MULTINOMIAL_MAX_DISTINCT and values.size < x.size:
+        draws = rng.multinomial(x.size, counts / x.size, size=n_resamples)
+        return draws @ values
+    return _resample_stat(rng, x.size, n_resamples, lambda idx: x[idx].sum(axis=1))
 
 
 def _percentile_interval(estimate: float, stats, confidence: float) -> Interval:
@@ -105,9 +125,11 @@ def bootstrap_mean(
 ) -> Interval:
     """Percentile bootstrap interval of the mean of `values` (NaNs are an error: drop them first).
 
-    Resample i draws `rng.integers(0, n, size=n)` in order from `numpy.random.default_rng(seed)`,
-    so a plain Python loop with the same seed reproduces it exactly. Empty input gives NaNs; a
-    single value gives a zero-width interval.
+    Data with many distinct values is resampled by index: resample i draws
+    `rng.integers(0, n, size=n)` in order from `numpy.random.default_rng(seed)`, so a plain loop
+    with the same seed reproduces it exactly. Data with few distinct values (pass/fail) draws the
+    equivalent multinomial counts instead (same distribution, far cheaper). Empty input gives
+    NaNs; a single value gives a zero-width interval.
     """
     import numpy as np
 
@@ -119,8 +141,7 @@ def bootstrap_mean(
     if np.isnan(x).any():
         raise ValueError("values contain NaN")
     rng = np.random.default_rng(seed)
-    stats = _resample_stat(rng, x.size, n_resamples, lambda idx: x[idx].mean(axis=1))
-    return _percentile_interval(x.mean(), stats, confidence)
+    return _percentile_interval(x.mean(), _resample_sums(x, n_resamples, rng) / x.size, confidence)
 
 
 def paired_bootstrap_diff(
@@ -160,9 +181,91 @@ def paired_bootstrap_diff(
     rng = np.random.default_rng(seed)
     totals = np.zeros(n_resamples)
     for label in sorted(set(s.tolist()), key=str):
-        ds = d[s == label]
-        totals += _resample_stat(rng, ds.size, n_resamples, lambda idx, ds=ds: ds[idx].sum(axis=1))
+        totals += _resample_sums(d[s == label], n_resamples, rng)
     return _percentile_interval(d.mean(), totals / d.size, confidence)
+
+
+def _order_stat_quantiles(x, idx, qs: Sequence[float]) -> list:
+    """np.quantile(x[idx], q, axis=1) (linear interpolation) for every q, without sorting: count
+    how often each rank of x was drawn, then read order statistics off the cumulative counts.
+    Linear in the block size, where a partition per row is several times slower."""
+    import numpy as np
+
+    n = x.size
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    rows = idx.shape[0]
+    offsets = np.arange(rows, dtype=np.int64) * n
+    cum = np.bincount((rank[idx] + offsets[:, None]).ravel(), minlength=rows * n).reshape(rows, n).cumsum(axis=1)
+    # Each row's cumulative counts run 0..n; shifting row r by r*(n+1) makes the whole array
+    # sorted, so one searchsorted finds, per row, the first rank whose count passes k.
+    shift = np.arange(rows, dtype=np.int64) * (n + 1)
+    flat = (cum + shift[:, None]).ravel()
+
+    def order_stat(k: int):
+        pos = np.searchsorted(flat, shift + k, side="right") - offsets
+        return xs[pos]
+
+    out = []
+    for q in qs:
+        h = (n - 1) * q
+        lo = int(math.floor(h))
+        t = h - lo
+        a = order_stat(lo)
+        if t == 0 or lo + 1 >= n:
+            out.append(a)
+            continue
+        b = order_stat(lo + 1)
+        out.append(a + (b - a) * t)
+    return out
+
+
+def paired_bootstrap_quantile_diffs(
+    base: Sequence[float],
+    cand: Sequence[float],
+    qs: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[Interval]:
+    """Paired percentile bootstrap intervals of `quantile(cand, q) - quantile(base, q)` for each
+    q in `qs`, all from the same resamples (the interval for each q is what
+    `paired_bootstrap_quantile_diff(base, cand, q, seed=seed)` gives).
+
+    Used for p50/p95 latency and TTFT: cases are resampled jointly by index (resample i draws
+    `rng.integers(0, n, size=n)`), the quantile (numpy's default linear interpolation) is taken
+    on each side. Percentile bootstraps of high quantiles are rough on small samples (few values
+    above the 95th percentile): read the p95 interval of a 20-case suite as a hint.
+    """
+    import numpy as np
+
+    for q in qs:
+        if not 0 <= q <= 1:
+            raise ValueError(f"q must be in [0, 1], not {q}")
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(cand, dtype=float)
+    if b.shape != c.shape or b.ndim != 1:
+        raise ValueError("base and cand must be one-dimensional and of equal length")
+    if b.size == 0:
+        return [Interval(math.nan, math.nan, math.nan, confidence) for _ in qs]
+    if np.isnan(b).any() or np.isnan(c).any():
+        raise ValueError("paired values contain NaN")
+    rng = np.random.default_rng(seed)
+    k = len(qs)
+
+    def stat(idx):
+        diffs = [qc - qb for qc, qb in zip(_order_stat_quantiles(c, idx, qs), _order_stat_quantiles(b, idx, qs))]
+        return np.stack(diffs, axis=1)
+
+    # Each block yields (rows, k); _resample_stat concatenates along rows.
+    per_q = _resample_stat(rng, b.size, n_resamples, stat).reshape(n_resamples, k)
+    return [
+        _percentile_interval(np.quantile(c, q) - np.quantile(b, q), per_q[:, j], confidence)
+        for j, q in enumerate(qs)
+    ]
 
 
 def paired_bootstrap_quantile_diff(
@@ -174,30 +277,11 @@ def paired_bootstrap_quantile_diff(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> Interval:
-    """Paired percentile bootstrap interval of `quantile(cand, q) - quantile(base, q)`.
-
-    Used for p50/p95 latency and TTFT: cases are resampled jointly, the quantile (numpy's default
-    linear interpolation) is taken on each side of every resample. Percentile bootstraps of high
-    quantiles are rough on small samples (few values above the 95th percentile); read the p95
-    interval of a 20-case suite as a hint, not a measurement.
-    """
-    import numpy as np
-
-    if not 0 <= q <= 1:
-        raise ValueError(f"q must be in [0, 1], not {q}")
-    b = np.asarray(base, dtype=float)
-    c = np.asarray(cand, dtype=float)
-    if b.shape != c.shape or b.ndim != 1:
-        raise ValueError("base and cand must be one-dimensional and of equal length")
-    if b.size == 0:
-        return Interval(math.nan, math.nan, math.nan, confidence)
-    if np.isnan(b).any() or np.isnan(c).any():
-        raise ValueError("paired values contain NaN")
-    rng = np.random.default_rng(seed)
-    stats = _resample_stat(
-        rng, b.size, n_resamples, lambda idx: np.quantile(c[idx], q, axis=1) - np.quantile(b[idx], q, axis=1)
-    )
-    return _percentile_interval(np.quantile(c, q) - np.quantile(b, q), stats, confidence)
+    """Paired percentile bootstrap interval of `quantile(cand, q) - quantile(base, q)`; see
+    `paired_bootstrap_quantile_diffs`."""
+    return paired_bootstrap_quantile_diffs(
+        base, cand, [q], confidence=confidence, n_resamples=n_resamples, seed=seed
+    )[0]
 
 
 def _binom_two_sided_half(k: int, n: int) -> float:

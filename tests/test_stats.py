@@ -57,7 +57,8 @@ def test_mcnemar_matches_scipy_binomtest(b, c):
 @given(st.integers(0, 1500), st.integers(0, 1500))
 def test_mcnemar_matches_scipy_everywhere(b, c):
     ref = scipy_stats.binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
-    assert stats.mcnemar_exact(b, c) == pytest.approx(ref, rel=1e-8, abs=1e-300)
+    # abs: below ~1e-300 scipy underflows to 0 where we still return a tiny positive p.
+    assert stats.mcnemar_exact(b, c) == pytest.approx(ref, rel=1e-8, abs=1e-250)
     assert stats.mcnemar_exact(b, c) == stats.mcnemar_exact(c, b)
 
 
@@ -86,11 +87,42 @@ def _reference_bootstrap(x, n_resamples, seed, conf):
 
 
 def test_bootstrap_mean_equals_reference_loop_exactly():
-    x = np.random.default_rng(1).binomial(1, 0.7, size=123).astype(float)
+    x = np.random.default_rng(1).normal(size=123)
     iv = stats.bootstrap_mean(x, n_resamples=3000, seed=42)
     lo, hi = _reference_bootstrap(x, 3000, 42, 0.95)
     assert (iv.low, iv.high) == (lo, hi)
     assert iv.estimate == pytest.approx(x.mean())
+
+
+@pytest.mark.parametrize("kind", ["binary", "thirds"])
+def test_multinomial_path_matches_index_path(monkeypatch, kind):
+    rng = np.random.default_rng(6)
+    x = rng.binomial(1, 0.7, size=300).astype(float) if kind == "binary" else rng.integers(0, 4, 300) / 3
+    fast = stats.bootstrap_mean(x, n_resamples=20000, seed=1)
+    monkeypatch.setattr(stats, "_MULTINOMIAL_MAX_DISTINCT", 0)  # force resampling by index
+    slow = stats.bootstrap_mean(x, n_resamples=20000, seed=1)
+    lo, hi = _reference_bootstrap(x, 20000, 1, 0.95)
+    assert (slow.low, slow.high) == (lo, hi)
+    # Same distribution, different draws: endpoints agree to Monte-Carlo error.
+    assert fast.low == pytest.approx(slow.low, abs=0.006) and fast.high == pytest.approx(slow.high, abs=0.006)
+    assert fast.estimate == slow.estimate
+
+
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=40), st.integers(0, 2**32 - 1))
+def test_order_statistic_quantiles_equal_numpy(xs, seed):
+    x = np.asarray(xs, dtype=float) * 1.5  # many ties
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(7, x.size))
+    qs = [0.0, 0.05, 0.5, 0.9, 0.95, 1.0]
+    for q, got in zip(qs, stats._order_stat_quantiles(x, idx, qs)):
+        assert got == pytest.approx(np.quantile(x[idx], q, axis=1))
+
+
+def test_quantile_diffs_share_draws_with_single_calls():
+    rng = np.random.default_rng(15)
+    b, c = rng.random(90), rng.random(90)
+    both = stats.paired_bootstrap_quantile_diffs(b, c, [0.5, 0.95], n_resamples=500, seed=4)
+    assert both[0] == stats.paired_bootstrap_quantile_diff(b, c, 0.5, n_resamples=500, seed=4)
+    assert both[1] == stats.paired_bootstrap_quantile_diff(b, c, 0.95, n_resamples=500, seed=4)
 
 
 def test_bootstrap_blocks_do_not_change_the_draws(monkeypatch):

@@ -1,0 +1,691 @@
+"""Run-versus-run verdicts: is the candidate run (a new model version) really worse than the base?
+
+Pairing. Rows of the two runs are paired by (suite, case_id, repeat) within a *unit*: one suite
+and one (base model, candidate model) pair. Models are matched by name, then by family (the name
+without its `-YYMMDD` version: `seed-1-6-260301` pairs with `seed-1-6-250915`), then, when each
+run holds exactly one model, with each other. When either side ran a case more than once
+(`repeats > 1`), the case's pass rate over its repeats is what gets paired, and each side's
+within-model noise (how often the same model disagrees with itself) is reported.
+
+How rows count. A row passes when `passed` is true. An `error` row counts as a failure on its
+side (an error in the candidate where the base passed is a regression: users see errors, not
+exceptions). A `skipped` row counts as a failure too when the other side answered the case (a
+case the new model cannot take, e.g. too long for its window, is a capability lost), but a case
+skipped on *both* sides carries no information and is left out. Cases present in one run only
+are left out and counted (`only_in_base`, `only_in_cand`).
+
+Statistics (evalseed.stats). Accuracy: Wilson interval (single runs) or a bootstrap over cases
+(repeats). Difference: paired percentile bootstrap, 95%. Test: exact McNemar on the discordant
+pairs (its sign-test form for repeated runs), Holm-adjusted over the family {every unit, plus
+"overall" when there is more than one unit}. Cost, latency and TTFT: paired bootstrap intervals
+of the change in mean cost per case and in p50/p95 of per-case latency.
+
+Gate. A unit (or overall) *regresses* when its accuracy drop is significant (Holm p < alpha)
+AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points). With
+`max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose by more
+than that and the rise is significant (its 95% interval lies above zero); the same for
+`max_latency_increase` on p50 latency. The comparison fails when anything fails.
+
+`Comparison.to_dict()` is the stable, JSON-safe form the HTML report and `--json` consumers read
+(NaN becomes null). Its shape (schema 1):
+
+    {"schema": 1, "failed": bool, "verdict": "regression" | "no regression",
+     "base": Side, "cand": Side,
+     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase",
+                  "confidence", "n_resamples", "seed"},
+     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...]}
+    Side = {"run_id", "label", "status", "started_at", "models": [str]}
+    Unit = {"name", "suite", "kind", "base_model", "cand_model", "n_pairs",
+            "repeats": {"base": int, "cand": int},
+            "excluded": {"both_skipped", "only_in_base", "only_in_cand"},
+            "status_counts": {"base": {"ok", "error", "skipped"}, "cand": {...}},
+            "base_accuracy": Interval, "cand_accuracy": Interval, "accuracy_method": "wilson"|"bootstrap",
+            "diff": Interval, "worse": int, "better": int, "p_value": float, "p_holm": float|null,
+            "base_score": float|null, "cand_score": float|null,
+            "noise": {"base": Noise|null, "cand": Noise|null},
+            "flips": {"regressed": [Flip], "improved": [Flip]},
+            "cost": Delta, "latency_p50": Delta, "latency_p95": Delta, "ttft_p50": Delta, "ttft_p95": Delta,
+            "verdict": "regression" | "improvement" | "no significant change", "failed": bool,
+            "reasons": [str]}
+    Interval = {"estimate", "low", "high", "confidence"}
+    Noise = {"cases": int, "unstable_cases": int, "unstable_rate": float, "pairwise_disagreement": float}
+    Flip = {"case_id", "base", "cand", "base_status", "cand_status", "base_error", "cand_error",
+            "expected", "base_output", "cand_output"}          (base/cand: pass rate 0..1)
+    Delta = {"metric", "unit", "n", "base", "cand", "diff": Interval|null, "ratio": float|null}
+    ("ratio" is cand/base - 1; "overall" has suite "*" and empty flips lists.)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import stats
+from .errors import UsageError
+
+SCHEMA = 1
+_VERSION_SUFFIX = re.compile(r"-\d{6}$")
+_OUTPUT_CHARS = 300
+SECONDARY_RESAMPLES = 2_000  # flipped cases show this much of each answer
+
+
+# ---- the result tree --------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    run_id: str
+    label: str | None
+    status: str | None
+    started_at: str | None
+    models: list[str]
+
+
+@dataclass
+class Noise:
+    """Within-model noise over cases run more than once on one side."""
+
+    cases: int
+    unstable_cases: int
+    unstable_rate: float
+    # Chance that two different repeats of the same case disagree, averaged over cases.
+    pairwise_disagreement: float
+
+
+@dataclass
+class Flip:
+    case_id: str
+    base: float
+    cand: float
+    base_status: str
+    cand_status: str
+    base_error: str | None = None
+    cand_error: str | None = None
+    expected: Any = None
+    base_output: str | None = None
+    cand_output: str | None = None
+
+
+@dataclass
+class Delta:
+    metric: str  # cost | latency_p50 | latency_p95 | ttft_p50 | ttft_p95
+    unit: str  # usd_per_case | ms
+    n: int
+    base: float | None
+    cand: float | None
+    diff: stats.Interval | None
+    ratio: float | None
+
+
+@dataclass
+class Unit:
+    name: str
+    suite: str
+    kind: str | None
+    base_model: str
+    cand_model: str
+    n_pairs: int
+    repeats: dict[str, int]
+    excluded: dict[str, int]
+    status_counts: dict[str, dict[str, int]]
+    base_accuracy: stats.Interval
+    cand_accuracy: stats.Interval
+    accuracy_method: str
+    diff: stats.Interval
+    worse: int
+    better: int
+    p_value: float
+    p_holm: float | None
+    base_score: float | None
+    cand_score: float | None
+    noise: dict[str, Noise | None]
+    flips: dict[str, list[Flip]]
+    cost: Delta
+    latency_p50: Delta
+    latency_p95: Delta
+    ttft_p50: Delta
+    ttft_p95: Delta
+    verdict: str = "no significant change"
+    failed: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    base: Side
+    cand: Side
+    settings: dict[str, Any]
+    units: list[Unit]
+    overall: Unit | None
+    notes: list[str]
+    failed: bool = False
+
+    @property
+    def verdict(self) -> str:
+        return "regression" if self.failed else "no regression"
+
+    def to_dict(self) -> dict:
+        """The JSON-safe dict documented in this module's docstring (NaN -> None)."""
+        return _plain(
+            {
+                "schema": SCHEMA,
+                "failed": self.failed,
+                "verdict": self.verdict,
+                "base": self.base,
+                "cand": self.cand,
+                "settings": self.settings,
+                "units": self.units,
+                "overall": self.overall,
+                "notes": self.notes,
+            }
+        )
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, stats.Interval):
+        return _plain(v.to_dict())
+    if hasattr(v, "__dataclass_fields__"):
+        return {k: _plain(getattr(v, k)) for k in v.__dataclass_fields__}
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalar
+        return _plain(v.item())
+    return v
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+_COLUMNS = ["suite", "case_id", "kind", "model", "repeat", "status", "error", "passed", "score",
+            "latency_ms", "ttft_ms", "cost_usd"]
+
+
+@dataclass
+class _Row:
+    case_id: str
+    kind: str | None
+    repeat: int
+    status: str
+    error: str | None
+    passed: bool | None
+    score: float | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    cost_usd: float | None
+
+    @property
+    def value(self) -> float:
+        return 1.0 if (self.status == "ok" and self.passed) else 0.0
+
+
+def _side(con, run_id: str) -> Side:
+    row = con.execute("SELECT label, status, started_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    models = [r[0] for r in con.execute(
+        "SELECT DISTINCT model FROM results WHERE run_id = ? ORDER BY model", [run_id]).fetchall()]
+    label, status, started = row if row else (None, None, None)
+    return Side(run_id, label, status, str(started) if started is not None else None, models)
+
+
+def _load(con, run_id: str) -> dict[tuple[str, str], dict[str, list[_Row]]]:
+    """{(suite, model): {case_id: [rows by repeat]}}"""
+    sel = ", ".join(f'"{c}"' for c in _COLUMNS)
+    out: dict[tuple[str, str], dict[str, list[_Row]]] = defaultdict(lambda: defaultdict(list))
+    for rec in con.execute(f"SELECT {sel} FROM results WHERE run_id = ? ORDER BY suite, case_id, \"repeat\"",
+                           [run_id]).fetchall():
+        d = dict(zip(_COLUMNS, rec))
+        out[(d["suite"], d["model"])][d["case_id"]].append(
+            _Row(d["case_id"], d["kind"], d["repeat"], d["status"], d["error"], d["passed"], d["score"],
+                 d["latency_ms"], d["ttft_ms"], d["cost_usd"])
+        )
+    return out
+
+
+def family_of(model: str) -> str:
+    """`seed-1-6-250915` -> `seed-1-6`; a name without a version suffix is its own family."""
+    return _VERSION_SUFFIX.sub("", model)
+
+
+def match_models(base_models: list[str], cand_models: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Pairs (base model, cand model) to compare, and notes about models left unpaired.
+
+    Same name first, then same family (the newest base version of it), then -- when each run
+    holds exactly one model -- the two with each other (an explicit cross-model comparison).
+    """
+    notes: list[str] = []
+    if len(base_models) == 1 and len(cand_models) == 1:
+        b, c = base_models[0], cand_models[0]
+        if b != c and family_of(b) == family_of(c):
+            notes.append(f"{c} is a new version of {family_of(c)} (base ran {b}).")
+        elif family_of(b) != family_of(c):
+            notes.append(f"comparing different model families: base {b}, candidate {c}.")
+        return [(b, c)], notes
+    pairs: list[tuple[str, str]] = []
+    for c in cand_models:
+        if c in base_models:
+            pairs.append((c, c))
+            continue
+        same = sorted(b for b in base_models if family_of(b) == family_of(c))
+        if same:
+            pairs.append((same[-1], c))
+            notes.append(f"{c} is a new version of {family_of(c)} (base ran {same[-1]}).")
+        else:
+            notes.append(f"candidate model {c} has no counterpart in the base run: not compared.")
+    for b in base_models:
+        if b not in {p[0] for p in pairs}:
+            notes.append(f"base model {b} has no counterpart in the candidate run: not compared.")
+    return pairs, notes
+
+
+# ---- per-unit statistics ----------------------------------------------------------------------
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _case_value(rows: list[_Row]) -> float:
+    return sum(r.value for r in rows) / len(rows)
+
+
+def _noise(cases: list[list[_Row]]) -> Noise | None:
+    multi = [rows for rows in cases if len(rows) > 1]
+    if not multi:
+        return None
+    unstable = 0
+    disagreement = 0.0
+    for rows in multi:
+        r = len(rows)
+        k = sum(int(x.value) for x in rows)
+        unstable += 0 < k < r
+        disagreement += 2 * k * (r - k) / (r * (r - 1))
+    return Noise(len(multi), unstable, unstable / len(multi), disagreement / len(multi))
+
+
+def _per_case(rows: list[_Row], attr: str, ok_only: bool) -> float | None:
+    vals = [getattr(r, attr) for r in rows if getattr(r, attr) is not None and (r.status == "ok" or not ok_only)]
+    return _mean(vals)
+
+
+def _mean_delta(metric: str, pairs: list[tuple[float, float]], seed: int, n_resamples: int,
+                strata: list | None = None) -> Delta:
+    import numpy as np
+
+    if not pairs:
+        return Delta(metric, "usd_per_case", 0, None, None, None, None)
+    b = np.array([p[0] for p in pairs], dtype=float)
+    c = np.array([p[1] for p in pairs], dtype=float)
+    base, cand = float(b.mean()), float(c.mean())
+    diff = stats.paired_bootstrap_diff(b, c, strata=strata, n_resamples=n_resamples, seed=seed)
+    return Delta(metric, "usd_per_case", len(pairs), base, cand, diff, cand / base - 1 if base > 0 else None)
+
+
+def _quantile_deltas(metric: str, pairs: list[tuple[float, float]], seed: int, n_resamples: int) -> list[Delta]:
+    """p50 and p95 deltas (named `{metric}_p50`, `{metric}_p95`) from one set of resamples."""
+    import numpy as np
+
+    names = [f"{metric}_p50", f"{metric}_p95"]
+    if not pairs:
+        return [Delta(n, "ms", 0, None, None, None, None) for n in names]
+    b = np.array([p[0] for p in pairs], dtype=float)
+    c = np.array([p[1] for p in pairs], dtype=float)
+    diffs = stats.paired_bootstrap_quantile_diffs(b, c, [0.5, 0.95], n_resamples=n_resamples, seed=seed)
+    out = []
+    for name, q, diff in zip(names, (0.5, 0.95), diffs):
+        base, cand = float(np.quantile(b, q)), float(np.quantile(c, q))
+        out.append(Delta(name, "ms", len(pairs), base, cand, diff, cand / base - 1 if base > 0 else None))
+    return out
+
+
+@dataclass
+class _Paired:
+    """The paired cases of one unit, before the statistics."""
+
+    suite: str
+    kind: str | None
+    base_model: str
+    cand_model: str
+    case_ids: list[str]
+    base: list[list[_Row]]
+    cand: list[list[_Row]]
+    excluded: dict[str, int]
+    status_counts: dict[str, dict[str, int]]
+
+
+def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
+          cand_cases: dict[str, list[_Row]]) -> _Paired:
+    excluded = {"both_skipped": 0, "only_in_base": 0, "only_in_cand": 0}
+    counts = {"base": {"ok": 0, "error": 0, "skipped": 0}, "cand": {"ok": 0, "error": 0, "skipped": 0}}
+    ids, b_rows, c_rows = [], [], []
+    kind = None
+    for cid in sorted(set(base_cases) | set(cand_cases)):
+        b, c = base_cases.get(cid), cand_cases.get(cid)
+        if not b:
+            excluded["only_in_cand"] += 1
+            continue
+        if not c:
+            excluded["only_in_base"] += 1
+            continue
+        if all(r.status == "skipped" for r in b) and all(r.status == "skipped" for r in c):
+            excluded["both_skipped"] += 1
+            continue
+        if len(b) == len(c) and len(b) > 1:
+            # Same repeat count: keep rows aligned by repeat index for the record.
+            b = sorted(b, key=lambda r: r.repeat)
+            c = sorted(c, key=lambda r: r.repeat)
+        for side, rows in (("base", b), ("cand", c)):
+            for r in rows:
+                counts[side][r.status] = counts[side].get(r.status, 0) + 1
+        kind = kind or b[0].kind or c[0].kind
+        ids.append(cid)
+        b_rows.append(b)
+        c_rows.append(c)
+    return _Paired(suite, kind, bm, cm, ids, b_rows, c_rows, excluded, counts)
+
+
+def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: list | None = None) -> Unit:
+    seed = seed + zlib.crc32(name.encode())  # a stream of its own per unit, stable across runs
+    bv = [_case_value(rows) for rows in p.base]
+    cv = [_case_value(rows) for rows in p.cand]
+    n = len(bv)
+    binary = all(len(r) == 1 for r in p.base) and all(len(r) == 1 for r in p.cand)
+    if binary:
+        base_acc = stats.wilson_interval(int(sum(bv)), n)
+        cand_acc = stats.wilson_interval(int(sum(cv)), n)
+        method = "wilson"
+    else:
+        base_acc = stats.bootstrap_mean(bv, n_resamples=n_resamples, seed=seed + 1)
+        cand_acc = stats.bootstrap_mean(cv, n_resamples=n_resamples, seed=seed + 2)
+        method = "bootstrap"
+    diff = stats.paired_bootstrap_diff(bv, cv, strata=strata, n_resamples=n_resamples, seed=seed)
+    p_value, worse, better = stats.sign_test(bv, cv)
+
+    def scores(cases):
+        vals = [r.score for rows in cases for r in rows if r.score is not None]
+        return _mean(vals)
+
+    def pairs(attr, ok_only):
+        out, st = [], []
+        for i, (b, c) in enumerate(zip(p.base, p.cand)):
+            x, y = _per_case(b, attr, ok_only), _per_case(c, attr, ok_only)
+            if x is not None and y is not None:
+                out.append((x, y))
+                st.append(strata[i] if strata else None)
+        return out, (st if strata else None)
+
+    cost_pairs, cost_strata = pairs("cost_usd", False)
+    lat_pairs, _ = pairs("latency_ms", True)
+    ttft_pairs, _ = pairs("ttft_ms", True)
+    # Cost and latency intervals are descriptive (and gate only on their lower bound); fewer
+    # resamples keep a 5,000-case comparison to about a second.
+    n_secondary = min(n_resamples, SECONDARY_RESAMPLES)
+    lat = _quantile_deltas("latency", lat_pairs, seed + 4, n_secondary)
+    ttft = _quantile_deltas("ttft", ttft_pairs, seed + 6, n_secondary)
+    flips: dict[str, list[Flip]] = {"regressed": [], "improved": []}
+    for cid, b, c, x, y in zip(p.case_ids, p.base, p.cand, bv, cv):
+        if x != y:
+            flips["regressed" if y < x else "improved"].append(
+                Flip(cid, x, y, _status_summary(b), _status_summary(c),
+                     next((r.error for r in b if r.error), None), next((r.error for r in c if r.error), None))
+            )
+    return Unit(
+        name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
+        repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
+        excluded=p.excluded, status_counts=p.status_counts,
+        base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
+        worse=worse, better=better, p_value=p_value, p_holm=None,
+        base_score=scores(p.base), cand_score=scores(p.cand),
+        noise={"base": _noise(p.base), "cand": _noise(p.cand)},
+        flips=flips,
+        cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
+        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1],
+    )
+
+
+def _status_summary(rows: list[_Row]) -> str:
+    statuses = sorted({r.status for r in rows})
+    return statuses[0] if len(statuses) == 1 else "/".join(statuses)
+
+
+def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_latency: float | None) -> None:
+    pts = lambda x: f"{100 * x:+.1f} pts"  # noqa: E731
+    d = u.diff
+    p_holm = u.p_holm if u.p_holm is not None else u.p_value
+    acc = (f"accuracy {pts(d.estimate)} (95% CI {pts(d.low)} to {pts(d.high)}), "
+           f"{u.worse} pass->fail vs {u.better} fail->pass, McNemar p{_fmt_p(u.p_value)}, Holm p{_fmt_p(p_holm)}")
+    significant = p_holm < alpha
+    if significant and d.estimate < -min_drop:
+        u.failed = True
+        u.verdict = "regression"
+        u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
+    elif significant and d.estimate < 0:
+        u.reasons.append(f"{acc}: significant but within the allowed drop of {100 * min_drop:g} pts")
+    elif significant and d.estimate > 0:
+        u.verdict = "improvement"
+        u.reasons.append(f"{acc}: a significant improvement")
+    else:
+        u.reasons.append(f"{acc}: not significant at alpha={alpha:g}")
+    for limit, delta, what in ((max_cost, u.cost, "mean cost per case"), (max_latency, u.latency_p50, "p50 latency")):
+        if limit is None:
+            continue
+        if delta.n == 0 or delta.ratio is None or delta.diff is None:
+            u.reasons.append(f"{what}: not measured on both sides, its limit was not checked")
+            continue
+        if delta.ratio > limit and delta.diff.low > 0:
+            u.failed = True
+            u.verdict = "regression"
+            u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% (more than the allowed +{100 * limit:g}%, "
+                             f"95% CI of the change above zero)")
+        elif delta.ratio > limit:
+            u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% exceeds +{100 * limit:g}% but is not significant")
+
+
+def _fmt_p(p: float | None) -> str:
+    """`=0.026` or `<0.001`, to follow a `p`."""
+    if p is None or math.isnan(p):
+        return " n/a"
+    return f"={p:.2g}" if p >= 0.001 else "<0.001"
+
+
+# ---- the public entry points ------------------------------------------------------------------
+
+
+def compare_runs(
+    con,
+    base_run: str,
+    cand_run: str,
+    *,
+    alpha: float = 0.05,
+    min_drop: float = 0.02,
+    max_cost_increase: float | None = None,
+    max_latency_increase: float | None = None,
+    base_model: str | None = None,
+    cand_model: str | None = None,
+    n_resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = stats.DEFAULT_SEED,
+    details: bool = True,
+) -> Comparison:
+    """Compare two stored runs; see the module docstring for pairing, counting and the gate.
+
+    `con` is a DuckDB connection (`store.open_db(path, read_only=True)`); runs are given as ids,
+    unique prefixes or `latest`. `base_model` / `cand_model` restrict a side to one model when a
+    run holds several. `details=False` skips fetching expected answers and outputs of flipped
+    cases. Raises UsageError on bad settings, unknown runs, or runs with no case in common.
+    """
+    from . import store
+
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1 (e.g. 0.05), not {alpha}.")
+    if not 0 <= min_drop < 1:
+        raise UsageError(f"--min-drop is an accuracy difference between 0 and 1 (0.02 = 2 points), not {min_drop}.")
+    for flag, v in (("--max-cost-increase", max_cost_increase), ("--max-latency-increase", max_latency_increase)):
+        if v is not None and v < 0:
+            raise UsageError(f"{flag} is a ratio >= 0 (0.2 = +20%), not {v}.")
+    base_id = store.resolve_run(con, base_run)
+    cand_id = store.resolve_run(con, cand_run)
+    base_side, cand_side = _side(con, base_id), _side(con, cand_id)
+    notes: list[str] = []
+    for side, who in ((base_side, "base"), (cand_side, "candidate")):
+        if not side.models:
+            raise UsageError(f"the {who} run {side.run_id} has no results to compare.")
+        if side.status and side.status not in ("finished", "ok", "completed", "done"):
+            notes.append(f"the {who} run {side.run_id} has status {side.status!r}: it may be incomplete.")
+    bm_all = [m for m in base_side.models if base_model in (None, m)]
+    cm_all = [m for m in cand_side.models if cand_model in (None, m)]
+    for given, avail, who in ((base_model, bm_all, base_side), (cand_model, cm_all, cand_side)):
+        if given is not None and not avail:
+            raise UsageError(f"run {who.run_id} has no results for model {given!r}; it ran {', '.join(who.models)}.")
+    model_pairs, model_notes = match_models(bm_all, cm_all)
+    notes += model_notes
+    base_rows, cand_rows = _load(con, base_id), _load(con, cand_id)
+    base_suites = sorted({s for s, m in base_rows if m in bm_all})
+    cand_suites = sorted({s for s, m in cand_rows if m in cm_all})
+    for s in base_suites:
+        if s not in cand_suites:
+            notes.append(f"suite {s} is only in the base run: not compared.")
+    for s in cand_suites:
+        if s not in base_suites:
+            notes.append(f"suite {s} is only in the candidate run: not compared.")
+
+    paired: list[tuple[str, _Paired]] = []
+    for suite in sorted(set(base_suites) & set(cand_suites)):
+        for bm, cm in model_pairs:
+            if (suite, bm) not in base_rows or (suite, cm) not in cand_rows:
+                continue
+            p = _pair(suite, bm, cm, base_rows[(suite, bm)], cand_rows[(suite, cm)])
+            name = suite if len(model_pairs) == 1 else f"{suite} [{cm}]"
+            if not p.case_ids:
+                notes.append(f"{name}: no case answered on both sides (all skipped, or different case ids).")
+                continue
+            paired.append((name, p))
+    if not paired:
+        raise UsageError(
+            f"runs {base_id} and {cand_id} have no cases in common (same suite, case id and a matching model); "
+            "compare runs of the same suites."
+        )
+
+    units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
+    overall = None
+    if len(units) > 1:
+        merged = _Paired("*", None, "*", "*",
+                         [f"{n}/{c}" for n, p in paired for c in p.case_ids],
+                         [rows for _, p in paired for rows in p.base],
+                         [rows for _, p in paired for rows in p.cand],
+                         {k: sum(p.excluded[k] for _, p in paired) for k in paired[0][1].excluded},
+                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in ("ok", "error", "skipped")}
+                          for s in ("base", "cand")})
+        strata = [n for n, p in paired for _ in p.case_ids]
+        overall = _unit_stats("overall", merged, n_resamples=n_resamples, seed=seed, strata=strata)
+        overall.flips = {"regressed": [], "improved": []}  # listed per unit
+        overall.base_model = ", ".join(sorted({p.base_model for _, p in paired}))
+        overall.cand_model = ", ".join(sorted({p.cand_model for _, p in paired}))
+
+    family = units + ([overall] if overall else [])
+    for u, ph in zip(family, stats.holm([u.p_value for u in family])):
+        u.p_holm = ph
+    for u in family:
+        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
+    if details:
+        _attach_details(con, base_id, cand_id, units)
+    settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
+                "max_latency_increase": max_latency_increase, "confidence": 0.95,
+                "n_resamples": n_resamples, "seed": seed}
+    return Comparison(base_side, cand_side, settings, units, overall, notes,
+                      failed=any(u.failed for u in family))
+
+
+def _attach_details(con, base_id: str, cand_id: str, units: list[Unit]) -> None:
+    """Expected answer and each side's (first repeat's) output for flipped cases."""
+    import json
+
+    for u in units:
+        flips = u.flips["regressed"] + u.flips["improved"]
+        if not flips:
+            continue
+        ids = [f.case_id for f in flips]
+        marks = ", ".join("?" for _ in ids)
+        got: dict[tuple[str, str], tuple] = {}
+        for run_id, model, side in ((base_id, u.base_model, "b"), (cand_id, u.cand_model, "c")):
+            for cid, out, det in con.execute(
+                f'SELECT case_id, output_text, details FROM results WHERE run_id = ? AND suite = ? AND model = ? '
+                f'AND case_id IN ({marks}) ORDER BY "repeat" DESC', [run_id, u.suite, model, *ids]
+            ).fetchall():
+                got[(side, cid)] = (out, det)  # DESC order: repeat 0 is written last
+        for f in flips:
+            bo, bd = got.get(("b", f.case_id), (None, None))
+            co, _ = got.get(("c", f.case_id), (None, None))
+            f.base_output = _clip(bo)
+            f.cand_output = _clip(co)
+            try:
+                f.expected = (json.loads(bd) or {}).get("expected") if bd else None
+            except (ValueError, AttributeError):
+                f.expected = None
+
+
+def _clip(s: str | None) -> str | None:
+    if s is None or len(s) <= _OUTPUT_CHARS:
+        return s
+    return s[: _OUTPUT_CHARS - 1] + "…"
+
+
+def compare_command(
+    db: str,
+    base_run: str,
+    cand_run: str,
+    *,
+    alpha: float = 0.05,
+    min_drop: float = 0.02,
+    max_cost_increase: float | None = None,
+    max_latency_increase: float | None = None,
+    base_model: str | None = None,
+    cand_model: str | None = None,
+    junit: str | None = None,
+    markdown: str | None = None,
+    json_path: str | None = None,
+) -> int:
+    """The `evalseed compare` body: compare, print the table, write the files; 1 on regression."""
+    from . import store
+    from .compare_output import print_table, write_json, write_junit, write_markdown
+
+    for path in (junit, markdown, json_path):
+        if path:
+            _check_writable(path)
+    con = store.open_db(db, read_only=True)
+    try:
+        cmp = compare_runs(con, base_run, cand_run, alpha=alpha, min_drop=min_drop,
+                           max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
+                           base_model=base_model, cand_model=cand_model)
+    finally:
+        con.close()
+    # Files first: a closed stdout (`| head`) must not cost the CI job its report.
+    if junit:
+        write_junit(cmp, junit)
+    if markdown:
+        write_markdown(cmp, markdown)
+    if json_path:
+        write_json(cmp, json_path)
+    print_table(cmp)
+    return 1 if cmp.failed else 0
+
+
+def gate_after_run(db_path: str, base_ref: str, cand_run_id: str) -> int:
+    """`evalseed run ... --baseline RUN_ID --gate`: compare the fresh run with the baseline using
+    the default gate, print the table, return 1 on regression and 0 otherwise."""
+    return compare_command(db_path, base_ref, cand_run_id)
+
+
+def _check_writable(path: str) -> None:
+    """Fail before any work when an output file cannot be written (its folder is missing)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name for the output.")
+    if not p.parent.exists():
+        raise UsageError(f"{path}: the folder {p.parent} does not exist; create it or choose another path.")

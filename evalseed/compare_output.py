@@ -1,0 +1,250 @@
+"""How a Comparison is shown: a terminal table (rich), Markdown (GitHub step summary), JUnit XML
+(one testcase per compared suite, plus `overall`), and JSON. Files are written whole or not at
+all (temporary file, then rename), so a CI step never uploads half a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .compare import Comparison, Delta, Unit
+
+_FLIPS_SHOWN_TERMINAL = 8
+_FLIPS_SHOWN_MARKDOWN = 25
+
+
+def _pts(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{100 * x:+.1f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _p(x: float | None) -> str:
+    if x is None or x != x:
+        return "-"
+    return "<0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def _delta_text(d: "Delta") -> str:
+    """Cost: change in percent of the base mean with its interval; time: change in ms."""
+    if d.n == 0 or d.base is None or d.diff is None:
+        return "-"
+    if d.unit == "ms":
+        return f"{d.diff.estimate:+.0f} ms [{d.diff.low:+.0f}, {d.diff.high:+.0f}]"
+    if not d.base:
+        return f"{d.diff.estimate:+.2g} $"
+    k = 100 / d.base
+    return f"{k * d.diff.estimate:+.1f}% [{k * d.diff.low:+.1f}, {k * d.diff.high:+.1f}]"
+
+
+def _acc_cell(u: "Unit", side: str) -> str:
+    iv = u.base_accuracy if side == "base" else u.cand_accuracy
+    if iv.estimate != iv.estimate:
+        return "-"
+    return f"{100 * iv.estimate:.1f}% [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
+
+
+def _diff_cell(u: "Unit") -> str:
+    return f"{_pts(u.diff.estimate)} [{_pts(u.diff.low)}, {_pts(u.diff.high)}]"
+
+
+def _rows(cmp: "Comparison") -> list["Unit"]:
+    return cmp.units + ([cmp.overall] if cmp.overall else [])
+
+
+def _models(u: "Unit") -> str:
+    return u.base_model if u.base_model == u.cand_model else f"{u.base_model} -> {u.cand_model}"
+
+
+def _verdict_word(u: "Unit") -> str:
+    return "REGRESSION" if u.failed else ("improved" if u.verdict == "improvement" else "ok")
+
+
+# ---- terminal ---------------------------------------------------------------------------------
+
+
+def print_table(cmp: "Comparison", file=None) -> None:
+    """The comparison as a rich table plus reasons and flipped cases, to stdout (or `file`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out = file or sys.stdout
+    # CI logs are not terminals: rich would squeeze the table into 80 columns.
+    width = None if out.isatty() or "COLUMNS" in os.environ else 200
+    console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+    b, c = cmp.base, cmp.cand
+    console.print(f"[bold]evalseed compare[/]  base {b.run_id} ({', '.join(b.models)})  vs  "
+                  f"candidate {c.run_id} ({', '.join(c.models)})")
+    pairs = {(u.base_model, u.cand_model) for u in cmp.units}
+    many = len(pairs) > 1
+    if not many:
+        console.print(f"models: {_models(cmp.units[0])}", markup=False)
+    table = Table(show_lines=False, header_style="bold", caption="[..] = 95% intervals; cost in % of base mean per case",
+                  caption_justify="left")
+    cols = [("suite", "left")] + ([("models", "left")] if many else []) + [
+        ("n", "right"), ("base acc", "right"), ("cand acc", "right"), ("diff pts", "right"),
+        ("worse/better", "right"), ("p Holm", "right"), ("cost", "right"), ("p50 latency", "right"),
+        ("verdict", "left")]
+    for col, just in cols:
+        table.add_column(col, justify=just)
+    for u in _rows(cmp):
+        style = "red" if u.failed else ("green" if u.verdict == "improvement" else None)
+        cells = [u.name] + ([_models(u)] if many else []) + [
+            str(u.n_pairs), _acc_cell(u, "base"), _acc_cell(u, "cand"), _diff_cell(u),
+            f"{u.worse}/{u.better}", _p(u.p_holm), _delta_text(u.cost), _delta_text(u.latency_p50),
+            _verdict_word(u)]
+        table.add_row(*cells, style=style)
+    console.print(table)
+    for u in _rows(cmp):
+        noise = [f"{side} {n.unstable_cases}/{n.cases} cases unstable, pairwise disagreement {_pct(n.pairwise_disagreement)}"
+                 for side, n in u.noise.items() if n]
+        if noise:
+            console.print(f"  {u.name} within-model noise: " + "; ".join(noise))
+        if u.failed:
+            for r in u.reasons:
+                console.print(f"  [red]{u.name}[/]: {r}", markup=True)
+        flips = u.flips["regressed"]
+        if flips and (u.failed or len(flips) <= _FLIPS_SHOWN_TERMINAL):
+            shown = ", ".join(f.case_id for f in flips[:_FLIPS_SHOWN_TERMINAL])
+            more = f" and {len(flips) - _FLIPS_SHOWN_TERMINAL} more" if len(flips) > _FLIPS_SHOWN_TERMINAL else ""
+            console.print(f"  {u.name} pass->fail: {shown}{more}", markup=False)
+    for n in cmp.notes:
+        console.print(f"  note: {n}", markup=False)
+    if cmp.failed:
+        console.print("[bold red]verdict: REGRESSION[/] (exit 1)")
+    else:
+        console.print("[bold green]verdict: no regression[/]")
+
+
+# ---- files ------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: str, text: str) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _md_escape(s: object) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def render_markdown(cmp: "Comparison") -> str:
+    """GitHub-flavoured Markdown sized for a step summary: verdict, table, reasons, flipped cases."""
+    b, c = cmp.base, cmp.cand
+    s = cmp.settings
+    lines = [
+        f"## evalseed compare: {'❌ regression' if cmp.failed else '✅ no regression'}",
+        "",
+        f"Base `{b.run_id}` ({', '.join(b.models)}) vs candidate `{c.run_id}` ({', '.join(c.models)}). "
+        f"Gate: Holm-adjusted McNemar p < {s['alpha']:g} and a drop of more than {100 * s['min_drop']:g} pts"
+        + (f"; mean cost up to +{100 * s['max_cost_increase']:g}%" if s["max_cost_increase"] is not None else "")
+        + (f"; p50 latency up to +{100 * s['max_latency_increase']:g}%" if s["max_latency_increase"] is not None else "")
+        + ".",
+        "",
+        "| suite | models | n | base acc | cand acc | diff pts [95% CI] | pass→fail / fail→pass | p (Holm) "
+        "| cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for u in _rows(cmp):
+        name = f"**{_md_escape(u.name)}**" if u.failed else _md_escape(u.name)
+        lines.append(
+            f"| {name} | {_md_escape(_models(u))} | {u.n_pairs} | {_acc_cell(u, 'base')} | {_acc_cell(u, 'cand')} "
+            f"| {_diff_cell(u)} | {u.worse} / {u.better} | {_p(u.p_holm)} | {_delta_text(u.cost)} "
+            f"| {_delta_text(u.latency_p50)} | {_delta_text(u.latency_p95)} | {_delta_text(u.ttft_p50)} "
+            f"| {'❌ regression' if u.failed else ('⬆ improved' if u.verdict == 'improvement' else 'ok')} |"
+        )
+    lines.append("")
+    for u in _rows(cmp):
+        if u.failed:
+            for r in u.reasons:
+                lines.append(f"- **{_md_escape(u.name)}**: {_md_escape(r)}")
+        for side, n in u.noise.items():
+            if n:
+                lines.append(f"- {_md_escape(u.name)}: {side} model disagrees with itself on "
+                             f"{n.unstable_cases} of {n.cases} repeated cases "
+                             f"(pairwise disagreement {_pct(n.pairwise_disagreement)}).")
+    for n in cmp.notes:
+        lines.append(f"- note: {_md_escape(n)}")
+    for u in cmp.units:
+        for kind, arrow in (("regressed", "pass→fail"), ("improved", "fail→pass")):
+            flips = u.flips[kind]
+            if not flips:
+                continue
+            lines += ["", f"<details><summary>{_md_escape(u.name)}: {len(flips)} {arrow}</summary>", "",
+                      "| case | base | cand | expected | base answer | cand answer |", "|---|--:|--:|---|---|---|"]
+            for f in flips[:_FLIPS_SHOWN_MARKDOWN]:
+                cand = f"{f.cand:.2f}" + (f" ({f.cand_status})" if f.cand_status != "ok" else "")
+                base = f"{f.base:.2f}" + (f" ({f.base_status})" if f.base_status != "ok" else "")
+                cand_out = f.cand_output if f.cand_output is not None else (f.cand_error or "")
+                lines.append(f"| {_md_escape(f.case_id)} | {base} | {cand} | {_md_escape(_short(f.expected))} "
+                             f"| {_md_escape(_short(f.base_output))} | {_md_escape(_short(cand_out))} |")
+            if len(flips) > _FLIPS_SHOWN_MARKDOWN:
+                lines.append(f"\n…and {len(flips) - _FLIPS_SHOWN_MARKDOWN} more (see the HTML report).")
+            lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _short(v: object, n: int = 80) -> str:
+    if v is None:
+        return ""
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def render_junit(cmp: "Comparison") -> str:
+    """JUnit XML: one <testcase> per compared suite (and `overall`); a regression is a <failure>
+    whose message is the first reason and whose text lists them all and the flipped cases."""
+    import xml.etree.ElementTree as ET
+
+    rows = _rows(cmp)
+    failures = sum(u.failed for u in rows)
+    root = ET.Element("testsuites", name="evalseed compare", tests=str(len(rows)), failures=str(failures),
+                      errors="0")
+    suite = ET.SubElement(root, "testsuite", name=f"evalseed compare {cmp.base.run_id} -> {cmp.cand.run_id}",
+                          tests=str(len(rows)), failures=str(failures), errors="0", skipped="0")
+    props = ET.SubElement(suite, "properties")
+    for k, v in (("base_run", cmp.base.run_id), ("cand_run", cmp.cand.run_id),
+                 *((f"setting.{k}", v) for k, v in cmp.settings.items() if v is not None)):
+        ET.SubElement(props, "property", name=k, value=str(v))
+    for u in rows:
+        tc = ET.SubElement(suite, "testcase", classname="evalseed.compare", name=u.name, time="0")
+        summary = (f"{_models(u)}: n={u.n_pairs}, accuracy {_pct(u.base_accuracy.estimate)} -> "
+                   f"{_pct(u.cand_accuracy.estimate)}, diff {_diff_cell(u)} pts, "
+                   f"{u.worse} pass->fail / {u.better} fail->pass, Holm p={_p(u.p_holm)}")
+        if u.failed:
+            fail_reasons = [r for r in u.reasons if "significant at" in r or "allowed +" in r] or u.reasons
+            body = [summary, *u.reasons]
+            regressed = u.flips["regressed"]
+            if regressed:
+                body.append("pass->fail: " + ", ".join(f.case_id for f in regressed))
+            f = ET.SubElement(tc, "failure", message=f"{u.name}: {fail_reasons[0]}", type="regression")
+            f.text = "\n".join(body)
+        ET.SubElement(tc, "system-out").text = "\n".join([summary, *u.reasons])
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_markdown(cmp: "Comparison", path: str) -> None:
+    _write_atomic(path, render_markdown(cmp))
+
+
+def write_junit(cmp: "Comparison", path: str) -> None:
+    _write_atomic(path, render_junit(cmp))
+
+
+def write_json(cmp: "Comparison", path: str) -> None:
+    _write_atomic(path, json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,433 @@
+"""evalseed compare: pairing, counting rules, the gate, and its outputs, on real DuckDB files
+built through the store (no engine needed)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from evalseed import compare, stats, store
+from evalseed.cli import app
+from evalseed.errors import UsageError
+
+_T0 = datetime(2026, 11, 26, 12, 0, 0)
+
+
+def _row(run_id, suite, case_id, model, passed, *, repeat=0, status="ok", latency=400.0, ttft=None, cost=0.001,
+         output=None, expected="yes", error=None):
+    return {
+        "run_id": run_id, "suite": suite, "case_id": case_id, "kind": "classification", "model": model,
+        "provider": "test", "repeat": repeat, "status": status, "error": error,
+        "input_text": f"input {case_id}", "request": {"model": model}, "response": {},
+        "output_text": output if output is not None else ("yes" if passed else "no"),
+        "score": (1.0 if passed else 0.0) if status == "ok" else None,
+        "passed": bool(passed) if status == "ok" else None,
+        "details": {"expected": expected}, "latency_ms": latency if status == "ok" else None,
+        "ttft_ms": ttft, "output_tps": None, "prompt_tokens": 10, "completion_tokens": 1,
+        "reasoning_tokens": None, "cached_tokens": None, "images": None, "cost_usd": cost,
+        "attempts": 1, "replayed": False, "started_at": _T0, "finished_at": _T0,
+    }
+
+
+def add_run(con, run_id, rows, *, minutes=0, status="finished"):
+    store.insert_run(con, run_id, label=run_id, git_sha=None, version="test", config={})
+    con.execute("UPDATE runs SET started_at = ? WHERE run_id = ?", [_T0 + timedelta(minutes=minutes), run_id])
+    w = store.ResultWriter(con, run_id)
+    for r in rows:
+        w.add(dict(r, run_id=run_id))
+    w.flush()
+    store.finish_run(con, run_id, status)
+
+
+def binary_rows(values, *, suite="s", model="seed-1-6-250915", prefix="c", **kw):
+    return [_row(None, suite, f"{prefix}{i:04d}", model, v, **kw) for i, v in enumerate(values)]
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "e.duckdb"
+    con = store.open_db(path)
+    yield path, con
+    con.close()
+
+
+def _cmp(con, a, b, **kw):
+    kw.setdefault("n_resamples", 2000)
+    return compare.compare_runs(con, a, b, **kw)
+
+
+# ---- statistics wired correctly ----------------------------------------------------------------
+
+
+def test_accuracy_diff_mcnemar_and_flips(db):
+    _, con = db
+    rng = np.random.default_rng(0)
+    base = rng.binomial(1, 0.8, size=200)
+    cand = base.copy()
+    down = np.flatnonzero(base == 1)[:30]
+    up = np.flatnonzero(base == 0)[:5]
+    cand[down] = 0
+    cand[up] = 1
+    add_run(con, "base", binary_rows(base))
+    add_run(con, "cand", binary_rows(cand, model="seed-1-6-260301"), minutes=1)
+    c = _cmp(con, "base", "cand")
+    assert c.failed and len(c.units) == 1 and c.overall is None
+    u = c.units[0]
+    assert (u.base_model, u.cand_model) == ("seed-1-6-250915", "seed-1-6-260301")
+    assert u.n_pairs == 200 and (u.worse, u.better) == (30, 5)
+    assert u.base_accuracy.estimate == pytest.approx(base.mean())
+    assert u.cand_accuracy.estimate == pytest.approx(cand.mean())
+    assert u.p_value == stats.mcnemar_exact(30, 5)
+    assert u.p_holm == u.p_value  # a family of one
+    assert u.diff.estimate == pytest.approx(-25 / 200)
+    assert u.diff.low < -0.125 < u.diff.high < 0
+    ref = stats.wilson_interval(int(base.sum()), 200)
+    assert (u.base_accuracy.low, u.base_accuracy.high) == (ref.low, ref.high)
+    assert {f.case_id for f in u.flips["regressed"]} == {f"c{i:04d}" for i in down}
+    assert {f.case_id for f in u.flips["improved"]} == {f"c{i:04d}" for i in up}
+    f = u.flips["regressed"][0]
+    assert (f.base, f.cand, f.base_output, f.cand_output, f.expected) == (1.0, 0.0, "yes", "no", "yes")
+    assert u.verdict == "regression" and "significant at alpha=0.05" in u.reasons[0]
+    assert any("new version of seed-1-6" in n for n in c.notes)
+
+
+def test_small_drop_is_within_tolerance(db):
+    # 1.5-point drop on 2000 cases: 30 pass->fail vs 0: significant, but below --min-drop 0.02.
+    _, con = db
+    base = np.ones(2000, dtype=int)
+    cand = base.copy()
+    cand[:30] = 0
+    add_run(con, "a", binary_rows(base))
+    add_run(con, "b", binary_rows(cand), minutes=1)
+    u = _cmp(con, "a", "b").units[0]
+    assert u.p_value < 1e-6 and not u.failed
+    assert "within the allowed drop" in u.reasons[0]
+    assert _cmp(con, "a", "b", min_drop=0.01).failed
+
+
+def test_holm_across_suites_and_overall(db):
+    _, con = db
+    rows_a, rows_b = [], []
+    rng = np.random.default_rng(3)
+    for s, k in (("alpha", 12), ("beta", 0), ("gamma", 2)):
+        base = rng.binomial(1, 0.7, size=150)
+        cand = base.copy()
+        cand[np.flatnonzero(base == 1)[:k]] = 0
+        rows_a += binary_rows(base, suite=s)
+        rows_b += binary_rows(cand, suite=s)
+    add_run(con, "a", rows_a)
+    add_run(con, "b", rows_b, minutes=1)
+    c = _cmp(con, "a", "b")
+    assert [u.name for u in c.units] == ["alpha", "beta", "gamma"]
+    assert c.overall is not None and c.overall.n_pairs == 450
+    raw = [u.p_value for u in c.units] + [c.overall.p_value]
+    assert [u.p_holm for u in c.units] + [c.overall.p_holm] == pytest.approx(stats.holm(raw))
+    assert (c.overall.worse, c.overall.better) == (14, 0)
+    # alpha: 12 vs 0 gives p=0.00049, Holm x4 = 0.002 < 0.05 and an 8-point drop: regression.
+    assert c.units[0].failed and not c.units[1].failed and not c.units[2].failed
+    assert c.failed
+
+
+def test_overall_bootstrap_is_stratified_by_suite(db):
+    _, con = db
+    rows_a, rows_b = [], []
+    for s, n in (("big", 300), ("small", 20)):
+        rows_a += binary_rows([1] * n, suite=s)
+        rows_b += binary_rows([1] * (n - 10) + [0] * 10, suite=s)
+    add_run(con, "a", rows_a)
+    add_run(con, "b", rows_b, minutes=1)
+    o = _cmp(con, "a", "b").overall
+    # Stratified: the suite sizes stay fixed, so the estimate is exact and the CI is tight.
+    strata = ["big"] * 300 + ["small"] * 20
+    d = np.array([0] * 290 + [-1] * 10 + [0] * 10 + [-1] * 10, dtype=float)
+    seed = stats.DEFAULT_SEED + __import__("zlib").crc32(b"overall")
+    ref = stats.paired_bootstrap_diff(np.zeros(320), d, strata=strata, n_resamples=2000, seed=seed)
+    assert (o.diff.low, o.diff.high) == (ref.low, ref.high)
+    assert o.diff.estimate == pytest.approx(-20 / 320)
+
+
+# ---- counting rules ---------------------------------------------------------------------------
+
+
+def test_errors_and_skips_count_as_documented(db):
+    _, con = db
+    a = [_row(None, "s", f"c{i}", "m-250101", True) for i in range(6)]
+    b = [
+        _row(None, "s", "c0", "m-260101", True),
+        _row(None, "s", "c1", "m-260101", None, status="error", error="APITimeoutError: timed out"),
+        _row(None, "s", "c2", "m-260101", None, status="skipped", error="too long for the context window"),
+        _row(None, "s", "c3", "m-260101", True),
+        _row(None, "s", "c4", "m-260101", True),
+        # c5 missing in the candidate; c6 only in the candidate
+        _row(None, "s", "c6", "m-260101", True),
+    ]
+    a.append(_row(None, "s", "c7", "m-250101", None, status="skipped"))
+    b.append(_row(None, "s", "c7", "m-260101", None, status="skipped"))
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    u = _cmp(con, "a", "b").units[0]
+    assert u.n_pairs == 5  # c0..c4
+    assert u.excluded == {"both_skipped": 1, "only_in_base": 1, "only_in_cand": 1}
+    assert (u.worse, u.better) == (2, 0)
+    flips = {f.case_id: f for f in u.flips["regressed"]}
+    assert flips["c1"].cand_status == "error" and "timed out" in flips["c1"].cand_error
+    assert flips["c2"].cand_status == "skipped"
+    assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1}
+
+
+def test_repeats_pair_on_case_means_and_report_noise(db):
+    _, con = db
+    a, b = [], []
+    for i in range(40):
+        for r in range(3):
+            a.append(_row(None, "s", f"c{i}", "m", True if i < 30 else r == 0, repeat=r))
+            b.append(_row(None, "s", f"c{i}", "m", (r != 2) if i < 10 else True, repeat=r))
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    u = _cmp(con, "a", "b").units[0]
+    assert u.repeats == {"base": 3, "cand": 3} and u.accuracy_method == "bootstrap"
+    assert u.n_pairs == 40
+    # base: c30..c39 pass 1 of 3; cand: c0..c9 pass 2 of 3.
+    assert u.base_accuracy.estimate == pytest.approx((30 + 10 / 3) / 40)
+    assert u.cand_accuracy.estimate == pytest.approx((30 + 20 / 3) / 40)
+    assert (u.worse, u.better) == (10, 10)
+    nb, nc = u.noise["base"], u.noise["cand"]
+    assert (nb.cases, nb.unstable_cases) == (40, 10)
+    assert nb.pairwise_disagreement == pytest.approx(10 * (2 * 1 * 2 / 6) / 40)
+    assert nc.unstable_cases == 10
+    assert {f.case_id for f in u.flips["regressed"]} == {f"c{i}" for i in range(10)}
+
+
+# ---- cost and latency -------------------------------------------------------------------------
+
+
+def test_cost_and_latency_deltas_and_limits(db):
+    _, con = db
+    rng = np.random.default_rng(5)
+    lat = rng.lognormal(6, 0.3, size=300)
+    a = [_row(None, "s", f"c{i}", "m", True, latency=float(lat[i]), ttft=float(lat[i]) / 4, cost=0.001)
+         for i in range(300)]
+    b = [_row(None, "s", f"c{i}", "m", True, latency=float(lat[i]) * 1.5, ttft=float(lat[i]) / 4, cost=0.0013)
+         for i in range(300)]
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    u = _cmp(con, "a", "b").units[0]
+    assert u.cost.ratio == pytest.approx(0.3) and u.cost.diff.low > 0
+    assert u.latency_p50.base == pytest.approx(np.quantile(lat, 0.5))
+    assert u.latency_p95.cand == pytest.approx(np.quantile(lat * 1.5, 0.95))
+    assert u.latency_p50.ratio == pytest.approx(0.5)
+    assert u.ttft_p50.ratio == pytest.approx(0.0) and u.ttft_p50.diff.low <= 0 <= u.ttft_p50.diff.high
+    assert not u.failed  # no limits given
+    c = _cmp(con, "a", "b", max_cost_increase=0.2)
+    assert c.failed and any("mean cost per case +30%" in r for r in c.units[0].reasons)
+    assert not _cmp(con, "a", "b", max_cost_increase=0.5).failed
+    assert _cmp(con, "a", "b", max_latency_increase=0.25).failed
+    assert not _cmp(con, "a", "b", max_latency_increase=0.6).failed
+
+
+# ---- models and bad input ---------------------------------------------------------------------
+
+
+def test_multi_model_runs_pair_by_name_and_family():
+    pairs, notes = compare.match_models(
+        ["seed-1-6-250915", "seed-1-6-flash-250715", "seed-1-8-251228"], ["seed-1-6-260301", "seed-1-8-251228"]
+    )
+    assert pairs == [("seed-1-6-250915", "seed-1-6-260301"), ("seed-1-8-251228", "seed-1-8-251228")]
+    assert any("seed-1-6-flash-250715 has no counterpart" in n for n in notes)
+    assert compare.family_of("seed-1-6-flash-250715") == "seed-1-6-flash"
+
+
+def test_multi_model_units_are_named_by_candidate_model(db):
+    _, con = db
+    a = binary_rows([1] * 30, model="seed-1-6-250915") + binary_rows([1] * 30, model="seed-1-8-251228")
+    b = binary_rows([1] * 30, model="seed-1-6-260301") + binary_rows([0] * 30, model="seed-1-8-251228")
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    c = _cmp(con, "a", "b")
+    assert [u.name for u in c.units] == ["s [seed-1-6-260301]", "s [seed-1-8-251228]"]
+    assert not c.units[0].failed and c.units[1].failed
+    only = _cmp(con, "a", "b", base_model="seed-1-6-250915", cand_model="seed-1-6-260301")
+    assert [u.name for u in only.units] == ["s"] and not only.failed
+
+
+def test_bad_input_is_a_usage_error(db):
+    _, con = db
+    add_run(con, "a", binary_rows([1, 0, 1], suite="x"))
+    add_run(con, "b", binary_rows([1, 0, 1], suite="y"), minutes=1)
+    with pytest.raises(UsageError, match="no cases in common"):
+        _cmp(con, "a", "b")
+    with pytest.raises(UsageError, match="no run 'zzz'"):
+        _cmp(con, "a", "zzz")
+    with pytest.raises(UsageError, match="--alpha"):
+        _cmp(con, "a", "a", alpha=1.5)
+    with pytest.raises(UsageError, match="--max-cost-increase"):
+        _cmp(con, "a", "a", max_cost_increase=-1)
+    with pytest.raises(UsageError, match="no results for model"):
+        _cmp(con, "a", "a", cand_model="nope")
+
+
+def test_to_dict_is_json_and_has_the_documented_keys(db):
+    _, con = db
+    add_run(con, "a", binary_rows([1, 1, 0, 1] * 10, suite="p") + binary_rows([1] * 5, suite="q"))
+    add_run(con, "b", binary_rows([1, 0, 0, 1] * 10, suite="p") + binary_rows([1] * 5, suite="q"), minutes=1)
+    d = _cmp(con, "a", "b").to_dict()
+    text = json.dumps(d, allow_nan=False)  # NaN must have become null
+    assert json.loads(text) == d
+    assert set(d) == {"schema", "failed", "verdict", "base", "cand", "settings", "units", "overall", "notes"}
+    u = d["units"][0]
+    for key in ("name", "suite", "kind", "base_model", "cand_model", "n_pairs", "repeats", "excluded",
+                "status_counts", "base_accuracy", "cand_accuracy", "accuracy_method", "diff", "worse", "better",
+                "p_value", "p_holm", "noise", "flips", "cost", "latency_p50", "latency_p95", "ttft_p50",
+                "ttft_p95", "verdict", "failed", "reasons"):
+        assert key in u, key
+    assert set(u["diff"]) == {"estimate", "low", "high", "confidence"}
+    assert d["units"][1]["p_value"] == 1.0 and d["units"][1]["ttft_p50"]["diff"] is None
+    assert d["overall"]["suite"] == "*"
+
+
+def test_results_are_reproducible(db):
+    _, con = db
+    rng = np.random.default_rng(8)
+    add_run(con, "a", binary_rows(rng.binomial(1, 0.6, 120)))
+    add_run(con, "b", binary_rows(rng.binomial(1, 0.6, 120)), minutes=1)
+    assert _cmp(con, "a", "b").to_dict() == _cmp(con, "a", "b").to_dict()
+
+
+# ---- the gate, as properties ------------------------------------------------------------------
+
+_HSETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_HSETTINGS
+@given(
+    suites=st.lists(
+        st.tuples(st.integers(1, 120), st.floats(0, 1), st.integers(1, 3)), min_size=1, max_size=4
+    ),
+    seed=st.integers(0, 2**31 - 1),
+    with_errors=st.booleans(),
+)
+def test_a_run_compared_with_itself_never_fails(tmp_path_factory, suites, seed, with_errors):
+    con = store.open_db(tmp_path_factory.mktemp("self") / "e.duckdb")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for si, (n, acc, reps) in enumerate(suites):
+        for i in range(n):
+            for r in range(reps):
+                status = "error" if with_errors and rng.random() < 0.1 else "ok"
+                rows.append(_row(None, f"s{si}", f"c{i}", "m", rng.random() < acc, repeat=r, status=status,
+                                 latency=float(rng.lognormal(6, 1)), cost=float(rng.random() / 100)))
+    add_run(con, "r", rows)
+    c = compare.compare_runs(con, "r", "r", n_resamples=300, max_cost_increase=0.0, max_latency_increase=0.0)
+    assert not c.failed
+    for u in c.units:
+        assert u.worse == u.better == 0 and u.p_value == 1.0 and u.diff.estimate == 0
+    con.close()
+
+
+@_HSETTINGS
+@given(
+    base_acc=st.floats(0.3, 0.95),
+    noise_flips=st.integers(0, 30),
+    seed=st.integers(0, 2**31 - 1),
+    errors_as_drop=st.booleans(),
+)
+def test_an_injected_ten_point_drop_on_400_cases_always_fails(tmp_path_factory, base_acc, noise_flips, seed,
+                                                              errors_as_drop):
+    con = store.open_db(tmp_path_factory.mktemp("drop") / "e.duckdb")
+    rng = np.random.default_rng(seed)
+    n = 400
+    base = (rng.random(n) < base_acc).astype(int)
+    while base.sum() < 40 + noise_flips:  # room for the drop
+        base[rng.integers(0, n)] = 1
+    cand = base.copy()
+    passing = rng.permutation(np.flatnonzero(base == 1))
+    failing = rng.permutation(np.flatnonzero(base == 0))
+    drop = passing[:40 + noise_flips]  # 10 points net after the compensating noise below
+    k = min(noise_flips, len(failing))
+    cand[drop[: 40 + k]] = 0
+    cand[failing[:k]] = 1
+    assert base.sum() - cand.sum() == 40
+    a = binary_rows(base)
+    b = binary_rows(cand, model="seed-1-6-260301")
+    if errors_as_drop:  # the same drop, half of it as API errors in the candidate
+        for i in drop[:20]:
+            b[i] = _row(None, "s", f"c{i:04d}", "seed-1-6-260301", None, status="error", error="InternalServiceError")
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    c = compare.compare_runs(con, "a", "b", n_resamples=300)
+    assert c.failed and c.units[0].failed
+    assert c.units[0].diff.estimate == pytest.approx(-0.10)
+    con.close()
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+def _two_runs(path, con, drop=40):
+    base = np.ones(400, dtype=int)
+    base[:100] = 0
+    cand = base.copy()
+    cand[100:100 + drop] = 0
+    add_run(con, "run-base", binary_rows(base, suite="sentiment") + binary_rows([1] * 50, suite="easy"))
+    add_run(con, "run-cand", binary_rows(cand, suite="sentiment", model="seed-1-6-260301")
+            + binary_rows([1] * 50, suite="easy", model="seed-1-6-260301"), minutes=1)
+    con.close()
+
+
+def test_cli_regression_writes_junit_and_markdown(db, tmp_path):
+    path, con = db
+    _two_runs(path, con)
+    junit, md, js = tmp_path / "j.xml", tmp_path / "s.md", tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", "run-base", "run-cand", "--db", str(path), "--junit", str(junit),
+                                   "--markdown", str(md), "--json", str(js)])
+    assert res.exit_code == 1, res.output
+    assert "REGRESSION" in res.output and "sentiment" in res.output
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == "3" and root.get("failures") == "2"  # sentiment, easy, overall
+    cases = {tc.get("name"): tc for tc in root.iter("testcase")}
+    assert set(cases) == {"sentiment", "easy", "overall"}
+    fail = cases["sentiment"].find("failure")
+    assert fail is not None and "accuracy -10.0 pts" in fail.get("message")
+    assert "c0100" in fail.text
+    assert cases["easy"].find("failure") is None
+    text = md.read_text()
+    assert text.startswith("## evalseed compare: ❌ regression")
+    assert "| **sentiment** |" in text and "40 pass→fail" in text
+    assert json.loads(js.read_text())["failed"] is True
+
+
+def test_cli_no_regression_exits_zero(db, tmp_path):
+    path, con = db
+    _two_runs(path, con, drop=0)
+    md = tmp_path / "s.md"
+    res = CliRunner().invoke(app, ["compare", "run-base", "latest", "--db", str(path), "--markdown", str(md)])
+    assert res.exit_code == 0, res.output
+    assert "no regression" in res.output and "✅ no regression" in md.read_text()
+
+
+def test_cli_bad_input_exits_two_with_one_sentence(db, tmp_path):
+    path, con = db
+    _two_runs(path, con)
+    runner = CliRunner()
+    res = runner.invoke(app, ["compare", "run-base", "nope", "--db", str(path)])
+    assert res.exit_code == 2 and "no run 'nope'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["compare", "run-base", "run-cand", "--db", str(tmp_path / "missing.duckdb")])
+    assert res.exit_code == 2 and "no such database" in res.output
+    res = runner.invoke(app, ["compare", "run-base", "run-cand", "--db", str(path),
+                              "--junit", str(tmp_path / "no" / "such" / "dir.xml")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_gate_after_run_returns_exit_code(db, capsys):
+    path, con = db
+    _two_runs(path, con)
+    assert compare.gate_after_run(str(path), "run-base", "run-cand") == 1
+    assert compare.gate_after_run(str(path), "run-base", "run-base") == 0
+    assert "verdict" in capsys.readouterr().out
