@@ -195,9 +195,28 @@ def run_command(opts: RunOptions) -> int:
     plan = make_plan(cfg, suites, opts.models, opts.provider, opts.base_url, opts.api_key_env)
     for n in plan.notices:
         _stderr(f"evalseed: {n}")
+    _learn_token_ratios(opts.db, plan)
     if opts.dry_run:
         return _dry_run(plan, opts)
     return _execute(plan, cfg, opts, stored_config)
+
+
+def _learn_token_ratios(db: str, plan: Plan) -> None:
+    """Chars-per-token ratios per model from earlier runs' prompt_tokens (evalseed.tokens), so
+    long-context lengths and context-window skips use measured figures, not the default."""
+    if not any(sp.suite.kind == "long_context" for sp in plan.suites) or not Path(db).exists():
+        return
+    from . import store, tokens
+
+    try:
+        con = store.open_db(db, read_only=True, wait_s=1.0)
+    except UsageError:
+        return  # locked or not ours: the defaults will do, and the run itself reports the file
+    try:
+        for name in plan.models:
+            tokens.set_ratio(name, tokens.learn_ratio(con, name, plan.providers[name].name))
+    finally:
+        con.close()
 
 
 def _dry_run(plan: Plan, opts: RunOptions) -> int:

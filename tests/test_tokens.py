@@ -138,3 +138,47 @@ def test_learning_from_a_database_without_results_falls_back(tmp_path):
         assert learn_ratio(con, "seed-1-8-251228") is DEFAULT_RATIO
     finally:
         con.close()
+
+
+def test_a_second_run_sizes_prompts_with_the_ratio_the_first_one_measured(cli, stub, tmp_path):
+    """A server whose tokenizer makes 3 characters a token: the first run is sized with the default
+    (4) and overshoots its targets by a third; the second learns 3.0 from the first and hits them."""
+    import json
+
+    import duckdb
+
+    from evalseed.testing.stub_server import Reply
+
+    from conftest import write_suite
+
+    def responder(body):
+        chars = sum(len(m.get("content") or "") for m in body.get("messages") or [])
+        return Reply(content="QX-7731", usage={"prompt_tokens": round(chars / 3) + 11})
+
+    srv = stub(responder=responder)
+    suite = write_suite(tmp_path / "suites", "needles.yaml", """
+        name: needles
+        kind: long_context
+        params: {max_tokens: 16}
+        needle: "The ferry pass for the harbour at Quillon Reach is numbered QX-7731."
+        question: What is the number of the ferry pass?
+        expected: QX-7731
+        grid: {tokens: [2000, 8000], depths: [0.25, 0.75]}
+    """)
+    db = tmp_path / "t.duckdb"
+    for _ in range(2):
+        code, out, err = cli("run", suite, "--base-url", srv.base_url, "--models", "seed-1-8-251228", "--db", db,
+                             "--no-progress", "--out-dir", tmp_path / "runs")
+        assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        runs = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY started_at").fetchall()]
+        by_run = {run: con.execute("SELECT prompt_tokens, details FROM results WHERE run_id = ?", [run]).fetchall()
+                  for run in runs}
+    finally:
+        con.close()
+    first, second = ([(pt, json.loads(d)) for pt, d in by_run[r]] for r in runs)
+    assert all(d["token_ratio"] == "default 4.00 chars/token" for _, d in first)
+    assert all(pt / d["target_tokens"] == pytest.approx(4 / 3, rel=0.02) for pt, d in first)
+    assert all(d["token_ratio"] == "3.00 chars/token learned from 4 earlier results" for _, d in second)
+    assert all(pt / d["target_tokens"] == pytest.approx(1.0, rel=0.01) for pt, d in second)
