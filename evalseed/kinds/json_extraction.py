@@ -121,8 +121,8 @@ class JsonExtraction(Kind):
             extra=fields.extra,
         )
         passed = not errors and fields.all_equal
-        return Score(score=fields.f1, passed=passed, details=details,
-                     output_text=json.dumps(got.value, ensure_ascii=False) if got.fenced else None)
+        # output_text stays the raw answer: rescoring reads it back and must see the fence again.
+        return Score(score=fields.f1, passed=passed, details=details)
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
         """Valid-JSON rate, schema-valid rate and mean field F1 over ok rows (plus pass rate,

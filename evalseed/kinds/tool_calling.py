@@ -209,7 +209,14 @@ class ToolCalling(Kind):
         tools = case_tools(suite, case)
         names = wire_names(t["function"]["name"] for t in tools)
         back = {w: o for o, w in names.items()}
-        response = outcome.response if isinstance(outcome.response, dict) else {}
+        response = outcome.response
+        if isinstance(response, str):  # as stored, when a caller did not parse the JSON column
+            try:
+                response = json.loads(response)
+            except ValueError:
+                response = {}
+        if not isinstance(response, dict):
+            response = {}
         trajectory = response.get("trajectory")
         if not isinstance(trajectory, list):
             # A plain chat message or body (e.g. stored by another kind's default): score it as one step.
