@@ -1,0 +1,733 @@
+"""Everything a report shows, aggregated in DuckDB SQL from the `results`, `runs` and `run_prices`
+tables; Python only adds the intervals (evalseed.stats) and shapes dicts for the templates.
+
+No HTML here: `render.py` turns this into a page. Row counts handed to Python are bounded by the
+number of (suite, model, distinct value) groups and the drill-down cap, never by the run size, so
+a 100,000-row run costs the same Python work as a 1,000-row one apart from the SQL itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# The drill-down embeds at most this many cases, and stops earlier when their JSON passes the byte
+# budget: the page must open quickly and stay far below 20 MB whatever the run size.
+CASE_CAP = 2000
+CASE_BYTES_BUDGET = 6_000_000
+TEXT_CAP = 1500  # characters of prompt / answer kept per cell (the full text stays in DuckDB)
+REASONING_CAP = 3000
+DETAILS_CAP = 4000
+REPEATS_SHOWN = 5
+GALLERY_CAP = 48  # images per suite
+FIELDS_CAP = 200  # rows of the per-field table
+HEATMAP_MAX_MODELS = 12
+CONFUSION_MAX_LABELS = 20
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass
+class ReportOptions:
+    case_cap: int = CASE_CAP
+    case_bytes_budget: int = CASE_BYTES_BUDGET
+    text_cap: int = TEXT_CAP
+
+
+def _q(s: str) -> str:
+    """A SQL string literal (run ids come from our own table, but quote them properly anyway)."""
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _rows(con, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def prepare_view(con, run_ids: list[str]) -> dict[tuple[str, str], str]:
+    """Create temp view `r` (the runs' rows plus an `entrant` column) and return the entrant map.
+
+    An entrant is what the leaderboard ranks: the model name, or `model @run` when the same model
+    appears in several of the reported runs (so a re-run of one model is not silently pooled).
+    """
+    pairs = con.execute(
+        f"SELECT DISTINCT run_id, model FROM results WHERE run_id IN ({', '.join(_q(r) for r in run_ids)})"
+    ).fetchall()
+    runs_per_model: dict[str, int] = {}
+    for _, m in pairs:
+        runs_per_model[m] = runs_per_model.get(m, 0) + 1
+    entrants = {(rid, m): (m if runs_per_model[m] == 1 else f"{m} @{rid[:12]}") for rid, m in pairs}
+    con.execute("CREATE OR REPLACE TEMP TABLE report_entrants (run_id VARCHAR, model VARCHAR, entrant VARCHAR)")
+    if entrants:
+        con.executemany("INSERT INTO report_entrants VALUES (?, ?, ?)", [[r, m, e] for (r, m), e in entrants.items()])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW r AS
+            SELECT res.*, e.entrant FROM results res
+            JOIN report_entrants e ON e.run_id = res.run_id AND e.model = res.model
+            WHERE res.run_id IN ({', '.join(_q(r) for r in run_ids)})"""
+    )
+    return entrants
+
+
+# ---- header -----------------------------------------------------------------------------------
+
+
+def header(con, run_ids: list[str]) -> dict:
+    runs = []
+    for rid in run_ids:
+        row = _rows(con, "SELECT * FROM runs WHERE run_id = ?", [rid])[0]
+        try:
+            cfg = json.loads(row["config"]) if row.get("config") else {}
+        except (TypeError, ValueError):
+            cfg = {}
+        wall = None
+        if row.get("started_at") and row.get("finished_at"):
+            wall = (row["finished_at"] - row["started_at"]).total_seconds()
+        runs.append({**row, "config": cfg, "wall_s": wall})
+    totals = _rows(
+        con,
+        """SELECT count(DISTINCT (suite, case_id)) AS cases, count(*) AS rows,
+                  count(*) FILTER (status = 'ok') AS ok, count(*) FILTER (status = 'error') AS errors,
+                  count(*) FILTER (status = 'skipped') AS skipped, sum(cost_usd) AS spend,
+                  count(*) FILTER (replayed) AS replayed, count(DISTINCT entrant) AS entrants
+           FROM r""",
+    )[0]
+    walls = [x["wall_s"] for x in runs if x["wall_s"] is not None]
+    totals["wall_s"] = sum(walls) if walls else None
+    suites = _rows(
+        con,
+        """SELECT suite, any_value(kind) AS kind, count(DISTINCT case_id) AS cases,
+                  count(DISTINCT entrant) AS entrants, max("repeat") + 1 AS repeats
+           FROM r GROUP BY suite ORDER BY suite""",
+    )
+    hashes: dict[str, dict] = {}
+    for run in runs:
+        for s in _config_suites(run["config"]):
+            hashes.setdefault(s["name"], s)
+    for s in suites:
+        info = hashes.get(s["suite"], {})
+        s["hash"] = info.get("hash")
+        s["path"] = info.get("path")
+        s["description"] = info.get("description")
+    models = _rows(
+        con,
+        """SELECT entrant, any_value(model) AS model, any_value(run_id) AS run_id,
+                  string_agg(DISTINCT provider, ', ') AS provider, count(*) AS rows
+           FROM r GROUP BY entrant ORDER BY entrant""",
+    )
+    from ..config import VERSION_RE
+
+    table: dict[str, dict] = {}
+    for run in runs:
+        mt = run["config"].get("model_table") if isinstance(run["config"], dict) else None
+        if isinstance(mt, dict):
+            for name, info in mt.items():
+                if isinstance(info, dict):
+                    table.setdefault(name, info)
+    for m in models:
+        hit = VERSION_RE.match(m["model"] or "")
+        info = table.get(m["model"], {})
+        m["family"] = info.get("family") or (hit.group("family") if hit else m["model"])
+        m["version"] = hit.group("version") if hit else None
+        m["inherited_from"] = info.get("inherited_from")
+        m["context_window"] = info.get("context_window")
+    prices = _rows(
+        con,
+        f"""SELECT run_id, model, as_of, input, cached_input, output, long_input, long_output, per_image
+            FROM run_prices WHERE run_id IN ({', '.join(_q(r) for r in run_ids)})
+              AND model IN (SELECT DISTINCT model FROM r)
+            ORDER BY run_id, model""",
+    )
+    return {"runs": runs, "totals": totals, "suites": suites, "models": models, "prices": prices}
+
+
+def _config_suites(cfg: dict) -> list[dict]:
+    """Suites from a run's stored config, whatever shape the runner chose (list of dicts or a
+    name -> hash / name -> dict mapping)."""
+    raw = cfg.get("suites") if isinstance(cfg, dict) else None
+    out: list[dict] = []
+    if isinstance(raw, list):
+        for s in raw:
+            if isinstance(s, dict) and s.get("name"):
+                out.append({"name": s["name"], "hash": s.get("hash") or s.get("content_hash") or s.get("sha256"),
+                            "path": s.get("path"), "description": s.get("description")})
+    elif isinstance(raw, dict):
+        for name, v in raw.items():
+            if isinstance(v, dict):
+                out.append({"name": name, "hash": v.get("hash") or v.get("content_hash") or v.get("sha256"),
+                            "path": v.get("path"), "description": v.get("description")})
+            else:
+                out.append({"name": name, "hash": str(v) if v is not None else None, "path": None, "description": None})
+    return out
+
+
+# ---- leaderboard ------------------------------------------------------------------------------
+
+LEADER_SQL = """
+SELECT suite, entrant,
+       count(*) FILTER (status <> 'skipped') AS n,
+       count(*) FILTER (status = 'ok') AS ok,
+       count(*) FILTER (status = 'error') AS errors,
+       count(*) FILTER (status = 'skipped') AS skipped,
+       count(*) FILTER (status = 'ok' AND passed) AS passed,
+       quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS lat_p50,
+       quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS lat_p95,
+       quantile_cont(ttft_ms, 0.5) FILTER (status = 'ok') AS ttft_p50,
+       quantile_cont(ttft_ms, 0.95) FILTER (status = 'ok') AS ttft_p95,
+       median(output_tps) FILTER (status = 'ok') AS tps,
+       sum(cost_usd) AS spend,
+       count(cost_usd) AS priced,
+       bool_and(score IS NULL OR score IN (0, 1)) AS binary_scores
+FROM r
+GROUP BY GROUPING SETS ((suite, entrant), (entrant))
+"""
+
+# Distinct score values per group: the bootstrap resamples counts of distinct values, which is
+# the same distribution as resampling rows and costs (resamples x distinct values), not rows.
+SCORES_SQL = """
+SELECT suite, entrant, coalesce(score, 0.0) AS s, count(*) AS c
+FROM r WHERE status <> 'skipped'
+GROUP BY GROUPING SETS ((suite, entrant, s), (entrant, s))
+"""
+
+
+def _mean_interval(values: list[float], counts: list[int]) -> dict:
+    """95% percentile bootstrap interval of a mean given distinct values and their counts.
+
+    Few distinct values (pass/fail, field fractions): `stats.bootstrap_mean`, which draws
+    multinomial counts. Many (continuous scores on a big run): the same multinomial draw over the
+    distinct values here, since the expanded sample would be resampled row by row (resamples x
+    rows) and a 100,000-row report must render in seconds.
+    """
+    import numpy as np
+
+    from .. import stats
+
+    n = int(sum(counts))
+    if n == 0:
+        return {"estimate": None, "low": None, "high": None}
+    v = np.asarray(values, dtype=float)
+    c = np.asarray(counts, dtype=np.int64)
+    if len(v) <= 64:
+        iv = stats.bootstrap_mean(np.repeat(v, c), n_resamples=BOOTSTRAP_RESAMPLES)
+        return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
+    rng = np.random.default_rng(stats.DEFAULT_SEED)
+    means = rng.multinomial(n, c / n, size=BOOTSTRAP_RESAMPLES) @ v / n
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return {"estimate": float((v * c).sum() / n), "low": float(lo), "high": float(hi)}
+
+
+def leaderboards(con) -> list[dict]:
+    """One table per suite plus an overall table (key None), each a list of entrant rows with
+    accuracy (pass rate, Wilson 95%), mean score (bootstrap 95%), latency, speed, cost, errors.
+
+    Accuracy counts an errored case as failed (a model that errors is not a model that answers)
+    and leaves skipped cases out; `errors` and `skipped` show how many there were.
+    """
+    from .. import stats
+
+    rows = _rows(con, LEADER_SQL)
+    scores: dict[tuple, tuple[list, list]] = {}
+    for suite, entrant, s, c in con.execute(SCORES_SQL).fetchall():
+        vs, cs = scores.setdefault((suite, entrant), ([], []))
+        vs.append(s)
+        cs.append(c)
+    kinds = dict(con.execute("SELECT suite, any_value(kind) FROM r GROUP BY suite").fetchall())
+    tables: dict[Any, list[dict]] = {}
+    for row in rows:
+        n = row["n"]
+        w = stats.wilson_interval(row["passed"], n) if n else None
+        row["acc"] = w.estimate if w else None
+        row["acc_low"] = w.low if w else None
+        row["acc_high"] = w.high if w else None
+        vs, cs = scores.get((row["suite"], row["entrant"]), ([], []))
+        m = _mean_interval(vs, cs)
+        row["score"], row["score_low"], row["score_high"] = m["estimate"], m["low"], m["high"]
+        row["cost_case"] = (row["spend"] / n) if (row["priced"] and n) else None
+        row["cost_1k"] = row["cost_case"] * 1000 if row["cost_case"] is not None else None
+        for k in ("lat_p50", "lat_p95", "ttft_p50", "ttft_p95", "tps", "spend"):
+            row[k] = _num(row[k])
+        tables.setdefault(row["suite"], []).append(row)
+    # Overall figures pool different suites, so they only rank entrants that ran the same suites:
+    # the suite set most entrants share. Others (an image model beside text models) are listed
+    # but not ranked.
+    suite_sets: dict[str, frozenset] = {}
+    for key, entries in tables.items():
+        if key is not None:
+            for e in entries:
+                suite_sets[e["entrant"]] = suite_sets.get(e["entrant"], frozenset()) | {key}
+    groups: dict[frozenset, int] = {}
+    for ss in suite_sets.values():
+        groups[ss] = groups.get(ss, 0) + 1
+    main_set = max(groups, key=lambda ss: (groups[ss], len(ss), sorted(ss))) if groups else frozenset()
+    out = []
+    order = sorted((k for k in tables if k is not None), key=str)
+    for key in ([None] if None in tables else []) + order:
+        entries = tables[key]
+        for e in entries:
+            e["suites"] = len(suite_sets.get(e["entrant"], ()))
+            e["unranked"] = key is None and suite_sets.get(e["entrant"]) != main_set
+        entries.sort(key=lambda x: (x["unranked"], -(x["acc"] if x["acc"] is not None else -1), x["entrant"]))
+        ranked = [e for e in entries if not e["unranked"]]
+        out.append({
+            "suite": key,
+            "kind": kinds.get(key) if key else None,
+            "rows": entries,
+            "show_score": not all(e["binary_scores"] for e in entries if e["binary_scores"] is not None),
+            "best": _best(ranked),
+            "unranked": [e["entrant"] for e in entries if e["unranked"]],
+            "suite_count": len(main_set),
+        })
+    return out
+
+
+# Column -> which direction is better. Only columns where "best" means something to a chooser.
+BEST_DIRECTION = {"acc": max, "score": max, "lat_p50": min, "lat_p95": min, "ttft_p50": min,
+                  "ttft_p95": min, "tps": max, "cost_case": min, "cost_1k": min, "errors": min}
+
+
+def _best(entries: list[dict]) -> dict[str, set[str]]:
+    best: dict[str, set[str]] = {}
+    if len(entries) < 2:
+        return best
+    for col, pick in BEST_DIRECTION.items():
+        vals = [(e[col], e["entrant"]) for e in entries if e.get(col) is not None]
+        if len(vals) < 2:
+            continue
+        target = pick(v for v, _ in vals)
+        if all(v == target for v, _ in vals):
+            continue  # a tie across the board marks nothing
+        best[col] = {name for v, name in vals if v == target}
+    return best
+
+
+def recommendations(boards: list[dict]) -> list[dict]:
+    """Per suite (and overall): the cheapest entrant whose accuracy lies inside the best entrant's
+    95% Wilson interval, i.e. not distinguishable from the best on this data."""
+    out = []
+    for b in boards:
+        rows = [e for e in b["rows"] if e["acc"] is not None and e["n"] and not e.get("unranked")]
+        if not rows:
+            continue
+        best = max(rows, key=lambda e: (e["acc"], -(e["cost_case"] if e["cost_case"] is not None else math.inf)))
+        within = [e for e in rows if e["acc"] >= best["acc_low"]]
+        priced = [e for e in within if e["cost_case"] is not None]
+        pick = min(priced, key=lambda e: (e["cost_case"], -e["acc"])) if priced else best
+        saving = None
+        if pick is not best and best["cost_case"] and pick["cost_case"] is not None:
+            saving = 1 - pick["cost_case"] / best["cost_case"]
+        out.append({
+            "suite": b["suite"], "pick": pick, "best": best, "saving": saving,
+            "alternatives": sorted((e["entrant"] for e in within if e is not pick), key=str),
+            "same": pick is best,
+        })
+    return out
+
+
+# ---- charts' data -----------------------------------------------------------------------------
+
+
+def latency_distributions(con) -> dict | None:
+    """Per entrant: latency quantiles and a histogram on log-spaced bins (ok rows only)."""
+    q = _rows(
+        con,
+        """SELECT entrant, count(*) AS n,
+                  quantile_cont(latency_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) AS qs,
+                  min(latency_ms) AS lo, max(latency_ms) AS hi
+           FROM r WHERE status = 'ok' AND latency_ms > 0 GROUP BY entrant ORDER BY entrant""",
+    )
+    if not q:
+        return None
+    lo = min(x["lo"] for x in q)
+    hi = max(x["hi"] for x in q)
+    lo = max(lo, 0.01)
+    hi = max(hi, lo * 1.01)
+    bins = 40
+    a, b = math.log10(lo), math.log10(hi)
+    width = (b - a) / bins
+    hist = con.execute(
+        f"""SELECT entrant, least({bins - 1}, greatest(0, floor((log10(latency_ms) - {a}) / {width})))::INT AS bin,
+                   count(*) FROM r WHERE status = 'ok' AND latency_ms > 0 GROUP BY ALL"""
+    ).fetchall()
+    counts: dict[str, list[int]] = {x["entrant"]: [0] * bins for x in q}
+    for entrant, k, c in hist:
+        counts[entrant][k] += c
+    for x in q:
+        x["qs"] = [float(v) for v in x["qs"]]
+        x["hist"] = counts[x["entrant"]]
+    return {"lo": lo, "hi": hi, "bins": bins, "entrants": q}
+
+
+# ---- per kind ---------------------------------------------------------------------------------
+
+
+def kind_sections(con, boards: list[dict], out_dir: str | None) -> dict[str, list[dict]]:
+    kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM r").fetchall()}
+    out: dict[str, list[dict]] = {}
+    if "classification" in kinds:
+        out["classification"] = _classification(con)
+    if "json_extraction" in kinds:
+        out["json_extraction"] = _json_extraction(con)
+    if "tool_calling" in kinds:
+        out["tool_calling"] = _tool_calling(con)
+    if "long_context" in kinds:
+        out["long_context"] = _long_context(con)
+    if "image" in kinds:
+        out["image"] = _images(con, out_dir)
+    return out
+
+
+def _classification(con) -> list[dict]:
+    rows = con.execute(
+        """SELECT suite, entrant,
+                  coalesce(details->>'expected', '(none)') AS exp,
+                  CASE WHEN (details->>'unparsed')::BOOLEAN IS TRUE OR details->>'predicted' IS NULL
+                       THEN '(unparsed)' ELSE details->>'predicted' END AS pred,
+                  count(*) AS c
+           FROM r WHERE kind = 'classification' AND status = 'ok'
+           GROUP BY ALL ORDER BY suite, entrant"""
+    ).fetchall()
+    suites: dict[str, dict] = {}
+    for suite, entrant, exp, pred, c in rows:
+        s = suites.setdefault(suite, {"suite": suite, "models": {}})
+        m = s["models"].setdefault(entrant, {})
+        m[(exp, pred)] = m.get((exp, pred), 0) + c
+    out = []
+    for suite, s in suites.items():
+        mats = []
+        for entrant, cells in s["models"].items():
+            labels = sorted({e for e, _ in cells} | {p for _, p in cells if p != "(unparsed)"})
+            truncated = len(labels) > CONFUSION_MAX_LABELS
+            labels = labels[:CONFUSION_MAX_LABELS]
+            cols = labels + (["(unparsed)"] if any(p == "(unparsed)" for _, p in cells) else [])
+            matrix = [[cells.get((e, p), 0) for p in cols] for e in labels]
+            f1s = []
+            for lab in labels:
+                tp = cells.get((lab, lab), 0)
+                fp = sum(v for (e, p), v in cells.items() if p == lab and e != lab)
+                fn = sum(v for (e, p), v in cells.items() if e == lab and p != lab)
+                f1s.append(2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 0.0)
+            total = sum(cells.values())
+            unparsed = sum(v for (_, p), v in cells.items() if p == "(unparsed)")
+            mats.append({"entrant": entrant, "labels": labels, "cols": cols, "matrix": matrix,
+                         "max": max((max(rw) for rw in matrix if rw), default=0), "truncated": truncated,
+                         "macro_f1": sum(f1s) / len(f1s) if f1s else None, "n": total,
+                         "unparsed": unparsed})
+        out.append({"suite": suite, "matrices": mats})
+    return out
+
+
+def _json_extraction(con) -> list[dict]:
+    summary = _rows(
+        con,
+        """SELECT suite, entrant, count(*) AS n,
+                  avg(CASE WHEN (details->>'parsed')::BOOLEAN THEN 1 ELSE 0 END)
+                      FILTER (details->>'parsed' IS NOT NULL) AS parsed,
+                  avg(CASE WHEN (details->>'schema_valid')::BOOLEAN THEN 1 ELSE 0 END)
+                      FILTER (details->>'schema_valid' IS NOT NULL) AS schema_valid,
+                  avg(TRY_CAST(details->>'precision' AS DOUBLE)) AS precision,
+                  avg(TRY_CAST(details->>'recall' AS DOUBLE)) AS recall,
+                  avg(coalesce(TRY_CAST(details->>'f1' AS DOUBLE), TRY_CAST(details->>'field_f1' AS DOUBLE))) AS field_f1,
+                  count(*) FILTER ((details->>'fenced')::BOOLEAN IS TRUE) AS fenced,
+                  count(*) FILTER ((details->>'degraded')::BOOLEAN IS TRUE) AS degraded
+           FROM r WHERE kind = 'json_extraction' AND status = 'ok'
+           GROUP BY ALL ORDER BY suite, entrant""",
+    )
+    # Per field: the expected answer's leaves (array positions folded to `[]`), each right unless
+    # the scorer listed it under `mismatches` or `missing`, or the answer did not parse at all.
+    # Paths are those of scoring.json_fields.flatten ("a.b[0].c").
+    fields = con.execute(
+        r"""WITH j AS (
+               SELECT row_number() OVER () AS rid, suite, entrant, details,
+                      coalesce((details->>'parsed')::BOOLEAN, TRUE) AS parsed
+               FROM r WHERE kind = 'json_extraction' AND status = 'ok'
+                 AND json_type(details->'expected') IN ('OBJECT', 'ARRAY')),
+           leaves AS (
+               SELECT j.rid, j.suite, j.entrant, j.parsed, substr(t.fullkey, 3) AS path
+               FROM j, json_tree(j.details->'expected') AS t
+               WHERE t.type NOT IN ('OBJECT', 'ARRAY')),
+           wrong AS (
+               SELECT rid, unnest(from_json(coalesce(details->'missing', '[]'), '["VARCHAR"]')) AS path FROM j
+               UNION ALL
+               SELECT rid, unnest(from_json(coalesce(details->'mismatches', '[]'), '[{"path": "VARCHAR"}]')).path FROM j)
+           SELECT l.suite, regexp_replace(l.path, '\[[0-9]+\]', '[]', 'g') AS field, l.entrant,
+                  avg(CASE WHEN l.parsed AND w.rid IS NULL THEN 1.0 ELSE 0.0 END) AS acc, count(*) AS n
+           FROM leaves l LEFT JOIN (SELECT DISTINCT rid, path FROM wrong) w ON w.rid = l.rid AND w.path = l.path
+           GROUP BY ALL ORDER BY 1, 2, 3"""
+    ).fetchall()
+    by_suite: dict[str, dict] = {}
+    for s in summary:
+        by_suite.setdefault(s["suite"], {"suite": s["suite"], "summary": [], "fields": {}, "entrants": []})
+        by_suite[s["suite"]]["summary"].append(s)
+        by_suite[s["suite"]]["entrants"].append(s["entrant"])
+    for suite, field, entrant, acc, n in fields:
+        if suite in by_suite:
+            by_suite[suite]["fields"].setdefault(field, {})[entrant] = {"acc": _num(acc), "n": n}
+    out = []
+    for s in by_suite.values():
+        s["field_count"] = len(s["fields"])
+        s["fields"] = [{"field": k, "by": v} for k, v in sorted(s["fields"].items())[:FIELDS_CAP]]
+        out.append(s)
+    return out
+
+
+def _tool_calling(con) -> list[dict]:
+    rows = con.execute(
+        """SELECT suite, entrant,
+                  CASE WHEN status = 'error' THEN 'request error'
+                       WHEN passed THEN NULL
+                       ELSE coalesce(details->>'reason', details->'failure'->>'reason',
+                                     CASE WHEN json_type(details->'failure') = 'VARCHAR' THEN details->>'failure' END,
+                                     '(no reason recorded)') END AS reason,
+                  count(*) AS c
+           FROM r WHERE kind = 'tool_calling' AND status <> 'skipped'
+           GROUP BY ALL"""
+    ).fetchall()
+    suites: dict[str, dict] = {}
+    for suite, entrant, reason, c in rows:
+        s = suites.setdefault(suite, {"suite": suite, "entrants": {}, "reasons": {}})
+        e = s["entrants"].setdefault(entrant, {"n": 0, "failed": 0})
+        e["n"] += c
+        if reason is not None:
+            e["failed"] += c
+            s["reasons"].setdefault(reason, {})[entrant] = s["reasons"].get(reason, {}).get(entrant, 0) + c
+    out = []
+    for s in suites.values():
+        entrants = sorted(s["entrants"])
+        reasons = sorted(s["reasons"].items(), key=lambda kv: -sum(kv[1].values()))
+        out.append({"suite": s["suite"], "entrants": entrants, "totals": s["entrants"],
+                    "reasons": [{"reason": k, "counts": v} for k, v in reasons]})
+    return out
+
+
+def _long_context(con) -> list[dict]:
+    rows = con.execute(
+        """SELECT suite, entrant, TRY_CAST(details->>'target_tokens' AS BIGINT) AS t,
+                  TRY_CAST(details->>'depth' AS DOUBLE) AS d,
+                  count(*) FILTER (status <> 'skipped') AS n,
+                  count(*) FILTER (status = 'ok' AND passed) AS k,
+                  count(*) FILTER (status = 'skipped') AS skipped
+           FROM r WHERE kind = 'long_context'
+           GROUP BY ALL"""
+    ).fetchall()
+    suites: dict[str, dict] = {}
+    for suite, entrant, t, d, n, k, skipped in rows:
+        s = suites.setdefault(suite, {"suite": suite, "maps": {}, "no_grid": 0})
+        if t is None or d is None:
+            s["no_grid"] += n
+            continue
+        m = s["maps"].setdefault(entrant, {})
+        cell = m.setdefault((t, d), [0, 0, 0])
+        cell[0] += n
+        cell[1] += k
+        cell[2] += skipped
+    out = []
+    for s in suites.values():
+        maps = []
+        for entrant in sorted(s["maps"])[:HEATMAP_MAX_MODELS]:
+            cells = s["maps"][entrant]
+            tokens = sorted({t for t, _ in cells})
+            depths = sorted({d for _, d in cells})
+            grid = [[({"n": cells[(t, d)][0], "k": cells[(t, d)][1], "skipped": cells[(t, d)][2],
+                       "acc": cells[(t, d)][1] / cells[(t, d)][0] if cells[(t, d)][0] else None}
+                      if (t, d) in cells else None) for t in tokens] for d in depths]
+            maps.append({"entrant": entrant, "tokens": tokens, "depths": depths, "grid": grid})
+        out.append({"suite": s["suite"], "maps": maps, "no_grid": s["no_grid"],
+                    "more_models": max(0, len(s["maps"]) - HEATMAP_MAX_MODELS)})
+    return out
+
+
+def _images(con, out_dir: str | None) -> list[dict]:
+    import os
+
+    summary = _rows(
+        con,
+        """SELECT suite, entrant, count(*) AS n, count(*) FILTER (passed) AS passed,
+                  sum(images) AS images, count(*) FILTER (status = 'error') AS errors
+           FROM r WHERE kind = 'image' GROUP BY ALL ORDER BY suite, entrant""",
+    )
+    items = _rows(
+        con,
+        f"""SELECT suite, entrant, case_id, "repeat", passed, status, error, input_text,
+                   details->'images' AS imgs
+            FROM r WHERE kind = 'image'
+            QUALIFY row_number() OVER (PARTITION BY suite ORDER BY case_id, entrant, "repeat") <= {GALLERY_CAP}
+            ORDER BY suite, case_id, entrant, "repeat" """,
+    )
+    suites: dict[str, dict] = {}
+    for s in summary:
+        suites.setdefault(s["suite"], {"suite": s["suite"], "summary": [], "items": [], "total": 0})
+        suites[s["suite"]]["summary"].append(s)
+        suites[s["suite"]]["total"] += s["n"]
+    base = os.path.abspath(out_dir) if out_dir else os.getcwd()
+    for it in items:
+        try:
+            imgs = json.loads(it["imgs"]) if it["imgs"] else []
+        except ValueError:
+            imgs = []
+        shown = []
+        for im in imgs if isinstance(imgs, list) else []:
+            if not isinstance(im, dict):
+                continue
+            path = im.get("path")
+            href = None
+            exists = False
+            if isinstance(path, str) and path:
+                absolute = os.path.abspath(path)
+                exists = os.path.exists(absolute)
+                # Relative to the report so the folder can move as a whole (report + runs/).
+                href = os.path.relpath(absolute, base).replace(os.sep, "/")
+            # The image kind records `ok` + `problems` (what failed); a `checks` map is accepted too.
+            checks = im.get("checks")
+            if isinstance(checks, dict):
+                checks = [{"name": k, "ok": v} for k, v in checks.items()]
+            elif isinstance(checks, list):
+                checks = [c if isinstance(c, dict) else {"name": str(c), "ok": None} for c in checks]
+            else:
+                problems = im.get("problems") if isinstance(im.get("problems"), list) else []
+                checks = [{"name": str(p), "ok": False} for p in problems]
+                if not checks and im.get("ok") is not None:
+                    checks = [{"name": "checks passed" if im.get("ok") else "failed", "ok": bool(im.get("ok"))}]
+            if isinstance(im.get("error"), dict) and not path:
+                checks.insert(0, {"name": f"{im['error'].get('code', 'error')}: {im['error'].get('message', '')}"[:200],
+                                  "ok": False})
+            shown.append({"path": path, "href": href, "exists": exists, "format": im.get("format"),
+                          "width": im.get("width"), "height": im.get("height"), "bytes": im.get("bytes"),
+                          "checks": checks})
+        it["images_list"] = shown
+        if it["suite"] in suites:
+            suites[it["suite"]]["items"].append(it)
+    return list(suites.values())
+
+
+# ---- drill-down -------------------------------------------------------------------------------
+
+
+# The chain of thought wherever the response keeps it: the raw chat body, a bare message, or (tool
+# calling) the first assistant step of a trajectory.
+REASONING_SQL = """coalesce(r.response->>'$.choices[0].message.reasoning_content',
+                            r.response->>'$.reasoning_content',
+                            r.response->>'$.message.reasoning_content',
+                            r.response->>'$.trajectory[0].reasoning_content')"""
+
+
+def drilldown(con, opts: ReportOptions) -> dict:
+    """Cases with each entrant's answers side by side, for the page's filterable table.
+
+    Big runs are capped: cases where some entrant failed come first (they are what people open),
+    then the rest in suite/case order, until `case_cap` cases or the byte budget is reached.
+    """
+    total = con.execute("SELECT count(DISTINCT (suite, case_id)) FROM r").fetchone()[0]
+    tc = int(opts.text_cap)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE report_cases AS
+            SELECT suite, case_id, bool_or(status <> 'ok' OR NOT coalesce(passed, FALSE)) AS any_fail
+            FROM r GROUP BY suite, case_id
+            ORDER BY any_fail DESC, suite, case_id LIMIT {int(opts.case_cap)}"""
+    )
+    rows = con.execute(
+        f"""SELECT r.suite, r.case_id, r.kind, r.entrant, r."repeat", r.status, r.error, r.passed, r.score,
+                   left(r.input_text, {tc}) AS prompt, length(r.input_text) AS prompt_len,
+                   left(r.output_text, {tc}) AS answer, length(r.output_text) AS answer_len,
+                   left({REASONING_SQL}, {REASONING_CAP}) AS reasoning,
+                   length({REASONING_SQL}) AS reasoning_len,
+                   r.details->'expected' AS expected,
+                   CASE WHEN length(CAST(r.details AS VARCHAR)) > {DETAILS_CAP}
+                        THEN left(CAST(r.details AS VARCHAR), {DETAILS_CAP}) || ' …(truncated)'
+                        ELSE CAST(r.details AS VARCHAR) END AS details,
+                   CASE WHEN json_type(r.details->'tags') = 'ARRAY' THEN CAST(r.details->'tags' AS VARCHAR) END AS tags,
+                   r.latency_ms, r.cost_usd, c.any_fail
+            FROM r JOIN report_cases c ON c.suite = r.suite AND c.case_id = r.case_id
+            WHERE r."repeat" < {REPEATS_SHOWN}
+            ORDER BY c.any_fail DESC, r.suite, r.case_id, r.entrant, r."repeat" """
+    ).fetchall()
+    cases: list[dict] = []
+    index: dict[tuple, dict] = {}
+    size = 0
+    stopped_by_budget = False
+    tags_seen: set[str] = set()
+    for (suite, case_id, kind, entrant, rep, status, error, passed, score, prompt, prompt_len, answer,
+         answer_len, reasoning, reasoning_len, expected, details, tags, latency, cost, any_fail) in rows:
+        key = (suite, case_id)
+        case = index.get(key)
+        if case is None:
+            if size > opts.case_bytes_budget:
+                stopped_by_budget = True
+                break
+            case = {"s": suite, "c": case_id, "k": kind, "p": prompt or "",
+                    "pt": (prompt_len or 0) > tc, "e": _pretty(expected), "t": _tags(tags), "f": bool(any_fail),
+                    "m": {}}
+            tags_seen.update(case["t"])
+            index[key] = case
+            cases.append(case)
+            size += len(case["p"]) + len(case["e"]) + 100
+        a = {"r": rep, "st": status, "ok": bool(passed), "sc": _num(score), "a": answer or "",
+             "at": (answer_len or 0) > tc, "rs": reasoning or "", "rt": (reasoning_len or 0) > REASONING_CAP,
+             "er": error or "", "d": details or "", "l": _num(latency), "$": _num(cost)}
+        case["m"].setdefault(entrant, []).append(a)
+        size += len(a["a"]) + len(a["rs"]) + len(a["d"]) + len(a["er"]) + 120
+    shown = len(cases)
+    repeats = con.execute('SELECT max("repeat") + 1 FROM r').fetchone()[0] or 1
+    note = None
+    if shown < total:
+        why = "the byte budget" if stopped_by_budget else f"the cap of {opts.case_cap:,} cases"
+        note = (f"Showing {shown:,} of {total:,} cases ({why}): cases where some model failed come first. "
+                "Every row is in the DuckDB file; query `results` for the rest.")
+    if repeats > REPEATS_SHOWN:
+        note = (note + " " if note else "") + f"Only the first {REPEATS_SHOWN} repeats of each case are shown."
+    return {"cases": cases, "total": total, "shown": shown, "note": note, "tags": sorted(tags_seen),
+            "text_cap": tc}
+
+
+def _pretty(expected: str | None) -> str:
+    if expected is None:
+        return ""
+    try:
+        v = json.loads(expected)
+    except ValueError:
+        return expected
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))[:TEXT_CAP]
+
+
+def _tags(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    try:
+        v = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(t) for t in v][:20] if isinstance(v, list) else []
+
+
+# ---- the whole report -------------------------------------------------------------------------
+
+
+def build(con, run_ids: list[str], *, out_dir: str | None = None, opts: ReportOptions | None = None) -> dict:
+    """All data for one report over `run_ids` (already resolved)."""
+    opts = opts or ReportOptions()
+    prepare_view(con, run_ids)
+    head = header(con, run_ids)
+    boards = leaderboards(con)
+    return {
+        "run_ids": run_ids,
+        "header": head,
+        "boards": boards,
+        "recommendations": recommendations(boards),
+        "latency": latency_distributions(con),
+        "kinds": kind_sections(con, boards, out_dir),
+        "drill": drilldown(con, opts),
+    }

@@ -1,0 +1,335 @@
+"""Render reports: one self-contained HTML file per report, plus `index.html` of the folder.
+
+`report_command` is what `evalseed report` calls. Data comes from `data.build` (DuckDB SQL), charts
+from `charts` (inline SVG), the page from Jinja2 templates with autoescaping on: every string from
+a suite or a model is escaped by the template engine, and the drill-down data travels as JSON in a
+`<script type="application/json">` block with `<`, `>` and `&` escaped, read by our JS with
+`textContent` only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from . import charts
+from .data import ReportOptions
+
+META_NAME = "evalseed-report"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def safe_json(value: Any) -> str:
+    """JSON that can sit inside a <script> element: no `</script>`, no `<!--`, no HTML entity
+    surprises, no raw line separators (which older JS parsers treat as newlines)."""
+    s = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    return (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _clean_floats(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean_floats(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean_floats(x) for x in v]
+    return v
+
+
+# ---- formatting filters -----------------------------------------------------------------------
+
+
+def _pct(v: Any, digits: int = 1) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v * 100:.{digits}f}%"
+
+
+def _money(v: Any) -> str:
+    if v is None:
+        return "–"
+    if v == 0:
+        return "$0"
+    if abs(v) >= 100:
+        return f"${v:,.0f}"
+    if abs(v) >= 1:
+        return f"${v:,.2f}"
+    if abs(v) >= 0.01:
+        return f"${v:.3f}"
+    if abs(v) < 1e-7:
+        return f"${v:.1e}"
+    # Two significant digits without exponent notation: $0.000042, not $4.2e-05.
+    digits = -math.floor(math.log10(abs(v))) + 1
+    return f"${v:.{digits}f}"
+
+
+def _ms(v: Any) -> str:
+    if v is None:
+        return "–"
+    if v >= 10_000:
+        return f"{v / 1000:.1f} s"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    return f"{v:.0f} ms"
+
+
+def _num(v: Any, digits: int = 0) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float) and math.isnan(v):
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def _secs(v: Any) -> str:
+    if v is None:
+        return "–"
+    if v >= 3600:
+        return f"{v / 3600:.1f} h"
+    if v >= 60:
+        return f"{v / 60:.1f} min"
+    return f"{v:.1f} s"
+
+
+def _sortval(v: Any) -> str:
+    """data-v attribute for sortable columns: a number, or empty for missing (sorts last)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(float(v))
+    return str(v)
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its extension: suite and model text is hostile input
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, money=_money, ms=_ms, num=_num, secs=_secs, sortval=_sortval,
+                       tojson_safe=lambda v: __import__("markupsafe").Markup(safe_json(_clean_floats(v))))
+    return env
+
+
+KIND_TITLES = {
+    "classification": "Classification: confusion matrices",
+    "json_extraction": "JSON extraction: validity and field F1",
+    "tool_calling": "Tool calling: failure reasons",
+    "long_context": "Long context: accuracy by length and depth",
+    "image": "Images",
+}
+
+
+def _assets() -> dict:
+    """CSS and scripts inlined into every report, and a Content-Security-Policy that allows only
+    these exact scripts (by hash) and no network at all: even if some text escaped the escaping,
+    an injected script would not run and nothing could be fetched."""
+    import base64
+    import hashlib
+
+    from markupsafe import Markup
+
+    css = (TEMPLATES / "_style.css").read_text(encoding="utf-8")
+    errors_js = (TEMPLATES / "_errors.js").read_text(encoding="utf-8")
+    app_js = (TEMPLATES / "_app.js").read_text(encoding="utf-8")
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode() + "'"
+        for js in (errors_js, app_js)
+    )
+    csp = (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
+           "img-src 'self' file: data:; base-uri 'none'; form-action 'none'")
+    return {"css": Markup(css), "errors_js": Markup(errors_js), "app_js": Markup(app_js), "csp": csp}
+
+
+# ---- one report -------------------------------------------------------------------------------
+
+
+def report_filename(run_ids: list[str]) -> str:
+    def clean(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", s)[:60]
+
+    if len(run_ids) == 1:
+        return f"{clean(run_ids[0])}.html"
+    if len(run_ids) == 2:
+        return f"{clean(run_ids[0])}-vs-{clean(run_ids[1])}.html"
+    return f"{clean(run_ids[0])}-and-{len(run_ids) - 1}-more.html"
+
+
+def _comparison(con, run_ids: list[str]) -> dict | None:
+    if len(run_ids) != 2:
+        return None
+    try:
+        from ..compare import compare_runs
+    except ImportError:
+        return {"unavailable": "the comparison module (evalseed.compare) is not installed in this build."}
+    try:
+        result = compare_runs(con, run_ids[0], run_ids[1])
+    except UsageError as e:
+        return {"unavailable": str(e)}
+    return {"data": _clean_floats(result.to_dict() if hasattr(result, "to_dict") else result)}
+
+
+def _router(con, run_ids: list[str], router_path: str | None) -> dict | None:
+    if not router_path:
+        return None
+    if not Path(router_path).exists():
+        raise UsageError(f"{router_path}: no such router file; train one with `evalseed route train` or drop --router.")
+    try:
+        from ..router import report_data
+    except ImportError:
+        return {"unavailable": "the router module (evalseed.router) is not installed in this build."}
+    return {"data": _clean_floats(report_data(con, run_ids, router_path))}
+
+
+def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | None = None,
+                  opts: ReportOptions | None = None) -> dict:
+    """Data + charts for the template (separate from writing so tests can inspect it)."""
+    from . import data
+
+    d = data.build(con, run_ids, out_dir=out_dir, opts=opts)
+    entrants = [m["entrant"] for m in d["header"]["models"]]
+    palette = charts.colors(entrants)
+    qc = []
+    for b in d["boards"]:
+        pts = [{"entrant": e["entrant"], "acc": e["acc"], "low": e["acc_low"], "high": e["acc_high"],
+                "cost": e["cost_1k"]} for e in b["rows"] if not e.get("unranked")]
+        title = f"Accuracy vs cost: {b['suite'] or 'all suites'}"
+        qc.append({"suite": b["suite"], "svg": charts.quality_cost(pts, palette, title=title),
+                   "frontier": [p["entrant"] for p in charts.pareto_frontier(
+                       [{**p, "cost": p["cost"] or 0.0} for p in pts if p["acc"] is not None])]})
+    for lc in d["kinds"].get("long_context", []):
+        for m in lc["maps"]:
+            m["svg"] = charts.heatmap(m)
+    drill = d.pop("drill")
+    now = datetime.now(timezone.utc)
+    runs = d["header"]["runs"]
+    title = ("Comparison " + " vs ".join(run_ids) if len(run_ids) == 2 else "Report " + ", ".join(run_ids))
+    meta = {"title": title, "runs": run_ids, "generated": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "labels": [r.get("label") for r in runs],
+            "started": [str(r.get("started_at"))[:19] for r in runs],
+            "models": entrants, "suites": [s["suite"] for s in d["header"]["suites"]],
+            "cases": d["header"]["totals"]["cases"]}
+    from .. import __version__ as version
+
+    return {
+        **d,
+        "title": title,
+        "meta_json": json.dumps(meta, default=str),
+        "generated": meta["generated"],
+        "version": version,
+        "palette": palette,
+        "qc": qc,
+        "latency_svg": charts.latency(d["latency"], palette),
+        "drill_meta": {k: v for k, v in drill.items() if k != "cases"},
+        "cases": drill["cases"],
+        "comparison": _comparison(con, run_ids),
+        "router": None,
+        "kind_titles": KIND_TITLES,
+        **_assets(),
+    }
+
+
+def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: str | None = None,
+                  opts: ReportOptions | None = None) -> Path:
+    """Write one report for `run_ids` (resolved ids) into `out_dir`; returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = build_context(con, run_ids, out_dir=str(out), router_path=router_path, opts=opts)
+    ctx["router"] = _router(con, run_ids, router_path)
+    page = _env().get_template("report.html.j2").render(**ctx)
+    path = out / report_filename(run_ids)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a report
+    return path
+
+
+# ---- the folder index -------------------------------------------------------------------------
+
+_META_RE = re.compile(r'<meta name="evalseed-report" content="([^"]*)"')
+
+
+def read_meta(path: Path) -> dict | None:
+    """The metadata a report carries in its <head>, or None for other HTML files."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(16_384)
+    except OSError:
+        return None
+    m = _META_RE.search(head)
+    if not m:
+        return None
+    try:
+        return json.loads(html.unescape(m.group(1)))
+    except ValueError:
+        return None
+
+
+def write_index(out_dir: str | Path) -> Path:
+    """(Re)write `index.html` listing every evalseed report in the folder, newest first."""
+    out = Path(out_dir)
+    items = []
+    for p in sorted(out.glob("*.html")):
+        if p.name == "index.html":
+            continue
+        meta = read_meta(p)
+        if meta is None:
+            continue
+        items.append({"file": p.name, "mtime": p.stat().st_mtime, "size": p.stat().st_size, **meta})
+    items.sort(key=lambda x: (x.get("generated") or "", x["mtime"]), reverse=True)
+    page = _env().get_template("index.html.j2").render(items=items, folder=str(out.resolve()))
+    path = out / "index.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def report_command(db: str, run_refs: list[str], out_dir: str, router_path: str | None = None) -> int:
+    """`evalseed report`: resolve runs (none = the latest), render, refresh the index, print paths."""
+    import typer
+
+    from .. import store
+
+    if router_path and not Path(router_path).exists():
+        raise UsageError(f"{router_path}: no such router file; train one with `evalseed route train` or drop --router.")
+    if len(set(run_refs)) != len(run_refs):
+        raise UsageError("the same run is given twice; give each run once.")
+    con = store.open_db(db, read_only=True)
+    try:
+        run_ids = [store.resolve_run(con, ref) for ref in (run_refs or [None])]
+        if len(set(run_ids)) != len(run_ids):
+            raise UsageError("two of the given run ids name the same run; give each run once.")
+        for rid in run_ids:
+            if not con.execute("SELECT 1 FROM results WHERE run_id = ? LIMIT 1", [rid]).fetchone():
+                raise UsageError(f"run {rid} has no results yet; nothing to report.")
+        try:
+            path = render_report(con, run_ids, out_dir, router_path=router_path)
+        except OSError as e:
+            raise UsageError(f"{out_dir}: cannot write the report ({e.strerror or e}).") from None
+    finally:
+        con.close()
+    index = write_index(out_dir)
+    typer.echo(str(path))
+    typer.echo(f"index: {index}", err=True)
+    return 0
