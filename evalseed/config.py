@@ -216,10 +216,12 @@ class Config:
     def effective_model(self, info: ModelInfo, provider: Provider) -> ModelInfo:
         """The model as seen through a provider (its context window and prices may differ)."""
         changes: dict[str, Any] = {}
-        if info.name in provider.context_windows:
-            changes["context_window"] = provider.context_windows[info.name]
-        if info.name in provider.price_overrides:
-            changes["prices"] = provider.price_overrides[info.name]
+        # A version bump sees its parent's provider-specific window and prices too.
+        for name in (info.inherited_from, info.name):
+            if name and name in provider.context_windows:
+                changes["context_window"] = provider.context_windows[name]
+            if name and name in provider.price_overrides:
+                changes["prices"] = provider.price_overrides[name]
         return replace(info, **changes) if changes else info
 
     def price_table(self) -> dict[str, Any]:
@@ -280,7 +282,10 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         bad = set(spec) - _MODEL_KEYS
         if bad:
             raise UsageError(f"{where}: unknown key(s) {sorted(bad)}; allowed: {sorted(_MODEL_KEYS)}.")
-        base = models.get(name) or ModelInfo(name=name, family=name)
+        # A user's model named like `acme-7-250101` forms the family `acme-7`, so its next version
+        # is accepted without configuration, as for the built-in families.
+        vm = VERSION_RE.match(name)
+        base = models.get(name) or ModelInfo(name=name, family=vm.group("family") if vm else name)
         spec = dict(spec)
         if "prices" in spec:
             spec["prices"] = _prices_from(spec["prices"], base.prices, f"{where}.prices")

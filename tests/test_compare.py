@@ -431,3 +431,146 @@ def test_gate_after_run_returns_exit_code(db, capsys):
     assert compare.gate_after_run(str(path), "run-base", "run-cand") == 1
     assert compare.gate_after_run(str(path), "run-base", "run-base") == 0
     assert "verdict" in capsys.readouterr().out
+
+
+# ---- end to end: two real runs against the stub server -----------------------------------------
+
+
+def _e2e_suite(n: int) -> str:
+    lines = [
+        "name: polarity",
+        "kind: classification",
+        "labels: [positive, negative]",
+        "params: {temperature: 0, max_tokens: 4}",
+        "messages:",
+        '  - {role: system, content: "Answer positive or negative."}',
+        '  - {role: user, content: "{{ text }}"}',
+        "cases:",
+    ]
+    for i in range(n):
+        label = "positive" if i % 2 else "negative"
+        lines += [f"  - id: case-{i:03d}", f'    vars: {{text: "review number {i:03d} is {label}"}}',
+                  f"    expected: {label}"]
+    return "\n".join(lines) + "\n"
+
+
+def _responder(wrong: set[int]):
+    import re
+
+    from evalseed.testing.stub_server import Reply, last_message_text
+
+    def respond(body):
+        m = re.search(r"review number (\d+) is (\w+)", last_message_text(body))
+        i, label = int(m.group(1)), m.group(2)
+        if i in wrong:
+            label = "positive" if label == "negative" else "negative"
+        return Reply(content=label.capitalize() + ".")
+
+    return respond
+
+
+def _run_ids(db):
+    con = store.open_db(db, read_only=True)
+    try:
+        return [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY started_at").fetchall()]
+    finally:
+        con.close()
+
+
+def test_end_to_end_version_bump_regression(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(60))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    code, _, err = cli("run", suite, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+                       "--no-progress", "--label", "baseline")
+    assert code == 0, err
+    (base_id,) = _run_ids(db)
+
+    # The new version answers 20 of the 60 cases wrongly. Its name is in no table: it inherits
+    # seed-1-6-250915's window and prices, with a one-line notice.
+    worse = stub(responder=_responder(set(range(20))))
+    code, out, err = cli("run", suite, "--base-url", worse.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--baseline", base_id, "--gate")
+    assert code == 1, out + err
+    assert "seed-1-6-260301 is not in the model table: using seed-1-6-250915's" in err
+    assert "REGRESSION" in out
+    cand_id = _run_ids(db)[-1]
+
+    junit, md = tmp_path / "out" / "junit.xml", tmp_path / "out" / "summary.md"
+    junit.parent.mkdir()
+    code, out, err = cli("compare", base_id, cand_id, "--db", db, "--junit", junit, "--markdown", md)
+    assert code == 1, out + err
+    root = ET.parse(junit).getroot()
+    (tc,) = list(root.iter("testcase"))
+    assert tc.get("name") == "polarity"
+    failure = tc.find("failure")
+    assert failure is not None and "accuracy -33.3 pts" in failure.get("message")
+    assert all(f"case-{i:03d}" in failure.text for i in range(20)) and "case-020" not in failure.text
+    text = md.read_text()
+    assert "❌ regression" in text and "seed-1-6-250915 -> seed-1-6-260301" in text
+    assert "20 pass→fail" in text and "| case-000 | 1.00 | 0.00 | negative | Negative. | Positive. |" in text
+
+    # The same bad model compared with itself, and a clean re-run of the baseline, pass the gate.
+    assert cli("compare", cand_id, cand_id, "--db", db)[0] == 0
+    code, out, err = cli("run", suite, "--base-url", good.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--baseline", base_id, "--gate")
+    assert code == 0, out + err
+    assert "no regression" in out
+
+
+# ---- version bumps need no configuration (config.Config.resolve_model) --------------------------
+
+
+def _cfg(tmp_path, monkeypatch, yaml_text=None):
+    from evalseed.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    if yaml_text is None:
+        return load_config()
+    p = tmp_path / "evalseed.yaml"
+    p.write_text(yaml_text)
+    return load_config(p)
+
+
+def test_new_version_inherits_family_window_features_and_prices(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, monkeypatch)
+    old = cfg.resolve_model("seed-1-6-250915")
+    new = cfg.resolve_model("seed-1-6-260301")
+    assert new.name == "seed-1-6-260301" and new.inherited_from == "seed-1-6-250915"
+    assert (new.context_window, new.prices, new.family, new.kind) == (old.context_window, old.prices, "seed-1-6", "text")
+    assert (new.structured_output, new.tools, new.thinking) == (old.structured_output, old.tools, old.thinking)
+    assert cfg.notices == [
+        "seed-1-6-260301 is not in the model table: using seed-1-6-250915's context window, features and prices."
+    ]
+    cfg.resolve_model("seed-1-6-260301")
+    assert len(cfg.notices) == 1  # one line, not one per use
+    flash = cfg.resolve_model("seed-1-6-flash-260101")
+    assert flash.inherited_from == "seed-1-6-flash-250715" and flash.structured_output is False
+
+
+def test_new_version_inherits_the_newest_member_of_its_family(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, monkeypatch, "models:\n  seed-1-6-251201:\n    family: seed-1-6\n    prices: {input: 0.3, output: 2.5}\n")
+    assert cfg.resolve_model("seed-1-6-260301").inherited_from == "seed-1-6-251201"
+    assert cfg.resolve_model("seed-1-6-260301").prices.input == 0.3
+
+
+def test_user_defined_family_gets_version_bumps_too(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, monkeypatch, "models:\n  acme-7-250101:\n    context_window: 8192\n    prices: {input: 1, output: 2}\n")
+    new = cfg.resolve_model("acme-7-260101")
+    assert new.inherited_from == "acme-7-250101" and new.context_window == 8192
+
+
+def test_new_version_keeps_provider_specific_window(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, monkeypatch)
+    ark = cfg.provider("ark")
+    old = cfg.effective_model(cfg.resolve_model("seed-1-8-251228"), ark)
+    new = cfg.effective_model(cfg.resolve_model("seed-1-8-260601"), ark)
+    assert old.context_window == new.context_window == 262_144
+
+
+def test_unknown_family_is_still_an_error(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path, monkeypatch)
+    with pytest.raises(UsageError, match="unknown model 'gpt-9-260101'"):
+        cfg.resolve_model("gpt-9-260101")
