@@ -40,10 +40,10 @@ class FunctionSpec(BaseModel):
         from ..scoring.json_fields import check_schema
 
         if v.get("type", "object") != "object":
-            raise ValueError("parameters: the top-level type must be object")
+            raise ValueError("the top-level type must be object")
         problem = check_schema(v)
         if problem:
-            raise ValueError(f"parameters: not a valid JSON Schema: {problem}")
+            raise ValueError(f"not a valid JSON Schema: {problem}")
         return v
 
 
