@@ -223,7 +223,7 @@ def test_a_120k_grid_for_three_models_holds_one_haystack_per_length(tmp_path):
         # Sending them one after another (as one worker does) cuts each length once.
         for _case, _model, p in prepared:
             messages = KIND.build_messages(suite.messages, p)
-            assert NEEDLE_OF(suite) in messages[-1]["content"]
+            assert suite.needle in messages[-1]["content"]
             del messages
         _, peak_send = tracemalloc.get_traced_memory()
     finally:
@@ -235,10 +235,6 @@ def test_a_120k_grid_for_three_models_holds_one_haystack_per_length(tmp_path):
     # request in flight (its document with the needle, and the rendered message: 2 copies). Holding
     # a document per depth or per model would be 15 copies of the 120k length alone.
     assert peak_send - before < 4 * one_copy
-
-
-def NEEDLE_OF(suite):
-    return suite.needle
 
 
 # ---- scoring ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from .. import tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages, user_text
+from ..templating import render_messages
 from .base import Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
 
 BUILTIN_HAYSTACK = "builtin"
