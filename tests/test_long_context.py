@@ -371,5 +371,22 @@ def test_bundled_needle_suite_dry_run(cli, tmp_path):
                          "--db", tmp_path / "d.duckdb", "--dry-run")
     assert code == 0, err
     line = next(l for l in out.splitlines() if "gemma-3-270m" in l)
-    # 4 of 6 lengths fit 32,768 tokens (1k..16k, and 32k does not with max_tokens): 20 sent, 10 skipped.
-    assert re.search(r"\b20\b.*\b10\b", line), line
+    # The suite sends gemma only its 1,000-token cells (prompt_token_limits 2,048): 5 sent, 25 skipped.
+    assert re.search(r"\b5\b.*\b25\b.*\b5,000\b", line), line
+    line = next(l for l in out.splitlines() if "seed-1-8-251228" in l)
+    assert re.search(r"\b30\b.*\b0\b.*\b1,185,000\b", line), line
+
+
+def test_prompt_token_limits_skip_long_cases_for_a_slow_model(tmp_path):
+    suite = load(tmp_path, GRID_SUITE + "prompt_token_limits: {gemma-3-270m: 2048, seed-1-6-flash: 30000}\n")
+    long_case = next(c for c in KIND.cases(suite) if c.id == "needle-40000-at-050")
+    short = next(c for c in KIND.cases(suite) if c.id == "needle-1000-at-050")
+    assert KIND.prepare(suite, short, GEMMA).skip_reason is None
+    # By family name too; the context window reason comes first when both apply.
+    assert KIND.prepare(suite, long_case, FLASH).skip_reason == (
+        "prompt of about 40,000 tokens (default 4.00 chars/token) is over the suite's prompt_token_limits "
+        "of 30,000 for seed-1-6-flash-250715")
+    assert "context window" in KIND.prepare(suite, long_case, GEMMA).skip_reason
+    assert KIND.prepare(suite, long_case, SEED18).skip_reason is None
+    with pytest.raises(UsageError, match="prompt_token_limits.gemma-3-270m: give the longest prompt"):
+        load(tmp_path, GRID_SUITE + "prompt_token_limits: {gemma-3-270m: 0}\n")

@@ -177,6 +177,17 @@ class LongContextSuite(BaseSuite):
     expected: Expected | None = None
     grid: Grid | None = None
     haystack: str = BUILTIN_HAYSTACK
+    # Longest prompt (tokens) to send per model name or family, below the context window: a slow
+    # model (the embedded CPU one reads ~125 tokens/s) gets the short cases only, the rest skipped.
+    prompt_token_limits: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("prompt_token_limits")
+    @classmethod
+    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, limit in v.items():
+            if limit < 1:
+                raise ValueError(f"{name}: give the longest prompt to send, in tokens (1 or more)")
+        return v
 
     @field_validator("expected")
     @classmethod
@@ -374,9 +385,13 @@ class LongContext(Kind):
         # `detail_*` state goes into `details` of the row, skipped rows included (jobs.py).
         state.update({f"detail_{k}": v for k, v in details.items()})
         skip = None
+        limit = suite.prompt_token_limits.get(model.name, suite.prompt_token_limits.get(model.family))
         if est + max_out > model.context_window:
             skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} "
                     f"exceeds the {model.context_window:,}-token context window of {model.name}")
+        elif limit is not None and est > limit:
+            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) is over the suite's "
+                    f"prompt_token_limits of {limit:,} for {model.name}")
         return Prepared(
             input_text=f"[{doc_label}]\n\nQuestion: {case.question}",
             # The document goes in at send time (execute); the body here is everything else.
