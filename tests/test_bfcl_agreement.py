@@ -236,3 +236,33 @@ def test_dotted_names_mapped_on_the_wire():
     assert score_tool_calls(case["tools"], case["expected_calls"], tool_calls, "any", back).passed
     # Without the map back, the wire name is the wrong name.
     assert score_tool_calls(case["tools"], case["expected_calls"], tool_calls).failure.reason == "wrong_name"
+
+
+def main() -> None:
+    """Print the agreement figures docs/scoring.md quotes:
+    `/work/venv/bin/python tests/test_bfcl_agreement.py`."""
+    import time
+
+    t0 = time.perf_counter()
+    total = passed = 0
+    for category in FILES:
+        for case in suite(category)["cases"]:
+            total += 1
+            passed += score(case, oracle_calls(case)).passed
+    t1 = time.perf_counter()
+    print(f"possible answers fed back: {passed}/{total} pass ({total - passed} known unsatisfiable); "
+          f"converting + scoring took {t1 - t0:.2f} s")
+    for category in ("parallel", "parallel_multiple"):
+        n = greedy_fail = matching_fail = 0
+        for case in suite(category)["cases"]:
+            for perm in itertools.islice(itertools.permutations(oracle_calls(case)), 24):
+                v = score(case, list(perm))
+                n += 1
+                matching_fail += not v.passed
+                greedy_fail += v.greedy_passed is False
+        print(f"{category}: {n} orderings of correct answers (first 24 permutations per entry): "
+              f"BFCL greedy rejects {greedy_fail}, bipartite matching rejects {matching_fail}")
+
+
+if __name__ == "__main__":
+    main()
