@@ -112,8 +112,8 @@ def test_multinomial_bootstrap_agrees_with_stats_bootstrap():
     # Same distribution, different draws: the intervals must agree to Monte-Carlo precision.
     import numpy as np
 
-    values = [i / 100 for i in range(100)]  # more distinct values than stats' multinomial path takes
-    counts = [1 + (i % 3) for i in range(100)]
+    values = [i / 997 for i in range(997)]  # continuous: more distinct values than stats' multinomial path takes
+    counts = [1 + (i % 3) for i in range(997)]
     mine = data._mean_interval(values, counts)
     ref = stats.bootstrap_mean(np.repeat(values, counts), n_resamples=20_000)
     assert mine["estimate"] == pytest.approx(ref.estimate)
