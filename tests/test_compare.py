@@ -4,8 +4,10 @@ built through the store (no engine needed)."""
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -574,3 +576,121 @@ def test_unknown_family_is_still_an_error(tmp_path, monkeypatch):
     cfg = _cfg(tmp_path, monkeypatch)
     with pytest.raises(UsageError, match="unknown model 'gpt-9-260101'"):
         cfg.resolve_model("gpt-9-260101")
+
+
+# ---- docs/ci.md: the workflows parse, name real options, and their shell steps work ------------
+
+_VENV_BIN = str(Path(sys.executable).parent)
+
+
+def _doc_workflows() -> dict:
+    import re
+
+    import yaml
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    return {wf["name"]: wf for wf in blocks if isinstance(wf, dict) and "jobs" in wf}
+
+
+def _evalseed_invocations(script: str) -> list[list[str]]:
+    import shlex
+
+    joined = script.replace("\\\n", " ")
+    out = []
+    for line in joined.splitlines():
+        for part in line.split("|"):
+            words = shlex.split(part.strip(), comments=True) if part.strip() else []
+            if words[:1] == ["evalseed"]:
+                out.append(words[1:])
+    return out
+
+
+def test_ci_doc_workflows_name_only_real_options():
+    import typer.main
+
+    wfs = _doc_workflows()
+    assert set(wfs) == {"evalseed baseline", "evalseed gate"}
+    commands = typer.main.get_command(app).commands
+    seen = set()
+    for wf in wfs.values():
+        assert wf["defaults"]["run"]["shell"] == "bash"  # pipefail, so `run | tee` fails the step
+        for step in next(iter(wf["jobs"].values()))["steps"]:
+            for words in _evalseed_invocations(step.get("run", "")):
+                cmd = commands[words[0]]
+                known = {o for p in cmd.params for o in p.opts + p.secondary_opts}
+                for w in words[1:]:
+                    if w.startswith("--"):
+                        assert w.split("=")[0] in known, f"{words[0]} has no option {w}"
+                seen.add(words[0])
+    assert seen == {"run", "compare", "report"}
+
+
+def _step(wf: dict, name: str) -> dict:
+    return next(s for s in next(iter(wf["jobs"].values()))["steps"] if s.get("name") == name)
+
+
+def _run_step(wf: dict, name: str, cwd: Path, **env_extra: str):
+    import os
+    import subprocess
+
+    step = _step(wf, name)
+    env = dict(os.environ, PATH=f"{_VENV_BIN}:{os.environ.get('PATH', '')}", GITHUB_SHA="0123abcd",
+               GITHUB_REPOSITORY="example/suites")
+    env.pop("COLUMNS", None)
+    env.update({k: str(v) for k, v in (wf.get("env") or {}).items()})
+    # `${{ secrets.* }}` and friends exist only on GitHub: leave those variables unset.
+    env.update({k: str(v) for k, v in (step.get("env") or {}).items() if "${{" not in str(v)})
+    env.update(env_extra)
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_ci_doc_workflows_rehearse(stub, tmp_path):
+    import shutil
+
+    from conftest import write_suite
+
+    wfs = _doc_workflows()
+    base_wf, gate_wf = wfs["evalseed baseline"], wfs["evalseed gate"]
+    main_ws, pr_ws = tmp_path / "main", tmp_path / "pr"
+    for ws in (main_ws, pr_ws):
+        write_suite(ws / "suites", "polarity.yaml", _e2e_suite(60))
+
+    good = stub(responder=_responder(set()))
+    r = _run_step(base_wf, "Run the suites on the current version", main_ws,
+                  EVALSEED_RUN_FLAGS=f"--base-url {good.base_url}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    base_id = (main_ws / "baseline" / "run-id.txt").read_text().strip()
+    assert base_id and any((main_ws / "baseline" / "cassettes").rglob("*"))
+
+    # "Fetch the newest baseline" downloads the artifact: here, a copy of the folder.
+    shutil.copytree(main_ws / "baseline", pr_ws / "baseline")
+    worse = stub(responder=_responder(set(range(20))))
+    flags = f"--base-url {worse.base_url}"
+    r = _run_step(gate_wf, "Run the suites on the new version", pr_ws, EVALSEED_RUN_FLAGS=flags)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "seed-1-6-260301 is not in the model table" in r.stderr
+    sent = worse.count()
+    assert sent >= 60
+
+    r = _run_step(gate_wf, "Compare and gate", pr_ws)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "REGRESSION" in r.stdout
+    summary = pr_ws / "step-summary.md"
+    r = _run_step(gate_wf, "Summary and HTML report", pr_ws, GITHUB_STEP_SUMMARY=str(summary))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "❌ regression" in summary.read_text()
+    junit = ET.parse(pr_ws / "out" / "junit.xml").getroot()
+    assert junit.get("failures") == "1"
+    assert json.loads((pr_ws / "out" / "compare.json").read_text())["units"][0]["worse"] == 20
+    assert list((pr_ws / "out" / "report").glob("*-vs-*.html"))
+
+    # A re-run of the job finds the new version's cassettes (the cache) and sends nothing.
+    (pr_ws / "evalseed.duckdb").unlink()
+    r = _run_step(gate_wf, "Run the suites on the new version", pr_ws, EVALSEED_RUN_FLAGS=flags)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert worse.count() == sent
+    assert _run_step(gate_wf, "Compare and gate", pr_ws).returncode == 1
