@@ -460,7 +460,11 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     acc = (f"accuracy {pts(d.estimate)} (95% CI {pts(d.low)} to {pts(d.high)}), "
            f"{u.worse} pass->fail vs {u.better} fail->pass, McNemar p{_fmt_p(u.p_value)}, Holm p{_fmt_p(p_holm)}")
     significant = p_holm < alpha
-    if significant and d.estimate < -min_drop:
+    # With repeats the sign test counts cases and the difference weighs them: both must point the
+    # same way before a verdict is drawn from either (with single runs they always do).
+    if significant and (u.worse > u.better) != (d.estimate < 0):
+        u.reasons.append(f"{acc}: the case counts and the mean difference disagree in direction; no verdict")
+    elif significant and d.estimate < -min_drop:
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")

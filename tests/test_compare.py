@@ -694,3 +694,18 @@ def test_ci_doc_workflows_rehearse(stub, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert worse.count() == sent
     assert _run_step(gate_wf, "Compare and gate", pr_ws).returncode == 1
+
+
+def test_repeats_direction_conflict_gives_no_verdict(db):
+    # 45 cases lose a little (1 -> 2/3), 20 cases gain a lot (0 -> 1): more cases worse, mean better.
+    _, con = db
+    a, b = [], []
+    for i in range(65):
+        for r in range(3):
+            a.append(_row(None, "s", f"c{i}", "m", i < 45, repeat=r))
+            b.append(_row(None, "s", f"c{i}", "m", (r != 0) if i < 45 else True, repeat=r))
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    u = _cmp(con, "a", "b").units[0]
+    assert (u.worse, u.better) == (45, 20) and u.p_value < 0.05 and u.diff.estimate > 0
+    assert not u.failed and u.verdict == "no significant change" and "disagree in direction" in u.reasons[0]
