@@ -4,10 +4,12 @@ One `CassetteSession` wraps a whole run: vcrpy patches httpx globally, so concur
 cannot each have their own cassette. The session's cassette is a vcrpy `Cassette` subclass that
 
 * stores interactions in small files, one per (provider, suite, model):
-  `<root>/<provider>/<suite>/<model>.yaml`. Each file is an ordinary vcrpy cassette (format
-  version 1) that stock `vcr.use_cassette` can open; our only addition is a `response.evalseed`
-  mapping with the timings measured while recording. Small files keep git diffs readable and let
-  a replay load only the suites it runs.
+  `<root>/<provider>/<suite>/<model>.json`. Each file is an ordinary vcrpy cassette (format
+  version 1, vcrpy's own JSON serializer: `vcr.use_cassette(path, serializer="json")` opens it);
+  our only addition is a `response.evalseed` mapping with the timings measured while recording.
+  Small files keep git diffs readable and let a replay load only the suites it runs. JSON rather
+  than YAML because loading is the replay's largest cost of our own: 1,000 streamed interactions
+  took 2.1 s to load as YAML (libyaml) and 0.065 s as JSON on this machine.
 * finds a request by a hash of its canonical form (method, URL path and query, JSON body with
   sorted keys), computed once per request, in a dict: O(1) per lookup. Stock vcrpy compares each
   request with every recorded one, parsing JSON each time (DESIGN.md: quadratic, 64 s for 1,000).
@@ -121,6 +123,56 @@ class Scrubber:
         except UnicodeDecodeError:
             return b  # binary (an image): keys are text, and regexes over bytes would mangle it
 
+    def sse(self, body: bytes | str | None) -> bytes | str | None:
+        """A server-sent-event stream: a secret the server echoes arrives split over several
+        chunks ("Bearer s" + "k-live-..."), where no per-chunk scrub can see it. Each streamed
+        text (per choice: content, reasoning, tool-call arguments) is joined and scrubbed whole;
+        when that changes it, the first chunk carries the scrubbed text and the others none, so
+        the replayed answer is the scrubbed answer."""
+        if body is None:
+            return None
+        raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        events = raw.split("\n\n")
+        parsed: dict[int, Any] = {}
+        pieces: dict[tuple, list[tuple[dict, str]]] = {}
+        for i, ev in enumerate(events):
+            line = ev.strip()
+            if not line.startswith("data:") or "\n" in line:
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                continue
+            try:
+                obj = json.loads(payload)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict):
+                continue
+            parsed[i] = obj
+            for ch in obj.get("choices") or ():
+                if not isinstance(ch, dict) or not isinstance(ch.get("delta"), dict):
+                    continue
+                delta, idx = ch["delta"], ch.get("index", 0)
+                for fieldname in ("content", "reasoning_content"):
+                    if isinstance(delta.get(fieldname), str):
+                        pieces.setdefault((idx, fieldname), []).append((delta, fieldname))
+                for tc in delta.get("tool_calls") or ():
+                    fn = tc.get("function") if isinstance(tc, dict) else None
+                    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                        pieces.setdefault((idx, "tool", tc.get("index", 0)), []).append((fn, "arguments"))
+        changed: set[int] = set()
+        for group in pieces.values():
+            joined = "".join(holder[name] for holder, name in group)
+            clean = self.text(joined)
+            if clean != joined:
+                for n, (holder, name) in enumerate(group):
+                    holder[name] = clean if n == 0 else ""
+                changed = set(parsed)  # cheap and safe: re-serialise every parsed event
+        for i in changed:
+            events[i] = "data: " + json.dumps(parsed[i], ensure_ascii=False)
+        out = self.text("\n\n".join(events))
+        return out.encode("utf-8") if isinstance(body, bytes) else out
+
     def uri(self, uri: str) -> str:
         p = urlparse(uri)
         if not p.query:
@@ -178,33 +230,23 @@ class _Info:
     model: str | None
 
 
-# ---- YAML: libyaml both ways; multi-line bodies (SSE streams) as readable literal blocks ------------
+# ---- storage: vcrpy's JSON cassette format ----------------------------------------------------
 
 
-def _yaml():
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    base_dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-    class Dumper(base_dumper):  # type: ignore[misc, valid-type]
-        pass
-
-    def _str(dumper, s: str):
-        style = "|" if "\n" in s and len(s) > 60 else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", s, style=style)
-
-    Dumper.add_representer(str, _str)
-    return yaml, loader, Dumper
-
-
-def _to_text(b: Any) -> Any:
+def _body_out(b: Any) -> dict:
+    """A body for the file: text when it is UTF-8 (all API traffic), else base64 (an image)."""
     if isinstance(b, bytes):
         try:
-            return b.decode("utf-8")
+            return {"string": b.decode("utf-8")}
         except UnicodeDecodeError:
-            return b  # stays !!binary
-    return b
+            import base64
+
+            return {"base64": base64.b64encode(b).decode("ascii")}
+    return {"string": b}
+
+
+def _text_or_none(b: Any) -> Any:
+    return _body_out(b).get("string") if isinstance(b, bytes) else b
 
 
 def _make_cassette_class():
@@ -214,12 +256,7 @@ def _make_cassette_class():
     from vcr.request import Request as VcrRequest
     from vcr.serialize import deserialize
 
-    yaml, yaml_loader, yaml_dumper = _yaml()
-
-    class _YamlSerializer:
-        @staticmethod
-        def deserialize(text: str) -> Any:
-            return yaml.load(text, Loader=yaml_loader)
+    from vcr.serializers import jsonserializer
 
     class ShardedCassette(Cassette):
         """A vcrpy Cassette over a directory of small cassettes, with a hash index."""
@@ -352,7 +389,7 @@ def _make_cassette_class():
 
         def shard_path(self, shard: tuple[str, str, str]) -> Path:
             provider, suite, model = shard
-            return self._root / provider / suite / f"{model}.yaml"
+            return self._root / provider / suite / f"{model}.json"
 
         def _add(self, idx: int, info: _Info) -> None:
             self._index.setdefault(info.key, []).append(idx)
@@ -375,13 +412,17 @@ def _make_cassette_class():
             if not path.is_file():
                 return
             try:
-                requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), _YamlSerializer)
+                requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), jsonserializer)
             except Exception as e:  # a hand-edited or merge-conflicted file
                 raise UsageError(
                     f"{path}: not a readable cassette ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                     "fix it or delete it and record again."
                 ) from None
             for req, resp in zip(requests, responses):
+                if "base64" in resp["body"]:
+                    import base64
+
+                    resp["body"] = {"string": base64.b64decode(resp["body"]["base64"])}
                 self.data.append((req, resp))
                 self._add(len(self.data) - 1, self.info(req))
             self._session.loaded += len(requests)
@@ -401,19 +442,13 @@ def _make_cassette_class():
             interactions = []
             for _case, _key, _idx, req, resp in rows:
                 r = req._to_dict()
-                r["body"] = _to_text(r["body"])
-                out = {
-                    "status": resp["status"],
-                    "headers": resp["headers"],
-                    "body": {"string": _to_text(resp["body"]["string"])},
-                }
+                r["body"] = _text_or_none(r["body"])
+                out = {"status": resp["status"], "headers": resp["headers"], "body": _body_out(resp["body"]["string"])}
                 if resp.get("evalseed"):
                     out["evalseed"] = resp["evalseed"]
                 interactions.append({"request": r, "response": out})
-            text = yaml.dump(
-                {"version": 1, "interactions": interactions},
-                Dumper=yaml_dumper, sort_keys=False, allow_unicode=True, width=100,
-            )
+            # One field per line: diffs of a re-recorded suite stay reviewable.
+            text = json.dumps({"version": 1, "interactions": interactions}, indent=1, ensure_ascii=False) + "\n"
             # Belt and braces: the run's own keys must never reach the disk, whatever path they took.
             text = self._session.scrubber.literals(text)
             path = self.shard_path(shard)
@@ -573,7 +608,9 @@ class CassetteSession:
                 for k, v in response["headers"].items()
                 if k.lower() in KEPT_RESPONSE_HEADERS
             }
-            response["body"]["string"] = scrub.data(response["body"]["string"])
+            ctype = " ".join(response["headers"].get("content-type") or response["headers"].get("Content-Type") or [])
+            body = response["body"]["string"]
+            response["body"]["string"] = scrub.sse(body) if "event-stream" in ctype else scrub.data(body)
             return response
 
         kwargs: dict[str, Any] = dict(
