@@ -307,13 +307,15 @@ class JobApi:
         ) as resp:
             headers = resp.headers
             async for line in resp.iter_lines():
-                if not line or line[0] == ":":
+                # Read on past [DONE] to the end of the body: leaving it unread makes httpx close
+                # the connection, and every request then pays a new TCP connect.
+                if acc.done or not line or line[0] == ":":
                     continue
                 if line.startswith("data:"):
                     data = line[5:].strip()
                     if data == "[DONE]":
                         acc.done = True
-                        break
+                        continue
                     try:
                         chunk = json.loads(data)
                     except ValueError:
