@@ -104,6 +104,23 @@ def _connect(path: str, read_only: bool, wait_s: float):
             ) from None
 
 
+def _check_complete(con, path: str) -> None:
+    """Refuse a file cut short (a partial copy, a full disk): DuckDB opens it and only fails at the
+    first read of a missing block, mid-command. The header says how many blocks the file holds."""
+    try:
+        block_size, total_blocks = con.execute(
+            "SELECT block_size, total_blocks FROM pragma_database_size() LIMIT 1").fetchone()
+        size = Path(path).stat().st_size
+    except Exception:  # an attached WAL-only state or an odd build: nothing to compare against
+        return
+    if block_size and total_blocks and size < block_size * total_blocks:
+        con.close()
+        raise UsageError(
+            f"{path}: the DuckDB file is truncated ({size:,} bytes, its header expects at least "
+            f"{block_size * total_blocks:,}); restore it from a copy or pass another --db."
+        )
+
+
 def migrate(con) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -130,6 +147,7 @@ def open_db(path: str | Path, *, read_only: bool = False, wait_s: float = 10.0):
         raise UsageError(f"{path}: no such database; run `evalseed run` first or pass --db.")
     if read_only:
         con = _connect(path, True, wait_s)
+        _check_complete(con, path)
         try:
             v = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
         except Exception:
@@ -144,6 +162,7 @@ def open_db(path: str | Path, *, read_only: bool = False, wait_s: float = 10.0):
             con = _connect(path, True, wait_s)
         return con
     con = _connect(path, False, wait_s)
+    _check_complete(con, path)
     try:
         migrate(con)
     except UsageError:

@@ -1,0 +1,241 @@
+"""Crash safety and the database file: SIGKILL at random moments then --resume leaves exactly
+one row per case; two runs on one database never corrupt it; a truncated or garbage database is
+one clear sentence and exit 2, and the file is left as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from evalseed.errors import UsageError
+from evalseed.testing.stub_server import StubServer
+
+from test_reliability_faults import ANSWERS, FLASH, big_suite, evalseed, result_rows
+
+ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def start_run(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "evalseed", "run", *map(str, args)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def db_state(db: Path) -> tuple[str | None, int, int]:
+    """(run id, rows, distinct case keys) as a fresh process sees the file after a crash."""
+    if not db.exists():
+        return None, 0, 0
+    con = duckdb.connect(str(db))  # read-write: replays the WAL a killed writer left behind
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "runs" not in tables:
+            return None, 0, 0
+        runs = con.execute("SELECT run_id FROM runs").fetchall()
+        assert len(runs) <= 1, runs
+        n, distinct = con.execute(
+            'SELECT count(*), count(DISTINCT (suite, case_id, model, "repeat")) FROM results').fetchone()
+        return (runs[0][0] if runs else None), n, distinct
+    finally:
+        con.close()
+
+
+def test_sigkill_at_random_moments_then_resume(tmp_path):
+    seed = int(os.environ.get("EVALSEED_KILL_SEED", "20261126"))
+    rng = random.Random(seed)
+    n = 400
+    with StubServer(answers=ANSWERS, delay_ms=15) as srv:
+        suite = big_suite(tmp_path, n)
+        db = tmp_path / "k.duckdb"
+        kills, history = 0, []
+        # Two kills by the clock early on (start-up, schema creation, the run row), then four at a
+        # random point of the work: after a random number of answers plus a random pause, so some
+        # land mid-flush and some during a resume.
+        moments = [("time", 0.05), ("time", 0.6)] + [("answers", rng.randint(5, 90)) for _ in range(4)]
+        for how, when in moments:
+            run_id, _, _ = db_state(db)
+            args = (["--resume", run_id] if run_id else [suite, "--base-url", srv.base_url, "--models", FLASH])
+            proc = start_run(*args, "--db", db, "--no-progress", "--concurrency", "8")
+            if how == "time":
+                time.sleep(when)
+            else:
+                start = srv.count()
+                deadline = time.monotonic() + 60
+                while srv.count() - start < when and proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(rng.uniform(0, 0.5))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.communicate(timeout=60)
+            run_id, rows, distinct = db_state(db)
+            assert rows == distinct, f"a case was stored twice after a kill ({how} {when})"
+            history.append((how, when, rows))
+        run_id, rows_before, _ = db_state(db)
+        assert run_id is not None and kills >= 4, history
+        assert rows_before < n, "the kills came too late to test anything"
+        assert sum(1 for h in history if h[2] > 0) >= 3, f"most kills found nothing stored: {history}"
+        proc = evalseed("--debug", "run", "--resume", run_id, "--db", db, "--no-progress")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = result_rows(db)
+    assert len(rows) == n and len({r["case_id"] for r in rows}) == n
+    assert all(r["status"] == "ok" and r["passed"] for r in rows)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*), min(status) FROM runs").fetchone() == (1, "finished")
+    con.close()
+    print(f"\n[crash] seed {seed}: {kills} SIGKILLs, (trigger, value, rows stored after) = {history}; "
+          f"final rows {len(rows)} of {n}, rows lost 0, doubled 0")
+
+
+def test_second_run_on_a_busy_database_says_so_and_corrupts_nothing(tmp_path):
+    with StubServer(answers=ANSWERS, delay_ms=60) as srv:
+        first = big_suite(tmp_path / "a", 300, name="first")
+        second = big_suite(tmp_path / "b", 5, name="second")
+        db = tmp_path / "shared.duckdb"
+        a = start_run(first, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                      "--concurrency", "2")
+        while srv.count() < 5:  # A holds the database now
+            time.sleep(0.05)
+            assert a.poll() is None, a.communicate()
+        t0 = time.monotonic()
+        b = evalseed("run", second, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress")
+        waited = time.monotonic() - t0
+        assert a.poll() is None, "the first run should still be going"
+        assert b.returncode == 2, b.stderr
+        msg = b.stderr.strip()
+        assert "in use by another evalseed process" in msg and str(db) in msg
+        assert len(msg.splitlines()) == 1 and "Traceback" not in msg
+        assert waited >= 5  # it waited for the database before giving up
+        sent_second = [x for x in srv.bodies() if "Answer positive" in str(x) and "review 0:" in str(x)]
+        out, err = a.communicate(timeout=240)
+        assert a.returncode == 0, err
+    rows = result_rows(db)
+    assert len(rows) == 300 and {r["suite"] for r in rows} == {"first"}
+    assert len(sent_second) <= 1  # the second run sent nothing of its own
+
+
+def test_second_run_waits_for_a_short_first_run(tmp_path):
+    with StubServer(answers=ANSWERS, delay_ms=20) as srv:
+        first = big_suite(tmp_path / "a", 40, name="first")
+        second = big_suite(tmp_path / "b", 10, name="second")
+        db = tmp_path / "shared.duckdb"
+        a = start_run(first, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                      "--concurrency", "2")
+        while srv.count() < 2:
+            time.sleep(0.02)
+        b = evalseed("run", second, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress")
+        a.communicate(timeout=120)
+        assert a.returncode == 0
+        if b.returncode == 2:
+            pytest.skip("the first run took longer than the 10 s wait on this machine")
+        assert b.returncode == 0, b.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchone()[0] == 2
+    assert con.execute("SELECT suite, count(*) FROM results GROUP BY suite ORDER BY suite").fetchall() == [
+        ("first", 40), ("second", 10)]
+    con.close()
+
+
+# ---- damaged database files -------------------------------------------------------------------
+
+
+def _good_db(path: Path, tmp_path: Path) -> None:
+    with StubServer(answers=ANSWERS) as srv:
+        suite = big_suite(tmp_path / "g", 50, name="good")
+        proc = evalseed("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", path, "--no-progress")
+        assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def good_db(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("gooddb")
+    path = tmp / "good.duckdb"
+    _good_db(path, tmp)
+    return path
+
+
+def _damaged(kind: str, good: Path, dest: Path) -> Path:
+    if kind == "garbage":
+        dest.write_bytes(random.Random(1).randbytes(300_000))
+    elif kind == "text":
+        dest.write_text("run_id,score\nabc,1\n", encoding="utf-8")
+    elif kind.startswith("truncated"):
+        frac = float(kind.split("-")[1])
+        data = good.read_bytes()
+        dest.write_bytes(data[: int(len(data) * frac)])
+    elif kind == "header-smashed":
+        data = bytearray(good.read_bytes())
+        data[0:4096] = random.Random(2).randbytes(4096)
+        dest.write_bytes(bytes(data))
+    return dest
+
+
+DAMAGE = ["garbage", "text", "truncated-0.01", "truncated-0.2", "truncated-0.5", "header-smashed"]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_open_db_refuses_a_damaged_file(damage, good_db, tmp_path):
+    from evalseed import store
+
+    bad = _damaged(damage, good_db, tmp_path / "bad.duckdb")
+    before = hashlib.sha256(bad.read_bytes()).hexdigest()
+    for read_only in (False, True):
+        with pytest.raises(UsageError) as err:
+            store.open_db(bad, read_only=read_only, wait_s=1)
+        msg = str(err.value)
+        assert str(bad) in msg and "\n" not in msg
+    assert hashlib.sha256(bad.read_bytes()).hexdigest() == before, "a failed open changed the file"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated-0.2"])
+@pytest.mark.parametrize("command", ["run", "runs", "report", "compare", "rescore"])
+def test_every_command_exits_2_on_a_damaged_database(command, damage, good_db, tmp_path):
+    bad = _damaged(damage, good_db, tmp_path / "bad.duckdb")
+    before = hashlib.sha256(bad.read_bytes()).hexdigest()
+    with StubServer(answers=ANSWERS) as srv:
+        suite = big_suite(tmp_path / "s", 3, name="tiny")
+        args = {
+            "run": ["run", suite, "--base-url", srv.base_url, "--models", FLASH, "--no-progress"],
+            "runs": ["runs"],
+            "report": ["report", "-o", tmp_path / "reports"],
+            "compare": ["compare", "latest", "latest"],
+            "rescore": ["rescore", "latest"],
+        }[command]
+        proc = evalseed(*args, "--db", bad, timeout=120)
+        assert srv.count() == 0
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
+    msg = proc.stderr.strip()
+    assert len(msg.splitlines()) == 1 and "Traceback" not in msg, msg[-1500:]
+    assert str(bad) in msg and "DuckDB" in msg
+    assert hashlib.sha256(bad.read_bytes()).hexdigest() == before
+
+
+def test_a_copy_of_a_killed_runs_file_still_opens(tmp_path):
+    # What a backup taken mid-run looks like: the database file and its WAL as they are.
+    with StubServer(answers=ANSWERS, delay_ms=10) as srv:
+        suite = big_suite(tmp_path, 200)
+        db = tmp_path / "live.duckdb"
+        proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                         "--concurrency", "4")
+        while srv.count() < 60:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    from evalseed import store
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    if Path(str(db) + ".wal").exists():
+        shutil.copy(str(db) + ".wal", str(copy) + ".wal")
+    con = store.open_db(copy, read_only=True)
+    n, distinct = con.execute('SELECT count(*), count(DISTINCT case_id) FROM results').fetchone()
+    con.close()
+    assert n == distinct and n > 0
