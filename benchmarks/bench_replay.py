@@ -169,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         suite = write_suite(tmp / "suites", args.n)
         with stub_process(tmp) as base_url:
+            # Warm-up: imports and first-use costs must not land on the first figure.
+            evalseed_run(write_suite(tmp / "warm", 5), tmp / "warm.duckdb", tmp / "unused", "off", base_url)
+            t0 = time.perf_counter()
+            asyncio.run(sdk_requests(base_url, args.m))
+            t_sdk_live = time.perf_counter() - t0
             t_live = evalseed_run(suite, tmp / "live.duckdb", tmp / "unused", "off", base_url)
             t_record = evalseed_run(suite, tmp / "rec.duckdb", tmp / "cassettes", "record", base_url)
             t_stock_rec, t_stock = stock_vcrpy(base_url, tmp / "stock.yaml", args.m)
@@ -185,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  evalseed run, --cassettes record         {t_record:8.2f} s   {t_record / t_live:5.2f}x live")
     print(f"  evalseed run, --cassettes replay         {t_replay:8.2f} s   {t_replay / t_live:5.2f}x live"
           f"   ({args.n / t_replay:,.0f} cases/s; {len(files)} file(s), {size_mb:.1f} MB)")
-    print(f"  SDK only, stock vcrpy replay of M        {t_stock:8.2f} s   baseline (recorded in {t_stock_rec:.2f} s)")
-    print(f"  SDK only, CassetteSession replay of M    {t_ours:8.2f} s   {t_stock / t_ours:5.1f}x faster than stock"
-          f" (recorded in {t_ours_rec:.2f} s)")
+    print(f"  SDK only, live against the stub, M       {t_sdk_live:8.2f} s   baseline")
+    print(f"  SDK only, stock vcrpy replay of M        {t_stock:8.2f} s   {t_stock / t_sdk_live:5.2f}x live"
+          f" (recorded in {t_stock_rec:.2f} s)")
+    print(f"  SDK only, CassetteSession replay of M    {t_ours:8.2f} s   {t_ours / t_sdk_live:5.2f}x live,"
+          f" {t_stock / t_ours:.1f}x faster than stock (recorded in {t_ours_rec:.2f} s)")
     print(f"  replayed rows equal recorded rows: {'yes' if same else 'NO'}")
     if args.n >= 5000:
         verdict = "met" if t_replay <= TARGET_S else "MISSED"
