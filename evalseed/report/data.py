@@ -527,8 +527,13 @@ def _tool_calling(con) -> list[dict]:
 
 def _long_context(con) -> list[dict]:
     rows = con.execute(
-        """SELECT suite, entrant, TRY_CAST(details->>'target_tokens' AS BIGINT) AS t,
-                  TRY_CAST(details->>'depth' AS DOUBLE) AS d,
+        # Error rows may lack the grid details; generated cases' ids carry the cell
+        # (long_context.grid_case_id: `needle-<tokens>-at-<depth %03d>`).
+        r"""SELECT suite, entrant,
+                  coalesce(TRY_CAST(details->>'target_tokens' AS BIGINT),
+                           TRY_CAST(regexp_extract(case_id, '^needle-(\d+)-at-(\d{3})$', 1) AS BIGINT)) AS t,
+                  coalesce(TRY_CAST(details->>'depth' AS DOUBLE),
+                           TRY_CAST(regexp_extract(case_id, '^needle-(\d+)-at-(\d{3})$', 2) AS DOUBLE) / 100) AS d,
                   count(*) FILTER (status <> 'skipped') AS n,
                   count(*) FILTER (status = 'ok' AND passed) AS k,
                   count(*) FILTER (status = 'skipped') AS skipped

@@ -195,7 +195,10 @@ def _router(con, run_ids: list[str], router_path: str | None) -> dict | None:
         from ..router import report_data
     except ImportError:
         return {"unavailable": "the router module (evalseed.router) is not installed in this build."}
-    return {"data": _clean_floats(report_data(con, run_ids, router_path))}
+    try:
+        return {"data": _clean_floats(report_data(con, run_ids, router_path))}
+    except UsageError as e:
+        return {"unavailable": str(e)}
 
 
 def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | None = None,
