@@ -108,8 +108,10 @@ def _check_complete(con, path: str) -> None:
     """Refuse a file cut short (a partial copy, a full disk): DuckDB opens it and only fails at the
     first read of a missing block, mid-command. The header says how many blocks the file holds."""
     try:
+        # used_blocks, not total_blocks: a checkpoint shrinks the file when its last blocks are
+        # free, while total_blocks still counts them (a valid file then looks "truncated").
         block_size, total_blocks = con.execute(
-            "SELECT block_size, total_blocks FROM pragma_database_size() LIMIT 1").fetchone()
+            "SELECT block_size, used_blocks FROM pragma_database_size() LIMIT 1").fetchone()
         size = Path(path).stat().st_size
     except Exception:  # an attached WAL-only state or an odd build: nothing to compare against
         return
