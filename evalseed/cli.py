@@ -169,6 +169,71 @@ def compare(
     ))
 
 # ---- route (owner: router) --------------------------------------------------------------------
+
+
+@route_app.command("train")
+def route_train(
+    db: Path = DB_OPTION,
+    runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
+    since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
+    out: Path = typer.Option(Path("router.json"), "--out", help="Where to write the router (JSON)."),
+    policy: str = typer.Option("auto", "--policy", help="auto (simplest that wins on validation), global, table, knn, linear, logistic."),
+    objective: str = typer.Option("lambda", "--objective", help="lambda (quality - lambda*cost - mu*latency), budget, or latency."),
+    lam: Optional[float] = typer.Option(None, "--lambda", min=0, help="Quality points given up per USD per call (default 0: best quality)."),
+    mu: Optional[float] = typer.Option(None, "--mu", min=0, help="Quality points given up per ms of latency."),
+    budget: Optional[float] = typer.Option(None, "--budget", min=0, help="With --objective budget: USD per 1,000 calls."),
+    slo_ms: Optional[float] = typer.Option(None, "--slo-ms", min=0, help="Latency SLO: avoid models predicted slower."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the grouped train/test split."),
+    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Share of cases held out for `route eval`."),
+) -> None:
+    """Learn which model to use per task from stored runs; save the router as JSON."""
+    from .router.commands import train_command
+
+    raise typer.Exit(_guard(train_command, str(db), runs, since, str(out), policy, objective, lam, mu, budget,
+                            slo_ms, seed, test_fraction))
+
+
+@route_app.command("eval")
+def route_eval(
+    db: Path = DB_OPTION,
+    runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
+    since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
+    router: Optional[Path] = typer.Option(None, "--router", help="A trained router to evaluate on its held-out cases."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every number and curve to this JSON file."),
+    weak: Optional[str] = typer.Option(None, "--weak", help="Weak model for APGR/CPT (default: lowest quality)."),
+    strong: Optional[str] = typer.Option(None, "--strong", help="Strong model for APGR/CPT (default: highest quality)."),
+    budgets: Optional[str] = typer.Option(None, "--budgets", help="USD per 1,000 calls, comma-separated: quality reached."),
+    splits: int = typer.Option(0, "--splits", min=0, help="Also refit each policy on N grouped splits (intervals)."),
+    boot: int = typer.Option(200, "--bootstrap", min=0, help="Bootstrap resamples of the held-out cases per split."),
+    policies: str = typer.Option("table,knn,linear", "--policies", help="Policies compared with --splits."),
+    seed: int = typer.Option(0, "--seed", help="First split seed for --splits."),
+    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Held-out share for --splits."),
+) -> None:
+    """Single models, oracle, Zero router, the router's curve, AIQ, APGR and CPT on held-out cases."""
+    from .router.commands import eval_command
+
+    raise typer.Exit(_guard(eval_command, str(db), runs, since, str(router) if router else None,
+                            str(json_out) if json_out else None, weak, strong, budgets, splits, boot, policies,
+                            seed, test_fraction))
+
+
+@route_app.command("pick")
+def route_pick(
+    text: str = typer.Argument(..., help="The prompt text ('-' reads standard input)."),
+    router: Path = typer.Option(Path("router.json"), "--router", help="The trained router."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="The task kind (classification, tool_calling, ...)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="The suite the prompt belongs to, if known."),
+    tags: Optional[str] = typer.Option(None, "--tags", help="Tags, comma-separated."),
+    lam: Optional[float] = typer.Option(None, "--lambda", min=0, help="Override the trained lambda."),
+    mu: Optional[float] = typer.Option(None, "--mu", min=0, help="Override the trained mu."),
+    slo_ms: Optional[float] = typer.Option(None, "--slo-ms", min=0, help="Override the latency SLO."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON with every model's predictions."),
+) -> None:
+    """Pick the model for one prompt, with its predicted quality and cost."""
+    from .router.commands import pick_command
+
+    raise typer.Exit(_guard(pick_command, str(router), text, kind, suite, tags, lam, mu, slo_ms, as_json))
+
 # ---- import bfcl (owner: tool calling) --------------------------------------------------------
 
 
@@ -184,6 +249,30 @@ def import_bfcl(
     raise typer.Exit(_guard(import_bfcl_command, [str(f) for f in files], str(out), limit))
 
 # ---- import outcomes (owner: router) ----------------------------------------------------------
+
+
+@import_app.command("outcomes")
+def import_outcomes(
+    file: Path = typer.Argument(..., help="A wide CSV: prompt, one correctness column per model, optional costs and task."),
+    db: Path = DB_OPTION,
+    prompt_col: Optional[str] = typer.Option(None, "--prompt-col", help="The prompt column (default: prompt, question, input...)."),
+    task_col: Optional[str] = typer.Option(None, "--task-col", help="Column stored as kind (default: task)."),
+    domain_col: Optional[str] = typer.Option(None, "--domain-col", help="Column stored as suite (default: domain, category...)."),
+    model: Optional[List[str]] = typer.Option(None, "--model", help="A model column (repeat); default: every True/False column."),
+    price: Optional[List[str]] = typer.Option(None, "--price", help="MODEL=IN,OUT USD per million tokens (repeat)."),
+    completion_tokens: int = typer.Option(1, "--completion-tokens", min=0, help="Output tokens assumed when the file has no response text."),
+    exclude: Optional[Path] = typer.Option(None, "--exclude", help="JSONL of prompts to leave out (eval_prompt or prompt)."),
+    label: Optional[str] = typer.Option(None, "--label", help="A note stored with the run."),
+    force: bool = typer.Option(False, "--force", help="Import even if this file was imported before."),
+) -> None:
+    """Store an outcome table from elsewhere (e.g. RouteLLM's) as a run with provider `imported`."""
+    from .importers.outcomes import import_outcomes as run_import
+
+    raise typer.Exit(_guard(run_import, str(db), str(file), prompt_col=prompt_col, task_col=task_col,
+                            domain_col=domain_col, models=model or None, prices=price or None,
+                            completion_tokens=completion_tokens, exclude=str(exclude) if exclude else None,
+                            label=label, force=force))
+
 
 
 # ---- plumbing ---------------------------------------------------------------------------------

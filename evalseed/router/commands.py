@@ -1,0 +1,210 @@
+"""Bodies of `evalseed route train|eval|pick` and `evalseed import outcomes`: parse nothing,
+print results, raise `UsageError` on bad input (the CLI maps it to exit code 2)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+
+OBJECTIVES = ("lambda", "budget", "latency")
+
+
+def _open(db: str):
+    from ..store import open_db
+
+    return open_db(db, read_only=True)
+
+
+def _load(db: str, runs: str | None, since: str | None):
+    from .data import load_outcomes, select_runs
+
+    con = _open(db)
+    try:
+        ids = select_runs(con, [r.strip() for r in runs.split(",") if r.strip()] if runs else None, since)
+        return load_outcomes(con, ids)
+    finally:
+        con.close()
+
+
+def _objective(objective: str, lam: float | None, mu: float | None, budget: float | None,
+               slo_ms: float | None) -> dict:
+    if objective not in OBJECTIVES:
+        raise UsageError(f"--objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}.")
+    obj: dict = {"kind": objective, "lambda": 0.0 if lam is None else lam, "mu": mu or 0.0}
+    if objective == "budget":
+        if budget is None:
+            raise UsageError("--objective budget needs --budget USD (per 1,000 calls).")
+        obj["budget_per_1k"] = budget
+    if objective == "latency":
+        if slo_ms is None:
+            raise UsageError("--objective latency needs --slo-ms (the latency each call must stay under).")
+    if slo_ms is not None:
+        obj["slo_ms"] = slo_ms
+    return obj
+
+
+def _write_json(path: str, payload: dict) -> None:
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(payload, indent=1, default=_jsonable), encoding="utf-8")
+        tmp.replace(p)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write ({e.strerror}).") from None
+
+
+def _jsonable(v):
+    import numpy as np
+
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(type(v).__name__)
+
+
+def _clean(v):
+    """NaN and infinity are not JSON: None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def train_command(db: str, runs: str | None, since: str | None, out: str, policy: str, objective: str,
+                  lam: float | None, mu: float | None, budget: float | None, slo_ms: float | None,
+                  seed: int, test_fraction: float) -> int:
+    from .fit import train_router
+    from .policies import ORDER
+
+    if policy != "auto" and policy not in ORDER:
+        raise UsageError(f"--policy must be auto or one of {', '.join(ORDER)}, not {policy!r}.")
+    if not 0.0 < test_fraction < 1.0:
+        raise UsageError(f"--test-fraction must be between 0 and 1 (exclusive), not {test_fraction}.")
+    obj = _objective(objective, lam, mu, budget, slo_ms)
+    data = _load(db, runs, since)
+    spec = train_router(data, policy=policy, seed=seed, test_fraction=test_fraction, objective=obj,
+                        log=lambda s: print(s, file=sys.stderr))
+    _write_json(out, _clean(spec))
+    tr = spec["split"]
+    print(f"trained a {spec['selected_policy']} router on {tr['train_cases']} cases of {len(data.models)} models "
+          f"({tr['test_cases']} held out) in {spec['fit_seconds']:.2f} s -> {out}")
+    if spec["validation_scores"]:
+        print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in spec["validation_scores"].items()))
+    for r in spec["routes"][:30]:
+        print(f"  {r['suite']:<40} -> {r['model']}")
+    if len(spec["routes"]) > 30:
+        print(f"  ... {len(spec['routes']) - 30} more suites in {out}")
+    return 0
+
+
+def eval_command(db: str, runs: str | None, since: str | None, router_path: str | None, json_out: str | None,
+                 weak: str | None, strong: str | None, budgets: str | None, splits: int, boot: int,
+                 policies: str, seed: int, test_fraction: float) -> int:
+    from .fit import experiment
+    from .policies import ORDER
+    from .router import Router
+    from .summary import evaluate_router
+
+    budget_list = _floats(budgets, "--budgets")
+    data = _load(db, runs, since)
+    result: dict = {"runs": data.run_ids, "cases": len(data), "models": data.models}
+    if router_path:
+        router = Router.load(router_path)
+        ev = evaluate_router(router, data, weak=weak, strong=strong, budgets=budget_list)
+        result["router"] = ev
+        _print_eval(ev)
+    if splits:
+        names = [p.strip() for p in policies.split(",") if p.strip()]
+        bad = [p for p in names if p not in ORDER]
+        if bad:
+            raise UsageError(f"--policies: unknown {', '.join(bad)}; choose from {', '.join(ORDER)}.")
+        ex = experiment(data, policies=names, splits=splits, seed=seed, test_fraction=test_fraction, boot=boot,
+                        weak=weak, strong=strong, log=lambda s: print(s, file=sys.stderr))
+        result["experiment"] = ex
+        _print_experiment(ex)
+    if not router_path and not splits:
+        raise UsageError("route eval needs --router FILE (a trained router) and/or --splits N (compare policies).")
+    if json_out:
+        _write_json(json_out, _clean(result))
+        print(f"wrote {json_out}")
+    return 0
+
+
+def _floats(s: str | None, flag: str) -> list[float] | None:
+    if not s:
+        return None
+    try:
+        return [float(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} {s!r}: expected numbers separated by commas, e.g. 0.5,1,2.") from None
+
+
+def _fmt(v, pct=False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{100 * v:.1f}%" if pct else f"{v:.4f}"
+
+
+def _print_eval(ev: dict) -> None:
+    if "error" in ev:
+        print(f"router: {ev['error']}")
+        return
+    print(f"held-out cases: {ev['test_cases']}   policy: {ev['policy']}"
+          + ("" if ev.get("cost_known", True) else "   (some costs unknown: counted as 0)"))
+    print(f"{'':<44}{'$/1k calls':>12}{'quality':>10}")
+    for s in ev["singles"]:
+        print(f"  {s['model']:<42}{1000 * s['cost']:>12.4f}{s['quality']:>10.4f}")
+    print(f"  {'oracle':<42}{1000 * ev['oracle']['cost']:>12.4f}{ev['oracle']['quality']:>10.4f}")
+    op = ev["operating_point"]
+    print(f"  {'router at its objective':<42}{1000 * op['cost']:>12.4f}{op['quality']:>10.4f}   "
+          + ", ".join(f"{m} {100 * v:.0f}%" for m, v in op["shares"].items() if v))
+    a = ev["aiq"]
+    print(f"AIQ: router {_fmt(a['router'])}   Zero router {_fmt(a['zero_router'])}   oracle {_fmt(a['oracle'])}")
+    if "pair" in ev:
+        p = ev["pair"]
+        r = p["router"]
+        print(f"{p['weak']} -> {p['strong']}: APGR {_fmt(r['apgr'])}  CPT(50%) {_fmt(r['cpt50'], True)}  "
+              f"CPT(80%) {_fmt(r['cpt80'], True)}   (random 0.5000 / 50% / 80%; oracle APGR {_fmt(p['oracle']['apgr'])})")
+    for b in ev.get("budgets") or []:
+        print(f"  budget ${b['budget_per_1k']}/1k calls: quality {_fmt(b['quality'])}")
+
+
+def _print_experiment(ex: dict) -> None:
+    print(f"{ex['splits']} grouped splits ({int(100 * ex['test_fraction'])}% held out) x {ex['bootstrap']} bootstrap "
+          f"resamples; pair {ex['weak']} -> {ex['strong']}; mean [2.5%, 97.5%]")
+    print(f"  {'policy':<10}{'APGR':>26}{'CPT(50%)':>26}{'CPT(80%)':>26}{'AIQ':>26}")
+
+    def cell(d, pct=False):
+        if not d or d.get("mean") is None:
+            return f"{'-':>26}"
+        f = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3f}")
+        return f"{f(d['mean']) + ' [' + f(d['lo']) + ', ' + f(d['hi']) + ']':>26}"
+
+    for name, d in ex["summary"].items():
+        print(f"  {name:<10}{cell(d.get('apgr'))}{cell(d.get('cpt50'), True)}{cell(d.get('cpt80'), True)}"
+              f"{cell(d.get('aiq'))}")
+
+
+def pick_command(router_path: str, text: str, kind: str | None, suite: str | None, tags: str | None,
+                 lam: float | None, mu: float | None, slo_ms: float | None, as_json: bool) -> int:
+    from .router import Router
+
+    r = Router.load(router_path)
+    if text == "-":
+        text = sys.stdin.read()
+    p = r.pick(text, kind=kind, suite=suite, tags=[t for t in (tags or "").split(",") if t] or None,
+               lam=lam, mu=mu, slo_ms=slo_ms)
+    if as_json:
+        print(json.dumps({"model": p.model, "quality": p.quality, "cost_usd": p.cost_usd, "latency_ms": p.latency_ms,
+                          "policy": p.policy, "predictions": p.predictions}))
+    else:
+        print(f"{p.model}\tquality {p.quality:.3f}\tcost ${p.cost_usd:.6f}\tlatency {p.latency_ms:.0f} ms")
+    return 0

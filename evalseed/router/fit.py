@@ -1,0 +1,275 @@
+"""Training a router: grouped split, policy selection on an inner validation split, the saved
+JSON; and `experiment`, the repeated-split comparison behind `route eval --splits`.
+
+Selection rule: policies are tried simplest first (global, table, knn, logistic); a richer one is
+kept only if it beats the one kept so far on the validation cases (by AIQ, or by mean APGR over
+model pairs when costs cannot separate them).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+from . import evaluate as E
+from . import features as F
+from .data import Outcomes, split_mask
+from .policies import (AUTO_ORDER, ORDER, Batch, _b64, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
+                       LogisticPolicy, Policy, TablePolicy)
+
+FORMAT = "evalseed-router/1"
+
+
+class Fitted:
+    """Everything a policy needs at prediction time, fitted on one training set."""
+
+    def __init__(self, train: Outcomes, policy: Policy, featurizer: F.TextFeaturizer | None = None,
+                 train_x: np.ndarray | None = None):
+        self.models = train.models
+        self.fz = featurizer or F.TextFeaturizer()
+        if featurizer is None and policy.needs_text:
+            counts = self.fz.counts(train.texts)
+            self.fz.fit(train.texts, counts)
+            train_x = self.fz.weigh(counts)
+        self.table = GroupTable().fit(train.Q, train.kinds, train.suites)
+        self.cost = LinearByGroup().fit(train.C, train.chars, train.kinds, train.suites)
+        self.latency = LinearByGroup().fit(train.L, train.chars, train.kinds, train.suites)
+        self.policy = policy
+        batch = Batch.of(train, self.fz, train_x)
+        policy.fit(FitContext(train, batch, self.table))
+
+    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q = self.policy.predict(batch, self.table)
+        c = self.cost.predict(batch.chars, batch.kinds, batch.suites)
+        lat = self.latency.predict(batch.chars, batch.kinds, batch.suites)
+        return q, c, lat
+
+
+def featurize(texts: list[str]) -> tuple[F.TextFeaturizer, np.ndarray]:
+    """A featurizer fitted on `texts` and their feature rows (counted once)."""
+    fz = F.TextFeaturizer()
+    counts = fz.counts(texts)
+    fz.fit(texts, counts)
+    return fz, fz.weigh(counts)
+
+
+def make_policy(name: str, **kw) -> Policy:
+    return {"global": GlobalPolicy, "table": TablePolicy, "knn": KnnPolicy, "logistic": LogisticPolicy,
+            "linear": LinearPolicy}[name](**kw)
+
+
+def _score(test: Outcomes, q: np.ndarray, c: np.ndarray) -> float:
+    """The validation number policies compete on (higher is better)."""
+    Q, C = test.Q, np.nan_to_num(test.C)
+    cs = [cst for cst, _ in E.singles(Q, C)]
+    if max(cs) - min(cs) > 1e-15:
+        pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c))]
+        return E.aiq(pts, min(cs), max(cs))
+    # equal costs: how well the policy ranks each pair of models' difference
+    vals = []
+    m = Q.shape[1]
+    for a in range(m):
+        for b in range(m):
+            if a != b and Q[:, b].mean() > Q[:, a].mean():
+                vals.append(E.pair_metrics(q[:, b] - q[:, a], Q[:, a], Q[:, b])["apgr"])
+    vals = [v for v in vals if np.isfinite(v)]
+    return float(np.mean(vals)) if vals else float(np.mean(Q[np.arange(len(Q)), np.argmax(q, axis=1)]))
+
+
+def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fraction: float = 0.25,
+                  log=None) -> tuple[str, dict, dict]:
+    """Pick the policy by the simplest-first rule on an inner split of the training cases.
+    Returns (name, validation scores, tuned parameters)."""
+    val = split_mask(train, val_fraction, seed + 7919)
+    inner, held = train.subset(np.flatnonzero(~val)), train.subset(np.flatnonzero(val)).complete()
+    if len(held) < 10 or len(inner) < 10:
+        return ("table" if "table" in candidates else candidates[0]), {}, {}
+    fz, inner_x = featurize(inner.texts)
+    hb = Batch.of(held, fz)
+    scores: dict[str, float] = {}
+    params: dict[str, dict] = {}
+    for name in [n for n in ORDER if n in candidates]:
+        options = [{}]
+        if name == "knn":
+            options = [{"k": k} for k in (10, 30, 100)]
+        best = None
+        for opt in options:
+            fitted = Fitted(inner, make_policy(name, **opt), fz, inner_x)
+            q, c, _ = fitted.predict(hb)
+            s = _score(held, q, c)
+            if best is None or s > best[0]:
+                best = (s, opt)
+        scores[name], params[name] = best
+        if log:
+            log(f"  validation {name}: {best[0]:.4f} {best[1] or ''}")
+    kept = None
+    for name in [n for n in ORDER if n in scores]:
+        if kept is None or scores[name] > scores[kept] + 1e-9:  # strictly better, else keep simpler
+            kept = name
+    return kept, scores, params.get(kept, {})
+
+
+def routes_table(fitted: Fitted, lam: float, mu: float = 0.0) -> list[dict]:
+    """Which model each suite goes to at the operating point, by the table's estimates (what a
+    person reads to understand the router; text-based policies may override per prompt)."""
+    out = []
+    for suite, g in sorted(fitted.table.suites.items()):
+        kind = g["kind"]
+        q = fitted.table.one(kind, suite)
+        chars = 0.0
+        c = fitted.cost.one(chars, kind, suite)
+        lat = fitted.latency.one(chars, kind, suite)
+        j = int(E.choose(q[None], c[None], lam, lat[None], mu)[0])
+        out.append({"suite": suite, "kind": kind, "cases": int(g["n"].max()), "model": fitted.models[j],
+                    "quality": {m: round(float(v), 4) for m, v in zip(fitted.models, q)}})
+    return out
+
+
+def lambda_for_budget(q: np.ndarray, c: np.ndarray, budget_per_1k: float) -> float:
+    """The smallest lambda whose predicted mean cost per 1,000 calls fits the budget."""
+    lams = E.lambda_grid(c, 200)
+    rows = np.arange(len(q))
+    for lam in lams:
+        pick = E.choose(q, c, lam)
+        if c[rows, pick].mean() * 1000 <= budget_per_1k:
+            return float(lam)
+    return float("inf")
+
+
+def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fraction: float = 0.5,
+                 objective: dict | None = None, log=None) -> dict:
+    """Fit on the training side of the grouped split and return the router as a JSON-able dict."""
+    from .. import __version__
+
+    t0 = time.perf_counter()
+    test = split_mask(data, test_fraction, seed)
+    train = data.subset(np.flatnonzero(~test))
+    if len(train) < 2:
+        from ..errors import UsageError
+
+        raise UsageError(f"only {len(train)} training case(s) after the split; lower --test-fraction or add runs.")
+    candidates = AUTO_ORDER if policy == "auto" else [policy]
+    if policy == "auto":
+        chosen, scores, params = select_policy(train, candidates, seed, log=log)
+    else:
+        chosen, scores, params = policy, {}, {}
+    fitted = Fitted(train, make_policy(chosen, **params))
+    obj = dict(objective or {})
+    obj.setdefault("kind", "lambda")
+    obj.setdefault("lambda", 0.0)
+    obj.setdefault("mu", 0.0)
+    if obj["kind"] == "budget":
+        q, c, _ = fitted.predict(Batch.of(train, fitted.fz))
+        obj["lambda"] = lambda_for_budget(q, c, float(obj["budget_per_1k"]))
+    lam = obj["lambda"]
+    router = {
+        "format": FORMAT,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "evalseed_version": __version__,
+        "models": data.models,
+        "selected_policy": chosen,
+        "validation_scores": scores,
+        "objective": {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in obj.items()},
+        "split": {"seed": seed, "test_fraction": test_fraction, "train_cases": len(train),
+                  "test_cases": int(test.sum())},
+        "training": train.summary(),
+        "routes": routes_table(fitted, float("inf") if lam is None else lam, obj["mu"]),
+        "featurizer": {"dim": fitted.fz.dim, "ngrams": list(F.NGRAMS), "idf": _b64(fitted.fz.idf)}
+        if fitted.policy.needs_text else None,
+        "table": fitted.table.to_json(),
+        "cost": fitted.cost.to_json(),
+        "latency": fitted.latency.to_json(),
+        "policy": fitted.policy.to_json(),
+        "fit_seconds": round(time.perf_counter() - t0, 3),
+    }
+    return router
+
+
+# ---- repeated splits --------------------------------------------------------------------------
+
+
+def _interval(xs) -> dict:
+    xs = np.asarray([x for x in xs if np.isfinite(x)], dtype=float)
+    if not xs.size:
+        return {"mean": None, "lo": None, "hi": None}
+    return {"mean": float(xs.mean()), "lo": float(np.percentile(xs, 2.5)), "hi": float(np.percentile(xs, 97.5))}
+
+
+def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: int = 0,
+               test_fraction: float = 0.5, boot: int = 200, weak: str | None = None,
+               strong: str | None = None, log=None) -> dict:
+    """Fit every policy on `splits` grouped splits and score each on its held-out half.
+
+    Intervals are percentiles over (split x bootstrap resample of the held-out cases), so they
+    carry both the split-to-split and the test-sampling variation."""
+    models = data.models
+    weak, strong = _pair(data, weak, strong)
+    wi, si = models.index(weak), models.index(strong)
+    rng = np.random.default_rng(seed)
+    names = list(policies) + ["random", "oracle"]
+    draws: dict[str, dict[str, list]] = {n: {"apgr": [], "cpt50": [], "cpt80": [], "aiq": []} for n in names + ["zero"]}
+    per_split: list[dict] = []
+    for s in range(splits):
+        mask = split_mask(data, test_fraction, seed + s)
+        train = data.subset(np.flatnonzero(~mask))
+        test = data.subset(np.flatnonzero(mask)).complete()
+        Q, C = test.Q, np.nan_to_num(test.C)
+        cs = [c for c, _ in E.singles(Q, C)]
+        cmin, cmax = min(cs), max(cs)
+        fz, train_x = featurize(train.texts) if any(make_policy(p).needs_text for p in policies) else (None, None)
+        batch = Batch.of(test, fz or F.TextFeaturizer())
+        scores: dict[str, np.ndarray] = {}
+        row: dict = {"split": s, "train_cases": len(train), "test_cases": len(test)}
+        for name in policies:
+            t0 = time.perf_counter()
+            fitted = Fitted(train, make_policy(name), fz, train_x)
+            q, c, _ = fitted.predict(batch)
+            scores[name] = q[:, si] - q[:, wi]
+            pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c))]
+            a = E.aiq(pts, cmin, cmax)
+            draws[name]["aiq"].append(a)
+            row[name] = {**{k: v for k, v in E.pair_metrics(scores[name], Q[:, wi], Q[:, si]).items() if k != "pgr"},
+                         "aiq": a, "seconds": round(time.perf_counter() - t0, 2)}
+            if log:
+                log(f"  split {s} {name}: APGR {row[name]['apgr']:.3f} AIQ {a:.4f}")
+        scores["random"] = np.zeros(len(test))
+        scores["oracle"] = Q[:, si] - Q[:, wi]
+        draws["zero"]["aiq"].append(E.aiq(list(zip(cs, [q for _, q in E.singles(Q, C)])), cmin, cmax))
+        opts = [E.oracle(Q, C)] + list(zip(cs, [q for _, q in E.singles(Q, C)]))
+        draws["oracle"]["aiq"].append(E.aiq(opts, cmin, cmax))
+        for name in ("random", "oracle"):
+            row[name] = {k: v for k, v in E.pair_metrics(scores[name], Q[:, wi], Q[:, si]).items() if k != "pgr"}
+        per_split.append(row)
+        if boot == 0:  # no resampling: the intervals are over splits only
+            for name in names:
+                for k in ("apgr", "cpt50", "cpt80"):
+                    draws[name][k].append(row[name][k])
+        n = len(test)
+        for _ in range(boot):
+            idx = rng.integers(0, n, n)
+            qw, qs = Q[idx, wi], Q[idx, si]
+            for name in names:
+                m = E.pair_metrics(scores[name][idx], qw, qs)
+                for k in ("apgr", "cpt50", "cpt80"):
+                    draws[name][k].append(m[k])
+    summary = {n: {k: _interval(v) for k, v in d.items() if v} for n, d in draws.items()}
+    return {"weak": weak, "strong": strong, "splits": splits, "test_fraction": test_fraction, "bootstrap": boot,
+            "seed": seed, "cases": len(data), "summary": summary, "per_split": per_split}
+
+
+def _pair(data: Outcomes, weak: str | None, strong: str | None) -> tuple[str, str]:
+    """Default pair: the lowest- and highest-quality models."""
+    from ..errors import UsageError
+
+    for m in (weak, strong):
+        if m is not None and m not in data.models:
+            raise UsageError(f"model {m!r} is not in the data; it has {', '.join(data.models)}.")
+    means = np.nanmean(data.Q, axis=0)
+    order = [data.models[j] for j in np.argsort(means)]
+    weak = weak or order[0]
+    strong = strong or order[-1]
+    if weak == strong:
+        raise UsageError("the weak and the strong model are the same; pass --weak and --strong.")
+    return weak, strong
