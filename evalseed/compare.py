@@ -497,6 +497,34 @@ def _fmt_p(p: float | None) -> str:
     return f"={p:.2g}" if p >= 0.001 else "<0.001"
 
 
+def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: float,
+              max_cost_increase: float | None, max_latency_increase: float | None,
+              n_resamples: int, seed: int) -> tuple[list[Unit], Unit | None]:
+    """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
+    rows are paired, so the decision can be exercised on simulated pairs without a database."""
+    units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
+    overall = None
+    if len(units) > 1:
+        merged = _Paired("*", None, "*", "*",
+                         [f"{n}/{c}" for n, p in paired for c in p.case_ids],
+                         [rows for _, p in paired for rows in p.base],
+                         [rows for _, p in paired for rows in p.cand],
+                         {k: sum(p.excluded[k] for _, p in paired) for k in paired[0][1].excluded},
+                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in ("ok", "error", "skipped")}
+                          for s in ("base", "cand")})
+        strata = [n for n, p in paired for _ in p.case_ids]
+        overall = _unit_stats("overall", merged, n_resamples=n_resamples, seed=seed, strata=strata)
+        overall.flips = {"regressed": [], "improved": []}  # listed per unit
+        overall.base_model = ", ".join(sorted({p.base_model for _, p in paired}))
+        overall.cand_model = ", ".join(sorted({p.cand_model for _, p in paired}))
+    family = units + ([overall] if overall else [])
+    for u, ph in zip(family, stats.holm([u.p_value for u in family])):
+        u.p_holm = ph
+    for u in family:
+        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
+    return units, overall
+
+
 # ---- the public entry points ------------------------------------------------------------------
 
 
@@ -574,27 +602,9 @@ def compare_runs(
             "compare runs of the same suites."
         )
 
-    units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
-    overall = None
-    if len(units) > 1:
-        merged = _Paired("*", None, "*", "*",
-                         [f"{n}/{c}" for n, p in paired for c in p.case_ids],
-                         [rows for _, p in paired for rows in p.base],
-                         [rows for _, p in paired for rows in p.cand],
-                         {k: sum(p.excluded[k] for _, p in paired) for k in paired[0][1].excluded},
-                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in ("ok", "error", "skipped")}
-                          for s in ("base", "cand")})
-        strata = [n for n, p in paired for _ in p.case_ids]
-        overall = _unit_stats("overall", merged, n_resamples=n_resamples, seed=seed, strata=strata)
-        overall.flips = {"regressed": [], "improved": []}  # listed per unit
-        overall.base_model = ", ".join(sorted({p.base_model for _, p in paired}))
-        overall.cand_model = ", ".join(sorted({p.cand_model for _, p in paired}))
-
+    units, overall = _verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
+                               max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed)
     family = units + ([overall] if overall else [])
-    for u, ph in zip(family, stats.holm([u.p_value for u in family])):
-        u.p_holm = ph
-    for u in family:
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
     if details:
         _attach_details(con, base_id, cand_id, units)
     settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
