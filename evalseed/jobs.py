@@ -6,7 +6,9 @@ to ask): the engine schedules jobs without knowing their kind, the kinds never s
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,7 +61,8 @@ class CaseJob:
     def prepare(self) -> Prepared:
         prepared = self.kind.prepare(self.suite, self.case, self.model_info)
         prepared.state.setdefault("out_dir", self.out_dir)
-        prepared.state.setdefault("file_stem", f"{self.suite.name}/{self.case.id}-{self.model_info.name}-{self.repeat}")
+        prepared.state.setdefault(
+            "file_stem", f"{self.suite.name}/{file_part(self.case.id)}-{file_part(self.model_info.name)}-{self.repeat}")
         return prepared
 
     async def run(self, api: JobApi) -> dict[str, Any]:
@@ -118,6 +121,16 @@ class CaseJob:
         if request is not None:
             row["request"] = request
         return row
+
+
+def file_part(text: str) -> str:
+    """A case id or model name made safe as one file-name component. Both are free text from
+    input we did not write, and `../../x` must not steer where a run writes its files; a name
+    that had to change gets a hash of the original so two ids never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip(".") or "_"
+    if safe != text:
+        safe = f"{safe[:80]}-{hashlib.sha1(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    return safe
 
 
 def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:
