@@ -380,3 +380,51 @@ def test_report_from_a_real_run_against_the_stub_server(cli, stub, tmp_path):
     assert 'id="kind-classification"' in html and "review-sentiment" in html
     assert html.count('class="sortable board"') == 2  # overall + the suite
     assert not math.isnan(render.read_meta(Path(stdout.strip()))["cases"])
+
+
+def fake_router_data(models: list[str]) -> dict:
+    """The shape evalseed.router.report_data documents, with made-up numbers."""
+    a, b = models[:2]
+    return {
+        "models": models, "policy": "knn", "source": "router.json", "test_cases": 120, "cost_known": True,
+        "singles": [{"model": a, "cost": 0.0005, "quality": 0.86}, {"model": b, "cost": 0.00004, "quality": 0.76}],
+        "oracle": {"cost": 0.0001, "quality": 0.93},
+        "zero_router": [{"cost": 0.00004, "quality": 0.76}, {"cost": 0.0005, "quality": 0.86}],
+        "router_curve": [{"lambda": x, "cost": 0.00004 + 0.00046 * x, "quality": 0.76 + 0.12 * x ** 0.5,
+                          "shares": {a: x, b: 1 - x}} for x in (0.0, 0.25, 0.5, 1.0)],
+        "router_hull": [],
+        "operating_point": {"lambda": 10.0, "mu": 0.0, "cost": 0.0002, "quality": 0.85, "shares": {a: 0.4, b: 0.6}},
+        "aiq": {"router": 0.84, "zero_router": 0.81, "oracle": 0.92, "cost_range": [0.00004, 0.0005]},
+        "pair": {"weak": b, "strong": a, "router": {"apgr": 0.6, "cpt50": 0.3, "cpt80": 0.55},
+                 "random": {"apgr": 0.5, "cpt50": 0.5, "cpt80": 0.8}, "oracle": {"apgr": 0.95, "cpt50": 0.1, "cpt80": 0.2}},
+        "routes": [{"suite": "sentiment", "kind": "classification", "cases": 24, "model": b,
+                    "quality": {a: 0.9, b: 0.88}},
+                   {"suite": "<script>alert(1)</script>", "kind": None, "cases": 1, "model": a, "quality": {}}],
+        "objective": {"kind": "lambda", "lambda": 10.0},
+    }
+
+
+def test_router_section_with_a_router_and_absent_without(synth_db, tmp_path, monkeypatch):
+    import evalseed.router as router_pkg
+
+    models = ["seed-1-6-250915", "seed-1-6-flash-250715"]
+    seen = {}
+
+    def report_data(con, run_ids, router_path=None):
+        seen["args"] = (list(run_ids), router_path)
+        return fake_router_data(models)
+
+    monkeypatch.setattr(router_pkg, "report_data", report_data)
+    rf = tmp_path / "router.json"
+    rf.write_text("{}")
+    _, html = render_one(synth_db, ["run-a"], tmp_path / "out", router_path=str(rf))
+    assert seen["args"] == (["run-a"], str(rf))
+    assert 'id="router"' in html and '<svg class="chart router"' in html
+    assert "Router: <b>seed-1-6-flash-250715</b>" in html  # inline in the which-model summary
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "APGR" in html and "Operating point" in html
+    monkeypatch.setattr(router_pkg, "report_data", lambda con, run_ids, router_path=None: None)
+    _, html = render_one(synth_db, ["run-a"], tmp_path / "out2", router_path=str(rf))
+    assert "cannot be routed" in html
+    _, html = render_one(synth_db, ["run-a"], tmp_path / "out3")
+    assert 'id="router"' not in html and "Router:" not in html

@@ -29,6 +29,7 @@ from evalseed.report import render
 from evalseed.report.synthetic import HOSTILE, SCRIPT_ANSWER, build_run
 
 from conftest import ROOT
+from test_report import fake_router_data
 
 pytestmark = pytest.mark.browser
 
@@ -118,9 +119,16 @@ def report(tmp_path_factory):
     build_run(con, "browser-cand", cases_per_suite=30, models=["seed-1-6-flash-260101"], seed=3,
               skill_shift=-0.1, image_dir=str(tmp / "out" / "runs" / "images-b"))
     con.close()
+    router_file = tmp / "router.json"
+    router_file.write_text("{}")
     con = store.open_db(db, read_only=True)
     try:
-        single = render.render_report(con, ["browser-run"], tmp / "out")
+        with pytest.MonkeyPatch.context() as mp:
+            import evalseed.router as router_pkg
+
+            mp.setattr(router_pkg, "report_data",
+                       lambda con, run_ids, router_path=None: fake_router_data(["seed-1-6-250915", "seed-1-8-251228"]))
+            single = render.render_report(con, ["browser-run"], tmp / "out", router_path=str(router_file))
         pair = render.render_report(con, ["browser-run", "browser-cand"], tmp / "out")
     finally:
         con.close()
@@ -147,6 +155,7 @@ def test_report_renders_cleanly_in_chromium(chromium, report, which):
     assert dom.count.get("div.case") == 25  # first page of the drill-down, built by our script
     assert dom.count.get("img", 0) >= 1  # gallery thumbnails loaded (a failed load is a recorded error)
     assert (dom.count.get("table.compare", 0) == 1) == (which == "pair")
+    assert (dom.count.get("svg.router", 0) == 1) == (which == "single")
     # Hostile text is shown as text: the serialised DOM escapes it back.
     assert "&lt;img src=x onerror=" in out
 

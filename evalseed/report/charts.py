@@ -294,3 +294,88 @@ def heatmap(hm: dict, *, cell: int = 46) -> Markup:
                'text-anchor="middle">depth</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def router_curve(rd: dict, palette: dict[str, str], *, width: int = 640, height: int = 340) -> Markup:
+    """The router's quality against cost on held-out cases (evalseed.router.report_data): each
+    model alone, the router's curve over its cost weight, the hull of single models (what mixing
+    models without a router reaches), the oracle, and the trained operating point."""
+    singles = [s for s in rd.get("singles") or [] if s.get("quality") is not None]
+    curve = [p for p in rd.get("router_curve") or [] if p.get("quality") is not None]
+    if not singles:
+        return Markup('<p class="muted">The router returned no curve.</p>')
+    # Costs come per call; shown per 1,000 calls like the other charts.
+    pts = [(s.get("cost") or 0.0) * 1000 for s in singles] + [(p.get("cost") or 0.0) * 1000 for p in curve]
+    oracle = rd.get("oracle") or {}
+    op = rd.get("operating_point") or {}
+    for extra in (oracle, op):
+        if extra.get("cost") is not None:
+            pts.append(extra["cost"] * 1000)
+    positive = [c for c in pts if c > 0]
+    lo, hi = (min(positive), max(positive)) if positive else (0.01, 1.0)
+    if hi / lo < 10:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / math.sqrt(10), mid * math.sqrt(10)
+    lo, hi = lo / 1.4, hi * 1.4
+    ml, mr, mt, mb = 58, 16, 14, 44
+    pw, ph = width - ml - mr, height - mt - mb
+    qs = [s["quality"] for s in singles] + [p["quality"] for p in curve] + [
+        x["quality"] for x in (oracle, op) if x.get("quality") is not None]
+    ymin = max(0.0, math.floor((min(qs) - 0.03) * 10) / 10)
+    ymax = min(1.0, math.ceil((max(qs) + 0.03) * 10) / 10) if max(qs) < 0.97 else 1.0
+    if ymax - ymin < 0.1:
+        ymax = min(1.0, ymin + 0.1)
+
+    def x_of(c: float | None) -> float:
+        c = (c or 0.0) * 1000
+        return ml + (math.log10(max(c, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * pw
+
+    def y_of(q: float) -> float:
+        return mt + (ymax - q) / (ymax - ymin) * ph
+
+    out = [f'<svg class="chart router" viewBox="0 0 {width} {height}" role="img" aria-label="Router quality against cost" '
+           'xmlns="http://www.w3.org/2000/svg"><title>Router: quality against cost on held-out cases</title>']
+    step = 0.1 if ymax - ymin > 0.35 else 0.05
+    a = ymin
+    while a <= ymax + 1e-9:
+        out.append(f'<line class="grid" x1="{ml}" x2="{ml + pw}" y1="{_f(y_of(a))}" y2="{_f(y_of(a))}"/>')
+        out.append(f'<text class="tick" x="{ml - 6}" y="{_f(y_of(a) + 4)}" text-anchor="end">{a * 100:.0f}%</text>')
+        a = round(a + step, 10)
+    for t in _log_ticks(lo, hi):
+        x = ml + (math.log10(t) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * pw
+        out.append(f'<line class="grid" x1="{_f(x)}" x2="{_f(x)}" y1="{mt}" y2="{mt + ph}"/>')
+        out.append(f'<text class="tick" x="{_f(x)}" y="{mt + ph + 16}" text-anchor="middle">{escape(_money(t))}</text>')
+    out.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>')
+    out.append(f'<text class="axis" x="{ml + pw / 2}" y="{height - 6}" text-anchor="middle">'
+               "cost per 1,000 calls (USD, log scale)</text>")
+    out.append(f'<text class="axis" transform="translate(14 {mt + ph / 2}) rotate(-90)" text-anchor="middle">'
+               "quality (held-out cases)</text>")
+    hull = [p for p in rd.get("zero_router") or [] if p.get("quality") is not None]
+    if len(hull) > 1:
+        path = " ".join(f"{_f(x_of(p['cost']))},{_f(y_of(p['quality']))}" for p in sorted(hull, key=lambda p: p["cost"] or 0))
+        out.append(f'<polyline class="frontier" points="{path}"><title>models mixed at random (no router)</title></polyline>')
+    if len(curve) > 1:
+        path = " ".join(f"{_f(x_of(p['cost']))},{_f(y_of(p['quality']))}" for p in sorted(curve, key=lambda p: p["cost"] or 0))
+        out.append(f'<polyline class="rcurve" points="{path}"><title>the router, cost weight swept</title></polyline>')
+    dots = [(x_of(s["cost"]), y_of(s["quality"])) for s in singles]
+    boxes: list = []
+    for s in singles:
+        x, y = x_of(s["cost"]), y_of(s["quality"])
+        c = palette.get(s["model"], "#333")
+        out.append(f'<g><title>{escape(s["model"])} alone: quality {s["quality"] * 100:.1f}%, '
+                   f'{escape(_money((s["cost"] or 0) * 1000))} per 1,000 calls</title>'
+                   f'<circle cx="{_f(x)}" cy="{_f(y)}" r="5" fill="{c}"/>')
+        lx, ly, anchor, box = _place_label(s["model"], x, y, boxes, dots, (ml, mt, ml + pw, mt + ph))
+        boxes.append(box)
+        out.append(f'<text class="lbl" x="{_f(lx)}" y="{_f(ly)}" text-anchor="{anchor}">{escape(s["model"])}</text></g>')
+    for p, label, cls in ((oracle, "oracle", "oracle"), (op, "router", "op")):
+        if p.get("quality") is None:
+            continue
+        x, y = x_of(p.get("cost")), y_of(p["quality"])
+        out.append(f'<g><title>{label}: quality {p["quality"] * 100:.1f}%, {escape(_money((p.get("cost") or 0) * 1000))} '
+                   f'per 1,000 calls</title><rect class="{cls}" x="{_f(x - 5)}" y="{_f(y - 5)}" width="10" height="10"/>')
+        lx, ly, anchor, box = _place_label(label, x, y, boxes, dots, (ml, mt, ml + pw, mt + ph))
+        boxes.append(box)
+        out.append(f'<text class="lbl" x="{_f(lx)}" y="{_f(ly)}" text-anchor="{anchor}">{label}</text></g>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -244,6 +244,7 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
         "cases": drill["cases"],
         "comparison": _comparison(con, run_ids),
         "router": None,
+        "router_routes": {},
         "kind_titles": KIND_TITLES,
         **_assets(),
     }
@@ -256,6 +257,10 @@ def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: 
     out.mkdir(parents=True, exist_ok=True)
     ctx = build_context(con, run_ids, out_dir=str(out), router_path=router_path, opts=opts)
     ctx["router"] = _router(con, run_ids, router_path)
+    rd = (ctx["router"] or {}).get("data")
+    if isinstance(rd, dict):
+        ctx["router"]["svg"] = charts.router_curve(rd, ctx["palette"])
+        ctx["router_routes"] = {r.get("suite"): r for r in rd.get("routes") or [] if isinstance(r, dict)}
     page = _env().get_template("report.html.j2").render(**ctx)
     path = out / report_filename(run_ids)
     tmp = path.with_suffix(".html.tmp")
