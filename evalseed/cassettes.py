@@ -255,7 +255,6 @@ def _make_cassette_class():
     from vcr.record_mode import RecordMode
     from vcr.request import Request as VcrRequest
     from vcr.serialize import deserialize
-
     from vcr.serializers import jsonserializer
 
     class ShardedCassette(Cassette):
@@ -310,10 +309,9 @@ def _make_cassette_class():
             super().append(request, response)  # runs the scrubbing hooks
             if len(self.data) == n:
                 return
-            stored_request = self.data[-1][0]
-            info = self.info(stored_request)
-            self._ensure_shard(info.shard)
-            idx = len(self.data) - 1
+            idx = n
+            info = self.info(self.data[idx][0])
+            self._ensure_shard(info.shard)  # appends the shard's older recordings after ours
             self._add(idx, info)
             self._fresh.add(idx)
             self._dirty_shards.add(info.shard)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from evalseed.cassettes import REDACTED, CassetteSession, Scrubber, canonical_key
 from evalseed.errors import UsageError
-from evalseed.testing.stub_server import Reply
+from evalseed.testing.stub_server import Reply, answers_responder
 
 from conftest import SMALL_SUITE, write_suite
 
@@ -126,11 +126,18 @@ def test_auto_replays_what_it_has_and_records_the_rest(cli, stub, tmp_path):
     assert srv.count("/v1/chat/completions") == 4  # only the new case went out
     got = {r["case_id"]: r["replayed"] for r in rows(tmp_path / "b.duckdb")}
     assert got == {"good": True, "bad": True, "meh": True, "new": False}
-    # Recording again replaces, never duplicates, the stored interactions.
-    code, _, err = _run(cli, suite, tmp_path / "c.duckdb", tmp_path / "cas", "record", srv.base_url)
+    # Recording again (the server's answers changed) replaces, never duplicates, what was stored,
+    # and each new recording keeps its own timings.
+    srv2 = stub(responder=answers_responder({"love": "positive-v2", "hate": "negative-v2"}, default="ok-v2"))
+    code, _, err = _run(cli, suite, tmp_path / "c.duckdb", tmp_path / "cas", "record", srv2.base_url)
     assert code == 0, err
-    text = (tmp_path / "cas" / "custom" / "tiny" / f"{FLASH}.json").read_text()
-    assert text.count('"request":') == 4
+    data = json.loads((tmp_path / "cas" / "custom" / "tiny" / f"{FLASH}.json").read_text())
+    assert len(data["interactions"]) == 4
+    live = {r["case_id"]: (r["output_text"], r["latency_ms"]) for r in rows(tmp_path / "c.duckdb")}
+    for it in data["interactions"]:
+        case = it["request"]["headers"]["x-evalseed-case"][0]
+        body = it["response"]["body"]["string"]
+        assert "-v2" in body and it["response"]["evalseed"]["latency_ms"] == live[case][1], case
 
 
 def test_no_secret_reaches_a_cassette(cli, stub, tmp_path, monkeypatch):
