@@ -266,7 +266,7 @@ def import_outcomes(
     force: bool = typer.Option(False, "--force", help="Import even if this file was imported before."),
 ) -> None:
     """Store an outcome table from elsewhere (e.g. RouteLLM's) as a run with provider `imported`."""
-    from .importers.outcomes import import_outcomes as run_import
+    from .importers.outcomes import import_outcomes_command as run_import
 
     raise typer.Exit(_guard(run_import, str(db), str(file), prompt_col=prompt_col, task_col=task_col,
                             domain_col=domain_col, models=model or None, prices=price or None,

@@ -278,3 +278,9 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
     if missing:
         out(f"note: no cost for {', '.join(missing)} (no cost column, no --price); the router will treat it as free.")
     return run_id
+
+
+def import_outcomes_command(db: str, path: str, **kw) -> int:
+    """The CLI body: import, print, exit code 0."""
+    import_outcomes(db, path, **kw)
+    return 0

@@ -1,0 +1,224 @@
+"""The router on synthetic outcome tables where the best policy is known, its saved form, its
+guarantees against single models, and the route commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from evalseed.cli import app
+from evalseed.errors import UsageError
+from evalseed.importers.outcomes import import_outcomes
+from evalseed.router import evaluate as E
+from evalseed.router import report_data
+from evalseed.router.data import Outcomes, load_outcomes, split_mask
+from evalseed.router.fit import Fitted, make_policy, train_router
+from evalseed.router.policies import Batch
+from evalseed.router.router import Router
+from evalseed.store import open_db
+
+WORDS_X = ["translate", "french", "sentence", "into", "german", "spanish", "please", "the", "word"]
+WORDS_Y = ["compute", "integral", "sum", "of", "numbers", "solve", "equation", "for", "x"]
+
+
+def _texts(words, n, rng):
+    return [" ".join(rng.choice(words, 8)) + f" #{i}" for i in range(n)]
+
+
+def _known_best_csv(path, n=120, seed=0):
+    """Model A is always right on kind X and wrong on Y; B the reverse. A costs less."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["task", "prompt", "A", "B", "A_cost", "B_cost"])
+        for t in _texts(WORDS_X, n, rng):
+            w.writerow(["X", t, "True", "False", "0.001", "0.004"])
+        for t in _texts(WORDS_Y, n, rng):
+            w.writerow(["Y", t, "False", "True", "0.001", "0.004"])
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def known_db(tmp_path_factory):
+    d = tmp_path_factory.mktemp("router")
+    db = str(d / "e.duckdb")
+    import_outcomes(db, _known_best_csv(d / "known.csv"), out=lambda *a: None)
+    return db
+
+
+def _data(db) -> Outcomes:
+    con = open_db(db, read_only=True)
+    try:
+        return load_outcomes(con, [con.execute("SELECT run_id FROM runs").fetchone()[0]])
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("policy", ["table", "knn", "linear", "logistic", "auto"])
+def test_router_finds_the_known_best_policy(known_db, policy):
+    data = _data(known_db)
+    spec = train_router(data, policy=policy)
+    router = Router(spec)
+    routes = {r["suite"]: r["model"] for r in spec["routes"]}
+    assert routes == {"X": "A", "Y": "B"}
+    assert router.pick("translate the word please", kind="X", suite="X").model == "A"
+    assert router.pick("solve the equation", kind="Y", suite="Y").model == "B"
+    if policy in ("knn", "linear", "logistic"):
+        # text alone is enough for a policy that reads text
+        assert router.pick("translate french sentence into german").model == "A"
+        assert router.pick("compute the integral of numbers").model == "B"
+    ev = report_data_for(known_db, spec)
+    assert ev["operating_point"]["quality"] == pytest.approx(1.0)
+    assert ev["oracle"]["quality"] == pytest.approx(1.0)
+    assert ev["aiq"]["router"] > ev["aiq"]["zero_router"]
+
+
+def report_data_for(db, spec):
+    from evalseed.router.summary import evaluate_router
+
+    return evaluate_router(Router(spec), _data(db))
+
+
+def test_auto_keeps_the_simplest_policy_that_suffices(known_db):
+    spec = train_router(_data(known_db), policy="auto")
+    # the table is already perfect here; nothing richer can strictly beat it on validation
+    assert spec["selected_policy"] == "table"
+    assert spec["validation_scores"]["table"] > spec["validation_scores"]["global"]
+
+
+@pytest.mark.parametrize("policy", ["global", "table", "knn", "linear", "logistic"])
+def test_saved_router_predicts_what_the_fitted_one_did(known_db, tmp_path, policy):
+    data = _data(known_db)
+    spec = train_router(data, policy=policy)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(spec))
+    router = Router.load(path)
+    fitted_q = router.policy.predict(Batch.of(data, router.fz or _fz()), router.table)
+    for i in range(0, len(data), 37):
+        q, c, _ = router.predict(data.texts[i], kind=data.kinds[i], suite=data.suites[i], tags=data.tags[i])
+        assert q == pytest.approx(fitted_q[i], abs=2e-3)  # float16 storage of kNN vectors
+        assert c == pytest.approx([0.001, 0.004], abs=1e-9)
+
+
+def _fz():
+    from evalseed.router.features import TextFeaturizer
+
+    return TextFeaturizer()
+
+
+def test_report_data_trains_when_no_router_is_given(known_db, tmp_path):
+    con = open_db(known_db, read_only=True)
+    run_id = con.execute("SELECT run_id FROM runs").fetchone()[0]
+    d = report_data(con, [run_id], None)
+    con.close()
+    assert d["source"] == "trained for this report"
+    assert {r["suite"]: r["model"] for r in d["routes"]} == {"X": "A", "Y": "B"}
+    assert set(d) >= {"singles", "oracle", "zero_router", "router_curve", "operating_point", "aiq", "pair"}
+
+
+def test_report_data_is_none_for_one_model(tmp_path):
+    p = tmp_path / "one.csv"
+    p.write_text("prompt,A\nhello,True\n")
+    db = str(tmp_path / "e.duckdb")
+    import_outcomes(db, str(p), out=lambda *a: None)
+    con = open_db(db, read_only=True)
+    assert report_data(con, [con.execute("SELECT run_id FROM runs").fetchone()[0]], None) is None
+    con.close()
+
+
+def test_split_is_grouped_and_reproducible(known_db):
+    data = _data(known_db)
+    a, b = split_mask(data, 0.5, 3), split_mask(data, 0.5, 3)
+    assert (a == b).all() and 0.3 < a.mean() < 0.7
+    assert not (a == split_mask(data, 0.5, 4)).all()
+
+
+def test_bad_router_files_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such router file"):
+        Router.load(tmp_path / "none.json")
+    p = tmp_path / "x.json"
+    p.write_text("{not json")
+    with pytest.raises(UsageError, match="not a router JSON"):
+        Router.load(p)
+    p.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(UsageError, match="not an evalseed router"):
+        Router.load(p)
+
+
+# ---- the router never does worse than the trivial choices ------------------------------------
+
+
+@st.composite
+def outcome_tables(draw):
+    n = draw(st.integers(4, 40))
+    m = draw(st.integers(2, 4))
+    q = np.array(draw(st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=m, max_size=m),
+                               min_size=n, max_size=n)))
+    prices = draw(st.lists(st.floats(1e-5, 1e-2), min_size=m, max_size=m, unique=True))
+    suites = draw(st.lists(st.sampled_from(["s1", "s2", "s3"]), min_size=n, max_size=n))
+    C = np.tile(np.array(prices), (n, 1))
+    return Outcomes([f"m{j}" for j in range(m)], suites, [str(i) for i in range(n)], ["k"] * n,
+                    [f"prompt {i} {s}" for i, s in enumerate(suites)], [[] for _ in range(n)], q, C,
+                    np.zeros_like(q))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=outcome_tables(), policy=st.sampled_from(["global", "table"]))
+def test_curve_never_below_cheapest_at_infinity_nor_best_at_zero(data, policy):
+    fitted = Fitted(data, make_policy(policy))
+    q, c, _ = fitted.predict(Batch.of(data, fitted.fz))
+    pts = E.curve(data.Q, data.C, q, c, np.array([0.0, np.inf]))
+    singles = E.singles(data.Q, data.C)
+    cheapest = min(range(len(singles)), key=lambda j: singles[j][0])
+    best = max(s[1] for s in singles)
+    assert pts[-1]["quality"] >= singles[cheapest][1] - 1e-12
+    assert pts[-1]["cost"] <= singles[cheapest][0] + 1e-15
+    assert pts[0]["quality"] >= best - 1e-12
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+def test_route_commands(known_db, tmp_path):
+    runner = CliRunner()
+    out = str(tmp_path / "router.json")
+    res = runner.invoke(app, ["route", "train", "--db", known_db, "--out", out, "--objective", "budget",
+                              "--budget", "3"])
+    assert res.exit_code == 0, res.output
+    spec = json.loads(open(out).read())
+    assert spec["objective"]["kind"] == "budget" and spec["objective"]["lambda"] is not None
+    # $2 per 1,000 calls cannot pay for B on Y ($2.5 per 1,000 on this mix): everything to A
+    res = runner.invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "--lambda", "1e6", "solve x"])
+    assert res.output.startswith("A\t")
+    res = runner.invoke(app, ["route", "pick", "--router", out, "--kind", "Y", "--suite", "Y", "--json", "solve x"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["model"] == "B"
+    js = str(tmp_path / "eval.json")
+    res = runner.invoke(app, ["route", "eval", "--db", known_db, "--router", out, "--json", js, "--budgets", "1,3",
+                              "--splits", "2", "--bootstrap", "5", "--policies", "table"])
+    assert res.exit_code == 0, res.output
+    assert "APGR" in res.output and "Zero router" in res.output
+    ev = json.loads(open(js).read())
+    assert ev["router"]["pair"]["router"]["apgr"] is not None
+    assert ev["experiment"]["summary"]["table"]["apgr"]["mean"] > 0.9
+
+
+@pytest.mark.parametrize("args, message", [
+    (["route", "eval", "--db", "{db}"], "needs --router"),
+    (["route", "train", "--db", "{db}", "--policy", "forest"], "--policy must be"),
+    (["route", "train", "--db", "{db}", "--objective", "budget"], "needs --budget"),
+    (["route", "train", "--db", "{tmp}/missing.duckdb"], "no such database"),
+    (["route", "eval", "--db", "{db}", "--splits", "1", "--weak", "nobody"], "not in the data"),
+    (["route", "pick", "--router", "{tmp}/none.json", "hi"], "no such router file"),
+])
+def test_route_usage_errors_exit_2(known_db, tmp_path, args, message):
+    args = [a.format(db=known_db, tmp=tmp_path) for a in args]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
