@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 _FLIPS_SHOWN_TERMINAL = 8
 _FLIPS_SHOWN_MARKDOWN = 25
+# GitHub refuses a step summary over 1 MiB; flipped-case tables stop being added past this.
+MARKDOWN_BUDGET = 900_000
 
 
 def _pts(x: float | None) -> str:
@@ -179,11 +181,17 @@ def render_markdown(cmp: "Comparison") -> str:
                              f"(pairwise disagreement {_pct(n.pairwise_disagreement)}).")
     for n in cmp.notes:
         lines.append(f"- note: {_md_escape(n)}")
+    size = sum(len(x.encode()) + 1 for x in lines)
     for u in cmp.units:
         for kind, arrow in (("regressed", "pass→fail"), ("improved", "fail→pass")):
             flips = u.flips[kind]
             if not flips:
                 continue
+            if size > MARKDOWN_BUDGET:
+                lines += ["", "…more flipped cases left out to stay under GitHub's 1 MiB step-summary limit "
+                              "(see the HTML report or --json)."]
+                return "\n".join(lines) + "\n"
+            start = len(lines)
             lines += ["", f"<details><summary>{_md_escape(u.name)}: {len(flips)} {arrow}</summary>", "",
                       "| case | base | cand | expected | base answer | cand answer |", "|---|--:|--:|---|---|---|"]
             for f in flips[:_FLIPS_SHOWN_MARKDOWN]:
@@ -195,6 +203,7 @@ def render_markdown(cmp: "Comparison") -> str:
             if len(flips) > _FLIPS_SHOWN_MARKDOWN:
                 lines.append(f"\n…and {len(flips) - _FLIPS_SHOWN_MARKDOWN} more (see the HTML report).")
             lines += ["", "</details>"]
+            size += sum(len(x.encode()) + 1 for x in lines[start:])
     return "\n".join(lines) + "\n"
 
 

@@ -755,3 +755,22 @@ def test_power_against_a_real_ten_point_drop_under_the_same_noise():
     # Per-case pass probabilities lowered by 0.10 (clipped at 0), answers sampled on both sides:
     # the observed drop itself varies around 9-10 points. Measured: 93 of 100 caught.
     assert caught / sims >= 0.85, f"caught {caught}/{sims}"
+
+
+def test_markdown_stays_under_the_step_summary_limit(db, monkeypatch):
+    from evalseed import compare_output
+
+    _, con = db
+    a, b = [], []
+    for s in range(30):
+        a += binary_rows([1] * 40, suite=f"suite-{s:02d}", output="x" * 200)
+        b += binary_rows([0] * 40, suite=f"suite-{s:02d}", output="y" * 200)
+    add_run(con, "a", a)
+    add_run(con, "b", b, minutes=1)
+    c = _cmp(con, "a", "b", n_resamples=200)
+    full = compare_output.render_markdown(c)
+    assert full.count("<details>") == 30
+    monkeypatch.setattr(compare_output, "MARKDOWN_BUDGET", len(full.encode()) // 2)
+    cut = compare_output.render_markdown(c)
+    assert 0 < cut.count("<details>") < 30 and cut.count("<details>") == cut.count("</details>")
+    assert "1 MiB step-summary limit" in cut and len(cut.encode()) < len(full.encode())
