@@ -346,11 +346,17 @@ def test_cli_latest_run_index_and_exit_codes(cli, synth_db, tmp_path):
     assert 'href="run-a.html"' in index and 'href="run-b.html"' in index and "notes.html" not in index
 
 
-def test_empty_database_is_a_usage_error(cli, tmp_path):
+def test_empty_database_or_run_is_a_usage_error(cli, tmp_path):
     db = tmp_path / "empty.duckdb"
     store.open_db(db).close()
     code, _, stderr = cli("report", "--db", db, "-o", tmp_path / "o")
     assert code == 2 and "no runs" in stderr
+    con = store.open_db(db)
+    store.insert_run(con, "just-started", label=None, git_sha=None, version="0", config={})
+    con.close()
+    code, _, stderr = cli("report", "--db", db, "-o", tmp_path / "o")
+    assert code == 2 and "just-started has no results yet" in stderr
+    assert not (tmp_path / "o").exists()  # nothing half-written
 
 
 def test_report_from_a_real_run_against_the_stub_server(cli, stub, tmp_path):
