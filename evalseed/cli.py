@@ -76,6 +76,14 @@ def run(
         timeout=timeout, max_attempts=max_attempts, out_dir=str(out_dir),
         config=str(config) if config else None, progress=progress,
     )
+    if gate and not dry_run:
+        from .compare import check_baseline
+        from .errors import UsageError
+
+        try:  # an unknown baseline fails before any call; `latest` is pinned to the run before this one
+            baseline = check_baseline(str(db), baseline)
+        except UsageError as e:
+            _fail(e.exit_code, str(e))
     code = _guard(run_command, opts)
     if code == 0 and gate and not dry_run:
         from .compare import gate_after_run

@@ -688,10 +688,37 @@ def compare_command(
     return 1 if cmp.failed else 0
 
 
+def check_baseline(db_path: str, base_ref: str) -> str:
+    """Before `run --gate` spends anything: the baseline run must exist in the database. Returns
+    its full id, so that `latest` means the run before this one, not the one about to be made."""
+    from pathlib import Path
+
+    from . import store
+
+    if not Path(db_path).exists():
+        raise UsageError(f"{db_path}: no such database, so no baseline run {base_ref!r} to gate against; "
+                         "pass the --db that holds the baseline.")
+    con = store.open_db(db_path, read_only=True)
+    try:
+        return store.resolve_run(con, base_ref)
+    finally:
+        con.close()
+
+
 def gate_after_run(db_path: str, base_ref: str, cand_run_id: str) -> int:
     """`evalseed run ... --baseline RUN_ID --gate`: compare the fresh run with the baseline using
     the default gate, print the table, return 1 on regression and 0 otherwise."""
-    return compare_command(db_path, base_ref, cand_run_id)
+    from . import store
+
+    con = store.open_db(db_path, read_only=True)
+    try:
+        base_id = store.resolve_run(con, base_ref)
+    finally:
+        con.close()
+    if base_id == cand_run_id:
+        raise UsageError(f"the baseline {base_ref!r} is the run just made ({cand_run_id}); "
+                         "pass the baseline's run id to --baseline.")
+    return compare_command(db_path, base_id, cand_run_id)
 
 
 def _check_writable(path: str) -> None:

@@ -431,7 +431,7 @@ def test_gate_after_run_returns_exit_code(db, capsys):
     path, con = db
     _two_runs(path, con)
     assert compare.gate_after_run(str(path), "run-base", "run-cand") == 1
-    assert compare.gate_after_run(str(path), "run-base", "run-base") == 0
+    assert compare.gate_after_run(str(path), "run-cand", "run-base") == 0  # the other way: an improvement
     assert "verdict" in capsys.readouterr().out
 
 
@@ -774,3 +774,25 @@ def test_markdown_stays_under_the_step_summary_limit(db, monkeypatch):
     cut = compare_output.render_markdown(c)
     assert 0 < cut.count("<details>") < 30 and cut.count("<details>") == cut.count("</details>")
     assert "1 MiB step-summary limit" in cut and len(cut.encode()) < len(full.encode())
+
+
+def test_gate_checks_the_baseline_before_spending_and_pins_latest(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(30))
+    db = tmp_path / "e.duckdb"
+    srv = stub(responder=_responder(set()))
+    args = ("run", suite, "--base-url", srv.base_url, "--models", "seed-1-6-250915", "--db", db, "--no-progress")
+    code, _, err = cli(*args, "--baseline", "nope", "--gate")
+    assert code == 2 and "no such database" in err and srv.count() == 0
+    assert cli(*args)[0] == 0
+    sent = srv.count()
+    code, _, err = cli(*args, "--baseline", "nope", "--gate")
+    assert code == 2 and "no run 'nope'" in err and srv.count() == sent
+    # `latest` means the run before this one: a worse candidate must fail against it.
+    worse = stub(responder=_responder(set(range(15))))
+    code, out, err = cli("run", suite, "--base-url", worse.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--baseline", "latest", "--gate")
+    assert code == 1, out + err
+    with pytest.raises(UsageError, match="is the run just made"):
+        compare.gate_after_run(str(db), "latest", _run_ids(db)[-1])
