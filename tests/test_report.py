@@ -434,3 +434,60 @@ def test_router_section_with_a_router_and_absent_without(synth_db, tmp_path, mon
     assert "cannot be routed" in html
     _, html = render_one(synth_db, ["run-a"], tmp_path / "out3")
     assert 'id="router"' not in html and "Router:" not in html
+
+
+HOSTILE_TEXT = st.lists(st.sampled_from(list("<>&\"'/=` \n\u2028ab") + ["</script>", "<!--", "<script>", "]]>",
+                                                                        "{{", "{%", "javascript:", "<img src=x>"]),
+                        min_size=1, max_size=12).map("".join)
+
+
+_PLAIN: dict = {}
+
+
+@given(suite=HOSTILE_TEXT, model=HOSTILE_TEXT, case=HOSTILE_TEXT, text=HOSTILE_TEXT, label=HOSTILE_TEXT)
+@settings(max_examples=12, deadline=None)
+def test_any_text_anywhere_only_ever_becomes_text(tmp_path_factory, suite, model, case, text, label):
+    """Whatever the suite, model, case id, answer, error, tag and label strings are, the page has
+    the same elements as a page of plain strings: nothing the data says turns into markup."""
+    tmp = tmp_path_factory.mktemp("esc")
+
+    def page(s, m, c, t, lab):
+        db = tmp / f"{len(list(tmp.iterdir()))}.duckdb"
+        con = store.open_db(db)
+        store.insert_run(con, "r", label=lab, git_sha=None, version="0", config={"suites": [{"name": s, "hash": t}]})
+        w = store.ResultWriter(con, "r")
+        for i, kind in enumerate(("classification", "tool_calling", "json_extraction")):
+            for model in (m, "other"):
+                w.add({"run_id": "r", "suite": s + kind, "case_id": c, "kind": kind, "model": model, "provider": t,
+                       "repeat": 0, "status": "ok" if i < 2 else "error", "error": t, "input_text": t,
+                       "output_text": t, "score": 0.5, "passed": False, "latency_ms": 10.0, "cost_usd": 0.001,
+                       "details": {"expected": t, "predicted": t, "reason": t, "tags": [t], "missing": [t],
+                                   "mismatches": [{"path": t}]},
+                       "response": {"reasoning_content": t}})
+        w.flush()
+        con.close()
+        _, html = render_one(db, ["r"], tmp / "out")
+        return parse(html)
+
+    if "plain" not in _PLAIN:
+        _PLAIN["plain"] = page("suite", "model", "case", "text", "label")
+    plain = _PLAIN["plain"]
+    hostile = page(suite, model, case, text, label)
+    shape = lambda p: sorted((t, tuple(sorted(a))) for t, a in p.tags)  # noqa: E731
+    assert shape(hostile) == shape(plain)
+    assert [a for a, _ in hostile.scripts] == [a for a, _ in plain.scripts]
+    assert json.loads(hostile.scripts[1][1])[0]["p"] == text
+
+
+def test_runs_with_nothing_in_common_get_a_comparison_note(tmp_path):
+    db = tmp_path / "d.duckdb"
+    con = store.open_db(db)
+    build_run(con, "x1", cases_per_suite=5, models=["seed-1-6-250915"])
+    store.insert_run(con, "x2", label=None, git_sha=None, version="0", config={})
+    w = store.ResultWriter(con, "x2")
+    w.add({"run_id": "x2", "suite": "elsewhere", "case_id": "c", "kind": "classification", "model": "m",
+           "provider": "p", "repeat": 0, "status": "ok", "passed": True, "score": 1.0, "details": {"expected": "a"}})
+    w.flush()
+    con.close()
+    _, html = render_one(db, ["x1", "x2"], tmp_path / "out")
+    assert 'id="comparison"' in html and "Comparison not shown:" in html
