@@ -491,3 +491,29 @@ def test_runs_with_nothing_in_common_get_a_comparison_note(tmp_path):
     con.close()
     _, html = render_one(db, ["x1", "x2"], tmp_path / "out")
     assert 'id="comparison"' in html and "Comparison not shown:" in html
+
+
+def test_repeats_resample_cases_not_rows(tmp_path):
+    import numpy as np
+
+    db = tmp_path / "rep.duckdb"
+    con = store.open_db(db)
+    build_run(con, "rep", cases_per_suite=20, repeats=3)
+    con.close()
+    con = store.open_db(db, read_only=True)
+    data.prepare_view(con, ["rep"])
+    board = next(b for b in data.leaderboards(con) if b["suite"] == "sentiment")
+    rows = store.fetch_rows(con, "suite = 'sentiment' AND model = 'seed-1-8-251228' AND status <> 'skipped'")
+    by_case: dict[str, list[float]] = {}
+    for r in rows:
+        by_case.setdefault(r["case_id"], []).append(1.0 if (r["status"] == "ok" and r["passed"]) else 0.0)
+    means = [sum(v) / len(v) for v in by_case.values()]
+    ref = stats.bootstrap_mean(means, n_resamples=data.BOOTSTRAP_RESAMPLES)
+    got = next(e for e in board["rows"] if e["entrant"] == "seed-1-8-251228")
+    assert got["acc_method"] == "bootstrap over cases"
+    assert got["acc"] == pytest.approx(float(np.mean(means)))
+    assert (got["acc_low"], got["acc_high"]) == pytest.approx((ref.low, ref.high))
+    d = data.drilldown(con, data.ReportOptions())
+    case = next(c for c in d["cases"] if c["s"] == "sentiment")
+    assert all(len(reps) == 3 for reps in case["m"].values())
+    con.close()

@@ -203,6 +203,31 @@ GROUP BY GROUPING SETS ((suite, entrant, s), (entrant, s))
 """
 
 
+# Per case: the mean pass rate / score over its repeats (rows of one case are one observation).
+CASE_PASS_SQL = """
+WITH c AS (
+    SELECT suite, entrant, case_id, avg(CASE WHEN status = 'ok' AND passed THEN 1.0 ELSE 0.0 END) AS v
+    FROM r WHERE status <> 'skipped' GROUP BY suite, entrant, case_id)
+SELECT suite, entrant, v, count(*) AS c FROM c GROUP BY GROUPING SETS ((suite, entrant, v), (entrant, v))
+"""
+CASE_SCORE_SQL = """
+WITH c AS (
+    SELECT suite, entrant, case_id, avg(coalesce(score, 0.0)) AS v
+    FROM r WHERE status <> 'skipped' GROUP BY suite, entrant, case_id)
+SELECT suite, entrant, v, count(*) AS c FROM c GROUP BY GROUPING SETS ((suite, entrant, v), (entrant, v))
+"""
+
+
+def _grouped_values(con, sql: str) -> dict[tuple, tuple[list, list]]:
+    """{(suite or None, entrant): (distinct values, their counts)} from a GROUPING SETS query."""
+    out: dict[tuple, tuple[list, list]] = {}
+    for suite, entrant, v, c in con.execute(sql).fetchall():
+        vs, cs = out.setdefault((suite, entrant), ([], []))
+        vs.append(v)
+        cs.append(c)
+    return out
+
+
 def _mean_interval(values: list[float], counts: list[int]) -> dict:
     """95% percentile bootstrap interval of a mean given distinct values and their counts.
 
@@ -247,19 +272,25 @@ def leaderboards(con) -> list[dict]:
     from .. import stats
 
     rows = _rows(con, LEADER_SQL)
-    scores: dict[tuple, tuple[list, list]] = {}
-    for suite, entrant, s, c in con.execute(SCORES_SQL).fetchall():
-        vs, cs = scores.setdefault((suite, entrant), ([], []))
-        vs.append(s)
-        cs.append(c)
+    repeated = (con.execute('SELECT max("repeat") FROM r').fetchone()[0] or 0) > 0
+    scores = _grouped_values(con, CASE_SCORE_SQL if repeated else SCORES_SQL)
+    # With repeats, rows of one case are not independent: intervals resample cases (each case's
+    # mean over its repeats), as `evalseed compare` does, instead of a Wilson interval on rows.
+    case_pass = _grouped_values(con, CASE_PASS_SQL) if repeated else {}
     kinds = dict(con.execute("SELECT suite, any_value(kind) FROM r GROUP BY suite").fetchall())
     tables: dict[Any, list[dict]] = {}
     for row in rows:
         n = row["n"]
-        w = stats.wilson_interval(row["passed"], n) if n else None
-        row["acc"] = w.estimate if w else None
-        row["acc_low"] = w.low if w else None
-        row["acc_high"] = w.high if w else None
+        if repeated:
+            m = _mean_interval(*case_pass.get((row["suite"], row["entrant"]), ([], [])))
+            row["acc"], row["acc_low"], row["acc_high"] = m["estimate"], m["low"], m["high"]
+            row["acc_method"] = "bootstrap over cases"
+        else:
+            w = stats.wilson_interval(row["passed"], n) if n else None
+            row["acc"] = w.estimate if w else None
+            row["acc_low"] = w.low if w else None
+            row["acc_high"] = w.high if w else None
+            row["acc_method"] = "wilson"
         vs, cs = scores.get((row["suite"], row["entrant"]), ([], []))
         m = _mean_interval(vs, cs)
         row["score"], row["score_low"], row["score_high"] = m["estimate"], m["low"], m["high"]
