@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import re
 from datetime import datetime
 from html.parser import HTMLParser
@@ -20,7 +19,7 @@ from evalseed import stats, store
 from evalseed.report import charts, data, render
 from evalseed.report.synthetic import HOSTILE, SCRIPT_ANSWER, build_run
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
 
 
 class Page(HTMLParser):
@@ -124,7 +123,7 @@ def test_multinomial_bootstrap_agrees_with_stats_bootstrap():
 def test_per_kind_sections_use_the_kinds_detail_keys(synth_db):
     con = store.open_db(synth_db, read_only=True)
     data.prepare_view(con, ["run-a"])
-    kinds = data.kind_sections(con, [], None)
+    kinds = data.kind_sections(con, None)
     rows = store.fetch_rows(con, "run_id = 'run-a' AND status = 'ok'")
     # Confusion matrix cells sum to the ok classification rows of each model.
     for m in kinds["classification"][0]["matrices"]:
@@ -385,7 +384,7 @@ def test_report_from_a_real_run_against_the_stub_server(cli, stub, tmp_path):
     assert len(blob) == n_cases
     assert 'id="kind-classification"' in html and "review-sentiment" in html
     assert html.count('class="sortable board"') == 2  # overall + the suite
-    assert not math.isnan(render.read_meta(Path(stdout.strip()))["cases"])
+    assert render.read_meta(Path(stdout.strip()))["cases"] == n_cases
 
 
 def fake_router_data(models: list[str]) -> dict:

@@ -26,7 +26,7 @@ import pytest
 
 from evalseed import store
 from evalseed.report import render
-from evalseed.report.synthetic import HOSTILE, SCRIPT_ANSWER, build_run
+from evalseed.report.synthetic import SCRIPT_ANSWER, build_run
 
 from conftest import ROOT
 from test_report import fake_router_data

@@ -85,6 +85,7 @@ def prepare_view(con, run_ids: list[str]) -> dict[tuple[str, str], str]:
 
 
 def header(con, run_ids: list[str]) -> dict:
+    """Runs, totals, suites (with content hashes from the run config), models and prices."""
     runs = []
     for rid in run_ids:
         row = _rows(con, "SELECT * FROM runs WHERE run_id = ?", [rid])[0]
@@ -412,7 +413,8 @@ def latency_distributions(con) -> dict | None:
 # ---- per kind ---------------------------------------------------------------------------------
 
 
-def kind_sections(con, boards: list[dict], out_dir: str | None) -> dict[str, list[dict]]:
+def kind_sections(con, out_dir: str | None) -> dict[str, list[dict]]:
+    """Per task kind present in the rows, its section's data (kinds without rows are absent)."""
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM r").fetchall()}
     out: dict[str, list[dict]] = {}
     if "classification" in kinds:
@@ -777,6 +779,6 @@ def build(con, run_ids: list[str], *, out_dir: str | None = None, opts: ReportOp
         "boards": boards,
         "recommendations": recommendations(boards),
         "latency": latency_distributions(con),
-        "kinds": kind_sections(con, boards, out_dir),
+        "kinds": kind_sections(con, out_dir),
         "drill": drilldown(con, opts),
     }
