@@ -390,3 +390,33 @@ def test_prompt_token_limits_skip_long_cases_for_a_slow_model(tmp_path):
     assert KIND.prepare(suite, long_case, SEED18).skip_reason is None
     with pytest.raises(UsageError, match="prompt_token_limits.gemma-3-270m: give the longest prompt"):
         load(tmp_path, GRID_SUITE + "prompt_token_limits: {gemma-3-270m: 0}\n")
+
+
+def test_an_answer_reciting_the_document_does_not_pass(tmp_path):
+    suite = load(tmp_path)
+    case = next(c for c in KIND.cases(suite) if c.id == "needle-1000-at-000")
+    p = KIND.prepare(suite, case, GEMMA)
+    prompt = KIND.build_messages(suite.messages, p)[-1]["content"]
+    # What the base model did on this machine: the prompt back, needle first, cut at 64 tokens.
+    echo = prompt[:250]
+    assert "QX-7731" in echo
+    s = KIND.score(suite, case, p, Outcome(calls=[], response={}, output_text=echo))
+    assert not s.passed and s.score == 0.0 and s.details["echoed_document"]
+    assert s.details["copied_chars"] >= 80
+    # Quoting the needle sentence and repeating the question is a fair answer.
+    fair = f"{suite.question} {NEEDLE} So the answer is QX-7731."
+    s = KIND.score(suite, case, p, Outcome(calls=[], response={}, output_text=fair))
+    assert s.passed and s.details["copied_chars"] == 0 and "echoed_document" not in s.details
+    # So is quoting the sentence of a document that answers; reciting the document is not.
+    doc = "\n".join(f"Section {i}. The retention period for class {i} records is {i + 3} days." for i in range(40))
+    text = GRID_SUITE.replace("document: docs/spec.md", "document: {text: " + json.dumps(doc) + "}")
+    suite = load(tmp_path, text.replace("What is the p99 latency guarantee?", "How long are class 7 records kept?")
+                 .replace("[120 ms, 120 milliseconds]", "10 days"))
+    spec = next(c for c in KIND.cases(suite) if c.id == "spec")
+    ps = KIND.prepare(suite, spec, SEED18)
+    quote = "Section 7. The retention period for class 7 records is 10 days."
+    assert KIND.score(suite, spec, ps, Outcome(calls=[], response={}, output_text=quote)).passed
+    recited = doc[doc.index("Section 5."):][:600]
+    assert "10 days" in recited
+    s = KIND.score(suite, spec, ps, Outcome(calls=[], response={}, output_text=recited))
+    assert not s.passed and s.details["echoed_document"] and s.details["copied_chars"] >= 400

@@ -317,6 +317,15 @@ def token_f1(output: str, expected: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+# Answers copying this much of their document verbatim are echoes, not answers: any haystack text
+# beyond a stray phrase (it never holds an answer), or several sentences of a real document (quoting
+# the one that answers is fair). Found in chunks of _CHUNK characters, realigned every _STEP.
+ECHO_HAYSTACK_CHARS = 80
+ECHO_DOCUMENT_CHARS = 400
+ECHO_SCAN_CHARS = 4000
+_CHUNK, _STEP = 40, 4
+
+
 # ---- the kind ------------------------------------------------------------------------------------
 
 
@@ -433,7 +442,40 @@ class LongContext(Kind):
             details["prompt_tokens"] = prompt_tokens
             if details.get("target_tokens"):
                 details["tokens_vs_target"] = round(prompt_tokens / details["target_tokens"], 4)
+        # A model that recites its prompt (a base model does) "contains" whatever was near the start
+        # of the document: such an answer does not count, however it scores on words.
+        copied = self._copied_chars(case, prepared, answer)
+        if copied is not None:
+            details["copied_chars"], limit = copied
+            if copied[0] >= limit:
+                details["echoed_document"] = True
+                return Score(score=0.0, passed=False, details=details)
         return Score(score=1.0 if contained else f1, passed=contained, details=details)
+
+    @staticmethod
+    def _copied_chars(case: BaseCase, prepared: Prepared, answer: str) -> tuple[int, int] | None:
+        """(characters of the answer copied verbatim from the document, the most allowed). Haystack
+        text is never an answer, so a little of it is an echo; quoting a document is fair, so only
+        whole passages count. None when the document cannot be rebuilt (moved before a rescore)."""
+        st = prepared.state
+        try:
+            if "filler_chars" in st:
+                source, limit = _filler(st["source"], st["filler_chars"]), ECHO_HAYSTACK_CHARS
+            elif "document_file" in st:
+                source, limit = _document_file(st["document_file"]), ECHO_DOCUMENT_CHARS
+            else:
+                source, limit = st.get("document_text") or "", ECHO_DOCUMENT_CHARS
+        except (OSError, KeyError, ValueError):
+            return None
+        text = answer[:ECHO_SCAN_CHARS].replace(getattr(case, "question", "") or "\x00", "\n")
+        copied, i = 0, 0
+        while i + _CHUNK <= len(text):
+            if text[i:i + _CHUNK] in source:
+                copied += _CHUNK
+                i += _CHUNK
+            else:
+                i += _STEP
+        return copied, limit
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
         """Accuracy overall and per (length, depth) grid cell, ready for a heat map; skipped cells
