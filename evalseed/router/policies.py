@@ -318,11 +318,11 @@ class LogisticPolicy(Policy):
     full-batch Adam with an L2 penalty."""
 
     name = "logistic"
-    simpler = "knn"
+    simpler = "linear"
     needs_text = True
 
-    def __init__(self, l2: float = 1e-3, iters: int = 150, lr: float = 0.05):
-        self.l2, self.iters, self.lr = l2, iters, lr
+    def __init__(self, l2: float = 1e-3, iters: int = 100, lr: float = 0.05, text_dim: int = F.DIM):
+        self.l2, self.iters, self.lr, self.text_dim = l2, iters, lr, text_dim
         self.vocab: dict[str, int] = {}
         self.W = np.zeros((0, 0), dtype=np.float32)
         self.b = np.zeros(0, dtype=np.float32)
@@ -337,6 +337,8 @@ class LogisticPolicy(Policy):
         return g
 
     def _design(self, x, chars, kinds, suites, tags) -> np.ndarray:
+        if x.shape[1] != self.text_dim:
+            x = F.fold(x, self.text_dim)
         return np.concatenate([x.astype(np.float32), self._groups(kinds, suites, tags),
                                F.length_features(chars)], axis=1)
 
@@ -382,6 +384,8 @@ class LogisticPolicy(Policy):
         return 1.0 / (1.0 + np.exp(-(X @ self.W + self.b)))
 
     def one(self, x, chars, kind, suite, tags, table):
+        if x.shape[0] != self.text_dim:
+            x = F.fold(x, self.text_dim)
         nx = x.shape[0]
         z = x @ self.W[:nx] + self.b
         for key in (f"kind:{kind}", f"suite:{suite}", *(f"tag:{t}" for t in tags or ())):
@@ -392,7 +396,7 @@ class LogisticPolicy(Policy):
         return 1.0 / (1.0 + np.exp(-z))
 
     def params(self):
-        return {"l2": self.l2, "iters": self.iters, "lr": self.lr}
+        return {"l2": self.l2, "iters": self.iters, "lr": self.lr, "text_dim": self.text_dim}
 
     def to_json(self):
         return {"name": self.name, **self.params(), "vocab": self.vocab, "weights": _b64(self.W),
@@ -400,7 +404,7 @@ class LogisticPolicy(Policy):
 
     @classmethod
     def from_json(cls, d):
-        p = cls(d["l2"], d["iters"], d["lr"])
+        p = cls(d["l2"], d["iters"], d["lr"], d.get("text_dim", F.DIM))
         p.vocab = dict(d["vocab"])
         p.W = _unb64(d["weights"])
         p.b = np.array(d["bias"], dtype=np.float32)
@@ -408,9 +412,7 @@ class LogisticPolicy(Policy):
 
 
 ORDER = ["global", "table", "knn", "linear", "logistic"]
-# The logistic policy is opt-in (--policy logistic): its iterative fit is ~10x slower than the
-# linear one and did not rank better on held-out data (docs/routing.md).
-AUTO_ORDER = ["global", "table", "knn", "linear"]
+AUTO_ORDER = ORDER
 
 
 def policy_from_json(d: dict) -> Policy:
@@ -428,7 +430,7 @@ def policy_from_json(d: dict) -> Policy:
     raise ValueError(f"unknown policy {name!r}")
 
 
-class LinearPolicy(LogisticPolicy):
+class LinearPolicy(LogisticPolicy):  # shares the design matrix; not "simpler" in what it predicts
     """Per-model ridge regression of quality (a linear probability model) on the same design as
     the logistic policy, with text folded to `text_dim` buckets. The ridge penalty is chosen per
     model by generalised cross-validation from one eigendecomposition of X'X, so fitting is a
@@ -468,27 +470,30 @@ class LinearPolicy(LogisticPolicy):
                 continue
             key = np.packbits(ok).tobytes()
             if key not in cache:
-                # models answered on the same cases share one decomposition
+                # models answered on the same cases share one decomposition; with fewer cases
+                # than features, decompose the n x n kernel instead of the p x p Gram matrix
                 Xj = X[ok]
                 mu = Xj.mean(axis=0)
                 Xc = Xj - mu
-                evals, evecs = np.linalg.eigh(Xc.T @ Xc)
-                cache[key] = (mu, Xc, np.maximum(evals, 0.0).astype(np.float64), evecs)
-            mu, Xc, evals, evecs = cache[key]
+                dual = Xc.shape[0] < Xc.shape[1]
+                evals, evecs = np.linalg.eigh(Xc @ Xc.T if dual else Xc.T @ Xc)
+                cache[key] = (mu, Xc, np.maximum(evals, 0.0).astype(np.float64), evecs, dual)
+            mu, Xc, evals, evecs, dual = cache[key]
             y = d.Q[ok, j].astype(np.float64)
             yc = (y - y.mean()).astype(np.float32)
-            z = (evecs.T @ (Xc.T @ yc)).astype(np.float64)
+            z = (evecs.T @ (yc if dual else Xc.T @ yc)).astype(np.float64)
             n = len(y)
             best = None
             for lam in self.PENALTIES:
                 coef = (z / (evals + lam)).astype(np.float32)
-                resid = yc - Xc @ (evecs @ coef)
+                fit = evecs @ (evals.astype(np.float32) * coef) if dual else Xc @ (evecs @ coef)
+                resid = yc - fit
                 dof = float((evals / (evals + lam)).sum())
                 gcv = float(resid @ resid) / n / max(1.0 - dof / n, 1e-6) ** 2
                 if best is None or gcv < best[0]:
                     best = (gcv, lam, coef)
             _, lam, coef = best
-            w = evecs @ coef
+            w = Xc.T @ (evecs @ coef) if dual else evecs @ coef
             self.W[:, j] = w
             self.b[j] = float(y.mean() - mu @ w)
             self.penalties.append(float(lam))
