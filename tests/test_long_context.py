@@ -420,3 +420,14 @@ def test_an_answer_reciting_the_document_does_not_pass(tmp_path):
     assert "10 days" in recited
     s = KIND.score(suite, spec, ps, Outcome(calls=[], response={}, output_text=recited))
     assert not s.passed and s.details["echoed_document"] and s.details["copied_chars"] >= 400
+
+
+def test_unreadable_documents_are_suite_errors(tmp_path):
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    (tmp_path / "docs" / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"lc.yaml:10 cases\[0\].document.file: cannot read 'docs/latin1.md' as "
+                                         r"UTF-8 text \(not UTF-8 at byte 3\)"):
+        load(tmp_path, GRID_SUITE.replace("docs/spec.md", "docs/latin1.md"))
+    (tmp_path / "h.txt").write_text("   \n", encoding="utf-8")
+    with pytest.raises(UsageError, match="haystack: cannot use 'h.txt' as a haystack"):
+        load(tmp_path, GRID_SUITE + "haystack: h.txt\n")

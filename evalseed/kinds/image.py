@@ -379,8 +379,11 @@ class ImageKind(Kind):
                     rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
                 if data is not None:
                     path = folder / f"{stem}-{i}.{sniff_ext(data)}"
-                    await asyncio.to_thread(_write_atomic, path, data)
-                    rec.update(path=str(path), bytes=len(data))
+                    try:
+                        await asyncio.to_thread(_write_atomic, path, data)
+                        rec.update(path=str(path), bytes=len(data))
+                    except OSError as e:  # the image is still checked; only the file is missing
+                        rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
                     try:
                         rec.update(await asyncio.to_thread(inspect_image, data))
                     except ValueError as e:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .. import tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
+from .base import CaseError, Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
 
 BUILTIN_HAYSTACK = "builtin"
 _BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
@@ -341,11 +341,24 @@ class LongContext(Kind):
         rendered = render_messages(messages, {"document": _DOC_MARK, "question": "?", **_first_vars(suite)})
         if not any(_DOC_MARK in m["content"] for m in rendered):
             raise SuiteError("messages", "no message uses {{ document }}; the model would never see the document")
+        # Read every file now: a missing or non-UTF-8 document is the suite's problem, not the run's.
+        docs = [("document", suite.document)] + [(f"cases[{i}].document", c.document) for i, c in enumerate(suite.cases)]
+        for where, doc in docs:
+            if doc is not None and doc.file is not None:
+                try:
+                    if not _document_file(self._beside(suite, doc.file)).strip():
+                        raise SuiteError(f"{where}.file", f"{doc.file!r} is empty")
+                except (OSError, UnicodeDecodeError) as e:
+                    raise SuiteError(f"{where}.file", f"cannot read {doc.file!r} as UTF-8 text ({_why(e)})") from None
         if suite.grid is not None:
             if suite.haystack == BUILTIN_HAYSTACK and not _BUILTIN_PATH.is_file():
                 raise SuiteError("haystack", f"the built-in haystack {_BUILTIN_PATH} is missing from this install")
+            try:
+                haystack = _source_text(self._haystack_path(suite))
+            except (OSError, UnicodeDecodeError, ValueError) as e:
+                raise SuiteError("haystack", f"cannot use {suite.haystack!r} as a haystack ({_why(e)})") from None
             for answer in _answers(suite.expected):
-                if contains_answer(_source_text(self._haystack_path(suite)), answer):
+                if contains_answer(haystack, answer):
                     raise SuiteError("expected", f"the haystack already contains {answer!r}; pick a needle it lacks")
 
     def cases(self, suite: LongContextSuite) -> Iterator[BaseCase]:
@@ -377,9 +390,12 @@ class LongContext(Kind):
         else:
             doc = case.document or suite.document
             if doc.file is not None:
-                path = str(Path(suite.path).parent / doc.file) if suite.path else doc.file
+                path = self._beside(suite, doc.file)
                 state["document_file"] = path
-                text = _document_file(path)
+                try:
+                    text = _document_file(path)
+                except (OSError, UnicodeDecodeError) as e:  # changed since validation
+                    raise CaseError(f"cannot read the document {doc.file!r} ({_why(e)})") from None
             else:
                 text = doc.text or ""
                 state["document_text"] = text
@@ -485,10 +501,18 @@ class LongContext(Kind):
     # -- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _haystack_path(suite: LongContextSuite) -> str:
-        if suite.haystack == BUILTIN_HAYSTACK:
-            return str(_BUILTIN_PATH)
-        return str(Path(suite.path).parent / suite.haystack) if suite.path else suite.haystack
+    def _beside(suite: LongContextSuite, relative: str) -> str:
+        return str(Path(suite.path).parent / relative) if suite.path else relative
+
+    @classmethod
+    def _haystack_path(cls, suite: LongContextSuite) -> str:
+        return str(_BUILTIN_PATH) if suite.haystack == BUILTIN_HAYSTACK else cls._beside(suite, suite.haystack)
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 at byte {e.start}"
+    return getattr(e, "strerror", None) or str(e)
 
 
 def _answers(expected: Expected | None) -> list[str]:
