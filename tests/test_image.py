@@ -323,3 +323,18 @@ def test_run_end_to_end_saves_images_under_the_run(cli, stub, tmp_path):
         assert path.stat().st_size == img["bytes"] and (img["width"], img["height"]) == (1440, 2560)
     assert output_text.splitlines() == [img["path"] for img in d["images"]]
     assert rows["bottle"][:4] == ("ok", True, 1, pytest.approx(0.04))
+
+
+def test_an_image_that_cannot_be_saved_is_recorded_not_raised(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the images folder should be", encoding="utf-8")
+    response = {"data": [{"b64_json": base64.b64encode(make_image(2048, 2048, "jpeg")).decode()}]}
+    suite = load(tmp_path)
+    case = list(KIND.cases(suite))[0]
+    p = KIND.prepare(suite, case, SEEDREAM)
+    p.state.update(out_dir=str(blocker), file_stem="pics/bottle-m-0")
+    outcome = asyncio.run(KIND.execute(p, FakeApi(response)))
+    score = KIND.score(suite, case, p, outcome)
+    img = score.details["images"][0]
+    assert "path" not in img and img["width"] == 2048 and img["save_error"].startswith("cannot write")
+    assert not score.passed and img["problems"][0].startswith("not saved: cannot write")

@@ -471,6 +471,8 @@ def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:
         floor = expect.min_variance if expect.min_variance is not None else DEFAULT_MIN_VARIANCE
         if rec.get("variance") is not None and rec["variance"] < floor:
             problems.append(f"blank: grey-level variance {rec['variance']:.2f} < {floor:g}")
+    if rec.get("save_error"):
+        problems.append(f"not saved: {rec['save_error']}")
     out["ok"] = not problems
     out["problems"] = problems
     return out
