@@ -85,6 +85,11 @@ class Redactor:
                 text = text.replace(s, "***")
         return text
 
+    def body(self, text: str) -> str:
+        """A response body as received, with any known key removed: a gateway that echoes the
+        request's headers must not put the key in the database. One substring search per key."""
+        return self(text) if self.secrets else text
+
 
 # ---- budget -----------------------------------------------------------------------------------
 
@@ -330,6 +335,12 @@ class JobApi:
         if not acc.saw_choice:
             raise _Transient("EmptyChoices", "the response has no choices")
         response = acc.response()
+        if lane.redact.secrets:
+            # On the assembled answer: streamed in pieces, a key never sits whole in one chunk.
+            text = json.dumps(response, ensure_ascii=False)
+            scrubbed = lane.redact.body(text)
+            if scrubbed is not text:
+                response = json.loads(scrubbed)
         call = self._finish(body, response, t0, t_end, acc.t_first)
         return lane.observer.after_call(call, headers) if lane.observer else call
 
@@ -344,7 +355,7 @@ class JobApi:
         raw = await client.chat.completions.with_raw_response.create(
             **kwargs, extra_body=extra or None, extra_headers=self._headers()
         )
-        text = raw.http_response.text
+        text = lane.redact.body(raw.http_response.text)
         t_end = time.perf_counter()
         try:
             response = json.loads(text)
@@ -366,7 +377,7 @@ class JobApi:
         raw = await client.images.with_raw_response.generate(
             **kwargs, extra_body=extra or None, extra_headers=self._headers()
         )
-        text = raw.http_response.text
+        text = lane.redact.body(raw.http_response.text)
         t_end = time.perf_counter()
         try:
             response = json.loads(text)
