@@ -234,6 +234,10 @@ def inspect_image(data: bytes) -> dict[str, Any]:
     return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
 
 
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii")[:200]
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -368,7 +372,14 @@ class ImageKind(Kind):
                     if client is None:
                         import httpx2  # what openai uses; only needed when the API answers with links
 
-                        client = httpx2.AsyncClient(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True)
+                        # The engine's suite/case/provider headers: a cassette files the download
+                        # with its suite's recordings instead of a shared catch-all.
+                        headers = {"x-evalseed-suite": _ascii(st.get("suite", "")),
+                                   "x-evalseed-case": _ascii(st.get("case", ""))}
+                        if provider is not None:
+                            headers["x-evalseed-provider"] = _ascii(provider.name)
+                        client = httpx2.AsyncClient(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True,
+                                                    headers=headers)
                     t0 = time.perf_counter()
                     try:
                         data = await _download(client, item["url"])
