@@ -338,3 +338,25 @@ def test_an_image_that_cannot_be_saved_is_recorded_not_raised(tmp_path):
     img = score.details["images"][0]
     assert "path" not in img and img["width"] == 2048 and img["save_error"].startswith("cannot write")
     assert not score.passed and img["problems"][0].startswith("not saved: cannot write")
+
+
+def test_record_then_replay_without_the_server(cli, stub, tmp_path):
+    """Downloads are recorded with their suite, so a replay needs no server for links either."""
+    srv = stub(min_image_pixels=3_686_400)
+    p = write_suite(tmp_path / "suites", "img.yaml", SUITE)
+    db, cas = tmp_path / "c.duckdb", tmp_path / "cas"
+    common = ("--db", db, "--no-progress", "--cassette-dir", cas, "--out-dir", tmp_path / "runs")
+    code, _, err = cli("run", p, "--base-url", srv.base_url, "--cassettes", "record", *common)
+    assert code == 0, err
+    srv.stop()
+    files = [x.relative_to(cas).as_posix() for x in cas.rglob("*.json")]
+    assert len(files) >= 2 and all(f.startswith("custom/pics/") for f in files), files  # downloads too
+    code, _, err = cli("run", p, "--base-url", "http://127.0.0.1:9/v1", "--cassettes", "replay", *common)
+    assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        got = con.execute("""SELECT case_id, list(passed ORDER BY replayed), list(images ORDER BY replayed),
+                                    bool_or(replayed) FROM results GROUP BY case_id ORDER BY case_id""").fetchall()
+    finally:
+        con.close()
+    assert got == [("bottle", [True, True], [1, 1], True), ("poster", [True, True], [3, 3], True)]
