@@ -440,7 +440,10 @@ class LongContext(Kind):
 
     async def execute(self, prepared: Prepared, api) -> Outcome:
         body = dict(prepared.request or {})
-        body["messages"] = self.build_messages(prepared.state.get("messages_template"), prepared)
+        try:
+            body["messages"] = self.build_messages(prepared.state.get("messages_template"), prepared)
+        except (OSError, UnicodeDecodeError, ValueError) as e:  # the file changed since validation
+            raise CaseError(f"cannot build the document ({_why(e)})") from None
         call = await api.chat(body)
         message = call.message
         return Outcome(calls=[call], response=message, output_text=message.get("content"))
