@@ -16,7 +16,7 @@ from typing import Any
 # The drill-down embeds at most this many cases, and stops earlier when their JSON passes the byte
 # budget: the page must open quickly and stay far below 20 MB whatever the run size.
 CASE_CAP = 2000
-CASE_BYTES_BUDGET = 6_000_000
+CASE_BYTES_BUDGET = 8_000_000
 TEXT_CAP = 1500  # characters of prompt / answer kept per cell (the full text stays in DuckDB)
 REASONING_CAP = 3000
 DETAILS_CAP = 4000
@@ -723,12 +723,12 @@ def drilldown(con, opts: ReportOptions) -> dict:
             tags_seen.update(case["t"])
             index[key] = case
             cases.append(case)
-            size += len(case["p"]) + len(case["e"]) + 100
+            size += _json_size({k: v for k, v in case.items() if k != "m"})
         a = {"r": rep, "st": status, "ok": bool(passed), "sc": _num(score), "a": answer or "",
              "at": (answer_len or 0) > tc, "rs": reasoning or "", "rt": (reasoning_len or 0) > REASONING_CAP,
              "er": error or "", "d": details or "", "l": _num(latency), "$": _num(cost)}
         case["m"].setdefault(entrant, []).append(a)
-        size += len(a["a"]) + len(a["rs"]) + len(a["d"]) + len(a["er"]) + 120
+        size += _json_size(a)
     shown = len(cases)
     repeats = con.execute('SELECT max("repeat") + 1 FROM r').fetchone()[0] or 1
     note = None
@@ -740,6 +740,12 @@ def drilldown(con, opts: ReportOptions) -> dict:
         note = (note + " " if note else "") + f"Only the first {REPEATS_SHOWN} repeats of each case are shown."
     return {"cases": cases, "total": total, "shown": shown, "note": note, "tags": sorted(tags_seen),
             "text_cap": tc}
+
+
+def _json_size(v: Any) -> int:
+    """Bytes `v` takes in the page: JSON, UTF-8, with `<`, `>` and `&` as 6-byte escapes."""
+    s = json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(s.encode("utf-8")) + 5 * (s.count("<") + s.count(">") + s.count("&"))
 
 
 def _pretty(expected: str | None) -> str:
