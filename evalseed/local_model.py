@@ -35,9 +35,28 @@ INSTALL_HINT = "install the local extra: pip install -e '.[local]'"
 # answers them), and the match ignores the host, so any loopback address with the /v1 path does.
 REPLAY_BASE_URL = "http://127.0.0.1:9/v1"
 
-# Two cores on the machines this runs on (CI, a laptop's share); more threads than cores only adds
-# contention in llama.cpp's matmul loops.
-DEFAULT_THREADS = max(1, min(os.cpu_count() or 2, 2))
+THREADS_ENV = "EVALSEED_LOCAL_THREADS"
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: `EVALSEED_LOCAL_THREADS` if set; else one per core (at most 4) when
+    the cores are idle, and 1 when they are already busy. llama.cpp's threads spin at a barrier
+    after every step, so on busy cores a second thread waits for a descheduled first one: on this
+    2-core machine at load 11, 64 tokens took 80 s with 2 threads and 7.3 s with 1."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise UsageError(f"{THREADS_ENV}={env!r}: must be a whole number of threads, e.g. 2.") from None
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    if load >= cores - 0.5:
+        return 1
+    return max(1, min(cores, 4))
 
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
@@ -131,7 +150,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def server_command(gguf: Path, port: int, model: "ModelInfo", threads: int = DEFAULT_THREADS) -> list[str]:
+def server_command(gguf: Path, port: int, model: "ModelInfo", threads: int = 1) -> list[str]:
     """The llama_cpp.server command line (also shown in the log file's first line)."""
     return [
         sys.executable, "-m", "llama_cpp.server",
@@ -171,13 +190,14 @@ def local_server(
     *,
     log_path: str | os.PathLike | None = None,
     startup_timeout: float = STARTUP_TIMEOUT_S,
-    threads: int = DEFAULT_THREADS,
+    threads: int | None = None,
 ) -> Iterator[str]:
     """Run the embedded model behind llama.cpp's OpenAI-compatible server; yield its base_url
     (`http://127.0.0.1:PORT/v1`). The server is stopped (terminate, then kill) when the block
     ends, also on errors and Ctrl-C. Raises UsageError when the `local` extra is not installed and
     RunAborted (with the log's last lines) when the server does not come up in time."""
     gguf = model_path()
+    threads = threads or default_threads()
     port = _free_port()
     log = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"evalseed-llama-{os.getpid()}-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -128,3 +128,17 @@ def test_model_path_is_assembled_once_then_cached(monkeypatch, tmp_path):
     target.write_bytes(b"changed")  # size and mtime change: verify again
     local_model.model_path()
     assert len(calls) == 2
+
+
+def test_threads_follow_the_load_and_the_environment(monkeypatch):
+    monkeypatch.delenv(local_model.THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert local_model.default_threads() == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (11.0, 9.0, 5.0))
+    assert local_model.default_threads() == 1  # busy cores: spinning threads would wait on each other
+    monkeypatch.setenv(local_model.THREADS_ENV, "3")
+    assert local_model.default_threads() == 3
+    monkeypatch.setenv(local_model.THREADS_ENV, "many")
+    with pytest.raises(UsageError, match=local_model.THREADS_ENV):
+        local_model.default_threads()
