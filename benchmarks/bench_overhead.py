@@ -1,0 +1,162 @@
+"""What evalseed costs on top of the API: the real CLI against a raw AsyncOpenAI loop, on the same
+stub server and workload, both as whole processes (start-up included).
+
+    python benchmarks/bench_overhead.py                  # 2,000 cases, C=64, delay 0 and 200 ms, 3 rounds
+    python benchmarks/bench_overhead.py --rounds 5
+    python benchmarks/bench_overhead.py --small          # CI smoke: 60 cases, delays 0 and 20 ms, 1 round
+
+Per delay, each round runs `evalseed run` (fresh DuckDB file, --no-progress), the raw streamed
+loop and the raw non-streamed loop (benchmarks/raw_loop.py) one after the other, the order
+rotating between rounds; the ratio evalseed / raw is taken within each round, and the median of
+those ratios is the figure. Targets (issue 10):
+  delay 0:      evalseed <= 1.10 x the raw streamed loop (start-up included);
+  delay 200 ms: evalseed <= 1.05 x (N * delay / C + the raw streamed loop's time at delay 0).
+Also printed: CPU seconds per case, and a 1-case run of each (start-up and shut-down alone).
+A missed target is printed, not failed; a crash of any process exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import PYTHON, ROOT, StubProcess, machine, median, run_measured, verdict, write_suite  # noqa: E402
+
+MODEL = "seed-1-6-flash-250715"
+RAW = str(Path(__file__).resolve().parent / "raw_loop.py")
+
+
+def evalseed_cmd(suite: Path, url: str, db: Path, c: int) -> list[str]:
+    return [PYTHON, "-m", "evalseed", "run", str(suite), "--base-url", url, "--models", MODEL,
+            "--db", str(db), "--no-progress", "--concurrency", str(c)]
+
+
+def raw_cmd(url: str, n: int, c: int, mode: str) -> list[str]:
+    return [PYTHON, RAW, "--base-url", url, "--n", str(n), "--concurrency", str(c), "--mode", mode]
+
+
+def check_evalseed(out: str, n: int) -> None:
+    # The summary must show every case stored and answered correctly: a fast run that scored
+    # nothing would be a benchmark measuring nothing.
+    if "stored in" not in out:
+        raise RuntimeError(f"evalseed printed no 'stored in' line:\n{out[-1500:]}")
+
+
+def check_db(db: Path, n: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        total, ok, passed = con.execute(
+            "SELECT count(*), count(*) FILTER (status = 'ok'), count(*) FILTER (passed) FROM results").fetchone()
+    finally:
+        con.close()
+    if (total, ok, passed) != (n, n, n):
+        raise RuntimeError(f"expected {n} ok and passed rows, found total={total} ok={ok} passed={passed}")
+
+
+def check_raw(out: str, n: int) -> None:
+    import json
+
+    got = json.loads(out.strip().splitlines()[-1])
+    if got["n"] != n or got["correct"] != n:
+        raise RuntimeError(f"raw loop answered {got}, expected {n} correct")
+
+
+def measure(tmp: Path, suite: Path, answers: Path, n: int, c: int, delay_ms: float, rounds: int) -> dict:
+    env = dict(os.environ, OPENAI_API_KEY="bench")
+    variants = ["evalseed", "raw-stream", "raw-plain"]
+    times: dict[str, list] = {v: [] for v in variants}
+    cpu: dict[str, list] = {v: [] for v in variants}
+    ratios: dict[str, list] = {"stream": [], "plain": []}
+    with StubProcess(delay_ms, answers) as srv:
+        for r in range(rounds):
+            order = variants[r % 3:] + variants[:r % 3]
+            got = {}
+            for v in order:
+                if v == "evalseed":
+                    db = tmp / f"run-{delay_ms:g}-{r}.duckdb"
+                    t = run_measured(evalseed_cmd(suite, srv.base_url, db, c), env=env, cwd=str(tmp))
+                    check_evalseed(t.stdout, n)
+                    check_db(db, n)
+                    db.unlink()
+                else:
+                    t = run_measured(raw_cmd(srv.base_url, n, c, v.split("-")[1]), env=env, cwd=str(tmp))
+                    check_raw(t.stdout, n)
+                got[v] = t
+                times[v].append(t.wall)
+                cpu[v].append(t.cpu)
+            ratios["stream"].append(got["evalseed"].wall / got["raw-stream"].wall)
+            ratios["plain"].append(got["evalseed"].wall / got["raw-plain"].wall)
+            print(f"  delay {delay_ms:g} ms round {r + 1}: " + "  ".join(
+                f"{v} {got[v].wall:.2f} s ({got[v].cpu:.2f} s CPU)" for v in variants)
+                + f"  ratio vs stream {ratios['stream'][-1]:.2f}, vs plain {ratios['plain'][-1]:.2f}", flush=True)
+    return {"times": {v: median(x) for v, x in times.items()}, "cpu": {v: median(x) for v, x in cpu.items()},
+            "ratio_stream": median(ratios["stream"]), "ratio_plain": median(ratios["plain"]),
+            "ratios_stream": ratios["stream"]}
+
+
+def startup(tmp: Path, answers: Path, rounds: int) -> dict:
+    """Wall time of a 1-case run: start-up, one request, storing, summary, exit."""
+    one, _ = write_suite(tmp / "one", 1, name="bench-one")
+    env = dict(os.environ, OPENAI_API_KEY="bench")
+    ev, raw = [], []
+    with StubProcess(0, answers) as srv:
+        for r in range(rounds):
+            db = tmp / f"one-{r}.duckdb"
+            ev.append(run_measured(evalseed_cmd(one, srv.base_url, db, 1), env=env, cwd=str(tmp)).wall)
+            db.unlink()
+            raw.append(run_measured(raw_cmd(srv.base_url, 1, 1, "stream"), env=env, cwd=str(tmp)).wall)
+    return {"evalseed": median(ev), "raw": median(raw)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--delays", default="0,200", help="server delays in ms, comma-separated")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--small", action="store_true", help="CI smoke: 60 cases, delays 0,20, 1 round")
+    a = ap.parse_args()
+    if a.small:
+        a.n, a.delays, a.rounds, a.concurrency = 60, "0,20", 1, 16
+    delays = [float(d) for d in a.delays.split(",")]
+    print(f"bench_overhead: {a.n} cases, C={a.concurrency}, delays {delays} ms, {a.rounds} rounds")
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="evalseed-bench-") as d:
+        tmp = Path(d)
+        suite, answers = write_suite(tmp / "suite", a.n)
+        st = startup(tmp, answers, max(1, min(a.rounds, 5)))
+        print(f"start-up (1-case run, median): evalseed {st['evalseed']:.2f} s, raw streamed loop {st['raw']:.2f} s, "
+              f"ratio {st['evalseed'] / st['raw']:.2f}")
+        results = {d: measure(tmp, suite, answers, a.n, a.concurrency, d, a.rounds) for d in delays}
+    base0 = results.get(0.0) or results[delays[0]]
+    print()
+    for d, res in results.items():
+        t = res["times"]
+        print(f"delay {d:g} ms (medians): evalseed {t['evalseed']:.2f} s, raw stream {t['raw-stream']:.2f} s, "
+              f"raw plain {t['raw-plain']:.2f} s; CPU per case: " + ", ".join(
+                  f"{v} {res['cpu'][v] / a.n * 1000:.2f} ms" for v in t))
+        print(f"  ratio evalseed / raw stream {res['ratio_stream']:.2f} (rounds: "
+              + ", ".join(f"{x:.2f}" for x in res["ratios_stream"]) + f"), / raw plain {res['ratio_plain']:.2f}")
+        if d == 0:
+            print(f"  target <= 1.10x raw stream at delay 0: {verdict(res['ratio_stream'] <= 1.10)}")
+        else:
+            ideal = a.n * d / 1000.0 / a.concurrency + base0["times"]["raw-stream"]
+            print(f"  ideal N*delay/C + raw overhead = {a.n * d / 1000.0 / a.concurrency:.2f} + "
+                  f"{base0['times']['raw-stream']:.2f} = {ideal:.2f} s; evalseed / ideal "
+                  f"{t['evalseed'] / ideal:.2f}; target <= 1.05: {verdict(t['evalseed'] / ideal <= 1.05)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except RuntimeError as e:
+        print(f"bench_overhead FAILED: {e}", file=sys.stderr)
+        sys.exit(1)
