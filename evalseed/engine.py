@@ -173,6 +173,11 @@ class JobApi:
         self.suite = suite
         self.case_id = case_id
 
+    @property
+    def provider(self) -> Provider:
+        """Where the calls go: kinds adapt request shapes to it (ModelArk images take no `n`)."""
+        return self.lane.provider
+
     # -- public ------------------------------------------------------------------------------
 
     async def chat(self, body: dict) -> CallResult:

@@ -598,7 +598,7 @@ def rescore_command(db: str, run_ref: str) -> int:
     from . import store
     from .jobs import CaseJob
     from .kinds import get_kind
-    from .kinds.base import Outcome
+    from .kinds.base import CallResult, Outcome
     from .suites.loader import load_suites
 
     cfg = load_config(None)
@@ -607,38 +607,53 @@ def rescore_command(db: str, run_ref: str) -> int:
         run_id = store.resolve_run(con, run_ref)
         config = store.run_config(con, run_id)
         suites = {s.name: s for s in load_suites([s["path"] for s in config.get("suites", [])])}
+        measured = ["latency_ms", "ttft_ms", "output_tps", "prompt_tokens", "completion_tokens",
+                    "reasoning_tokens", "cached_tokens", "images", "cost_usd", "attempts", "replayed"]
         rows = store.fetch_rows(con, "run_id = ? AND status = 'ok'", [run_id],
-                                ["suite", "case_id", "model", "repeat", "response", "output_text", "details"])
-        updates = []
+                                ["suite", "case_id", "model", "repeat", "request", "response", "output_text",
+                                 "details", *measured])
+        cases = {name: {c.id: c for c in get_kind(s.kind).cases(s)} for name, s in suites.items()}
+        import json as _json
+
+        updates: list[dict] = []
         changed = 0
         for r in rows:
             suite = suites.get(r["suite"])
-            if suite is None:
+            case = cases.get(r["suite"], {}).get(r["case_id"])
+            if suite is None or case is None:
                 continue
             kind = get_kind(suite.kind)
-            case = next((c for c in kind.cases(suite) if c.id == r["case_id"]), None)
-            if case is None:
-                continue
             info = cfg.resolve_model(r["model"], allow_unknown=True)
             job = CaseJob(run_id, suite, kind, case, info, "", r["repeat"], "")
             prepared = job.prepare()
-            score = kind.score(suite, case, prepared, Outcome(calls=[], response=r["response"],
+            # The stored figures stand in for the call, so scorers that read usage still can.
+            call = CallResult(request=r["request"] or {}, response=r["response"] or {},
+                              **{k: r[k] for k in measured if r[k] is not None})
+            score = kind.score(suite, case, prepared, Outcome(calls=[call], response=r["response"],
                                                                output_text=r["output_text"]))
             details = dict(score.details)
             details.setdefault("expected", (r["details"] or {}).get("expected"))
-            new = (float(score.score), bool(score.passed), details)
-            updates.append((r["suite"], r["case_id"], r["model"], r["repeat"], *new))
+            updates.append({"suite": r["suite"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
+                            "score": float(score.score), "passed": bool(score.passed),
+                            "details": _json.dumps(details, ensure_ascii=False, default=str),
+                            "output_text": score.output_text})
             changed += 1
-        import json as _json
+        import pyarrow as pa
 
+        # One set-based UPDATE in one transaction: all rows rescored or none.
+        table = pa.Table.from_pylist(updates, schema=pa.schema([
+            ("suite", pa.string()), ("case_id", pa.string()), ("model", pa.string()), ("repeat", pa.int64()),
+            ("score", pa.float64()), ("passed", pa.bool_()), ("details", pa.string()), ("output_text", pa.string())]))
         con.execute("BEGIN TRANSACTION")
         try:
-            con.executemany(
-                'UPDATE results SET score = ?, passed = ?, details = ? WHERE run_id = ? AND suite = ? AND case_id = ? '
-                'AND model = ? AND "repeat" = ?',
-                [[u[4], u[5], _json.dumps(u[6], ensure_ascii=False, default=str), run_id, u[0], u[1], u[2], u[3]]
-                 for u in updates],
-            )
+            con.register("_rescored", table)
+            con.execute(
+                """UPDATE results SET score = u.score, passed = u.passed, details = u.details::JSON,
+                          output_text = coalesce(u.output_text, results.output_text)
+                   FROM _rescored u
+                   WHERE results.run_id = ? AND results.suite = u.suite AND results.case_id = u.case_id
+                     AND results.model = u.model AND results."repeat" = u."repeat" """, [run_id])
+            con.unregister("_rescored")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

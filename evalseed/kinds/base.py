@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Protocol
 
 if TYPE_CHECKING:
-    from ..config import ModelInfo
+    from ..config import ModelInfo, Provider
     from ..suites.spec import BaseCase, BaseSuite
 
 
@@ -46,6 +46,8 @@ class CallResult:
 
 class Api(Protocol):
     """What a kind may call. Implemented by the engine (retries, limits, timers, cassettes)."""
+
+    provider: "Provider"
 
     async def chat(self, body: dict) -> CallResult: ...
 

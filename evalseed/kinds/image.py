@@ -338,7 +338,7 @@ class ImageKind(Kind):
 
     async def execute(self, prepared: Prepared, api) -> Outcome:
         body = dict(prepared.request or {})
-        provider = getattr(getattr(api, "lane", None), "provider", None)
+        provider = getattr(api, "provider", None)
         if provider is not None:
             body = map_n(body, getattr(provider, "images_take_n", True))
         call = await api.images(body)
