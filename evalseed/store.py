@@ -240,7 +240,7 @@ class ResultWriter:
             c: [_json(r.get(c)) for r in rows] if c in JSON_COLUMNS else [r.get(c) for r in rows]
             for c in RESULT_NAMES
         }
-        table = pa.table({c: pa.array(columns[c], type=_ARROW_TYPES[c]) for c in RESULT_NAMES})
+        table = pa.table({c: _arrow_array(columns[c], _ARROW_TYPES[c]) for c in RESULT_NAMES})
         replace = [
             (r["suite"], r["case_id"], r["model"], r["repeat"])
             for r in rows
@@ -266,6 +266,21 @@ class ResultWriter:
         self.replace_keys.difference_update(replace)
         self.written += len(rows)
         return len(rows)
+
+
+def _arrow_array(values: list, typ):
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=typ)
+    except UnicodeEncodeError:
+        # A lone surrogate (half an emoji, as models streaming tokens sometimes send) cannot be
+        # UTF-8; stored as U+FFFD rather than failing the batch and every row in it.
+        return pa.array([_utf8_safe(v) for v in values], type=typ)
+
+
+def _utf8_safe(v: Any) -> Any:
+    return v.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if isinstance(v, str) else v
 
 
 def _arrow_types() -> dict:

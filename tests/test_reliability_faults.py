@@ -214,3 +214,38 @@ def test_auth_failure_mid_run_stops_keeps_rows_and_resumes(tmp_path):
         rows = result_rows(db)
     assert len(rows) == n and len({r["case_id"] for r in rows}) == n
     assert all(r["status"] == "ok" and r["passed"] for r in rows)
+
+
+ODD_ANSWERS = {
+    "lone-surrogate": "positive \ud83d",  # half an emoji, as a token stream can split it
+    "nul": "posi\x00tive",
+    "rtl-and-combining": "\u202epositive\u202c e\u0301\u0301\u0301",
+    "huge": "positive " + "x" * 200_000,
+    "emoji": "positive 👍🏽",
+}
+
+
+def test_odd_text_in_answers_is_stored_not_fatal(tmp_path):
+    # One odd answer must cost at most its own case: before the fix, a lone surrogate failed the
+    # whole batch write and the run ended with a traceback and no rows.
+    by_case = dict(enumerate(ODD_ANSWERS.values()))
+
+    def responder(body):
+        i = int(body["messages"][-1]["content"].split(":")[0].split()[-1])
+        text = by_case.get(i % len(by_case))
+        return Reply(content=text, reasoning_content=text)
+
+    n = 20
+    with StubServer(responder=responder) as srv:
+        suite = big_suite(tmp_path, n)
+        db = tmp_path / "u.duckdb"
+        for stream in (True, False):
+            path = suite if stream else big_suite(tmp_path / "plain", n, stream=False, name="plain")
+            proc = evalseed("run", path, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress")
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            assert "Traceback" not in proc.stderr
+    rows = result_rows(db)
+    assert len(rows) == 2 * n and all(r["status"] == "ok" for r in rows)
+    texts = {r["output_text"][:40] for r in rows}
+    assert any("\ufffd" in t for t in texts)  # the surrogate, stored as a replacement character
+    assert any(len(r["output_text"]) > 200_000 for r in rows)

@@ -155,7 +155,7 @@ def request_key(body: Optional[Mapping[str, Any]]) -> str:
     if not isinstance(body, Mapping):
         return "none"
     ident = {"model": body.get("model"), "messages": body.get("messages"), "prompt": body.get("prompt")}
-    text = json.dumps(ident, sort_keys=True, ensure_ascii=False, default=str)
+    text = json.dumps(ident, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -632,7 +632,7 @@ class StubServer:
             if garbage_at is not None and i == garbage_at:
                 await _write_chunk(writer, b'data: {"id": "' + rid.encode() + b'", "choices": [{"delta": {"con\n\n')
                 continue
-            await _write_chunk(writer, b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n")
+            await _write_chunk(writer, b"data: " + _dumps(event) + b"\n\n")
             if reply.chunk_delay and i < len(events) - 1:
                 await asyncio.sleep(reply.chunk_delay)
         await _write_chunk(writer, b"data: [DONE]\n\n")
@@ -705,7 +705,7 @@ class StubServer:
             if stream:
                 await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8"})
                 usage_chunk = {**payload, "object": "chat.completion.chunk"}
-                await _write_chunk(writer, b"data: " + json.dumps(usage_chunk).encode() + b"\n\n")
+                await _write_chunk(writer, b"data: " + _dumps(usage_chunk) + b"\n\n")
                 await _write_chunk(writer, b"data: [DONE]\n\n")
                 await _write_chunk(writer, b"")
                 return True
@@ -726,7 +726,7 @@ class StubServer:
             payload = {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
                        "choices": [{"index": 0, "message": _chat_message(reply, rid), "finish_reason": _finish(reply)}],
                        "usage": _usage(body, reply, True)}
-            data = json.dumps(payload).encode()
+            data = _dumps(payload)
             writer.write(_head(200, {"content-type": "application/json", "content-length": str(len(data))}))
             writer.write(data[: len(data) // 2])
             await writer.drain()
@@ -744,7 +744,7 @@ class StubServer:
         events = [e for e in events if e["choices"] and e["choices"][0]["finish_reason"] is None]
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8"})
         for event in events[: max(1, len(events) // 2)]:
-            await _write_chunk(writer, b"data: " + json.dumps(event).encode() + b"\n\n")
+            await _write_chunk(writer, b"data: " + _dumps(event) + b"\n\n")
         await _write_chunk(writer, b"")
         return True
 
@@ -771,6 +771,15 @@ def _normalise(path: str) -> str:
     elif path.startswith("/api/v3/"):  # ModelArk's prefix
         path = path[7:]
     return path
+
+
+def _dumps(payload: Any) -> bytes:
+    """JSON as UTF-8. Text holding a lone surrogate (half an emoji, as a model streaming tokens
+    can emit) cannot be UTF-8: it goes out escaped (``"\\ud83d"``), as real servers send it."""
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, ensure_ascii=True).encode()
 
 
 def _error_body(code: str, message: str, etype: str, param: Optional[str] = None) -> Dict[str, Any]:
@@ -825,7 +834,7 @@ async def _send(writer: asyncio.StreamWriter, status: int, headers: Mapping[str,
 
 async def _send_json(writer: asyncio.StreamWriter, status: int, payload: Any,
                      headers: Optional[Mapping[str, str]] = None) -> bool:
-    data = json.dumps(payload, ensure_ascii=False).encode()
+    data = _dumps(payload)
     return await _send(writer, status, {"content-type": "application/json", **(headers or {})}, data)
 
 
