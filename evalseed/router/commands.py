@@ -191,6 +191,10 @@ def _print_experiment(ex: dict) -> None:
     for name, d in ex["summary"].items():
         print(f"  {name:<10}{cell(d.get('apgr'))}{cell(d.get('cpt50'), True)}{cell(d.get('cpt80'), True)}"
               f"{cell(d.get('aiq'))}")
+    for key, diffs in ex.items():
+        if key.startswith("apgr_minus_"):
+            for name, d in diffs.items():
+                print(f"  APGR {name} - {key[len('apgr_minus_'):]} (paired): {cell(d).strip()}")
 
 
 def pick_command(router_path: str, text: str, kind: str | None, suite: str | None, tags: str | None,

@@ -255,8 +255,12 @@ def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: in
                 for k in ("apgr", "cpt50", "cpt80"):
                     draws[name][k].append(m[k])
     summary = {n: {k: _interval(v) for k, v in d.items() if v} for n, d in draws.items()}
+    # paired: every draw scores all policies on the same resample, so differences are per draw
+    base = policies[0]
+    vs = {n: _interval(np.subtract(draws[n]["apgr"], draws[base]["apgr"])) for n in policies[1:]}
     return {"weak": weak, "strong": strong, "splits": splits, "test_fraction": test_fraction, "bootstrap": boot,
-            "seed": seed, "cases": len(data), "summary": summary, "per_split": per_split}
+            "seed": seed, "cases": len(data), "summary": summary, "apgr_minus_" + base: vs,
+            "per_split": per_split}
 
 
 def _pair(data: Outcomes, weak: str | None, strong: str | None) -> tuple[str, str]:
