@@ -334,6 +334,9 @@ def test_cli_latest_run_index_and_exit_codes(cli, synth_db, tmp_path):
     assert code == 2 and "no such router file" in stderr
     code, _, stderr = cli("report", "run-a", "run-a", "--db", synth_db, "-o", out)
     assert code == 2 and "twice" in stderr
+    (tmp_path / "a-file").write_text("x")
+    code, _, stderr = cli("report", "--db", synth_db, "-o", tmp_path / "a-file" / "sub")
+    assert code == 2 and "cannot write the report" in stderr and "Traceback" not in stderr
     # A second report shows up in the same index; foreign HTML files are ignored.
     (out / "notes.html").write_text("<p>not a report</p>")
     con = store.open_db(synth_db)

@@ -264,7 +264,8 @@ def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: 
     page = _env().get_template("report.html.j2").render(**ctx)
     path = out / report_filename(run_ids)
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
+    # errors="replace": a lone surrogate from an old database must not cost the whole report.
+    tmp.write_text(page, encoding="utf-8", errors="replace")
     os.replace(tmp, path)  # a reader never sees half a report
     return path
 
@@ -305,7 +306,7 @@ def write_index(out_dir: str | Path) -> Path:
     page = _env().get_template("index.html.j2").render(items=items, folder=str(out.resolve()))
     path = out / "index.html"
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
+    tmp.write_text(page, encoding="utf-8", errors="replace")
     os.replace(tmp, path)
     return path
 
@@ -334,10 +335,13 @@ def report_command(db: str, run_refs: list[str], out_dir: str, router_path: str 
         try:
             path = render_report(con, run_ids, out_dir, router_path=router_path)
         except OSError as e:
-            raise UsageError(f"{out_dir}: cannot write the report ({e.strerror or e}).") from None
+            raise UsageError(f"{out_dir}: cannot write the report ({e.strerror or e}); pick another -o folder.") from None
     finally:
         con.close()
-    index = write_index(out_dir)
+    try:
+        index = write_index(out_dir)
+    except OSError as e:
+        raise UsageError(f"{out_dir}: cannot write index.html ({e.strerror or e}); pick another -o folder.") from None
     typer.echo(str(path))
     typer.echo(f"index: {index}", err=True)
     return 0
