@@ -60,14 +60,14 @@ def make_policy(name: str, **kw) -> Policy:
             "linear": LinearPolicy}[name](**kw)
 
 
-def _score(test: Outcomes, q: np.ndarray, c: np.ndarray) -> float:
-    """The validation number policies compete on (higher is better)."""
-    Q, C = test.Q, np.nan_to_num(test.C)
+def _score(Q: np.ndarray, C: np.ndarray, q: np.ndarray, c: np.ndarray) -> float:
+    """The validation number policies compete on (higher is better): AIQ, or, when the models'
+    costs are equal, the mean APGR over model pairs (how well the policy ranks differences)."""
+    C = np.nan_to_num(C)
     cs = [cst for cst, _ in E.singles(Q, C)]
     if max(cs) - min(cs) > 1e-15:
-        pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c))]
+        pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c, 20))]
         return E.aiq(pts, min(cs), max(cs))
-    # equal costs: how well the policy ranks each pair of models' difference
     vals = []
     m = Q.shape[1]
     for a in range(m):
@@ -79,9 +79,11 @@ def _score(test: Outcomes, q: np.ndarray, c: np.ndarray) -> float:
 
 
 def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fraction: float = 0.25,
-                  log=None) -> tuple[str, dict, dict]:
-    """Pick the policy by the simplest-first rule on an inner split of the training cases.
-    Returns (name, validation scores, tuned parameters)."""
+                  boot: int = 100, confidence: float = 0.9, log=None) -> tuple[str, dict, dict]:
+    """Pick the policy by the simplest-first rule on an inner split of the training cases: a
+    richer policy replaces the one kept so far only if it scores higher on at least `confidence`
+    of `boot` paired bootstrap resamples of the validation cases (a noisy win keeps the simpler
+    policy). Returns (name, validation scores, tuned parameters)."""
     val = split_mask(train, val_fraction, seed + 7919)
     inner, held = train.subset(np.flatnonzero(~val)), train.subset(np.flatnonzero(val)).complete()
     if len(held) < 10 or len(inner) < 10:
@@ -90,6 +92,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
     hb = Batch.of(held, fz)
     scores: dict[str, float] = {}
     params: dict[str, dict] = {}
+    preds: dict[str, tuple] = {}
     for name in [n for n in ORDER if n in candidates]:
         options = [{}]
         if name == "knn":
@@ -98,15 +101,25 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
         for opt in options:
             fitted = Fitted(inner, make_policy(name, **opt), fz, inner_x)
             q, c, _ = fitted.predict(hb)
-            s = _score(held, q, c)
+            s = _score(held.Q, held.C, q, c)
             if best is None or s > best[0]:
-                best = (s, opt)
-        scores[name], params[name] = best
+                best = (s, opt, q, c)
+        scores[name], params[name], preds[name] = best[0], best[1], (best[2], best[3])
         if log:
             log(f"  validation {name}: {best[0]:.4f} {best[1] or ''}")
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(held), len(held)) for _ in range(boot)]
+    boot_scores = {n: np.array([_score(held.Q[i], held.C[i], q[i], c[i]) for i in draws])
+                   for n, (q, c) in preds.items()}
     kept = None
     for name in [n for n in ORDER if n in scores]:
-        if kept is None or scores[name] > scores[kept] + 1e-9:  # strictly better, else keep simpler
+        if kept is None:
+            kept = name
+            continue
+        wins = float(np.mean(boot_scores[name] > boot_scores[kept]))
+        if log:
+            log(f"  {name} beats {kept} on {100 * wins:.0f}% of validation resamples")
+        if wins >= confidence:
             kept = name
     return kept, scores, params.get(kept, {})
 
