@@ -71,21 +71,30 @@ class CaseJob:
         try:
             prepared = self.prepare()
         except CaseError as e:
-            return self._error(row, "CaseError", str(e), None, 0)
+            return self._error(row, "CaseError", str(e), None, 0, None)
         row["input_text"] = prepared.input_text
         row["request"] = prepared.request
         if prepared.skip_reason:
             row.update(status="skipped", error=prepared.skip_reason, attempts=0, finished_at=_now(),
-                       details={"expected": _expected(self.case), "skip_reason": prepared.skip_reason,
-                                **_public_state(prepared)})
+                       details={**self._base_details(prepared), "skip_reason": prepared.skip_reason})
             return row
         try:
             outcome = await self.kind.execute(prepared, api)
         except CallFailed as e:
-            return self._error(row, e.error_class, e.message, e.request, e.attempts)
+            return self._error(row, e.error_class, e.message, e.request, e.attempts, prepared)
         except CaseError as e:
-            return self._error(row, "CaseError", str(e), None, 0)
+            return self._error(row, "CaseError", str(e), None, 0, prepared)
         return self.scored_row(row, prepared, outcome)
+
+    def _base_details(self, prepared: Prepared | None) -> dict[str, Any]:
+        """What every row's `details` holds whatever happened: the expected answer, the case's
+        tags (reports and routers slice by them), and the kind's public state (a grid cell)."""
+        details: dict[str, Any] = {"expected": _expected(self.case)}
+        if self.case.tags:
+            details["tags"] = list(self.case.tags)
+        if prepared is not None:
+            details.update(_public_state(prepared))
+        return details
 
     def scored_row(self, row: dict, prepared: Prepared, outcome: Outcome) -> dict[str, Any]:
         calls = outcome.calls
@@ -99,10 +108,9 @@ class CaseJob:
         except Exception as e:  # a scorer bug must cost one case, not the run
             log.debug("scorer failed:\n%s", traceback.format_exc())
             row.update(status="error", error=f"ScorerError: {type(e).__name__}: {e}", finished_at=_now(),
-                       details={"expected": _expected(self.case)})
+                       details=self._base_details(prepared))
             return row
-        details = dict(score.details)
-        details.setdefault("expected", _expected(self.case))
+        details = {**self._base_details(prepared), **score.details}
         row.update(
             status="ok",
             error=None,
@@ -115,9 +123,10 @@ class CaseJob:
             row["output_text"] = score.output_text
         return row
 
-    def _error(self, row: dict, cls: str, message: str, request: dict | None, attempts: int) -> dict[str, Any]:
+    def _error(self, row: dict, cls: str, message: str, request: dict | None, attempts: int,
+               prepared: Prepared | None) -> dict[str, Any]:
         row.update(status="error", error=f"{cls}: {message}", attempts=attempts, finished_at=_now(),
-                   details={"expected": _expected(self.case)})
+                   details=self._base_details(prepared))
         if request is not None:
             row["request"] = request
         return row

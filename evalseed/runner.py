@@ -631,8 +631,7 @@ def rescore_command(db: str, run_ref: str) -> int:
                               **{k: r[k] for k in measured if r[k] is not None})
             score = kind.score(suite, case, prepared, Outcome(calls=[call], response=r["response"],
                                                                output_text=r["output_text"]))
-            details = dict(score.details)
-            details.setdefault("expected", (r["details"] or {}).get("expected"))
+            details = {**job._base_details(prepared), **score.details}
             updates.append({"suite": r["suite"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
                             "score": float(score.score), "passed": bool(score.passed),
                             "details": _json.dumps(details, ensure_ascii=False, default=str),
