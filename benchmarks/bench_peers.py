@@ -120,8 +120,11 @@ def commands(work: Path, tmp: Path, suite: Path, pf_config: Path, task: Path, ur
     pf_bin = str(work / "pf" / "node_modules" / ".bin" / "promptfoo")
     inspect_bin = str(work / "inspect-venv" / "bin" / "inspect")
     pf_common = [pf_bin, "eval", "-c", str(pf_config), "--no-cache", "-j", str(c), "--no-progress-bar", "--no-table"]
-    ins_common = [inspect_bin, "eval", task.name,  # relative: inspect globs it "--model", f"openai/{MODEL}", "--model-base-url", url,
-                  "--max-connections", str(c), "--display", "none"]
+    # The task file is named relative to cwd: inspect globs it, and refuses absolute patterns.
+    ins_common = [inspect_bin, "eval", task.name, "--model", f"openai/{MODEL}", "--model-base-url", url,
+                  # Chat Completions, as the others use: inspect's default is the Responses API,
+                  # which an OpenAI-compatible server (Seed's included) does not offer.
+                  "-M", "responses_api=false", "--max-connections", str(c), "--display", "none"]
     return {
         "evalseed": [PYTHON, "-m", "evalseed", "run", str(suite), "--base-url", url, "--models", MODEL,
                      "--db", str(tmp / f"es-{r}.duckdb"), "--no-progress", "--concurrency", str(c)],
@@ -130,6 +133,31 @@ def commands(work: Path, tmp: Path, suite: Path, pf_config: Path, task: Path, ur
         "inspect": ins_common + ["--log-dir", str(tmp / f"inspect-logs-{r}")],
         "inspect --no-log-samples": ins_common + ["--log-dir", str(tmp / f"inspect-nl-{r}"), "--no-log-samples"],
     }
+
+
+def check_done(tool: str, output: str, cmd: list[str], work: Path, n: int) -> None:
+    """Every tool must have answered every case right, or its time measured nothing (inspect
+    exits 0 even when the eval failed; promptfoo exits 100 on a failed assertion)."""
+    import re
+
+    if tool.startswith("promptfoo"):
+        m = re.search(r"(\d+) passed", output)
+        if not m or int(m.group(1)) != n:
+            raise RuntimeError(f"{tool}: expected {n} passed, output ends:\n{output[-1500:]}")
+    elif tool.startswith("inspect"):
+        log_dir = Path(cmd[cmd.index("--log-dir") + 1])
+        logs = sorted(log_dir.glob("*.eval"))
+        if not logs:
+            raise RuntimeError(f"{tool}: no log in {log_dir}")
+        dump = subprocess.run([str(work / "inspect-venv" / "bin" / "inspect"), "log", "dump", "--header-only",
+                               str(logs[-1])], capture_output=True, text=True, check=True).stdout
+        head = json.loads(dump)
+        res = head.get("results") or {}
+        acc = [s["metrics"]["accuracy"]["value"] for s in res.get("scores", []) if "accuracy" in s.get("metrics", {})]
+        if head.get("status") != "success" or res.get("completed_samples") != n or acc != [1.0]:
+            raise RuntimeError(f"{tool}: status {head.get('status')}, {res.get('completed_samples')} of {n} samples, "
+                               f"accuracy {acc}; error: {str(head.get('error'))[:500]}")
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def inside(args) -> int:
@@ -155,6 +183,7 @@ def inside(args) -> int:
                                    INSPECT_CACHE_DIR=str(tmp / "inspect-cache"))
                         t = run_measured(cmds[tool], env=env, cwd=str(tmp), timeout=1800)
                         shutil.rmtree(cfg_dir, ignore_errors=True)
+                        check_done(tool, t.stdout + t.stderr, cmds[tool], work, args.n)
                         times[tool].append(t.wall)
                         cpu[tool].append(t.cpu)
                         print(f"  delay {delay:g} ms round {r + 1} {tool}: {t.wall:.2f} s ({t.cpu:.2f} s CPU)", flush=True)
