@@ -123,9 +123,9 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             tools=False,  # the gemma chat format emits no OpenAI tool_calls
             tool_choice=False,
             thinking=False,
-            # llama-cpp-python's server refuses `json_schema` (422), and a schema grammar in
-            # `json_object` timed out (>200 s for 120 tokens) on invoice-sized schemas here:
-            # json_extraction suites run degraded (prompted) on it. See docs/scoring.md.
+            # llama-cpp-python's request types accept only text/json_object (no `json_schema`),
+            # and a schema grammar inside json_object made answers 3.1x slower here, timing out
+            # under load: json_extraction runs degraded (prompted) on it. docs/scoring.md.
             structured_output=False,
             provider="local",
             notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
