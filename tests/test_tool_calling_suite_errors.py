@@ -27,6 +27,8 @@ cases:
     ("  - {id: a, vars: {q: hi}, expected_call: []}", "cases[0]", ""),
     ("  - {id: a, vars: {q: hi}, expected_calls: [], order: sometimes}", "cases[0].order", ""),
     ("  - {id: a, vars: {z: hi}, expected_calls: []}", "cases[0].vars", "q"),
+    ("  - {id: a, vars: {q: hi}, expected_calls: [], tool_results: {fx: 1}}", "cases[0].tool_results.fx", "no tool"),
+    ("  - {id: a, vars: {q: hi}, expected_calls: []}\ntool_results: {fx: 1}", "tool_results.fx", "typo"),
 ])
 def test_case_mistakes(cli, tmp_path, case, where, words):
     p = write_suite(tmp_path, "t.yaml", BASE + case + "\n")

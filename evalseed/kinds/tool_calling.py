@@ -83,6 +83,9 @@ class ToolCallingSuite(BaseSuite):
             names = [t.function.name for t in tools]
             if len(set(names)) != len(names):
                 raise ValueError(f"cases[{i}].tools: two tools have the same name")
+            for fn in case.tool_results or {}:
+                if fn not in names:
+                    raise ValueError(f"cases[{i}].tool_results.{fn}: no tool of that name in this case's tools {names}")
             if not (case.messages or self.messages):
                 raise ValueError(f"cases[{i}].messages: no messages: give `messages` at the top level or in the case")
             for j, entry in enumerate(case.expected_calls):
@@ -92,6 +95,11 @@ class ToolCallingSuite(BaseSuite):
                 (fn,) = entry
                 if fn not in names:
                     raise ValueError(f"cases[{i}].expected_calls[{j}]: {fn!r} is not one of the tools {names}")
+        offered = {t.function.name for t in self.tools or []} | {
+            t.function.name for c in self.cases for t in c.tools or []}
+        for fn in self.tool_results:
+            if fn not in offered:
+                raise ValueError(f"tool_results.{fn}: no tool of that name (a typo would leave its calls unanswered)")
         return self
 
 
@@ -220,7 +228,12 @@ class ToolCalling(Kind):
         trajectory = response.get("trajectory")
         if not isinstance(trajectory, list):
             # A plain chat message or body (e.g. stored by another kind's default): score it as one step.
-            msg = response.get("choices", [{}])[0].get("message", {}) if "choices" in response else response
+            msg = response
+            if "choices" in response:
+                # Any shape may be stored: take choices[0].message only when it is there.
+                choices = response["choices"]
+                first = choices[0] if isinstance(choices, list) and choices else None
+                msg = first.get("message") if isinstance(first, dict) else None
             trajectory = [msg] if isinstance(msg, dict) else []
         calls, failure = [], None
         for m in trajectory:
