@@ -163,3 +163,12 @@ def test_any_expected_shape_never_crashes(expected, calls):
 def test_parse_keeps_calls_before_a_bad_one():
     calls, failure = parse_tool_calls([tc("a", {"x": 1}), {"function": "oops"}])
     assert [c.name for c in calls] == ["a"] and failure.reason == "invalid_json" and failure.call_index == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=8))
+def test_any_tool_names_map_one_to_one(names):
+    m = wire_names(names)
+    assert set(m) == set(names)
+    assert len(set(m.values())) == len(m)
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", w) for w in m.values())
