@@ -71,3 +71,4 @@ cases:
     vars: {text: "It broke"}
     expected: negative
 """
+

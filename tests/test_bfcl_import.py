@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -12,8 +13,8 @@ from evalseed.importers.bfcl import convert_function
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, ToolCall
 
-DATA = Path("/work/shared/data/bfcl")
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="BFCL data folder not present")
+DATA = Path(os.environ.get("EVALSEED_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "bfcl"
+pytestmark = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"{DATA} not present")
 
 
 def test_convert_function_types():
