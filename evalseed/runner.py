@@ -513,16 +513,56 @@ def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
     rows = summary_rows(con, run_id)
     if not rows:
         return
+    metrics = kind_metrics(con, run_id)
     table = Table(title=f"run {run_id}")
-    for col in ("suite", "model", "cases", "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $"):
-        table.add_column(col, justify="left" if col in ("suite", "model") else "right")
+    for col in ("suite", "model", "cases", "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $",
+                "kind metrics"):
+        table.add_column(col, justify="left" if col in ("suite", "model", "kind metrics") else "right")
     for r in rows:
         acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
         fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
         cost = f"{r['cost']:.4f}" if r["cost"] is not None else "-"
         table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["n"]), str(r["ok"]),
-                      str(r["errors"]), str(r["skipped"]), acc, fmt(r["p50"]), fmt(r["p95"]), cost)
+                      str(r["errors"]), str(r["skipped"]), acc, fmt(r["p50"]), fmt(r["p95"]), cost,
+                      metrics.get((r["suite"], r["model"]), ""))
     console().print(table)
+
+
+# Above this many rows the per-kind metrics are left to `evalseed report` (they read every details
+# blob; the report aggregates them in SQL).
+SUMMARY_METRIC_ROWS = 20_000
+
+
+def kind_metrics(con, run_id: str) -> dict[tuple[str, str], str]:
+    """Each (suite, model)'s kind-specific metrics (macro-F1, schema-valid rate...) as one short
+    text: the scalar figures of `Kind.suite_metrics` other than n and accuracy."""
+    from . import store
+    from .kinds import get_kind
+
+    n = con.execute("SELECT count(*) FROM results WHERE run_id = ?", [run_id]).fetchone()[0]
+    if n > SUMMARY_METRIC_ROWS:
+        return {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in store.fetch_rows(con, "run_id = ?", [run_id],
+                              ["suite", "kind", "model", "status", "passed", "score", "details", "cost_usd",
+                               "latency_ms", "images"]):
+        groups.setdefault((r["suite"], r["kind"], r["model"]), []).append(r)
+    out: dict[tuple[str, str], str] = {}
+    for (suite, kind_name, model), rows in groups.items():
+        try:
+            m = get_kind(kind_name).suite_metrics(rows)
+        except Exception:  # noqa: BLE001 - a metric bug must not hide the summary
+            continue
+        parts = []
+        for k, v in m.items():
+            if k in ("n", "accuracy") or isinstance(v, bool) or v is None:
+                continue
+            if isinstance(v, float):
+                parts.append(f"{k} {v:.3g}")
+            elif isinstance(v, int) and v:
+                parts.append(f"{k} {v}")
+        out[(suite, model)] = " · ".join(parts)
+    return out
 
 
 # ---- validate / models / runs / rescore -------------------------------------------------------
