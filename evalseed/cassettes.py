@@ -59,6 +59,7 @@ KEPT_REQUEST_HEADERS = frozenset({"content-type", SUITE_HEADER, CASE_HEADER, PRO
 KEPT_RESPONSE_HEADERS = frozenset({"content-type", "retry-after"})
 
 REDACTED = "REDACTED"
+SAVE_EVERY_S = 5.0
 METRIC_FIELDS = (
     "latency_ms", "ttft_ms", "output_tps",
     "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "images",
@@ -272,6 +273,7 @@ def _make_cassette_class():
             self._tokens = itertools.count(1)
             self._by_token: dict[str, int] = {}
             self._pending_metrics: dict[str, dict] = {}
+            self._last_save = time.monotonic()
             super().__init__(path, **kwargs)
 
         # -- what vcrpy calls ------------------------------------------------------------------
@@ -351,6 +353,13 @@ def _make_cassette_class():
                 self._pending_metrics[token] = metrics
             else:
                 self.data[idx][1]["evalseed"] = metrics
+                self._dirty_shards.add(self._info_of[idx].shard)
+            # A long recording (the embedded model takes minutes per suite) must survive a kill:
+            # written as it goes, at most every few seconds, not only when the run ends.
+            now = time.monotonic()
+            if now - self._last_save >= SAVE_EVERY_S:
+                self._last_save = now
+                self._save()
 
         def info(self, request) -> _Info:
             cached = getattr(request, "_evalseed_info", None)

@@ -264,3 +264,51 @@ def test_scrubber_leaves_ordinary_text_and_image_payloads_alone():
     image_b64 = "iVBORw0KGgo" + "AbC1+/" * 50_000  # one huge run: an image, not a key
     assert s.text(image_b64) == image_b64
     assert s.uri("https://x.test/v1/chat?api-key=abc&model=m") == "https://x.test/v1/chat?api-key=REDACTED&model=m"
+
+
+def test_a_long_recording_is_written_as_it_goes(stub, tmp_path, monkeypatch):
+    """A recording killed midway keeps what finished: shards are written while the session is open."""
+    import asyncio
+
+    import openai
+
+    from evalseed import cassettes
+    from evalseed.kinds.base import CallResult
+
+    monkeypatch.setattr(cassettes, "SAVE_EVERY_S", 0.0)
+    srv = stub(answers={"love": "positive"})
+    root = tmp_path / "cas"
+
+    async def one(session) -> None:
+        client = openai.AsyncOpenAI(base_url=srv.base_url, api_key="x", max_retries=0)
+        async with client.chat.completions.with_streaming_response.create(
+            model=FLASH, messages=[{"role": "user", "content": "I love it"}], stream=True,
+            extra_headers={"x-evalseed-suite": "s1", "x-evalseed-case": "c1"},
+        ) as resp:
+            async for _ in resp.iter_lines():
+                pass
+            call = session.after_call(CallResult(request={}, response={}, latency_ms=12.5, ttft_ms=3.0),
+                                      resp.headers)
+        assert call.replayed is False
+        await client.close()
+
+    with CassetteSession("record", root, providers={FLASH: "prov"}) as session:
+        asyncio.run(one(session))
+        shard = root / "prov" / "s1" / f"{FLASH}.json"
+        data = json.loads(shard.read_text())  # on disk before the session ends
+        assert data["interactions"][0]["response"]["evalseed"]["latency_ms"] == 12.5
+    with CassetteSession("replay", root, providers={FLASH: "prov"}) as session:
+        async def again():
+            client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0)
+            async with client.chat.completions.with_streaming_response.create(
+                model=FLASH, messages=[{"role": "user", "content": "I love it"}], stream=True,
+                extra_headers={"x-evalseed-suite": "s1", "x-evalseed-case": "c1"},
+            ) as resp:
+                text = "".join([line async for line in resp.iter_lines()])
+                call = session.after_call(CallResult(request={}, response={}, latency_ms=0.1), resp.headers)
+            await client.close()
+            return text, call
+
+        text, call = asyncio.run(again())
+    assert "positive" in text
+    assert call.replayed is True and call.latency_ms == 12.5 and call.ttft_ms == 3.0
