@@ -63,12 +63,21 @@ def read_outcomes(path: Path, limit: int) -> Outcomes:
                     [[] for _ in range(n)], Q, C, np.full_like(Q, np.nan))
 
 
+CPU: dict[int, float] = {}
+
+
 def best_of(fn, repeats: int) -> float:
-    best = float("inf")
+    """Best wall seconds of `repeats` calls; the CPU seconds of that call go to CPU[id(fn)]
+    (on a loaded machine wall time includes waiting for a core)."""
+    best, best_cpu = float("inf"), 0.0
     for _ in range(repeats):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, best_cpu = wall, time.process_time() - c0
+    CPU[id(fn)] = best_cpu
     return best
 
 
@@ -109,16 +118,21 @@ def main() -> int:
     data = read_outcomes(Path(src), rows_target // 2)
     n_rows = int((~np.isnan(data.Q)).sum())
     t_feat = best_of(lambda: TextFeaturizer().fit(data.texts).transform(data.texts), repeats)
-    fit_times = {}
+    fit_times, fit_cpu = {}, {}
     for name in ("table", "knn", "linear", "logistic"):
-        fit_times[name] = best_of(lambda: Fitted(data, make_policy(name)), repeats if name != "logistic" else 1)
-    t_auto = best_of(lambda: train_router(data, policy="auto", test_fraction=0.01), 1)
-    print(f"fit on {n_rows:,} result rows ({len(data):,} cases x 2 models); featurising them alone: {t_feat:.2f} s")
+        fn = lambda name=name: Fitted(data, make_policy(name))  # noqa: E731
+        fit_times[name] = best_of(fn, repeats if name != "logistic" else 1)
+        fit_cpu[name] = CPU[id(fn)]
+    fn = lambda: train_router(data, policy="auto", test_fraction=0.01)  # noqa: E731
+    t_auto = best_of(fn, 1)
+    auto_cpu = CPU[id(fn)]
+    print(f"fit on {n_rows:,} result rows ({len(data):,} cases x 2 models); featurising them alone: {t_feat:.2f} s"
+          f" (load average {os.getloadavg()[0]:.1f})")
     for name, t in fit_times.items():
-        print(f"  {name:<9} {t:6.2f} s  ({t / t_feat:4.1f}x featurising)")
-    print(f"  route train --policy auto (inner split, 4 candidate fits + refit): {t_auto:.2f} s "
-          f"({t_auto / t_feat:.1f}x featurising)  target <= 5 s for the chosen policy's fit: "
-          f"{'met' if min(fit_times['linear'], fit_times['table']) <= 5 else 'MISSED'} (linear {fit_times['linear']:.2f} s)")
+        print(f"  {name:<9} wall {t:6.2f} s  CPU {fit_cpu[name]:6.2f} s  ({t / t_feat:4.1f}x featurising)  "
+              f"target <= 5 s: wall {'met' if t <= 5 else 'MISSED'}, CPU {'met' if fit_cpu[name] <= 5 else 'MISSED'}")
+    print(f"  route train --policy auto (5 candidate fits, validation bootstrap, refit): wall {t_auto:.2f} s "
+          f"CPU {auto_cpu:.2f} s ({t_auto / t_feat:.1f}x featurising)")
 
     # ---- pick ---------------------------------------------------------------------------------
     rng = np.random.default_rng(1)

@@ -267,6 +267,10 @@ class KnnPolicy(Policy):
     simpler = "table"
     needs_text = True
 
+    # A pick scans every reference vector; beyond ~2,000 the scan alone passes 1 ms on one core,
+    # so larger training sets keep an evenly spaced sample of references.
+    MAX_REFS = 2000
+
     def __init__(self, k: int = 50, alpha: float = 2.0):
         self.k, self.alpha = k, alpha
         self.xk = np.zeros((0, F.KNN_DIM), dtype=np.float32)
@@ -274,8 +278,12 @@ class KnnPolicy(Policy):
 
     def fit(self, ctx: FitContext) -> "KnnPolicy":
         prior = ctx.table.predict(ctx.data.kinds, ctx.data.suites)
-        self.q = np.where(np.isnan(ctx.data.Q), prior, ctx.data.Q).astype(np.float32)
-        self.xk = ctx.batch.xk.astype(np.float32)
+        q = np.where(np.isnan(ctx.data.Q), prior, ctx.data.Q).astype(np.float32)
+        keep = np.arange(len(q))
+        if len(keep) > self.MAX_REFS:
+            keep = np.linspace(0, len(q) - 1, self.MAX_REFS).round().astype(int)
+        self.q = np.ascontiguousarray(q[keep])
+        self.xk = np.ascontiguousarray(ctx.batch.xk[keep].astype(np.float32))
         return self
 
     def _combine(self, sims: np.ndarray, prior: np.ndarray) -> np.ndarray:
