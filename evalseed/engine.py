@@ -366,7 +366,7 @@ class JobApi:
             response = json.loads(text)
         except ValueError:
             raise _Transient("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
-        if not isinstance(response, dict) or not response.get("choices"):
+        if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise _Transient("EmptyChoices", "the response has no choices")
         call = self._finish(body, response, t0, t_end, None)
         return lane.observer.after_call(call, raw.http_response.headers) if lane.observer else call

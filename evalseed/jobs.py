@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import ModelInfo
-from .engine import CallFailed, JobApi
+from .engine import BudgetExhausted, CallFailed, JobApi
+from .errors import RunAborted
 from .kinds.base import CallResult, CaseError, Kind, Outcome, Prepared
 from .suites.spec import BaseCase, BaseSuite
 
@@ -84,6 +85,11 @@ class CaseJob:
             return self._error(row, e.error_class, e.message, e.request, e.attempts, prepared)
         except CaseError as e:
             return self._error(row, "CaseError", str(e), None, 0, prepared)
+        except (RunAborted, BudgetExhausted):
+            raise
+        except Exception as e:  # a response shape no kind expected must cost one case, not the run
+            log.debug("execute failed:\n%s", traceback.format_exc())
+            return self._error(row, "UnexpectedResponse", f"{type(e).__name__}: {e}"[:500], None, 0, prepared)
         return self.scored_row(row, prepared, outcome)
 
     def _base_details(self, prepared: Prepared | None) -> dict[str, Any]:

@@ -273,14 +273,33 @@ def _arrow_array(values: list, typ):
 
     try:
         return pa.array(values, type=typ)
-    except UnicodeEncodeError:
-        # A lone surrogate (half an emoji, as models streaming tokens sometimes send) cannot be
-        # UTF-8; stored as U+FFFD rather than failing the batch and every row in it.
-        return pa.array([_utf8_safe(v) for v in values], type=typ)
+    except (UnicodeEncodeError, pa.ArrowException, TypeError, ValueError, OverflowError):
+        # One odd value must not fail the batch and every row in it: a lone surrogate (half an
+        # emoji, as a token stream can send) becomes U+FFFD, a list where text belongs (content
+        # parts) its JSON, a number out of range or of the wrong type NULL.
+        return pa.array([_coerce(v, typ) for v in values], type=typ)
 
 
 def _utf8_safe(v: Any) -> Any:
     return v.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if isinstance(v, str) else v
+
+
+def _coerce(v: Any, typ) -> Any:
+    import pyarrow as pa
+
+    if v is None:
+        return None
+    if pa.types.is_string(typ):
+        return _utf8_safe(v if isinstance(v, str) else _json(v))
+    if pa.types.is_boolean(typ):
+        return v if isinstance(v, bool) else None
+    if pa.types.is_integer(typ):
+        return v if isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63 else None
+    if pa.types.is_floating(typ):
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e308 else None
+    if pa.types.is_timestamp(typ):
+        return v if isinstance(v, datetime) else None
+    return None
 
 
 def _arrow_types() -> dict:

@@ -38,10 +38,11 @@ class CallResult:
     @property
     def message(self) -> dict:
         """`choices[0].message` of a chat response, or {} when there is none."""
-        choices = self.response.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choices = self.response.get("choices") if isinstance(self.response, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return {}
-        return choices[0].get("message") or {}
+        message = choices[0].get("message")
+        return message if isinstance(message, dict) else {}
 
 
 class Api(Protocol):
@@ -90,6 +91,17 @@ class Score:
     output_text: str | None = None
 
 
+def content_text(content: Any) -> str | None:
+    """A message's `content` as text: a string as is, a list of content parts (some servers send
+    `[{"type": "text", "text": ...}]`) joined, anything else None (the answer is then unparsed)."""
+    if isinstance(content, str) or content is None:
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        return "".join(parts) if parts else None
+    return None
+
+
 class CaseError(Exception):
     """A failure of this case alone (bad tool-call loop state, undecodable image...): stored as an
     `error` row with this message; the run goes on."""
@@ -119,7 +131,7 @@ class Kind:
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         """Default: one chat call; the answer is the message content, the whole body is stored."""
         call = await api.chat(prepared.request or {})
-        return Outcome(calls=[call], response=call.response, output_text=call.message.get("content"))
+        return Outcome(calls=[call], response=call.response, output_text=content_text(call.message.get("content")))
 
     def score(self, suite: "BaseSuite", case: "BaseCase", prepared: Prepared, outcome: Outcome) -> Score:
         raise NotImplementedError

@@ -99,7 +99,9 @@ class Reply:
     ``image_format`` jpeg or png. ``delay`` seconds before answering (before the first chunk when
     streamed), ``chunk_delay`` between chunks. ``fault`` one of ``ALL_FAULTS`` (or None), with
     ``retry_after`` for ``429-retry-after`` and ``error_code`` / ``error_message`` to override
-    the error body of an HTTP fault.
+    the error body of an HTTP fault. ``raw_body`` (any JSON value) is sent verbatim as a 200
+    answer instead of a well-formed one; ``raw_chunks`` (JSON values) are sent as the ``data:``
+    events of a streamed answer, then ``[DONE]``: for fuzzing what a client does with any shape.
     """
 
     content: Optional[str] = "ok"
@@ -118,6 +120,8 @@ class Reply:
     retry_after: str = "1"
     error_code: Optional[str] = None
     error_message: Optional[str] = None
+    raw_body: Any = None
+    raw_chunks: Optional[Sequence[Any]] = None
 
 
 @dataclass
@@ -588,6 +592,15 @@ class StubServer:
             await asyncio.sleep(delay)
         if reply.fault is not None and reply.fault != "bad-tool-args":
             return await self._fault(reply, body, route, stream, reader, writer)
+        if stream and reply.raw_chunks is not None:
+            await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8"})
+            for chunk in reply.raw_chunks:
+                await _write_chunk(writer, b"data: " + _dumps(chunk) + b"\n\n")
+            await _write_chunk(writer, b"data: [DONE]\n\n")
+            await _write_chunk(writer, b"")
+            return True
+        if reply.raw_body is not None:
+            return await _send_json(writer, 200, reply.raw_body)
         if route == "/images/generations":
             return await self._images(body, reply, writer)
         if reply.fault == "bad-tool-args":
