@@ -249,3 +249,53 @@ def test_odd_text_in_answers_is_stored_not_fatal(tmp_path):
     texts = {r["output_text"][:40] for r in rows}
     assert any("\ufffd" in t for t in texts)  # the surrogate, stored as a replacement character
     assert any(len(r["output_text"]) > 200_000 for r in rows)
+
+
+def test_a_huge_retry_after_is_bounded_by_the_retry_time_budget():
+    # A server may ask for an hour; one request's retries stop at the engine's time budget.
+    import asyncio
+
+    import openai
+
+    from evalseed.config import Provider, load_config
+    from evalseed.engine import Budget, CallFailed, EngineOptions, JobApi, ModelLane, Redactor
+
+    with StubServer(responder=lambda body: Reply(fault="429-retry-after", retry_after="3600")) as srv:
+        model = load_config(None).resolve_model(FLASH)
+
+        async def go():
+            client = openai.AsyncOpenAI(base_url=srv.base_url, api_key="k", max_retries=0)
+            opts = EngineOptions(max_attempts=20, timeout=5, retry_time_budget=1.5, backoff_base=0.1)
+            lane = ModelLane(model, Provider("custom", srv.base_url, None), client, opts, Budget(None), Redactor())
+            try:
+                await JobApi(lane, "s", "c").chat({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
+            finally:
+                await client.close()
+
+        t0 = time.monotonic()
+        with pytest.raises(CallFailed) as err:
+            asyncio.run(go())
+        wall = time.monotonic() - t0
+    assert wall < 10, wall
+    assert err.value.error_class.startswith("HTTP429") and err.value.attempts == 2
+    assert "gave up after 2 attempts" in err.value.message
+
+
+def test_a_server_that_is_down_ends_the_run_in_bounded_time(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    suite = big_suite(tmp_path, 8)
+    db = tmp_path / "down.duckdb"
+    t0 = time.monotonic()
+    proc = evalseed("run", suite, "--base-url", f"http://127.0.0.1:{port}/v1", "--models", FLASH, "--db", db,
+                    "--no-progress", "--max-attempts", "3", "--concurrency", "8", timeout=120)
+    wall = time.monotonic() - t0
+    assert proc.returncode in (0, 3), proc.stderr
+    assert "Traceback" not in proc.stderr
+    rows = result_rows(db)
+    assert len(rows) == 8
+    assert all(r["status"] == "error" and r["error"].startswith("ConnectionError") and r["attempts"] == 3 for r in rows)
+    assert wall < 60
