@@ -37,6 +37,10 @@ class Fitted:
         self.cost = LinearByGroup().fit(train.C, train.chars, train.kinds, train.suites)
         self.latency = LinearByGroup().fit(train.L, train.chars, train.kinds, train.suites)
         self.policy = policy
+        lens: dict[str, list[float]] = {}
+        for suite, n in zip(train.suites, train.chars):
+            lens.setdefault(suite, []).append(n)
+        self.suite_chars = {k: float(np.mean(v)) for k, v in lens.items()}
         batch = Batch.of(train, self.fz, train_x)
         policy.fit(FitContext(train, batch, self.table))
 
@@ -131,7 +135,7 @@ def routes_table(fitted: Fitted, lam: float, mu: float = 0.0) -> list[dict]:
     for suite, g in sorted(fitted.table.suites.items()):
         kind = g["kind"]
         q = fitted.table.one(kind, suite)
-        chars = 0.0
+        chars = fitted.suite_chars.get(suite, 0.0)  # a typical prompt of the suite
         c = fitted.cost.one(chars, kind, suite)
         lat = fitted.latency.one(chars, kind, suite)
         j = int(E.choose(q[None], c[None], lam, lat[None], mu)[0])

@@ -352,12 +352,9 @@ class LogisticPolicy(Policy):
 
     def fit(self, ctx: FitContext) -> "LogisticPolicy":
         d = ctx.data
-        keys: list[str] = []
         for k, s, tg in zip(d.kinds, d.suites, d.tags):
             for key in (f"kind:{k}", f"suite:{s}", *(f"tag:{t}" for t in tg or ())):
-                if key not in self.vocab:
-                    self.vocab[key] = len(self.vocab)
-                    keys.append(key)
+                self.vocab.setdefault(key, len(self.vocab))
         X = self._design(ctx.batch.x, d.chars, d.kinds, d.suites, d.tags)
         Y = d.Q.astype(np.float32)
         mask = (~np.isnan(Y)).astype(np.float32)
