@@ -67,10 +67,16 @@ METRIC_FIELDS = (
 # Only timings are put back on replay: usage comes from the replayed body itself, as it did live.
 REPLAYED_FIELDS = ("latency_ms", "ttft_ms", "output_tps")
 
-_KEYLIKE = re.compile(
-    r"""
+_KEY_SHAPED = r"""
     \b(?:sk|pk|rk|ak)-[A-Za-z0-9_\-]{16,}                  # sk-... style keys
     | (?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}                 # bearer tokens in text
+"""
+# Answers are scrubbed of these only (plus literal secrets, and whatever key-like strings the
+# request carried): a model's own long hex or base64-looking output is its answer, and replay
+# must give back the answer that was scored.
+_KEYSHAPED = re.compile(_KEY_SHAPED, re.VERBOSE)
+_KEYLIKE = re.compile(
+    _KEY_SHAPED + r"""
     | (?<![A-Za-z0-9_\-])[A-Fa-f0-9]{32,}(?![A-Za-z0-9_\-]) # long hex
     | (?<![A-Za-z0-9+/_\-])                                 # long mixed-case base64 with digits,
       (?=[A-Za-z0-9+/_\-]{0,512}[0-9])                      # bounded so a multi-MB image payload
@@ -102,29 +108,51 @@ class Scrubber:
         self._literals = sorted(found, key=len, reverse=True)
         self._literals_b = [s.encode() for s in self._literals]
 
-    def literals(self, s: str) -> str:
-        for lit in self._literals:
+    def literals(self, s: str, extra: Iterable[str] = ()) -> str:
+        lits = sorted({*self._literals, *extra}, key=len, reverse=True) if extra else self._literals
+        for lit in lits:
             if lit in s:
                 s = s.replace(lit, REDACTED)
         return s
 
-    def text(self, s: str) -> str:
-        return _KEYLIKE.sub(REDACTED, self.literals(s))
+    def text(self, s: str, echoed: Iterable[str] | None = None) -> str:
+        """Requests and headers (`echoed` None): every key-like string goes. Answers (`echoed`: the
+        key-like strings of the request that produced them): literal secrets, what the request
+        carried, and key-shaped strings (`sk-...`, bearer tokens) go; the rest is the answer."""
+        if echoed is None:
+            return _KEYLIKE.sub(REDACTED, self.literals(s))
+        return _KEYSHAPED.sub(REDACTED, self.literals(s, echoed))
 
-    def data(self, b: bytes | str | None) -> bytes | str | None:
+    def found(self, *texts: Any) -> set[str]:
+        """The key-like strings in a request (its URL, body, all headers before any is dropped)."""
+        out: set[str] = set()
+        for t in texts:
+            if isinstance(t, bytes):
+                t = t.decode("utf-8", "replace")
+            if not isinstance(t, str) or not t:
+                continue
+            for m in _KEYLIKE.finditer(t):
+                token = m.group(0)
+                out.add(token)
+                parts = token.split(None, 1)
+                if len(parts) == 2 and parts[0].lower() == "bearer":
+                    out.add(parts[1])  # a server may echo the key without the scheme
+        return {t for t in out if len(t) >= 8}
+
+    def data(self, b: bytes | str | None, echoed: Iterable[str] | None = None) -> bytes | str | None:
         if b is None:
             return None
         if isinstance(b, str):
-            return self.text(b)
+            return self.text(b, echoed)
         for lit in self._literals_b:
             if lit in b:
                 b = b.replace(lit, REDACTED.encode())
         try:
-            return self.text(b.decode("utf-8")).encode("utf-8")
+            return self.text(b.decode("utf-8"), echoed).encode("utf-8")
         except UnicodeDecodeError:
             return b  # binary (an image): keys are text, and regexes over bytes would mangle it
 
-    def sse(self, body: bytes | str | None) -> bytes | str | None:
+    def sse(self, body: bytes | str | None, echoed: Iterable[str] = ()) -> bytes | str | None:
         """A server-sent-event stream: a secret the server echoes arrives split over several
         chunks ("Bearer s" + "k-live-..."), where no per-chunk scrub can see it. Each streamed
         text (per choice: content, reasoning, tool-call arguments) is joined and scrubbed whole;
@@ -164,14 +192,14 @@ class Scrubber:
         changed: set[int] = set()
         for group in pieces.values():
             joined = "".join(holder[name] for holder, name in group)
-            clean = self.text(joined)
+            clean = self.text(joined, echoed)
             if clean != joined:
                 for n, (holder, name) in enumerate(group):
                     holder[name] = clean if n == 0 else ""
                 changed = set(parsed)  # cheap and safe: re-serialise every parsed event
         for i in changed:
             events[i] = "data: " + json.dumps(parsed[i], ensure_ascii=False)
-        out = self.text("\n\n".join(events))
+        out = self.text("\n\n".join(events), echoed)
         return out.encode("utf-8") if isinstance(body, bytes) else out
 
     def uri(self, uri: str) -> str:
@@ -307,8 +335,16 @@ def _make_cassette_class():
             return {**response, "headers": headers}
 
         def append(self, request, response) -> None:
+            scrub = self._session.scrubber
+            # The answer is scrubbed here, not in a vcrpy hook, because it needs the request's own
+            # key-like strings (all headers included), which the hooks never see side by side.
+            echoed = scrub.found(request.uri, request.body, *request.headers.values())
+            body = response["body"]["string"]
+            ctype = " ".join(v for k, vals in response["headers"].items() if k.lower() == "content-type" for v in vals)
+            response = {**response, "body": {**response["body"], "string": (
+                scrub.sse(body, echoed) if "event-stream" in ctype else scrub.data(body, echoed))}}
             n = len(self.data)
-            super().append(request, response)  # runs the scrubbing hooks
+            super().append(request, response)  # runs the header and request scrubbing hooks
             if len(self.data) == n:
                 return
             idx = n
@@ -615,9 +651,6 @@ class CassetteSession:
                 for k, v in response["headers"].items()
                 if k.lower() in KEPT_RESPONSE_HEADERS
             }
-            ctype = " ".join(response["headers"].get("content-type") or response["headers"].get("Content-Type") or [])
-            body = response["body"]["string"]
-            response["body"]["string"] = scrub.sse(body) if "event-stream" in ctype else scrub.data(body)
             return response
 
         kwargs: dict[str, Any] = dict(

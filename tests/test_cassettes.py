@@ -312,3 +312,14 @@ def test_a_long_recording_is_written_as_it_goes(stub, tmp_path, monkeypatch):
         text, call = asyncio.run(again())
     assert "positive" in text
     assert call.replayed is True and call.latency_ms == 12.5 and call.ttft_ms == 3.0
+
+
+def test_an_answer_keeps_its_own_hash_like_text_but_not_what_the_request_carried():
+    s = Scrubber(use_environment=False)
+    request_token = "9f" * 20
+    answer = f"sha {'ab12' * 10} and the token you sent {request_token}"
+    echoed = s.found('{"messages": "remember ' + request_token + '"}', "Bearer sk-abcdefghijklmnopqrstu")
+    clean = s.text(answer, echoed)
+    assert "ab12" * 10 in clean  # the model's own hex: part of the answer that was scored
+    assert request_token not in clean and REDACTED in clean
+    assert "sk-abcdefghijklmnopqrstu" in echoed  # the key without its "Bearer " too
