@@ -101,7 +101,7 @@ class Scrubber:
     be computed from its scrubbed body both when recording and when replaying."""
 
     def __init__(self, secrets: Iterable[str] = (), *, use_environment: bool = True) -> None:
-        found = {s for s in secrets if s and len(s) >= 6}
+        found = {s for s in secrets if s and len(s) >= 8}  # real keys are longer; "no-key" placeholders are not secrets
         if use_environment:
             found |= {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8}
         # Longest first so a key that contains another is removed whole.
