@@ -222,3 +222,43 @@ def test_route_usage_errors_exit_2(known_db, tmp_path, args, message):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
+
+
+def test_runs_and_since_select_what_to_learn_from(tmp_path):
+    from evalseed.router.data import select_runs
+
+    db = str(tmp_path / "e.duckdb")
+    a = import_outcomes(db, _known_best_csv(tmp_path / "a.csv", n=5, seed=1), out=lambda *x: None)
+    b = import_outcomes(db, _known_best_csv(tmp_path / "b.csv", n=6, seed=2), out=lambda *x: None)
+    con = open_db(db, read_only=True)
+    try:
+        assert select_runs(con, None, None) == [b]                  # default: the latest run
+        assert select_runs(con, [a[:-2], "latest"], None) == [a, b]  # prefixes and `latest`
+        assert set(select_runs(con, None, "2000-01-01")) == {a, b}
+        with pytest.raises(UsageError, match="no runs started since"):
+            select_runs(con, None, "2999-01-01")
+        with pytest.raises(UsageError, match="not a date"):
+            select_runs(con, None, "yesterday-ish")
+        both = load_outcomes(con, [a, b])
+    finally:
+        con.close()
+    # a case is (suite, case_id): a's X 0-4 and Y 5-9 overlap b's X 0-5 and Y 6-11 -> 6 + 7 keys
+    assert len(both) == 13
+
+
+def test_latency_slo_and_stdin_pick(known_db, tmp_path, monkeypatch):
+    import io
+
+    spec = train_router(_data(known_db), policy="table",
+                        objective={"kind": "latency", "lambda": 0.0, "mu": 0.0, "slo_ms": 100.0})
+    router = Router(spec)
+    # imported rows carry no latency: predicted 0 ms for both, so the SLO removes nobody
+    assert router.pick("x", suite="Y").model == "B"
+    router.latency.a[:] = [50.0, 500.0]  # pretend B is slow
+    assert router.pick("x", suite="Y").model == "A"
+    assert router.pick("x", suite="Y", slo_ms=1000.0).model == "B"
+    out = str(tmp_path / "r.json")
+    open(out, "w").write(json.dumps(spec))
+    monkeypatch.setattr("sys.stdin", io.StringIO("solve the equation"))
+    res = CliRunner().invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "-"])
+    assert res.exit_code == 0 and res.output.startswith("B\t"), res.output
