@@ -28,7 +28,9 @@ from evalseed.router.fit import Fitted, make_policy, train_router  # noqa: E402
 from evalseed.router.features import TextFeaturizer  # noqa: E402
 from evalseed.router.router import Router  # noqa: E402
 
-MMLU = Path("/work/shared/data/routellm/mmlu_all_domains.csv")
+# The external data sets sit in shared/data beside the checkout (EVALSEED_SHARED_DATA overrides).
+SHARED = Path(os.environ.get("EVALSEED_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+MMLU = SHARED / "routellm" / "mmlu_all_domains.csv"
 MODELS = ["mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"]
 
 
