@@ -239,3 +239,32 @@ def test_a_copy_of_a_killed_runs_file_still_opens(tmp_path):
     n, distinct = con.execute('SELECT count(*), count(DISTINCT case_id) FROM results').fetchone()
     con.close()
     assert n == distinct and n > 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_store_every_answer_then_resume(tmp_path, sig):
+    # Unlike SIGKILL, a polite stop flushes what was answered: only requests in flight are lost.
+    n, concurrency = 300, 4
+    with StubServer(answers=ANSWERS, delay_ms=20) as srv:
+        suite = big_suite(tmp_path, n)
+        db = tmp_path / "t.duckdb"
+        proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                         "--concurrency", concurrency)
+        while srv.count() < 60:
+            time.sleep(0.01)
+            assert proc.poll() is None
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        served = srv.count()
+        assert proc.returncode == 130, (proc.returncode, err[-1500:])
+        assert "interrupted; finished cases are stored (resume with --resume" in err
+        assert "Traceback" not in err
+        run_id, rows, distinct = db_state(db)
+        assert rows == distinct and served - concurrency <= rows <= served
+        con = duckdb.connect(str(db), read_only=True)
+        assert con.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+        con.close()
+        proc = evalseed("run", "--resume", run_id, "--db", db, "--no-progress")
+        assert proc.returncode == 0, proc.stderr
+    rows = result_rows(db)
+    assert len(rows) == n and len({r["case_id"] for r in rows}) == n
