@@ -4,6 +4,7 @@ UsageError with one line that names the file. Hypothesis writes the files."""
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,62 @@ def test_alias_bomb_is_refused_quickly():
     with pytest.raises(UsageError):
         load_suites([str(_write(text))])
     assert time.monotonic() - t0 < 10
+
+
+# ---- every kind: the bundled suites, mutated ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted((ROOT / "suites").glob("*.yaml"))
+_BASE_DIR = Path(tempfile.mkdtemp(prefix="fuzz-kinds-"))
+if (ROOT / "suites" / "documents").is_dir():
+    import shutil
+
+    shutil.copytree(ROOT / "suites" / "documents", _BASE_DIR / "documents")
+
+
+def _bundled(path: Path) -> dict:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(doc.get("cases"), list):
+        doc["cases"] = doc["cases"][:3]  # the checks are per case; three keep examples fast
+    return doc
+
+
+BUNDLED_DOCS = {p.name: _bundled(p) for p in BUNDLED}
+
+
+@st.composite
+def mutated_bundled(draw) -> dict:
+    doc = copy.deepcopy(BUNDLED_DOCS[draw(st.sampled_from(sorted(BUNDLED_DOCS)))])
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(doc) if p]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        op = draw(st.sampled_from(["delete", "replace", "unknown_key"]))
+        if op == "delete":
+            del parent[path[-1]]
+        elif op == "replace":
+            parent[path[-1]] = draw(values)
+        elif isinstance(parent, dict):
+            parent[draw(odd_text)] = draw(values)
+    return doc
+
+
+@pytest.mark.skipif(not BUNDLED, reason="no bundled suites")
+@settings(max_examples=int(os.environ.get("EVALSEED_FUZZ_SUITES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_bundled())
+def test_mutated_bundled_suites_of_every_kind_load_or_fail_clearly(doc):
+    p = _BASE_DIR / "suite.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _check(p)
+
+
+def test_every_bundled_suite_loads_unmutated():
+    for name, doc in BUNDLED_DOCS.items():
+        p = _BASE_DIR / "suite.yaml"
+        p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        assert load_suites([str(p)]), name  # the base of the fuzzing is itself valid
