@@ -122,3 +122,20 @@ def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     assert all('"api_key_env":"EVALSEED_FAKE_KEY"' in c.replace(" ", "") for c in configs)
     # The echoed key was scrubbed, not the error itself dropped.
     assert errors and all(e.startswith("HTTP400 InvalidParameter: Incorrect API key provided:") for e in errors)
+
+
+def test_a_keyless_local_run_keeps_answers_intact(tmp_path):
+    # Without a key, the SDK gets a placeholder; it is no secret and must not be scrubbed.
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    with StubServer(responder=lambda body: Reply(content="positive: no-key needed")) as srv:
+        suite = big_suite(tmp_path, 2)
+        proc = subprocess.run([sys.executable, "-m", "evalseed", "run", str(suite), "--base-url", srv.base_url,
+                               "--models", FLASH, "--db", str(tmp_path / "n.duckdb"), "--no-progress"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "n.duckdb"), read_only=True)
+    outputs = {o for (o,) in con.execute("SELECT output_text FROM results").fetchall()}
+    con.close()
+    assert outputs == {"positive: no-key needed"}
