@@ -141,8 +141,8 @@ def check_done(tool: str, output: str, cmd: list[str], work: Path, n: int) -> No
     import re
 
     if tool.startswith("promptfoo"):
-        m = re.search(r"(\d+) passed", output)
-        if not m or int(m.group(1)) != n:
+        m = re.search(r"([\d,]+) passed", output)  # "2,000 passed"
+        if not m or int(m.group(1).replace(",", "")) != n:
             raise RuntimeError(f"{tool}: expected {n} passed, output ends:\n{output[-1500:]}")
     elif tool.startswith("inspect"):
         log_dir = Path(cmd[cmd.index("--log-dir") + 1])
