@@ -52,14 +52,16 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     seed = int(os.environ.get("EVALSEED_KILL_SEED", "20261126"))
     rng = random.Random(seed)
     n = 400
-    with StubServer(answers=ANSWERS, delay_ms=15) as srv:
+    # 40 ms an answer at concurrency 8: about 200 answers a second, so the work spans several
+    # 0.5 s flushes and a kill can land before, between or during them.
+    with StubServer(answers=ANSWERS, delay_ms=40) as srv:
         suite = big_suite(tmp_path, n)
         db = tmp_path / "k.duckdb"
         kills, history = 0, []
         # Two kills by the clock early on (start-up, schema creation, the run row), then four at a
         # random point of the work: after a random number of answers plus a random pause, so some
         # land mid-flush and some during a resume.
-        moments = [("time", 0.05), ("time", 0.6)] + [("answers", rng.randint(5, 90)) for _ in range(4)]
+        moments = [("time", 0.05), ("time", 0.6)] + [("answers", rng.randint(5, 120)) for _ in range(4)]
         for how, when in moments:
             run_id, _, _ = db_state(db)
             args = (["--resume", run_id] if run_id else [suite, "--base-url", srv.base_url, "--models", FLASH])
@@ -71,7 +73,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
                 deadline = time.monotonic() + 60
                 while srv.count() - start < when and proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.01)
-                time.sleep(rng.uniform(0, 0.5))
+                time.sleep(rng.uniform(0, 0.8))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
@@ -82,7 +84,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         run_id, rows_before, _ = db_state(db)
         assert run_id is not None and kills >= 4, history
         assert rows_before < n, "the kills came too late to test anything"
-        assert sum(1 for h in history if h[2] > 0) >= 3, f"most kills found nothing stored: {history}"
+        assert any(0 < h[2] < n for h in history), f"no kill landed mid-run: {history}"
         proc = evalseed("--debug", "run", "--resume", run_id, "--db", db, "--no-progress")
         assert proc.returncode == 0, proc.stderr[-2000:]
     rows = result_rows(db)
@@ -96,7 +98,8 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
 
 
 def test_second_run_on_a_busy_database_says_so_and_corrupts_nothing(tmp_path):
-    with StubServer(answers=ANSWERS, delay_ms=60) as srv:
+    # The first run needs 300 x 0.1 s / 2 = 15 s at least: longer than the second one's 10 s wait.
+    with StubServer(answers=ANSWERS, delay_ms=100) as srv:
         first = big_suite(tmp_path / "a", 300, name="first")
         second = big_suite(tmp_path / "b", 5, name="second")
         db = tmp_path / "shared.duckdb"
@@ -220,13 +223,14 @@ def test_every_command_exits_2_on_a_damaged_database(command, damage, good_db, t
 
 def test_a_copy_of_a_killed_runs_file_still_opens(tmp_path):
     # What a backup taken mid-run looks like: the database file and its WAL as they are.
-    with StubServer(answers=ANSWERS, delay_ms=10) as srv:
-        suite = big_suite(tmp_path, 200)
+    with StubServer(answers=ANSWERS, delay_ms=20) as srv:
+        suite = big_suite(tmp_path, 400)
         db = tmp_path / "live.duckdb"
         proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
                          "--concurrency", "4")
         while srv.count() < 60:
             time.sleep(0.02)
+        time.sleep(1.2)  # past at least one 0.5 s flush
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     from evalseed import store
