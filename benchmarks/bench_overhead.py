@@ -102,17 +102,20 @@ def measure(tmp: Path, suite: Path, answers: Path, n: int, c: int, delay_ms: flo
 
 
 def startup(tmp: Path, answers: Path, rounds: int) -> dict:
-    """Wall time of a 1-case run: start-up, one request, storing, summary, exit."""
+    """A 1-case run of each (start-up, one request, storing, summary, exit), `evalseed --help`,
+    and `import openai` alone for scale: median wall and median CPU seconds."""
     one, _ = write_suite(tmp / "one", 1, name="bench-one")
     env = dict(os.environ, OPENAI_API_KEY="bench")
-    ev, raw = [], []
+    got: dict[str, list] = {k: [] for k in ("evalseed", "raw", "help", "import openai")}
     with StubProcess(0, answers) as srv:
         for r in range(rounds):
             db = tmp / f"one-{r}.duckdb"
-            ev.append(run_measured(evalseed_cmd(one, srv.base_url, db, 1), env=env, cwd=str(tmp)).wall)
+            got["evalseed"].append(run_measured(evalseed_cmd(one, srv.base_url, db, 1), env=env, cwd=str(tmp)))
             db.unlink()
-            raw.append(run_measured(raw_cmd(srv.base_url, 1, 1, "stream"), env=env, cwd=str(tmp)).wall)
-    return {"evalseed": median(ev), "raw": median(raw)}
+            got["raw"].append(run_measured(raw_cmd(srv.base_url, 1, 1, "stream"), env=env, cwd=str(tmp)))
+            got["help"].append(run_measured([PYTHON, "-m", "evalseed", "--help"], env=env, cwd=str(tmp)))
+            got["import openai"].append(run_measured([PYTHON, "-c", "import openai"], env=env, cwd=str(tmp)))
+    return {k: (median([t.wall for t in v]), median([t.cpu for t in v])) for k, v in got.items()}
 
 
 def main() -> int:
@@ -122,6 +125,7 @@ def main() -> int:
     ap.add_argument("--delays", default="0,200", help="server delays in ms, comma-separated")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--small", action="store_true", help="CI smoke: 60 cases, delays 0,20, 1 round")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up figures (5 rounds)")
     a = ap.parse_args()
     if a.small:
         a.n, a.delays, a.rounds, a.concurrency = 60, "0,20", 1, 16
@@ -131,9 +135,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="evalseed-bench-") as d:
         tmp = Path(d)
         suite, answers = write_suite(tmp / "suite", a.n)
-        st = startup(tmp, answers, max(1, min(a.rounds, 5)))
-        print(f"start-up (1-case run, median): evalseed {st['evalseed']:.2f} s, raw streamed loop {st['raw']:.2f} s, "
-              f"ratio {st['evalseed'] / st['raw']:.2f}")
+        st = startup(tmp, answers, max(1, min(a.rounds, 5)) if not a.startup_only else 5)
+        print("start-up, median wall / CPU: " + ", ".join(
+            f"{label} {st[k][0]:.2f} s / {st[k][1]:.2f} s" for k, label in
+            (("evalseed", "evalseed 1-case run"), ("raw", "raw streamed loop 1-case run"),
+             ("help", "evalseed --help"), ("import openai", "python -c 'import openai'"))))
+        print(f"  1-case run ratio evalseed / raw: wall {st['evalseed'][0] / st['raw'][0]:.2f}, "
+              f"CPU {st['evalseed'][1] / st['raw'][1]:.2f}")
+        if a.startup_only:
+            return 0
         results = {d: measure(tmp, suite, answers, a.n, a.concurrency, d, a.rounds) for d in delays}
     base0 = results.get(0.0) or results[delays[0]]
     print()
