@@ -48,7 +48,8 @@ def run(
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the key."),
     cassettes: str = typer.Option("off", "--cassettes", help="off | replay | record | auto"),
     cassette_dir: Path = typer.Option(Path("cassettes"), "--cassette-dir", help="Where cassettes live."),
-    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", min=0, help="Stop before spending more than this."),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", min=0, help="Stop before spending more than this; requests in flight count at their worst case "
+                                "(with thinking on, 65,536 output tokens unless max_completion_tokens is set)."),
     label: Optional[str] = typer.Option(None, "--label", help="A note stored with the run."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Finish run RUN_ID: only missing or errored cases."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count requests, estimate cost; call nothing."),

@@ -69,6 +69,30 @@ class _Permanent(Exception):
         self.message = message
 
 
+# SEED_API.md: `max_tokens` leaves the chain of thought out, and it is billed as output;
+# `max_completion_tokens` (at most 65,536) caps both together.
+MAX_COMPLETION_TOKENS = 65_536
+
+
+def billable_output_tokens(body: dict, model: ModelInfo) -> int:
+    """The most output tokens a chat request can be billed for: what the budget must reserve.
+    With thinking on and only `max_tokens` set, the reasoning can run to the completion limit."""
+    total = body.get("max_completion_tokens")
+    if isinstance(total, int) and total > 0:
+        return total
+    answer = max_output_tokens(body, model)
+    thinking = body.get("thinking")
+    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
+    if model.thinking and not off:
+        return max(answer, MAX_COMPLETION_TOKENS)
+    return answer
+
+
+# A server that cannot be reached for this many requests in a row, each after all its retries,
+# is down: stop the run (exit 3, resumable) instead of writing an error row for every case.
+DOWN_STREAK = 8
+_UNREACHABLE = {"ConnectionError", "Timeout"}
+
 # 429 codes that no wait will fix.
 _FATAL_429 = {"QuotaExceeded", "AccountOverdueError"}
 
@@ -140,6 +164,8 @@ class ModelLane:
     observer: CallObserver | None = None
     calls: int = 0
     retries: int = 0
+    # Requests in a row that spent every retry without reaching the server (see DOWN_STREAK).
+    down_streak: int = 0
 
 
 _SDK_CHAT_PARAMS: set[str] | None = None
@@ -191,7 +217,8 @@ class JobApi:
         est_prompt = _estimate_prompt_tokens(body)
         max_out = max_output_tokens(body, lane.model)
         return await self._with_retries(body, self._chat_stream if stream else self._chat_plain,
-                                        worst_case_cost(lane.model, est_prompt, max_out), est_prompt + max_out)
+                                        worst_case_cost(lane.model, est_prompt, billable_output_tokens(body, lane.model)),
+                                        est_prompt + max_out)
 
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
@@ -229,11 +256,19 @@ class JobApi:
                 else:
                     call.attempts = attempt
                     actual = call.cost_usd
+                    lane.down_streak = 0
                     return call
                 if isinstance(err, _Permanent):
                     raise CallFailed(err.error_class, lane.redact(err.message), attempt, body)
                 elapsed = time.monotonic() - started
                 if attempt >= opts.max_attempts or elapsed >= opts.retry_time_budget:
+                    if err.error_class in _UNREACHABLE:
+                        lane.down_streak += 1
+                        if lane.down_streak >= DOWN_STREAK:
+                            raise RunAborted(lane.redact(
+                                f"{lane.provider.base_url or lane.provider.name} did not answer {DOWN_STREAK} requests "
+                                f"in a row for model {lane.model.name}, each after {attempt} attempts ({err.message}); "
+                                "check the server, then finish with --resume."))
                     raise CallFailed(
                         err.error_class,
                         lane.redact(f"{err.message} (gave up after {attempt} attempts, {elapsed:.1f} s)"),

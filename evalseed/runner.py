@@ -147,6 +147,18 @@ def _needs_key(provider: Provider, cassettes: str) -> bool:
     return not (provider.base_url or "").startswith(LOOPBACK_PREFIXES)
 
 
+def _check_base_url(url: str) -> None:
+    """--base-url is stored with the run, so it must not carry credentials; and it must be HTTP."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--base-url {url!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1.")
+    if parts.username or parts.password:
+        raise UsageError("--base-url must not carry credentials (they would be stored with the run); "
+                         "put the key in an environment variable and name it with --api-key-env.")
+
+
 def _git_sha() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2)
@@ -191,6 +203,8 @@ def run_command(opts: RunOptions) -> int:
     else:
         if not opts.paths:
             raise UsageError("name at least one suite file or folder, e.g. `evalseed run suites/`.")
+        if opts.base_url:
+            _check_base_url(opts.base_url)
         suites = load_suites(opts.paths)
     plan = make_plan(cfg, suites, opts.models, opts.provider, opts.base_url, opts.api_key_env)
     for n in plan.notices:

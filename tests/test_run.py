@@ -184,3 +184,10 @@ def test_resume_runs_only_missing_and_errored_cases(cli, stub, tmp_path):
     assert status == {"bad": "error", "good": "ok", "meh": "ok"}
     # The first run's three requests, then only the missing case and the errored one again.
     assert len(srv.bodies()) == 3 + 2
+
+
+def test_base_url_with_credentials_is_refused(cli, tmp_path):
+    p = write_suite(tmp_path, "tiny.yaml", SMALL_SUITE)
+    code, _, err = cli("run", p, "--base-url", "http://user:sk-secret@127.0.0.1:9/v1", "--db", tmp_path / "c.duckdb")
+    assert code == 2 and "must not carry credentials" in err and "sk-secret" not in err
+    assert not (tmp_path / "c.duckdb").exists()
