@@ -103,6 +103,23 @@ def write_with_executemany(path: Path, rows: list[dict]) -> tuple[float, float]:
         con.close()
 
 
+def json_encoding(rows: list[dict]) -> tuple[float, float]:
+    """CPU seconds to serialise the JSON columns of `rows`: json.dumps as the writer did before
+    (options given per call), and store._json (orjson) as it does now."""
+    import json
+
+    from evalseed import store
+
+    values = [r[c] for r in rows for c in store.JSON_COLUMNS if r.get(c) is not None]
+    c0 = time.process_time()
+    for v in values:
+        json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+    c1 = time.process_time()
+    for v in values:
+        store._json(v)
+    return c1 - c0, time.process_time() - c1
+
+
 def check(path: Path, rows: list[dict]) -> None:
     import json
 
@@ -148,6 +165,9 @@ def main() -> int:
     print(f"executemany:  {len(sample):,} rows in {ew:.2f} s wall, {ec:.2f} s CPU ({len(sample) / ew:,.0f} rows/s); "
           f"{per_e * len(rows):.1f} s for {len(rows):,} at that rate")
     print(f"ratio executemany / ResultWriter per row: {per_e / per_w:.1f}x")
+    dumps_s, ours_s = json_encoding(rows)
+    print(f"JSON columns alone: json.dumps {dumps_s:.2f} s CPU, store._json {ours_s:.2f} s CPU "
+          f"({dumps_s / max(ours_s, 1e-9):.1f}x)")
     if a.rows >= 100_000:
         print(f"target <= {TARGET_S:g} s for {a.rows:,} rows: {verdict(ww <= TARGET_S)} ({ww:.2f} s wall, {wc:.2f} s CPU)")
     return 0
