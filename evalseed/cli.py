@@ -57,7 +57,7 @@ def run(
     gate: bool = typer.Option(False, "--gate", help="After the run, compare with --baseline; exit 1 on regression."),
     rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
-    timeout: float = typer.Option(120.0, "--timeout", min=0.1, help="Seconds per request attempt."),
+    timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
     max_attempts: int = typer.Option(6, "--max-attempts", min=1, max=20, help="Attempts per request, retries included."),
     out_dir: Path = typer.Option(Path("runs"), "--out-dir", help="Run artefacts (generated images)."),
     config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml (default: ./evalseed.yaml if present)."),

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .. import tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
-from .base import CaseError, Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
+from .base import CaseError, Kind, Outcome, Prepared, Score, chat_body, check_templates, content_text, max_output_tokens
 
 BUILTIN_HAYSTACK = "builtin"
 _BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
@@ -445,8 +445,7 @@ class LongContext(Kind):
         except (OSError, UnicodeDecodeError, ValueError) as e:  # the file changed since validation
             raise CaseError(f"cannot build the document ({_why(e)})") from None
         call = await api.chat(body)
-        message = call.message
-        return Outcome(calls=[call], response=message, output_text=message.get("content"))
+        return Outcome(calls=[call], response=call.response, output_text=content_text(call.message.get("content")))
 
     def score(self, suite: LongContextSuite, case: BaseCase, prepared: Prepared, outcome: Outcome) -> Score:
         answer = outcome.output_text or ""
