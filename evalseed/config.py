@@ -54,6 +54,9 @@ class ModelInfo:
     thinking: bool = True
     # A model tied to one provider (the embedded local model); None: the run's provider.
     provider: str | None = None
+    # Requests never ask this model for more output tokens than this (recorded per case when a
+    # suite asked for more): a slow local model must not spend minutes on every answer.
+    output_token_cap: int | None = None
     # Set when this entry was derived from a family for a version string we had not seen.
     inherited_from: str | None = None
     notes: str = ""
@@ -118,7 +121,10 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="gemma-3-270m",
             kind="text",
             context_window=32_768,
-            max_output_tokens=512,
+            max_output_tokens=192,
+            # The base model rarely stops by itself and writes 16-30 tokens/s here: a cap keeps a
+            # whole local run of the bundled suites to minutes (docs/offline.md).
+            output_token_cap=192,
             prices=Prices(input=0.0, cached_input=0.0, output=0.0),
             tools=False,  # the gemma chat format emits no OpenAI tool_calls
             tool_choice=False,

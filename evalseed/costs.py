@@ -14,6 +14,8 @@ def chat_cost(model: ModelInfo, prompt_tokens: int | None, completion_tokens: in
               cached_tokens: int | None = None) -> float | None:
     """USD for one chat call; None when the price or the usage is unknown."""
     p = model.prices
+    if p.input == 0 and p.output == 0 and not p.long_input and not p.long_output:
+        return 0.0  # a free model costs nothing even when the server reports no usage
     if p.input is None or p.output is None or prompt_tokens is None or completion_tokens is None:
         return None
     long = prompt_tokens > LONG_PROMPT_THRESHOLD

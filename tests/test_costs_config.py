@@ -60,3 +60,19 @@ def test_ark_context_window_for_seed_1_8():
     cfg = load_config(None)
     m = cfg.effective_model(cfg.resolve_model("seed-1-8-251228"), cfg.provider("ark"))
     assert m.context_window == 262_144
+
+
+def test_free_model_costs_zero_without_usage_and_output_cap_is_recorded():
+    from evalseed.kinds.base import chat_body
+    from evalseed.suites.spec import BaseSuite
+
+    cfg = load_config(None)
+    gemma = cfg.resolve_model("gemma-3-270m")
+    assert chat_cost(gemma, None, None) == 0.0
+    suite = BaseSuite(name="s", kind="classification", params={"max_tokens": 800, "thinking": {"type": "enabled"}})
+    body, notes = chat_body(suite, gemma, [])
+    assert body["max_tokens"] == gemma.output_token_cap and "thinking" not in body
+    assert notes == ["thinking", f"max_tokens=800 (capped at {gemma.output_token_cap} for gemma-3-270m)"]
+    seed = cfg.resolve_model("seed-1-8-251228")
+    body, notes = chat_body(suite, seed, [])
+    assert body["max_tokens"] == 800 and body["thinking"] == {"type": "enabled"} and notes == []

@@ -175,7 +175,8 @@ THINKING_PARAMS = ("thinking", "reasoning_effort")
 
 
 def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> tuple[dict, list[str]]:
-    """The chat request body for a model, and the suite params dropped because it lacks the feature."""
+    """The chat request body for a model, and notes on the suite params it could not take as
+    written: dropped (the model lacks the feature) or capped (the model's output_token_cap)."""
     body: dict[str, Any] = {"model": model.name, "messages": messages}
     dropped: list[str] = []
     for k, v in suite.params.items():
@@ -183,6 +184,14 @@ def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> t
             dropped.append(k)
             continue
         body[k] = v
+    cap = model.output_token_cap
+    if cap:
+        key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        asked = body.get(key)
+        if not isinstance(asked, int) or asked > cap:
+            body[key] = cap
+            if isinstance(asked, int):
+                dropped.append(f"{key}={asked} (capped at {cap} for {model.name})")
     return body, dropped
 
 
