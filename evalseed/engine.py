@@ -12,7 +12,7 @@ import asyncio
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, Protocol
 
@@ -338,13 +338,18 @@ class JobApi:
         # Used by the cassette layer to shard recordings and to name a missing case; harmless upstream.
         return {"x-evalseed-suite": _ascii(self.suite), "x-evalseed-case": _ascii(self.case_id)}
 
-    async def _chat_stream(self, body: dict) -> CallResult:
+    def _chat_args(self, body: dict) -> tuple[Any, dict, dict]:
+        """The client, the SDK's own keyword arguments, and the rest for extra_body."""
         global _SDK_CHAT_PARAMS
-        lane = self.lane
-        client = lane.client
+        client = self.lane.client
         if _SDK_CHAT_PARAMS is None:
             _SDK_CHAT_PARAMS = _sdk_params(client.chat.completions.create)
         kwargs, extra = _split_body(body, _SDK_CHAT_PARAMS)
+        return client, kwargs, extra
+
+    async def _chat_stream(self, body: dict) -> CallResult:
+        lane = self.lane
+        client, kwargs, extra = self._chat_args(body)
         acc = _StreamAssembler()
         t0 = time.perf_counter()
         async with client.chat.completions.with_streaming_response.create(
@@ -385,12 +390,8 @@ class JobApi:
         return lane.observer.after_call(call, headers) if lane.observer else call
 
     async def _chat_plain(self, body: dict) -> CallResult:
-        global _SDK_CHAT_PARAMS
         lane = self.lane
-        client = lane.client
-        if _SDK_CHAT_PARAMS is None:
-            _SDK_CHAT_PARAMS = _sdk_params(client.chat.completions.create)
-        kwargs, extra = _split_body(body, _SDK_CHAT_PARAMS)
+        client, kwargs, extra = self._chat_args(body)
         t0 = time.perf_counter()
         raw = await client.chat.completions.with_raw_response.create(
             **kwargs, extra_body=extra or None, extra_headers=self._headers()

@@ -3,7 +3,6 @@ server whose answers all use their whole max_tokens (the most a request is allow
 
 from __future__ import annotations
 
-import json
 
 import duckdb
 import pytest

@@ -8,12 +8,11 @@ import json
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from evalseed.testing.stub_server import Reply, StubServer
 
-from test_reliability_faults import ANSWERS, FLASH, evalseed, result_rows
+from test_reliability_faults import FLASH, evalseed, result_rows
 
 SECRET_LINE = "evalseed-outside-secret-7f3a"
 

@@ -195,6 +195,20 @@ def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> t
     return body, dropped
 
 
+def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: dict[str, Any]) -> Prepared:
+    """A one-call chat case made ready: what the router sees, the body, and its budget bounds."""
+    from ..costs import rough_tokens
+    from ..templating import user_text
+
+    return Prepared(
+        input_text=user_text(messages),
+        request=body,
+        est_prompt_tokens=sum(rough_tokens(m["content"]) + 4 for m in messages),
+        max_output_tokens=max_output_tokens(body, model),
+        state=state,
+    )
+
+
 def max_output_tokens(body: dict, model: "ModelInfo") -> int:
     """The most output tokens a request allows (for budgets): what it asks, else the model default."""
     for k in ("max_completion_tokens", "max_tokens"):

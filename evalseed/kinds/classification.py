@@ -10,10 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..costs import rough_tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages, user_text
-from .base import Kind, Outcome, Prepared, Score, chat_body, max_output_tokens
+from ..templating import render_messages
+from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
 
 _TRIM = " \t\r\n\"'`*_“”‘’「」『』"
 _TRAILING = ".!?,;:。！？，；：、…"
@@ -56,13 +55,7 @@ class Classification(Kind):
         messages = render_messages(suite.messages, case.vars)
         body, dropped = chat_body(suite, model, messages)
         state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
-        return Prepared(
-            input_text=user_text(messages),
-            request=body,
-            est_prompt_tokens=sum(rough_tokens(m["content"]) + 4 for m in messages),
-            max_output_tokens=max_output_tokens(body, model),
-            state=state,
-        )
+        return chat_prepared(messages, body, model, state)
 
     def score(self, suite: ClassificationSuite, case: ClassificationCase, prepared: Prepared,
               outcome: Outcome) -> Score:

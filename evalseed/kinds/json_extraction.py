@@ -16,10 +16,9 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..costs import rough_tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages, user_text
-from .base import Kind, Outcome, Prepared, Score, chat_body, check_templates, max_output_tokens
+from ..templating import render_messages
+from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared, check_templates
 
 
 class JsonExtractionCase(BaseCase):
@@ -81,13 +80,7 @@ class JsonExtraction(Kind):
                 body["response_format"] = rf
             else:
                 state["degraded"] = True
-        return Prepared(
-            input_text=user_text(messages),
-            request=body,
-            est_prompt_tokens=sum(rough_tokens(m["content"]) + 4 for m in messages),
-            max_output_tokens=max_output_tokens(body, model),
-            state=state,
-        )
+        return chat_prepared(messages, body, model, state)
 
     def score(self, suite: JsonExtractionSuite, case: JsonExtractionCase, prepared: Prepared,
               outcome: Outcome) -> Score:
