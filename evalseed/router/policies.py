@@ -384,11 +384,16 @@ class LogisticPolicy(Policy):
         self.W, self.b = W, b
         return self
 
+    @staticmethod
+    def _link(z: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-z))
+
     def predict(self, batch, table):
         X = self._design(batch.x, batch.chars, batch.kinds, batch.suites, batch.tags)
-        return 1.0 / (1.0 + np.exp(-(X @ self.W + self.b)))
+        return self._link(X @ self.W + self.b)
 
     def one(self, x, chars, kind, suite, tags, table):
+        # The design row built sparsely: a pick must not allocate the whole feature vector.
         if x.shape[0] != self.text_dim:
             x = F.fold(x, self.text_dim)
         nx = x.shape[0]
@@ -398,7 +403,7 @@ class LogisticPolicy(Policy):
             if j is not None:
                 z = z + self.W[nx + j]
         z = z + F.length_features(np.array([chars]))[0] @ self.W[nx + len(self.vocab):]
-        return 1.0 / (1.0 + np.exp(-z))
+        return self._link(z)
 
     def params(self):
         return {"l2": self.l2, "iters": self.iters, "lr": self.lr, "text_dim": self.text_dim}
@@ -504,20 +509,8 @@ class LinearPolicy(LogisticPolicy):  # shares the design matrix; not "simpler" i
             self.penalties.append(float(lam))
         return self
 
-    def predict(self, batch, table):
-        X = self._design(batch.x, batch.chars, batch.kinds, batch.suites, batch.tags)
-        return np.clip(X @ self.W + self.b, 0.0, 1.0)
-
-    def one(self, x, chars, kind, suite, tags, table):
-        if x.shape[0] != self.text_dim:
-            x = F.fold(x, self.text_dim)
-        nx = x.shape[0]
-        z = x @ self.W[:nx] + self.b
-        for key in (f"kind:{kind}", f"suite:{suite}", *(f"tag:{t}" for t in tags or ())):
-            j = self.vocab.get(key)
-            if j is not None:
-                z = z + self.W[nx + j]
-        z = z + F.length_features(np.array([chars]))[0] @ self.W[nx + len(self.vocab):]
+    @staticmethod
+    def _link(z: np.ndarray) -> np.ndarray:
         return np.clip(z, 0.0, 1.0)
 
     def params(self):
