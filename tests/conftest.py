@@ -69,3 +69,25 @@ cases:
     expected: negative
 """
 
+
+
+def result_rows(db, where: str = "TRUE", parse_json: bool = False) -> list[dict]:
+    """Rows of the `results` table as dicts, in (suite, case, model, repeat) order; JSON columns
+    parsed when asked."""
+    import json
+
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute(f'SELECT * FROM results WHERE {where} ORDER BY suite, case_id, model, "repeat"')
+        cols = [d[0] for d in cur.description]
+        out = [dict(zip(cols, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    if parse_json:
+        for r in out:
+            for c in ("details", "response", "request"):
+                if isinstance(r[c], str):
+                    r[c] = json.loads(r[c])
+    return out

@@ -7,7 +7,6 @@ import json
 import socket
 from pathlib import Path
 
-import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,19 +17,16 @@ from evalseed.testing.stub_server import Reply, answers_responder
 
 from conftest import SMALL_SUITE, write_suite
 
+from conftest import result_rows
+
+rows = result_rows
+
+
 FLASH = "seed-1-6-flash-250715"
 COMPARED = ("suite", "case_id", "model", "repeat", "status", "output_text", "score", "passed", "details",
             "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "output_tps")
 
 
-def rows(db: Path) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM results ORDER BY suite, case_id, model, repeat")
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def slow_answers(body: dict) -> Reply:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 
 from evalseed.kinds import get_kind
 from evalseed.suites.loader import load_suites, validate_paths
@@ -13,23 +12,17 @@ from evalseed.testing.stub_server import Reply
 
 from conftest import ROOT
 
+from conftest import result_rows
+
+
+def rows(db):
+    return result_rows(db, parse_json=True)
+
+
 SUITES = sorted((ROOT / "suites").glob("*-extraction.yaml"))
 FLASH, S18 = "seed-1-6-flash-250715", "seed-1-8-251228"
 
 
-def rows(db):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM results ORDER BY suite, case_id, model")
-        cols = [d[0] for d in cur.description]
-        out = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
-    for r in out:
-        for c in ("details", "response", "request"):
-            if isinstance(r[c], str):
-                r[c] = json.loads(r[c])
-    return out
 
 
 def test_bundled_suites_are_valid_and_large_enough():

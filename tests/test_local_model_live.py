@@ -7,10 +7,14 @@ import asyncio
 import json
 import socket
 
-import duckdb
 import pytest
 
 from conftest import write_suite
+
+from conftest import result_rows
+
+rows = result_rows
+
 
 pytestmark = pytest.mark.live_local
 
@@ -34,14 +38,6 @@ cases:
 """
 
 
-def rows(db) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM results ORDER BY case_id")
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def test_record_from_the_real_server_then_replay_offline(cli, tmp_path, monkeypatch):

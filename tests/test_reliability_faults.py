@@ -20,6 +20,9 @@ import yaml
 
 from evalseed.testing.stub_server import PERMANENT_FAULTS, TRANSIENT_FAULTS, Reply, StubServer, request_key
 
+from conftest import result_rows
+
+
 FLASH = "seed-1-6-flash-250715"
 ANSWERS = {"love": "positive", "hate": "negative"}
 
@@ -47,14 +50,6 @@ def evalseed(*args, timeout: float = 280, env: dict | None = None) -> subprocess
                           timeout=timeout, env=full_env)
 
 
-def result_rows(db: Path) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM results ORDER BY case_id")
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def summary_counts(stdout: str, suite: str) -> tuple[int, int, int, int]:

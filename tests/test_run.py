@@ -9,20 +9,14 @@ import pytest
 
 from evalseed.testing.stub_server import Reply, answers_responder, transient
 
-from conftest import ROOT, SMALL_SUITE, write_suite
+from conftest import ROOT, SMALL_SUITE, result_rows, write_suite
+
+rows = result_rows
 
 ANSWERS = {"love": "Positive.", "hate": "negative", "broke": "neutral"}
 FLASH = "seed-1-6-flash-250715"
 
 
-def rows(db, where="TRUE"):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute(f"SELECT * FROM results WHERE {where} ORDER BY case_id, model")
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def run(cli, tmp_path, srv, *extra, suite=SMALL_SUITE, models=FLASH):

@@ -6,30 +6,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, ToolCall
 
 from conftest import ROOT, write_suite
 
+from conftest import result_rows
+
+
+def rows(db):
+    return result_rows(db, parse_json=True)
+
+
 OPS = ROOT / "suites" / "tool-calling-ops-assistant.yaml"
 S18 = "seed-1-8-251228"
 
 
-def rows(db):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cur = con.execute("SELECT * FROM results ORDER BY case_id, model")
-        cols = [d[0] for d in cur.description]
-        out = [dict(zip(cols, r)) for r in cur.fetchall()]
-    finally:
-        con.close()
-    for r in out:
-        for c in ("details", "response", "request"):
-            if isinstance(r[c], str):
-                r[c] = json.loads(r[c])
-    return out
 
 
 def _oracle_args(args: dict) -> dict:
