@@ -398,10 +398,7 @@ class JobApi:
         )
         text = lane.redact.body(raw.http_response.text)
         t_end = time.perf_counter()
-        try:
-            response = json.loads(text)
-        except ValueError:
-            raise _Transient("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
+        response = _json_body(text)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise _Transient("EmptyChoices", "the response has no choices")
         call = self._finish(body, response, t0, t_end, None)
@@ -420,10 +417,7 @@ class JobApi:
         )
         text = lane.redact.body(raw.http_response.text)
         t_end = time.perf_counter()
-        try:
-            response = json.loads(text)
-        except ValueError:
-            raise _Transient("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
+        response = _json_body(text)
         if not isinstance(response, dict) or not isinstance(response.get("data"), list):
             raise _Transient("EmptyData", "the image response has no data list")
         usage = response.get("usage") or {}
@@ -614,6 +608,13 @@ class Engine:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
+
+def _json_body(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise _Transient("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
 
 
 def _chain_find(e: BaseException, cls: type) -> BaseException | None:
