@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+import orjson
 
 from .errors import UsageError
 
@@ -185,23 +188,16 @@ def _now() -> datetime:
 # default=str) value for value: datetimes and dataclasses go through str() as before, non-string
 # keys become strings. Anything orjson refuses (an int past 64 bits...) takes the json path.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-try:
-    import orjson as _orjson
-
-    _ORJSON_OPTS = _orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
-except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install working
-    _orjson = None
+_ORJSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def _json(v: Any) -> str | None:
     if v is None:
         return None
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(v, default=str, option=_ORJSON_OPTS).decode()
-        except (TypeError, ValueError):
-            pass
-    return _ENCODE(v)
+    try:
+        return orjson.dumps(v, default=str, option=_ORJSON_OPTS).decode()
+    except (TypeError, ValueError):
+        return _ENCODE(v)
 
 
 class ResultWriter:
@@ -225,9 +221,6 @@ class ResultWriter:
         if len(self._rows) >= self.batch_rows:
             self.flush()
 
-    def pending(self) -> int:
-        return len(self._rows)
-
     def flush(self) -> int:
         if not self._rows:
             return 0
@@ -240,7 +233,8 @@ class ResultWriter:
             c: [_json(r.get(c)) for r in rows] if c in JSON_COLUMNS else [r.get(c) for r in rows]
             for c in RESULT_NAMES
         }
-        table = pa.table({c: _arrow_array(columns[c], _ARROW_TYPES[c]) for c in RESULT_NAMES})
+        types = _arrow_types()
+        table = pa.table({c: _arrow_array(columns[c], types[c]) for c in RESULT_NAMES})
         replace = [
             (r["suite"], r["case_id"], r["model"], r["repeat"])
             for r in rows
@@ -302,6 +296,7 @@ def _coerce(v: Any, typ) -> Any:
     return None
 
 
+@lru_cache(maxsize=1)
 def _arrow_types() -> dict:
     import pyarrow as pa
 
@@ -314,15 +309,6 @@ def _arrow_types() -> dict:
         "TIMESTAMP": pa.timestamp("us"),
     }
     return {c: m[t] for c, t in RESULT_COLUMNS}
-
-
-class _LazyTypes(dict):
-    def __missing__(self, key):
-        self.update(_arrow_types())
-        return dict.__getitem__(self, key)
-
-
-_ARROW_TYPES = _LazyTypes()
 
 
 # ---- runs -------------------------------------------------------------------------------------
