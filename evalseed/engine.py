@@ -109,11 +109,6 @@ class Redactor:
                 text = text.replace(s, "***")
         return text
 
-    def body(self, text: str) -> str:
-        """A response body as received, with any known key removed: a gateway that echoes the
-        request's headers must not put the key in the database. One substring search per key."""
-        return self(text) if self.secrets else text
-
 
 # ---- budget -----------------------------------------------------------------------------------
 
@@ -126,11 +121,9 @@ class Budget:
         self.limit = limit_usd
         self.spent = spent
         self.reserved = 0.0
-        self.exhausted = False
 
     def reserve(self, amount: float) -> float:
         if self.limit is not None and self.spent + self.reserved + amount > self.limit + 1e-12:
-            self.exhausted = True
             raise BudgetExhausted(
                 f"the next request (up to ${amount:.4f}) would take spend past --budget-usd {self.limit}"
             )
@@ -162,8 +155,6 @@ class ModelLane:
     redact: Redactor
     limiter: RateLimiter | None = None
     observer: CallObserver | None = None
-    calls: int = 0
-    retries: int = 0
     # Requests in a row that spent every retry without reaching the server (see DOWN_STREAK).
     down_streak: int = 0
 
@@ -241,7 +232,6 @@ class JobApi:
                 attempt += 1
                 if lane.limiter is not None:
                     await lane.limiter.acquire(est_tokens)
-                lane.calls += 1
                 try:
                     async with asyncio.timeout(opts.timeout):
                         call = await once(body)
@@ -276,7 +266,6 @@ class JobApi:
                     )
                 delay = self._backoff(attempt, err.retry_after)
                 delay = min(delay, max(0.0, opts.retry_time_budget - elapsed))
-                lane.retries += 1
                 await asyncio.sleep(delay)
         finally:
             lane.budget.settle(reservation, actual)
@@ -383,7 +372,7 @@ class JobApi:
         if lane.redact.secrets:
             # On the assembled answer: streamed in pieces, a key never sits whole in one chunk.
             text = json.dumps(response, ensure_ascii=False)
-            scrubbed = lane.redact.body(text)
+            scrubbed = lane.redact(text)
             if scrubbed is not text:
                 response = json.loads(scrubbed)
         call = self._finish(body, response, t0, t_end, acc.t_first)
@@ -396,7 +385,7 @@ class JobApi:
         raw = await client.chat.completions.with_raw_response.create(
             **kwargs, extra_body=extra or None, extra_headers=self._headers()
         )
-        text = lane.redact.body(raw.http_response.text)
+        text = lane.redact(raw.http_response.text)
         t_end = time.perf_counter()
         response = _json_body(text)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
@@ -415,7 +404,7 @@ class JobApi:
         raw = await client.images.with_raw_response.generate(
             **kwargs, extra_body=extra or None, extra_headers=self._headers()
         )
-        text = lane.redact.body(raw.http_response.text)
+        text = lane.redact(raw.http_response.text)
         t_end = time.perf_counter()
         response = _json_body(text)
         if not isinstance(response, dict) or not isinstance(response.get("data"), list):
@@ -541,27 +530,19 @@ class Job(Protocol):
     async def run(self, api: JobApi) -> dict | None: ...
 
 
-@dataclass
-class EngineStats:
-    done: int = 0
-    errors: int = 0
-    skipped: int = 0
-    spent: float = 0.0
-    stopped: str | None = None  # why scheduling stopped early
-
-
 class Engine:
     def __init__(self, lanes: dict[str, ModelLane], budget: Budget):
         self.lanes = lanes
         self.budget = budget
-        self.stats = EngineStats()
 
     async def run(self, jobs: dict[str, Iterator[Job]], sink: Callable[[dict], None],
-                  job_api: Callable[[ModelLane, Job], JobApi]) -> EngineStats:
+                  job_api: Callable[[ModelLane, Job], JobApi]) -> str | None:
         """Run every model's jobs with its lane's concurrency; rows go to `sink` as they finish.
-        RunAborted stops everything and propagates; budget exhaustion stops scheduling."""
+        RunAborted stops everything and propagates; budget exhaustion stops scheduling, and the
+        reason is returned (None when every job ran)."""
         stop = asyncio.Event()
         abort: list[BaseException] = []
+        stopped: list[str] = []
 
         async def worker(model: str, it: Iterator[Job]) -> None:
             lane = self.lanes[model]
@@ -573,7 +554,7 @@ class Engine:
                 try:
                     row = await job.run(job_api(lane, job))
                 except BudgetExhausted as e:
-                    self.stats.stopped = f"budget: {e}"
+                    stopped.append(f"budget: {e}")
                     stop.set()
                     return
                 except RunAborted as e:
@@ -582,11 +563,6 @@ class Engine:
                     stop.set()
                     return
                 if row is not None:
-                    self.stats.done += 1
-                    if row.get("status") == "error":
-                        self.stats.errors += 1
-                    elif row.get("status") == "skipped":
-                        self.stats.skipped += 1
                     sink(row)
 
         tasks = []
@@ -603,8 +579,7 @@ class Engine:
             raise
         if abort:
             raise abort[0]
-        self.stats.spent = self.budget.spent
-        return self.stats
+        return stopped[0] if stopped else None
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -293,10 +293,10 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
         status = "interrupted"
         message = None
         try:
-            stats = _drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
+            stopped = _drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
             writer.flush()
-            status = "budget" if stats.stopped else "finished"
-            if stats.stopped:
+            status = "budget" if stopped else "finished"
+            if stopped:
                 message = (f"stopped before spending past --budget-usd {opts.budget_usd} "
                            f"(spent ${budget.spent:.4f}); finish with --resume {run_id} and a larger budget.")
         except RunAborted as e:
