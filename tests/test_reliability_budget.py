@@ -98,7 +98,10 @@ def test_budget_holds_when_thinking_outruns_max_tokens(tmp_path):
     with StubServer(responder=responder) as srv:
         path = big_suite(tmp_path, 80)  # max_tokens: 4
         db = tmp_path / "t.duckdb"
-        evalseed("run", path, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
-                 "--concurrency", "4", "--budget-usd", "0.05")
-    total, _ = spent(db)
+        proc = evalseed("run", path, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                        "--concurrency", "4", "--budget-usd", "0.05")
+    # 80 answers at ~$0.006 each would cost ~$0.48: the budget stops the run (exit 3).
+    assert proc.returncode == 3, proc.stderr
+    total, rows = spent(db)
+    assert rows >= 1, "no request was made"
     assert total <= 0.05 + 1e-9, f"spent ${total:.4f} of a $0.05 budget"
