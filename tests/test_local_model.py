@@ -97,7 +97,6 @@ def test_a_server_that_never_answers_times_out_and_is_killed(fake_server, tmp_pa
         f"import os, signal, time; open({str(marker)!r}, 'w').write(str(os.getpid())); "
         "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('still loading', flush=True); time.sleep(120)",
     ]
-    t0 = time.monotonic()
     with pytest.raises(RunAborted, match="did not answer .* within 2 s"):
         with local_model.local_server(GEMMA, log_path=tmp_path / "s.log", startup_timeout=2):
             pass
@@ -107,7 +106,6 @@ def test_a_server_that_never_answers_times_out_and_is_killed(fake_server, tmp_pa
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.1)
-    assert time.monotonic() - t0 < 2 + local_model.STOP_TIMEOUT_S + 10
 
 
 def test_model_path_is_assembled_once_then_cached(monkeypatch, tmp_path):
