@@ -3,12 +3,9 @@ selects, cached input at its own price, completion (reasoning included) as outpu
 
 from __future__ import annotations
 
-import re
+import math
 
 from .config import LONG_PROMPT_THRESHOLD, ModelInfo
-
-_CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
 
 def chat_cost(model: ModelInfo, prompt_tokens: int | None, completion_tokens: int | None,
               cached_tokens: int | None = None) -> float | None:
@@ -41,7 +38,8 @@ def worst_case_cost(model: ModelInfo, prompt_tokens: int, max_output_tokens: int
 
 
 def rough_tokens(text: str) -> int:
-    """A quick prompt-size estimate for budgets and dry runs: CJK characters count one token
-    each, other text about four characters a token. `evalseed.tokens` learns better ratios."""
-    cjk = len(_CJK.findall(text))
-    return cjk + (len(text) - cjk + 3) // 4
+    """A quick prompt-size estimate for budgets and dry runs, with `evalseed.tokens`' default
+    ratios (CJK characters weigh more than Latin ones); long-context sizing uses learned ones."""
+    from .tokens import base_tokens, count_cjk
+
+    return math.ceil(base_tokens(len(text), count_cjk(text)))

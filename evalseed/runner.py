@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -167,10 +165,6 @@ def _git_sha() -> str | None:
         return None
 
 
-def _new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-
-
 # ---- run --------------------------------------------------------------------------------------
 
 
@@ -227,8 +221,7 @@ def _learn_token_ratios(db: str, plan: Plan) -> None:
     except UsageError:
         return  # locked or not ours: the defaults will do, and the run itself reports the file
     try:
-        for name in plan.models:
-            tokens.set_ratio(name, tokens.learn_ratio(con, name, plan.providers[name].name))
+        tokens.load_ratios(con, {name: plan.providers[name].name for name in plan.models})
     finally:
         con.close()
 
@@ -283,7 +276,7 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             already_spent = float(spent_row[0] or 0.0)
             store.set_run_status(con, run_id, "running")
         else:
-            run_id = opts.run_id = _new_run_id()
+            run_id = opts.run_id = store.new_run_id()
             done, errored, already_spent = set(), set(), 0.0
             config = _run_config(plan, cfg, opts)
             store.insert_run(con, run_id, label=opts.label, git_sha=_git_sha(), version=__version__, config=config)

@@ -314,6 +314,13 @@ def _arrow_types() -> dict:
 # ---- runs -------------------------------------------------------------------------------------
 
 
+def new_run_id() -> str:
+    """`YYYYMMDD-HHMMSS-xxxxxx`: sorts by start time, unique enough to merge databases."""
+    import secrets
+
+    return _now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
 def insert_run(con, run_id: str, *, label: str | None, git_sha: str | None, version: str, config: dict) -> None:
     con.execute(
         "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .kinds.base import content_text
+
 # Defaults until the database holds evidence; both are common figures for BPE tokenizers with a
 # large vocabulary, not measurements of Seed's tokenizer (none is public).
 DEFAULT_CHARS_PER_TOKEN = 4.0
@@ -60,14 +62,6 @@ def base_tokens(chars: int, cjk_chars: int = 0) -> float:
     return (chars - cjk_chars) / DEFAULT_CHARS_PER_TOKEN + cjk_chars * DEFAULT_CJK_TOKENS_PER_CHAR
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: count the text ones
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
-
-
 @dataclass(frozen=True, slots=True)
 class TokenRatio:
     """How one model's tokens relate to characters: `scale` multiplies the default estimate
@@ -94,7 +88,7 @@ class TokenRatio:
         """Estimated prompt tokens of a chat request's messages, template overhead included."""
         total = REQUEST_OVERHEAD_TOKENS
         for m in messages:
-            total += MESSAGE_OVERHEAD_TOKENS + base_tokens(*_sizes(_content_text(m.get("content"))))
+            total += MESSAGE_OVERHEAD_TOKENS + base_tokens(*_sizes(content_text(m.get("content")) or ""))
         return int(round(total * self.scale))
 
     def chars_for(self, tokens: int, cjk_share: float = 0.0) -> int:
@@ -174,9 +168,10 @@ def learn_ratio(con, model: str, provider: str | None = None) -> TokenRatio:
 _RATIOS: dict[str, TokenRatio] = {}
 
 
-def load_ratios(con, models: Iterable[str], provider: str | None = None) -> dict[str, TokenRatio]:
-    """Learn and install the ratio of each model (call once per run, before preparing cases)."""
-    learned = {m: learn_ratio(con, m, provider) for m in models}
+def load_ratios(con, providers: dict[str, str | None]) -> dict[str, TokenRatio]:
+    """Learn and install the ratio of each model, from its rows on its provider (`model ->
+    provider`; None: any provider). Call once per run, before preparing cases."""
+    learned = {m: learn_ratio(con, m, prov) for m, prov in providers.items()}
     _RATIOS.update(learned)
     return learned
 

@@ -11,8 +11,6 @@ from evalseed.testing.stub_server import Reply, answers_responder, transient
 
 from conftest import ROOT, SMALL_SUITE, result_rows, write_suite
 
-rows = result_rows
-
 ANSWERS = {"love": "Positive.", "hate": "negative", "broke": "neutral"}
 FLASH = "seed-1-6-flash-250715"
 
@@ -32,7 +30,7 @@ def test_bundled_suite_fills_every_contract_column(cli, stub, tmp_path):
     code, out, err = cli("run", ROOT / "suites" / "review-sentiment.yaml", "--base-url", srv.base_url,
                          "--models", f"{FLASH},seed-1-8-251228", "--db", db, "--no-progress")
     assert code == 0, err
-    got = rows(db)
+    got = result_rows(db)
     assert len(got) == 44 * 2
     for r in got:
         assert r["status"] == "ok"
@@ -67,7 +65,7 @@ def test_usage_without_details_is_null_not_zero(cli, stub, tmp_path):
     srv = stub(answers=ANSWERS, usage_details=False)
     code, _, err, db = run(cli, tmp_path, srv)
     assert code == 0, err
-    for r in rows(db):
+    for r in result_rows(db):
         assert r["cached_tokens"] is None and r["reasoning_tokens"] is None
         assert r["prompt_tokens"] > 0 and r["cost_usd"] is not None
 
@@ -75,7 +73,7 @@ def test_usage_without_details_is_null_not_zero(cli, stub, tmp_path):
 def test_scores_and_unparsed(cli, stub, tmp_path):
     srv = stub(answers=ANSWERS)
     code, _, _, db = run(cli, tmp_path, srv)
-    got = {r["case_id"]: r for r in rows(db)}
+    got = {r["case_id"]: r for r in result_rows(db)}
     assert got["good"]["passed"] and got["bad"]["passed"]
     meh = json.loads(got["meh"]["details"])
     assert got["meh"]["passed"] is False and meh["unparsed"] is True and meh["predicted"] is None
@@ -89,25 +87,28 @@ def test_thinking_goes_in_the_body_and_stream_can_be_off(cli, stub, tmp_path):
     assert code == 0, err
     body = srv.bodies()[0]
     assert body["thinking"] == {"type": "disabled"} and "stream" not in body
-    got = rows(db)
-    assert all(r["ttft_ms"] is None and r["latency_ms"] > 0 and r["status"] == "ok" for r in got)
+    got = result_rows(db)
+    assert len(got) == 3 and all(r["ttft_ms"] is None and r["latency_ms"] > 0 and r["status"] == "ok" for r in got)
 
 
 def test_429_with_retry_after_and_500_are_retried(cli, stub, tmp_path):
     srv = stub(responder=transient("429-retry-after", 1, answers_responder(ANSWERS)))
     code, _, err, db = run(cli, tmp_path, srv)
     assert code == 0, err
-    assert all(r["attempts"] == 2 and r["status"] == "ok" for r in rows(db))
+    got = result_rows(db)
+    assert len(got) == 3 and all(r["attempts"] == 2 and r["status"] == "ok" for r in got)
     srv2 = stub(responder=transient("500", 2, answers_responder(ANSWERS)))
     code, _, err, db = run(cli, tmp_path / "b", srv2)
-    assert all(r["attempts"] == 3 and r["status"] == "ok" for r in rows(db))
+    assert code == 0, err
+    got = result_rows(db)
+    assert len(got) == 3 and all(r["attempts"] == 3 and r["status"] == "ok" for r in got)
 
 
 def test_400_is_not_retried_and_recorded_as_the_case_outcome(cli, stub, tmp_path):
     srv = stub(responder=lambda body: Reply(fault="400") if "hate" in json.dumps(body) else Reply(content="positive"))
     code, _, err, db = run(cli, tmp_path, srv)
     assert code == 0
-    bad = {r["case_id"]: r for r in rows(db)}["bad"]
+    bad = {r["case_id"]: r for r in result_rows(db)}["bad"]
     assert bad["status"] == "error" and bad["attempts"] == 1
     assert bad["error"].startswith("HTTP400 InvalidParameter")
     assert srv.count() == 3
@@ -137,9 +138,9 @@ def test_budget_stops_before_overspending(cli, stub, tmp_path):
     suite = SMALL_SUITE.replace("max_tokens: 4", "max_tokens: 1000000")
     code, _, err, db = run(cli, tmp_path, srv, "--budget-usd", "0.7", "--concurrency", "4", suite=suite)
     assert code == 3 and "budget" in err
-    spent = sum(r["cost_usd"] for r in rows(db))
+    spent = sum(r["cost_usd"] for r in result_rows(db))
     assert spent <= 0.7
-    assert len(rows(db)) == 2
+    assert len(result_rows(db)) == 2
 
 
 def test_missing_key_for_a_remote_provider_is_a_usage_error(cli, tmp_path, monkeypatch):
@@ -160,7 +161,8 @@ def test_version_bump_inherits_the_family(cli, stub, tmp_path):
     code, _, err, db = run(cli, tmp_path, srv, models="seed-1-6-flash-260301")
     assert code == 0
     assert "seed-1-6-flash-260301 is not in the model table: using seed-1-6-flash-250715's" in err
-    assert all(r["cost_usd"] is not None for r in rows(db))
+    got = result_rows(db)
+    assert len(got) == 3 and all(r["cost_usd"] is not None for r in got)
 
 
 def test_resume_runs_only_missing_and_errored_cases(cli, stub, tmp_path):
@@ -172,7 +174,7 @@ def test_resume_runs_only_missing_and_errored_cases(cli, stub, tmp_path):
     con.close()
     code, _, err = cli("run", "--resume", run_id[:12], "--db", db, "--no-progress")
     assert code == 0, err
-    got = rows(db)
+    got = result_rows(db)
     assert sorted(r["case_id"] for r in got) == ["bad", "good", "meh"]  # one row each
     status = {r["case_id"]: r["status"] for r in got}
     assert status == {"bad": "error", "good": "ok", "meh": "ok"}

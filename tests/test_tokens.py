@@ -107,7 +107,7 @@ def test_ratio_is_learned_from_stored_prompt_tokens(tmp_path):
         assert learn_ratio(con, "never-seen-250101") is DEFAULT_RATIO
         # Filtered by provider: rows from a stub server do not teach the real provider's ratio.
         assert learn_ratio(con, "seed-x-250101", provider="custom") is DEFAULT_RATIO
-        learned = tokens.load_ratios(con, ["seed-x-250101", "never-seen-250101"])
+        learned = tokens.load_ratios(con, {"seed-x-250101": None, "never-seen-250101": None})
         assert tokens.ratio_for("seed-x-250101") == learned["seed-x-250101"]
         assert tokens.ratio_for("never-seen-250101") is DEFAULT_RATIO
         assert "learned from 4 earlier results" in tokens.ratio_for("seed-x-250101").describe()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import secrets
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -214,7 +213,7 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
                 if c.get("source_sha256") == sha and c.get("excluded") == sorted(skip):
                     raise UsageError(f"{path} is already imported as run {run_id}; pass --force to import it again.")
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        run_id = now.strftime("%Y%m%d-%H%M%S-") + "imp" + secrets.token_hex(3)
+        run_id = store.new_run_id()
         config = {
             "provider": "imported", "source": str(Path(path).resolve()), "source_sha256": sha,
             "models": t["models"], "excluded": sorted(skip),
