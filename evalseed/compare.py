@@ -46,7 +46,7 @@ than that and the rise is significant (its 95% interval lies above zero); the sa
             "flips": {"regressed": [Flip], "improved": [Flip]},
             "cost": Delta, "latency_p50": Delta, "latency_p95": Delta, "ttft_p50": Delta, "ttft_p95": Delta,
             "verdict": "regression" | "improvement" | "no significant change", "failed": bool,
-            "reasons": [str]}
+            "reasons": [str], "fail_reasons": [str]}
     Interval = {"estimate", "low", "high", "confidence"}
     Noise = {"cases": int, "unstable_cases": int, "unstable_rate": float, "pairwise_disagreement": float}
     Flip = {"case_id", "base", "cand", "base_status", "cand_status", "base_error", "cand_error",
@@ -154,6 +154,8 @@ class Unit:
     verdict: str = "no significant change"
     failed: bool = False
     reasons: list[str] = field(default_factory=list)
+    # The reasons (a subset of `reasons`) that made the unit fail; empty when it did not fail.
+    fail_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -468,6 +470,7 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
+        u.fail_reasons.append(u.reasons[-1])
     elif significant and d.estimate < 0:
         u.reasons.append(f"{acc}: significant but within the allowed drop of {100 * min_drop:g} pts")
     elif significant and d.estimate > 0:
@@ -486,6 +489,7 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
             u.verdict = "regression"
             u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% (more than the allowed +{100 * limit:g}%, "
                              f"95% CI of the change above zero)")
+            u.fail_reasons.append(u.reasons[-1])
         elif delta.ratio > limit:
             u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% exceeds +{100 * limit:g}% but is not significant")
 
@@ -566,7 +570,7 @@ def compare_runs(
     for side, who in ((base_side, "base"), (cand_side, "candidate")):
         if not side.models:
             raise UsageError(f"the {who} run {side.run_id} has no results to compare.")
-        if side.status and side.status not in ("finished", "ok", "completed", "done"):
+        if side.status and side.status != "finished":
             notes.append(f"the {who} run {side.run_id} has status {side.status!r}: it may be incomplete.")
     bm_all = [m for m in base_side.models if base_model in (None, m)]
     cm_all = [m for m in cand_side.models if cand_model in (None, m)]

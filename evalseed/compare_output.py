@@ -235,7 +235,7 @@ def render_junit(cmp: "Comparison") -> str:
                    f"{_pct(u.cand_accuracy.estimate)}, diff {_diff_cell(u)} pts, "
                    f"{u.worse} pass->fail / {u.better} fail->pass, Holm p={_p(u.p_holm)}")
         if u.failed:
-            fail_reasons = [r for r in u.reasons if "significant at" in r or "allowed +" in r] or u.reasons
+            fail_reasons = u.fail_reasons or u.reasons
             body = [summary, *u.reasons]
             regressed = u.flips["regressed"]
             if regressed:

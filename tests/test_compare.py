@@ -234,6 +234,24 @@ def test_cost_and_latency_deltas_and_limits(db):
     assert not _cmp(con, "a", "b", max_latency_increase=0.6).failed
 
 
+def test_cost_only_failure_names_cost_in_junit_message(db):
+    """Accuracy unchanged ("not significant at alpha" reason) but cost +30%: the JUnit failure
+    message must give the cost reason, not the accuracy one."""
+    from evalseed.compare_output import render_junit
+
+    _, con = db
+    add_run(con, "a", binary_rows([1, 0, 1, 1] * 25, cost=0.001))
+    add_run(con, "b", binary_rows([1, 0, 1, 1] * 25, cost=0.0013), minutes=1)
+    c = _cmp(con, "a", "b", max_cost_increase=0.2)
+    u = c.units[0]
+    assert c.failed and "not significant at alpha" in u.reasons[0]
+    assert len(u.fail_reasons) == 1 and u.fail_reasons[0].startswith("mean cost per case +30%")
+    assert c.to_dict()["units"][0]["fail_reasons"] == u.fail_reasons
+    failure = ET.fromstring(render_junit(c).split("\n", 1)[1]).find(".//failure")
+    assert failure is not None and failure.get("message") == f"{u.name}: {u.fail_reasons[0]}"
+    assert "mean cost per case" in failure.get("message") and "accuracy" not in failure.get("message")
+
+
 # ---- models and bad input ---------------------------------------------------------------------
 
 
