@@ -14,7 +14,7 @@ from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, ToolCall
 
 DATA = Path(os.environ.get("EVALSEED_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "bfcl"
-pytestmark = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"{DATA} not present")
+needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"{DATA} not present")
 
 
 def test_convert_function_types():
@@ -34,6 +34,7 @@ def test_convert_function_types():
     assert p["properties"]["o"] == {"type": "object", "properties": {"k": {"type": "string"}}}
 
 
+@needs_data
 def test_import_writes_valid_suites(cli, tmp_path):
     files = [DATA / f"BFCL_v4_{c}.json" for c in ("parallel_multiple", "irrelevance", "live_multiple")]
     code, out, err = cli("import", "bfcl", *files, "--out", tmp_path / "bfcl", "--limit", 20)
@@ -60,6 +61,7 @@ def test_import_input_errors_exit_2(cli, tmp_path):
     assert not (tmp_path / "o").exists()  # nothing written when any input is bad
 
 
+@needs_data
 def test_imported_suite_runs_end_to_end(cli, stub, tmp_path):
     code, _, err = cli("import", "bfcl", DATA / "BFCL_v4_parallel.json", "--out", tmp_path, "--limit", 10)
     assert code == 0, err

@@ -74,13 +74,25 @@ def test_any_string_parses_or_fails_cleanly(text):
     assert e.parsed or e.error
 
 
+def _meets_schema(v) -> bool:
+    """SCHEMA checked by hand, independently of jsonschema."""
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    return (isinstance(v, dict) and "total" in v and "vendor" in v and number(v["total"])
+            and isinstance(v["vendor"], str)
+            and ("items" not in v or (isinstance(v["items"], list) and all(isinstance(i, dict) for i in v["items"]))))
+
+
 @settings(max_examples=300, deadline=None)
 @given(exp=json_values, got=json_values)
 def test_any_json_compares_within_bounds(exp, got):
     s = compare_fields(exp, got)
     for x in (s.precision, s.recall, s.f1):
         assert 0.0 <= x <= 1.0
-    assert schema_errors(got, SCHEMA) is not None
+    errs = schema_errors(got, SCHEMA)
+    assert isinstance(errs, list) and len(errs) <= 5 and all(isinstance(e, str) and ": " in e for e in errs)
+    assert (errs == []) == _meets_schema(got), errs
     json.dumps(s.mismatches, default=str)
 
 

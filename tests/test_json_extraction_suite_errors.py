@@ -23,7 +23,7 @@ cases:
 @pytest.mark.parametrize("old, new, where, words", [
     ("expected: {total: 1}", "expected: {total: '1,999'}", "cases[0].expected", "schema"),
     ("type: number", "type: numbr", "schema", "not a valid JSON Schema"),
-    ("kind: json_extraction", "kind: json_extraction\nresponse_format: xml", "response_format", ""),
+    ("kind: json_extraction", "kind: json_extraction\nresponse_format: xml", "response_format", "json_schema"),
     ("kind: json_extraction", "kind: json_extraction\nschemas: {}", "schemas", "unknown key"),
     ("{{ text }}", "{{ txt }}", "cases[0].vars", "txt"),
 ])

@@ -96,20 +96,17 @@ def test_auto_keeps_the_simplest_policy_that_suffices(known_db):
 def test_saved_router_predicts_what_the_fitted_one_did(known_db, tmp_path, policy):
     data = _data(known_db)
     spec = train_router(data, policy=policy)
+    # expected predictions from the in-memory fitted policy (as train_router fits it), before any JSON
+    train = data.subset(np.flatnonzero(~split_mask(data, 0.5, 0)))
+    fitted = Fitted(train, make_policy(policy))
+    fitted_q, fitted_c, _ = fitted.predict(Batch.of(data, fitted.fz))
     path = tmp_path / "r.json"
     path.write_text(json.dumps(spec))
     router = Router.load(path)
-    fitted_q = router.policy.predict(Batch.of(data, router.fz or _fz()), router.table)
     for i in range(0, len(data), 37):
         q, c, _ = router.predict(data.texts[i], kind=data.kinds[i], suite=data.suites[i], tags=data.tags[i])
         assert q == pytest.approx(fitted_q[i], abs=2e-3)  # float16 storage of kNN vectors
-        assert c == pytest.approx([0.001, 0.004], abs=1e-9)
-
-
-def _fz():
-    from evalseed.router.features import TextFeaturizer
-
-    return TextFeaturizer()
+        assert c == pytest.approx(fitted_c[i], abs=1e-9) and c == pytest.approx([0.001, 0.004], abs=1e-9)
 
 
 def test_report_data_trains_when_no_router_is_given(known_db, tmp_path):
@@ -193,9 +190,16 @@ def test_route_commands(known_db, tmp_path):
     assert res.exit_code == 0, res.output
     spec = json.loads(open(out).read())
     assert spec["objective"]["kind"] == "budget" and spec["objective"]["lambda"] is not None
-    # $2 per 1,000 calls cannot pay for B on Y ($2.5 per 1,000 on this mix): everything to A
-    res = runner.invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "--lambda", "1e6", "solve x"])
-    assert res.output.startswith("A\t")
+    # $3 per 1,000 calls pays for the best mix (A on X, B on Y: $2.5 per 1,000): B on Y
+    res = runner.invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "solve x"])
+    assert res.exit_code == 0 and res.output.startswith("B\t"), res.output
+    # $2 per 1,000 calls cannot pay for it: everything to A, B included on Y
+    out2 = str(tmp_path / "router2.json")
+    res = runner.invoke(app, ["route", "train", "--db", known_db, "--out", out2, "--objective", "budget",
+                              "--budget", "2"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["route", "pick", "--router", out2, "--suite", "Y", "solve x"])
+    assert res.exit_code == 0 and res.output.startswith("A\t"), res.output
     res = runner.invoke(app, ["route", "pick", "--router", out, "--kind", "Y", "--suite", "Y", "--json", "solve x"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["model"] == "B"
