@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 from .errors import RunAborted, UsageError
+from .jobs import file_part
 
 if TYPE_CHECKING:
     from .kinds.base import CallResult
@@ -88,7 +89,6 @@ _KEYLIKE = re.compile(
 )
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
 _SECRET_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.IGNORECASE)
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class CassetteMiss(RunAborted):
@@ -244,10 +244,6 @@ def _header(headers: Any, name: str) -> str | None:
     if isinstance(v, (list, tuple)):
         v = v[0] if v else None
     return v
-
-
-def _safe(name: str) -> str:
-    return _UNSAFE_NAME.sub("_", name).strip("._") or "_"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -419,7 +415,7 @@ def _make_cassette_class():
             provider = _header(request.headers, PROVIDER_HEADER) or self._session.provider_for(model)
             info = _Info(
                 key=canonical_key(request.method, scrub.uri(request.uri), body),
-                shard=(_safe(provider), _safe(suite or "_no-suite"), _safe(model or "_no-model")),
+                shard=(file_part(provider), file_part(suite or "no-suite"), file_part(model or "no-model")),
                 suite=suite,
                 case=case,
                 model=model,
