@@ -8,7 +8,7 @@ Functions:
 - `bootstrap_mean`       percentile bootstrap interval of a mean
 - `paired_bootstrap_diff` paired percentile bootstrap of mean(cand) - mean(base), optionally
                           stratified (resampling within each suite)
-- `paired_bootstrap_quantile_diff(s)` the same for quantiles (p50/p95 latency)
+- `paired_bootstrap_quantile_diffs` the same for quantiles (p50/p95 latency)
 - `mcnemar_exact`        exact McNemar test: two-sided binomial test on the discordant pairs
 - `sign_test`            McNemar's generalisation to paired scores in [0, 1] (repeats > 1)
 - `holm`                 Holm step-down adjustment of a family of p-values
@@ -40,10 +40,6 @@ class Interval:
 
     def to_dict(self) -> dict:
         return {"estimate": self.estimate, "low": self.low, "high": self.high, "confidence": self.confidence}
-
-    def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
-
 
 def _z(confidence: float) -> float:
     from statistics import NormalDist
@@ -233,7 +229,7 @@ def paired_bootstrap_quantile_diffs(
 ) -> list[Interval]:
     """Paired percentile bootstrap intervals of `quantile(cand, q) - quantile(base, q)` for each
     q in `qs`, all from the same resamples (the interval for each q is what
-    `paired_bootstrap_quantile_diff(base, cand, q, seed=seed)` gives).
+    `paired_bootstrap_quantile_diffs(base, cand, [q], seed=seed)` gives).
 
     Used for p50/p95 latency and TTFT: cases are resampled jointly by index (resample i draws
     `rng.integers(0, n, size=n)`), the quantile (numpy's default linear interpolation) is taken
@@ -266,22 +262,6 @@ def paired_bootstrap_quantile_diffs(
         _percentile_interval(np.quantile(c, q) - np.quantile(b, q), per_q[:, j], confidence)
         for j, q in enumerate(qs)
     ]
-
-
-def paired_bootstrap_quantile_diff(
-    base: Sequence[float],
-    cand: Sequence[float],
-    q: float,
-    *,
-    confidence: float = 0.95,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> Interval:
-    """Paired percentile bootstrap interval of `quantile(cand, q) - quantile(base, q)`; see
-    `paired_bootstrap_quantile_diffs`."""
-    return paired_bootstrap_quantile_diffs(
-        base, cand, [q], confidence=confidence, n_resamples=n_resamples, seed=seed
-    )[0]
 
 
 def _binom_two_sided_half(k: int, n: int) -> float:

@@ -123,8 +123,8 @@ def test_quantile_diffs_share_draws_with_single_calls():
     rng = np.random.default_rng(15)
     b, c = rng.random(90), rng.random(90)
     both = stats.paired_bootstrap_quantile_diffs(b, c, [0.5, 0.95], n_resamples=500, seed=4)
-    assert both[0] == stats.paired_bootstrap_quantile_diff(b, c, 0.5, n_resamples=500, seed=4)
-    assert both[1] == stats.paired_bootstrap_quantile_diff(b, c, 0.95, n_resamples=500, seed=4)
+    assert both[0] == stats.paired_bootstrap_quantile_diffs(b, c, [0.5], n_resamples=500, seed=4)[0]
+    assert both[1] == stats.paired_bootstrap_quantile_diffs(b, c, [0.95], n_resamples=500, seed=4)[0]
 
 
 def test_bootstrap_blocks_do_not_change_the_draws(monkeypatch):
@@ -202,7 +202,7 @@ def test_quantile_diff_matches_reference_loop():
     rng = np.random.default_rng(14)
     base = rng.lognormal(6, 0.4, size=150)
     cand = base * 1.3 + rng.normal(0, 10, size=150)
-    iv = stats.paired_bootstrap_quantile_diff(base, cand, 0.95, n_resamples=800, seed=2)
+    (iv,) = stats.paired_bootstrap_quantile_diffs(base, cand, [0.95], n_resamples=800, seed=2)
     r = np.random.default_rng(2)
     ref = []
     for _ in range(800):
