@@ -16,7 +16,7 @@ import numpy as np
 from . import evaluate as E
 from . import features as F
 from .data import Outcomes, split_mask
-from .policies import (AUTO_ORDER, ORDER, Batch, _b64, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
+from .policies import (ORDER, Batch, _b64, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
                        LogisticPolicy, Policy, TablePolicy)
 
 FORMAT = "evalseed-router/1"
@@ -28,11 +28,9 @@ class Fitted:
     def __init__(self, train: Outcomes, policy: Policy, featurizer: F.TextFeaturizer | None = None,
                  train_x: np.ndarray | None = None):
         self.models = train.models
-        self.fz = featurizer or F.TextFeaturizer()
         if featurizer is None and policy.needs_text:
-            counts = self.fz.counts(train.texts)
-            self.fz.fit(train.texts, counts)
-            train_x = self.fz.weigh(counts)
+            featurizer, train_x = featurize(train.texts)
+        self.fz = featurizer or F.TextFeaturizer()
         self.table = GroupTable().fit(train.Q, train.kinds, train.suites)
         self.cost = LinearByGroup().fit(train.C, train.chars, train.kinds, train.suites)
         self.latency = LinearByGroup().fit(train.L, train.chars, train.kinds, train.suites)
@@ -97,7 +95,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
     scores: dict[str, float] = {}
     params: dict[str, dict] = {}
     preds: dict[str, tuple] = {}
-    for name in [n for n in ORDER if n in candidates]:
+    for name in candidates:
         options = [{}]
         if name == "knn":
             options = [{"k": k} for k in (10, 30, 100)]
@@ -116,7 +114,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
     boot_scores = {n: np.array([_score(held.Q[i], held.C[i], q[i], c[i]) for i in draws])
                    for n, (q, c) in preds.items()}
     kept = None
-    for name in [n for n in ORDER if n in scores]:
+    for name in scores:  # in ORDER, simplest first
         if kept is None:
             kept = name
             continue
@@ -167,9 +165,8 @@ def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fr
         from ..errors import UsageError
 
         raise UsageError(f"only {len(train)} training case(s) after the split; lower --test-fraction or add runs.")
-    candidates = AUTO_ORDER if policy == "auto" else [policy]
     if policy == "auto":
-        chosen, scores, params = select_policy(train, candidates, seed, log=log)
+        chosen, scores, params = select_policy(train, ORDER, seed, log=log)
     else:
         chosen, scores, params = policy, {}, {}
     fitted = Fitted(train, make_policy(chosen, **params))

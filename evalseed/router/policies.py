@@ -163,16 +163,13 @@ class LinearByGroup:
         self.a = np.zeros(0)
         self.b = np.zeros(0)
         self.table = GroupTable(alpha)
-        self.known: list[bool] = []
 
     def fit(self, values: np.ndarray, chars: np.ndarray, kinds, suites) -> "LinearByGroup":
         m = values.shape[1]
         self.a, self.b = np.zeros(m), np.zeros(m)
-        self.known = []
         resid = np.full_like(values, np.nan)
         for j in range(m):
             ok = ~np.isnan(values[:, j])
-            self.known.append(bool(ok.any()))
             if not ok.any():
                 continue
             x, y = chars[ok], values[ok, j]
@@ -193,14 +190,14 @@ class LinearByGroup:
         return np.maximum(self.a + self.b * chars + self.table.one(kind, suite), 0.0)
 
     def to_json(self) -> dict:
-        return {"intercept": self.a.tolist(), "per_char": self.b.tolist(), "known": self.known,
+        return {"intercept": self.a.tolist(), "per_char": self.b.tolist(),
                 "suite_residuals": self.table.to_json()}
 
     @classmethod
     def from_json(cls, d: dict) -> "LinearByGroup":
         x = cls()
         x.a, x.b = np.array(d["intercept"]), np.array(d["per_char"])
-        x.known = list(d["known"])
+        # older files also hold a "known" list per model; nothing reads it
         x.table = GroupTable.from_json(d["suite_residuals"])
         return x
 
@@ -219,7 +216,6 @@ class FitContext:
 
 class Policy:
     name = "policy"
-    simpler: str | None = None
 
     def fit(self, ctx: FitContext) -> "Policy":
         return self
@@ -251,7 +247,6 @@ class GlobalPolicy(Policy):
 
 class TablePolicy(Policy):
     name = "table"
-    simpler = "global"
 
     def predict(self, batch, table):
         return table.predict(batch.kinds, batch.suites)
@@ -264,7 +259,6 @@ class KnnPolicy(Policy):
     """Similarity-weighted neighbours' qualities, with the table as `alpha` pseudo-neighbours."""
 
     name = "knn"
-    simpler = "table"
     needs_text = True
 
     # A pick scans every reference vector; beyond ~2,000 the scan alone passes 1 ms on one core,
@@ -326,7 +320,6 @@ class LogisticPolicy(Policy):
     full-batch Adam with an L2 penalty."""
 
     name = "logistic"
-    simpler = "linear"
     needs_text = True
 
     def __init__(self, l2: float = 1e-3, iters: int = 100, lr: float = 0.05, text_dim: int = F.DIM):
@@ -422,7 +415,6 @@ class LogisticPolicy(Policy):
 
 
 ORDER = ["global", "table", "knn", "linear", "logistic"]
-AUTO_ORDER = ORDER
 
 
 def policy_from_json(d: dict) -> Policy:
@@ -440,14 +432,13 @@ def policy_from_json(d: dict) -> Policy:
     raise ValueError(f"unknown policy {name!r}")
 
 
-class LinearPolicy(LogisticPolicy):  # shares the design matrix; not "simpler" in what it predicts
+class LinearPolicy(LogisticPolicy):  # shares the design matrix
     """Per-model ridge regression of quality (a linear probability model) on the same design as
     the logistic policy, with text folded to `text_dim` buckets. The ridge penalty is chosen per
     model by generalised cross-validation from one eigendecomposition of X'X, so fitting is a
     few dense matrix products, no iterations, and no penalty tuned by hand on any data set."""
 
     name = "linear"
-    simpler = "knn"
     needs_text = True
     PENALTIES = tuple(10.0 ** np.arange(-2, 4.01, 0.25))
 
@@ -455,11 +446,6 @@ class LinearPolicy(LogisticPolicy):  # shares the design matrix; not "simpler" i
         super().__init__()
         self.text_dim = text_dim
         self.penalties: list[float] = []
-
-    def _design(self, x, chars, kinds, suites, tags):
-        if x.shape[1] != self.text_dim:
-            x = F.fold(x, self.text_dim)
-        return super()._design(x, chars, kinds, suites, tags)
 
     def fit(self, ctx: FitContext) -> "LinearPolicy":
         d = ctx.data

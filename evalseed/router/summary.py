@@ -86,8 +86,9 @@ def evaluate_router(router, data: Outcomes, *, weak: str | None = None, strong: 
         wi, si = data.models.index(w), data.models.index(s)
         pm = E.pair_metrics(q[:, si] - q[:, wi], Q[:, wi], Q[:, si])
         om = E.pair_metrics(Q[:, si] - Q[:, wi], Q[:, wi], Q[:, si])
+        rm = E.pair_metrics(np.zeros(len(Q)), Q[:, wi], Q[:, si])  # a constant score: random routing
         out["pair"] = {"weak": w, "strong": s, "router": pm,
-                       "random": {"apgr": 0.5, "cpt50": 0.5, "cpt80": 0.8},
+                       "random": {k: v for k, v in rm.items() if k != "pgr"},
                        "oracle": {k: v for k, v in om.items() if k != "pgr"}}
     if budgets:
         out["budgets"] = E.quality_at_budgets(pts, budgets)
