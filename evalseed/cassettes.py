@@ -144,13 +144,15 @@ class Scrubber:
             return None
         if isinstance(b, str):
             return self.text(b, echoed)
-        for lit in self._literals_b:
-            if lit in b:
-                b = b.replace(lit, REDACTED.encode())
         try:
             return self.text(b.decode("utf-8"), echoed).encode("utf-8")
         except UnicodeDecodeError:
-            return b  # binary (an image): keys are text, and regexes over bytes would mangle it
+            pass
+        # Binary (an image): only the literal secrets go; regexes over bytes would mangle it.
+        for lit in self._literals_b:
+            if lit in b:
+                b = b.replace(lit, REDACTED.encode())
+        return b
 
     def sse(self, body: bytes | str | None, echoed: Iterable[str] = ()) -> bytes | str | None:
         """A server-sent-event stream: a secret the server echoes arrives split over several
