@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..costs import rough_tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages, user_text
-from .base import Kind, Outcome, Prepared, Score, chat_body, max_output_tokens
+from ..templating import render_messages
+from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
 
 
 class FunctionSpec(BaseModel):
@@ -163,16 +163,13 @@ class ToolCalling(Kind):
             state["degraded"] = True
             body.pop("tool_choice", None)
             body.pop("parallel_tool_calls", None)
-        prompt = sum(rough_tokens(m["content"]) + 4 for m in messages) + rough_tokens(json.dumps(tools))
-        per_call = max_output_tokens(body, model)
-        return Prepared(
-            input_text=user_text(messages),
-            request=body,
-            # Each step resends the conversation so far: bound it by max_steps full prompts.
-            est_prompt_tokens=(prompt + per_call) * suite.max_steps,
-            max_output_tokens=per_call * suite.max_steps,
-            state=state,
-        )
+        prepared = chat_prepared(messages, body, model, state)
+        prompt = prepared.est_prompt_tokens + rough_tokens(json.dumps(tools))
+        per_call = prepared.max_output_tokens
+        # Each step resends the conversation so far: bound it by max_steps full prompts.
+        prepared.est_prompt_tokens = (prompt + per_call) * suite.max_steps
+        prepared.max_output_tokens = per_call * suite.max_steps
+        return prepared
 
     async def execute(self, prepared: Prepared, api) -> Outcome:
         body = prepared.request or {}
@@ -212,11 +209,10 @@ class ToolCalling(Kind):
                        output_text=content if isinstance(content, str) else None)
 
     def score(self, suite: ToolCallingSuite, case: ToolCallingCase, prepared: Prepared, outcome: Outcome) -> Score:
-        from ..scoring.bfcl_ast import check_calls, parse_tool_calls, wire_names
+        from ..scoring.bfcl_ast import check_calls, parse_tool_calls
 
         tools = case_tools(suite, case)
-        names = wire_names(t["function"]["name"] for t in tools)
-        back = {w: o for o, w in names.items()}
+        back: dict[str, str] = prepared.state.get("back", {})  # wire name -> tool name, from prepare
         response = outcome.response
         if isinstance(response, str):  # as stored, when a caller did not parse the JSON column
             try:
