@@ -239,11 +239,12 @@ def _side(con, run_id: str) -> Side:
 
 def _load(con, run_id: str) -> dict[tuple[str, str], dict[str, list[_Row]]]:
     """{(suite, model): {case_id: [rows by repeat]}}"""
-    sel = ", ".join(f'"{c}"' for c in _COLUMNS)
+    from . import store
+
+    rows = store.fetch_rows(con, "run_id = ?", [run_id], columns=_COLUMNS)
+    rows.sort(key=lambda d: (d["suite"], d["case_id"], d["repeat"]))
     out: dict[tuple[str, str], dict[str, list[_Row]]] = defaultdict(lambda: defaultdict(list))
-    for rec in con.execute(f"SELECT {sel} FROM results WHERE run_id = ? ORDER BY suite, case_id, \"repeat\"",
-                           [run_id]).fetchall():
-        d = dict(zip(_COLUMNS, rec))
+    for d in rows:
         out[(d["suite"], d["model"])][d["case_id"]].append(
             _Row(d["case_id"], d["kind"], d["repeat"], d["status"], d["error"], d["passed"], d["score"],
                  d["latency_ms"], d["ttft_ms"], d["cost_usd"])

@@ -12,12 +12,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..compare import compare_runs
+from ..compare_output import _write_atomic
 from ..errors import UsageError
 from . import charts
 from .data import ReportOptions
@@ -176,14 +177,10 @@ def _comparison(con, run_ids: list[str]) -> dict | None:
     if len(run_ids) != 2:
         return None
     try:
-        from ..compare import compare_runs
-    except ImportError:
-        return {"unavailable": "the comparison module (evalseed.compare) is not installed in this build."}
-    try:
         result = compare_runs(con, run_ids[0], run_ids[1])
     except UsageError as e:
         return {"unavailable": str(e)}
-    return {"data": _clean_floats(result.to_dict() if hasattr(result, "to_dict") else result)}
+    return {"data": result.to_dict()}  # to_dict is JSON-safe already (NaN -> None)
 
 
 def _router(con, run_ids: list[str], router_path: str | None) -> dict | None:
@@ -263,10 +260,9 @@ def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: 
         ctx["router_routes"] = {r.get("suite"): r for r in rd.get("routes") or [] if isinstance(r, dict)}
     page = _env().get_template("report.html.j2").render(**ctx)
     path = out / report_filename(run_ids)
-    tmp = path.with_suffix(".html.tmp")
-    # errors="replace": a lone surrogate from an old database must not cost the whole report.
-    tmp.write_text(page, encoding="utf-8", errors="replace")
-    os.replace(tmp, path)  # a reader never sees half a report
+    # A reader never sees half a report. errors="replace": a lone surrogate from an old database
+    # must not cost the whole report.
+    _write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 
@@ -305,9 +301,7 @@ def write_index(out_dir: str | Path) -> Path:
     items.sort(key=lambda x: (x.get("generated") or "", x["mtime"]), reverse=True)
     page = _env().get_template("index.html.j2").render(items=items, folder=str(out.resolve()))
     path = out / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8", errors="replace")
-    os.replace(tmp, path)
+    _write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 
