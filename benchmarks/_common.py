@@ -158,6 +158,21 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
     return Timed(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, out, err)
 
 
+def check_db(db: Path, n: int) -> None:
+    """An evalseed run's database holds `n` rows, all answered and passed: a fast run that
+    scored nothing would be a benchmark measuring nothing."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        total, ok, passed = con.execute(
+            "SELECT count(*), count(*) FILTER (status = 'ok'), count(*) FILTER (passed) FROM results").fetchone()
+    finally:
+        con.close()
+    if (total, ok, passed) != (n, n, n):
+        raise RuntimeError(f"{db}: expected {n} ok and passed rows, found total={total} ok={ok} passed={passed}")
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -168,3 +183,13 @@ def fmt_s(x: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def run_main(name: str, main) -> None:
+    """Run a benchmark's `main()` and exit with its code; a RuntimeError (a crashed or wrong
+    measurement) is one line naming the benchmark and exit 1."""
+    try:
+        sys.exit(main())
+    except RuntimeError as e:
+        print(f"{name} FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

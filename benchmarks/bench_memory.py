@@ -2,7 +2,7 @@
 raw AsyncOpenAI loop's peak on the same workload as the baseline measured in the same run.
 
     python benchmarks/bench_memory.py               # 10,000 cases, C=64 (target: <= 400 MB)
-    python benchmarks/bench_memory.py --small       # CI smoke: 500 cases
+    python benchmarks/bench_memory.py --small       # CI smoke: 200 cases
 
 Peak RSS is ru_maxrss from os.wait4 on exactly that process (the stub server is not counted).
 Also printed: the peak at a tenth of the cases, so growth per case is visible (a run that keeps
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CUE, PYTHON, StubProcess, machine, run_measured, verdict, write_suite  # noqa: E402
+from _common import CUE, PYTHON, StubProcess, machine, run_main, run_measured, verdict, write_suite  # noqa: E402
 
 MODEL = "seed-1-6-flash-250715"
 TARGET_MB = 400.0
@@ -83,8 +83,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"bench_memory FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main("bench_memory", main)

@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import PYTHON, ROOT, StubProcess, machine, median, run_measured, suite_prompts, verdict, write_suite  # noqa: E402
+from _common import PYTHON, ROOT, StubProcess, check_db, machine, median, run_main, run_measured, suite_prompts, verdict, write_suite  # noqa: E402
 
 MODEL = "seed-1-6-flash-250715"
 PROMPTFOO_VERSION = "0.121.20"
@@ -116,7 +116,8 @@ def write_inspect(folder: Path, n: int) -> Path:
 # ---- one round --------------------------------------------------------------------------------
 
 
-def commands(work: Path, tmp: Path, suite: Path, pf_config: Path, task: Path, url: str, c: int, r: int) -> dict:
+def commands(work: Path, tmp: Path, suite: Path, pf_config: Path, task: Path, url: str, c: int, delay: float,
+             r: int) -> dict:
     pf_bin = str(work / "pf" / "node_modules" / ".bin" / "promptfoo")
     inspect_bin = str(work / "inspect-venv" / "bin" / "inspect")
     pf_common = [pf_bin, "eval", "-c", str(pf_config), "--no-cache", "-j", str(c), "--no-progress-bar", "--no-table"]
@@ -127,7 +128,7 @@ def commands(work: Path, tmp: Path, suite: Path, pf_config: Path, task: Path, ur
                   "-M", "responses_api=false", "--max-connections", str(c), "--display", "none"]
     return {
         "evalseed": [PYTHON, "-m", "evalseed", "run", str(suite), "--base-url", url, "--models", MODEL,
-                     "--db", str(tmp / f"es-{r}.duckdb"), "--no-progress", "--concurrency", str(c)],
+                     "--db", str(tmp / f"es-{delay:g}-{r}.duckdb"), "--no-progress", "--concurrency", str(c)],
         "promptfoo": pf_common,
         "promptfoo --no-write": pf_common + ["--no-write"],
         "inspect": ins_common + ["--log-dir", str(tmp / f"inspect-logs-{r}")],
@@ -140,7 +141,11 @@ def check_done(tool: str, output: str, cmd: list[str], work: Path, n: int) -> No
     exits 0 even when the eval failed; promptfoo exits 100 on a failed assertion)."""
     import re
 
-    if tool.startswith("promptfoo"):
+    if tool == "evalseed":
+        db = Path(cmd[cmd.index("--db") + 1])
+        check_db(db, n)
+        db.unlink()
+    elif tool.startswith("promptfoo"):
         m = re.search(r"([\d,]+) passed", output)  # "2,000 passed"
         if not m or int(m.group(1).replace(",", "")) != n:
             raise RuntimeError(f"{tool}: expected {n} passed, output ends:\n{output[-1500:]}")
@@ -176,7 +181,7 @@ def inside(args) -> int:
                 pf_config = write_promptfoo(tmp, args.n, srv.base_url)
                 for r in range(args.rounds):
                     order = tools[r % len(tools):] + tools[:r % len(tools)]
-                    cmds = commands(work, tmp, suite, pf_config, task, srv.base_url, args.concurrency, r)
+                    cmds = commands(work, tmp, suite, pf_config, task, srv.base_url, args.concurrency, delay, r)
                     for tool in order:
                         cfg_dir = tmp / f"pfcfg-{delay:g}-{r}-{tool.replace(' ', '')}"
                         env = dict(os.environ, **QUIET_ENV, PROMPTFOO_CONFIG_DIR=str(cfg_dir),
@@ -238,8 +243,4 @@ def _quote(s: str) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"bench_peers FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main("bench_peers", main)

@@ -67,7 +67,8 @@ def main() -> int:
 
         con = store.open_db(db, read_only=True)
         fetched, base_wall, base_cpu = timed(store.fetch_rows, con, "run_id = ?", ["bench-run"])
-        assert len(fetched) == built["rows"]
+        if len(fetched) != built["rows"]:
+            raise RuntimeError(f"fetched {len(fetched):,} rows of the {built['rows']:,} built")
         del fetched
         out = work / "reports"
         path, wall, cpu = timed(render.render_report, con, ["bench-run"], out)

@@ -8,7 +8,7 @@ Rows have the `results` contract's shape and realistic sizes: a request body wit
 user message (about 400 bytes of JSON), an assembled chat.completion response with usage (about
 350 bytes), details, timings and tokens. The writer is used as `evalseed run` uses it: `add()`
 per row, a flush at every batch (2,000 rows), one last flush. executemany is far slower per row,
-so it runs on the first --baseline-rows rows (default 5,000) and the ratio is taken per row
+so it runs on the first --baseline-rows rows (default 2,000) and the ratio is taken per row
 (the time of executemany per row is flat in the row count: one INSERT per row).
 
 Printed: wall and CPU seconds, rows per second, the ratio, the target. Exit 1 only when the
@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, verdict  # noqa: E402
+from _common import machine, run_main, verdict  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -174,8 +174,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"bench_store FAILED: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_main("bench_store", main)

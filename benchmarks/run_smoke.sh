@@ -20,6 +20,7 @@ declare -A ARGS=(
   [bench_replay.py]="--small"
   [bench_router.py]="--small"
   [bench_compare.py]="--suites 2 --cases 100"
+  [bench_long_context.py]="--small"
 )
 SKIP=" bench_peers.py "
 

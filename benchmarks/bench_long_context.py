@@ -4,11 +4,13 @@ Preparing must hold no document text (sizes are computed from the haystack's cha
 building the prompts one after another must cut each length's filler once, whatever the number of
 depths and models. Figures are tracemalloc peaks, relative to one copy of the longest document.
 
-    /work/venv/bin/python benchmarks/long_context_memory.py
+    /work/venv/bin/python benchmarks/bench_long_context.py            # 3 models
+    /work/venv/bin/python benchmarks/bench_long_context.py --small    # CI smoke: 1 model
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 import tracemalloc
 from pathlib import Path
@@ -22,8 +24,11 @@ MODELS = ["seed-1-8-251228", "seed-1-6-flash-250715", "seed-1-6-250915"]
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="CI smoke: the first model only")
+    a = ap.parse_args()
     suite = load_suite_file(ROOT / "suites" / "long-context-needle.yaml")
-    models = [BUILTIN_MODELS[m] for m in MODELS]
+    models = [BUILTIN_MODELS[m] for m in (MODELS[:1] if a.small else MODELS)]
     lc._filler.cache_clear()
     tracemalloc.start()
     t0 = time.perf_counter()
