@@ -144,11 +144,9 @@ def compare_fields(expected: Any, got: Any, limit: int = 20) -> FieldScore:
 
 def schema_errors(value: Any, schema: dict, limit: int = 5) -> list[str]:
     """Draft 2020-12 validation errors of `value` (empty: valid), each as `path: message`."""
-    from jsonschema import Draft202012Validator
-
     errors = []
     try:
-        for err in Draft202012Validator(schema).iter_errors(value):
+        for err in _validator(schema).iter_errors(value):
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".")
             errors.append(f"{where or '(root)'}: {err.message[:200]}")
             if len(errors) >= limit:
@@ -156,6 +154,26 @@ def schema_errors(value: Any, schema: dict, limit: int = 5) -> list[str]:
     except RecursionError:
         errors.append("(root): nested too deeply to validate")
     return errors
+
+
+def _validator(schema: dict):
+    """The draft 2020-12 validator of `schema`, built once per distinct schema (a suite scores
+    every case against the same one). The key is the JSON text in the schema's own key order:
+    validation walks keywords in that order, so errors come out as from a fresh validator."""
+    try:
+        key = json.dumps(schema)
+    except (TypeError, ValueError, RecursionError):  # not plain JSON: no cache key, build it afresh
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(schema)
+    return _validator_for_text(key)
+
+
+@lru_cache(maxsize=256)
+def _validator_for_text(text: str):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(text))
 
 
 def check_schema(schema: Any) -> str | None:
