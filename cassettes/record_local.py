@@ -13,8 +13,6 @@ tests/test_cassettes_bundled.py replays the cassettes offline and checks those s
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import shutil
 import sys
@@ -45,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(d) / "record.duckdb"
         opts = RunOptions(paths=args.paths, models="local", db=str(db), cassettes="record",
                           cassette_dir=str(HERE), progress=False, label="cassette recording")
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = run_command(opts)
-        print(out.getvalue())
+        code = run_command(opts)
         if code != 0:
             return code
         rows = _rows(db)

@@ -200,7 +200,6 @@ def _models_to_check(suite: ImageSuite) -> list[tuple[str, str | None]]:
 
 DOWNLOAD_TIMEOUT_S = 60.0
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
-_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 
 
 def sniff_ext(data: bytes) -> str:
@@ -232,10 +231,6 @@ def inspect_image(data: bytes) -> dict[str, Any]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{type(e).__name__}: {e}") from None
     return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
-
-
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "backslashreplace").decode("ascii")[:200]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -371,6 +366,8 @@ class ImageKind(Kind):
                     rec["source"] = "url"
                     if client is None:
                         import httpx2  # what openai uses; only needed when the API answers with links
+
+                        from ..engine import _ascii
 
                         # The engine's suite/case/provider headers: a cassette files the download
                         # with its suite's recordings instead of a shared catch-all.

@@ -18,7 +18,7 @@ import time
 from typing import Optional, Sequence
 
 
-async def _worker(port: int, n: int, body: bytes, stream: bool) -> None:
+async def _worker(port: int, n: int, body: bytes) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
@@ -46,7 +46,7 @@ async def _drive(port: int, requests: int, connections: int, stream: bool) -> fl
                        "messages": [{"role": "user", "content": "The battery died after two days."}]}).encode()
     per = requests // connections
     t0 = time.perf_counter()
-    await asyncio.gather(*[_worker(port, per, body, stream) for _ in range(connections)])
+    await asyncio.gather(*[_worker(port, per, body) for _ in range(connections)])
     return (per * connections) / (time.perf_counter() - t0)
 
 
