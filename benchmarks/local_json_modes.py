@@ -26,7 +26,8 @@ def main(timeout: float = 200.0) -> None:
     kind = get_kind("json_extraction")
     model = BUILTIN_MODELS["gemma-3-270m"]
     times: dict[str, float | None] = {}
-    with local_server(model) as url:
+    with local_server(model) as server:
+        url = server.base_url
         for variant in ("none", "json_object", "json_object+schema"):
             body = kind.prepare(suite, suite.cases[1], model).request
             body.update(max_tokens=120, temperature=0)

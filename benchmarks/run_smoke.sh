@@ -21,6 +21,7 @@ declare -A ARGS=(
   [bench_router.py]="--small"
   [bench_compare.py]="--suites 2 --cases 100"
   [bench_long_context.py]="--small"
+  [bench_local_build.py]="--small"
 )
 SKIP=" bench_peers.py "
 

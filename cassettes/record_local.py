@@ -4,7 +4,7 @@
     python cassettes/record_local.py suites/x.yaml    # only these (after editing a suite)
 
 Each named suite's old recordings are deleted first, so no stale interaction survives an edit.
-Starts llama.cpp (pip install -e '.[local]'), runs `evalseed run ... --models local --cassettes
+Starts llama.cpp (pip install -e '.[local]' && evalseed local install), runs `evalseed run ... --models local --cassettes
 record`, refuses to keep a recording with error rows, and rewrites `local/recorded-scores.json`
 (suite/case/repeat -> status, score, passed) for the suites it ran;
 tests/test_cassettes_bundled.py replays the cassettes offline and checks those scores.

@@ -21,7 +21,10 @@ app = typer.Typer(
 route_app = typer.Typer(help="Learn which model to use per task, evaluate it, and pick.", no_args_is_help=True)
 import_app = typer.Typer(help="Bring external data in: BFCL files as suites, outcome tables as runs.", no_args_is_help=True)
 app.add_typer(route_app, name="route")
+local_app = typer.Typer(help="The embedded offline model: build llama.cpp for this machine, show the build.",
+                        no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(local_app, name="local")
 
 _DEBUG = False
 
@@ -282,6 +285,41 @@ def import_outcomes(
                             completion_tokens=completion_tokens, exclude=str(exclude) if exclude else None,
                             label=label, force=force))
 
+
+
+# ---- local (owner: local_build) ---------------------------------------------------------------
+
+
+@local_app.command("install")
+def local_install(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Build again even when evalseed's cache has the wheel."),
+) -> None:
+    """Build llama.cpp (llama-cpp-python) without native CPU tuning and install it here."""
+    from .local_build import install
+
+    def say(line: str) -> None:
+        typer.echo(f"evalseed: {line}", err=True)
+
+    raise typer.Exit(_guard(lambda: install(rebuild=rebuild, say=say) and 0))
+
+
+@local_app.command("info")
+def local_info(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Which llama.cpp build is installed, what this CPU needs, and what the build was compiled with."""
+    import json
+
+    from .local_build import installed, mismatch, profile, system_info
+
+    have, want = installed(), profile()
+    info = {"installed_version": have.version, "installed_from": have.origin, "built_for": have.profile,
+            "this_cpu": want.name, "portable_build_args": list(want.cmake_args),
+            "problem": mismatch(have, want), "system_info": system_info() if have.version else None}
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            typer.echo(f"{key:>20}: {' '.join(value) if isinstance(value, list) else value}")
+    raise typer.Exit(0)
 
 
 # ---- plumbing ---------------------------------------------------------------------------------

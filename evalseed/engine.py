@@ -157,6 +157,18 @@ class ModelLane:
     observer: CallObserver | None = None
     # Requests in a row that spent every retry without reaching the server (see DOWN_STREAK).
     down_streak: int = 0
+    # For a server evalseed runs itself: None while it lives, else why it died. Checked on every
+    # transient error, so a dead server ends the run at once instead of after every retry.
+    server_failure: Callable[[], str | None] | None = None
+
+    async def dead_server(self, wait_s: float = 1.0) -> str | None:
+        if self.server_failure is None:
+            return None
+        # A dying process closes its sockets a moment before it can be reaped: give it that moment.
+        deadline = time.monotonic() + wait_s
+        while (why := self.server_failure()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return why
 
 
 _SDK_CHAT_PARAMS: set[str] | None = None
@@ -250,6 +262,8 @@ class JobApi:
                     return call
                 if isinstance(err, _Permanent):
                     raise CallFailed(err.error_class, lane.redact(err.message), attempt, body)
+                if (why := await lane.dead_server()) is not None:
+                    raise RunAborted(lane.redact(why))
                 elapsed = time.monotonic() - started
                 if attempt >= opts.max_attempts or elapsed >= opts.retry_time_budget:
                     if err.error_class in _UNREACHABLE:

@@ -359,6 +359,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
     out_dir = str(Path(opts.out_dir) / run_id)
     with ExitStack() as stack:
         base_urls: dict[str, str] = {}
+        server_failure = None
         local_models = [m for m in plan.models.values() if plan.providers[m.name].name == "local"
                         and not plan.providers[m.name].base_url]
         if local_models:
@@ -370,7 +371,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             else:
                 from .local_model import local_server
 
-                url = stack.enter_context(local_server(local_models[0]))
+                server = stack.enter_context(local_server(local_models[0]))
+                url, server_failure = server.base_url, server.failure
             for m in local_models:
                 base_urls[m.name] = url
         observer = None
@@ -405,7 +407,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                     from dataclasses import replace as _replace
 
                     lane_opts = _replace(eng_opts, concurrency=1)
-                lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer)
+                lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer,
+                                        server_failure=server_failure if name in base_urls else None)
             engine = Engine(lanes, budget)
             jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
 

