@@ -323,4 +323,37 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         if raw["provider"] not in providers:
             raise UsageError(f"{p} provider: unknown provider {raw['provider']!r}.")
         cfg.default_provider = raw["provider"]
+    cfg.notices.append(f"configuration from {p} ({'--config' if path else 'found in the working folder'}).")
+    _guard_builtin_keys(providers, p, explicit=path is not None, notices=cfg.notices)
     return cfg
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def _guard_builtin_keys(providers: dict[str, Provider], where: Path, *, explicit: bool, notices: list[str]) -> None:
+    """A cloned repository may ship an evalseed.yaml: found in the working folder, it must not send
+    a built-in provider's key (AISA_API_KEY, ARK_API_KEY) to another host, neither by moving that
+    provider nor by a provider of its own that names the same variable. Passed with --config, the
+    user asked for it; it is allowed and said."""
+    homes = {bp.api_key_env: _origin(bp.base_url) for bp in BUILTIN_PROVIDERS.values()
+             if bp.api_key_env and bp.base_url}
+    for name, prov in providers.items():
+        if not prov.base_url:
+            continue
+        origin = _origin(prov.base_url)
+        home = homes.get(prov.api_key_env or "")
+        builtin = BUILTIN_PROVIDERS.get(name)
+        if home and origin != home:
+            if not explicit:
+                raise UsageError(
+                    f"{where}: provider {name} would send {prov.api_key_env} to {origin} instead of {home}, and a "
+                    f"configuration file found in the working folder may not redirect a built-in key; if you trust "
+                    f"this file, pass it with --config {where}.")
+            notices.append(f"{where}: provider {name} sends {prov.api_key_env} to {origin} (built in: {home}).")
+        elif builtin and builtin.base_url and origin != _origin(builtin.base_url):
+            notices.append(f"{where}: provider {name} is at {origin} (built in: {_origin(builtin.base_url)}).")

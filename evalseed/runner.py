@@ -129,6 +129,10 @@ def _api_key(provider: Provider, required: bool) -> str:
     env = provider.api_key_env
     key = os.environ.get(env) if env else None
     if key:
+        if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+            # Never sent: the HTTP layer's error about such a header would quote the key itself.
+            raise UsageError(f"the key in {env} holds whitespace, a line break or another character no key has "
+                             "(often a copied newline); set the variable to the key alone.")
         return key
     if required:
         raise UsageError(
@@ -155,6 +159,11 @@ def _check_base_url(url: str) -> None:
     if parts.username or parts.password:
         raise UsageError("--base-url must not carry credentials (they would be stored with the run); "
                          "put the key in an environment variable and name it with --api-key-env.")
+    if parts.query or parts.fragment:
+        # The openai client appends its paths after the whole URL (a query would end up inside the
+        # path), and a value there, often a key, would be stored with the run.
+        raise UsageError("--base-url must not carry a query string or fragment (a key there would be stored with "
+                         "the run, and the client cannot use it); give the URL up to /v1 and the key with --api-key-env.")
 
 
 def _git_sha() -> str | None:
