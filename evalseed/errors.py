@@ -22,3 +22,8 @@ class RunAborted(EvalseedError):
     """The run cannot go on (auth failure, model not open, quota spent, budget reached)."""
 
     exit_code = 3
+
+
+class StoreFailed(RunAborted):
+    """The database could not take answered rows (a full disk, a file-size limit): the run stops
+    scheduling, and what was answered is kept (see store.ResultWriter.spill)."""

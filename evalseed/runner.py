@@ -4,10 +4,12 @@ engine, show progress, and print the summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import Any, Iterator
 from . import __version__
 from .config import Config, ModelInfo, Provider, load_config
 from .console import console
-from .errors import RunAborted, UsageError
+from .errors import RunAborted, StoreFailed, UsageError
 
 LOOPBACK_PREFIXES = ("http://127.", "http://localhost", "http://[::1]", "https://127.", "https://localhost")
 
@@ -280,6 +282,9 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
     try:
         if opts.resume:
             run_id = opts.run_id
+            recovered = store.recover(con, run_id, _unsaved_files(opts.db, run_id))
+            if recovered:
+                _stderr(f"evalseed: stored {recovered} answered rows that run {run_id} had saved beside the database.")
             done, errored = store.stored_keys(con, run_id)
             spent_row = con.execute("SELECT coalesce(sum(cost_usd), 0) FROM results WHERE run_id = ?", [run_id]).fetchone()
             already_spent = float(spent_row[0] or 0.0)
@@ -291,12 +296,11 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             store.insert_run(con, run_id, label=opts.label, git_sha=_git_sha(), version=__version__, config=config)
             store.insert_prices(con, run_id, cfg.price_table())
         budget = Budget(opts.budget_usd, spent=already_spent)
-        writer = store.ResultWriter(con, run_id, replace_keys=errored)
+        writer = store.ResultWriter(con, run_id, replace_keys=errored, where=opts.db)
         status = "interrupted"
         message = None
         try:
             stopped = _drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
-            writer.flush()
             status = "budget" if stopped else "finished"
             if stopped:
                 message = (f"stopped before spending past --budget-usd {opts.budget_usd} "
@@ -305,11 +309,14 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             status = "aborted"
             message = str(e)
         finally:
-            try:
-                writer.flush()
-            finally:
+            # Also on Ctrl-C: what was answered is paid for and must reach the database or a file.
+            trouble = _store_the_rest(writer, opts.db, run_id)
+            if trouble:
+                status, message = "aborted", trouble
+            with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
-        _print_summary(con, run_id, plan)
+        if writer.failed is None:
+            _print_summary(con, run_id, plan)
         if message:
             _stderr(f"evalseed: {message}")
             return 3
@@ -317,6 +324,37 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
         return 0
     finally:
         con.close()
+
+
+def _unsaved_files(db: str, run_id: str) -> list[Path]:
+    """Where ResultWriter.spill may have put rows the database would not take, in order."""
+    from . import store
+
+    name = store.unsaved_file_name(db, run_id)
+    return [Path(db).resolve().parent / name, Path(tempfile.gettempdir()) / name]
+
+
+def _store_the_rest(writer, db: str, run_id: str) -> str | None:
+    """Write the rows still in memory (one more try if the database refused them mid-run). When
+    it refuses again, save them beside it; returns the sentence to end the run with, or None."""
+    from .errors import StoreFailed
+
+    refused = writer.failed
+    if refused is None and not writer.pending:
+        return None
+    try:
+        writer.flush()
+    except StoreFailed as e:
+        n = writer.pending
+        saved = writer.spill([p.parent for p in _unsaved_files(db, run_id)], _unsaved_files(db, run_id)[0].name)
+        where = (f"the {n} answered rows it could not take are saved in {saved}" if saved
+                 else f"the {n} answered rows it could not take could not be saved anywhere either, and are lost")
+        return (f"{e}, so the run stopped sending requests; {where}; free space, then finish with "
+                f"--resume {run_id} (it stores them first).")
+    if refused is not None:
+        return (f"{refused} for a while, so the run stopped sending requests; every answered row is stored "
+                f"now; finish with --resume {run_id}.")
+    return None
 
 
 def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
@@ -342,6 +380,13 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "prices": cfg.price_table(),
         "config_file": cfg.source,
     }
+
+
+def _while_stored(jobs: Iterator, writer) -> Iterator:
+    for job in jobs:
+        if writer.failed is not None:
+            return
+        yield job
 
 
 def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set[tuple]) -> Iterator:
@@ -419,7 +464,10 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer,
                                         server_failure=server_failure if name in base_urls else None)
             engine = Engine(lanes, budget)
-            jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
+            # No new request once the database refuses rows: answers it cannot store would be paid
+            # for and then asked again by --resume.
+            jobs = {name: _while_stored(_jobs_for(plan, info, run_id, out_dir, skip), writer)
+                    for name, info in plan.models.items()}
 
             def sink(row: dict) -> None:
                 writer.add(row)
@@ -434,7 +482,10 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                         await asyncio.wait_for(stop_flush.wait(), 0.5)
                     except TimeoutError:
                         pass
-                    writer.flush()
+                    try:
+                        writer.flush()
+                    except StoreFailed:
+                        return  # _execute tries once more after the requests in flight are back
 
             loop = asyncio.get_running_loop()
             me = asyncio.current_task()
