@@ -151,7 +151,7 @@ def check_templates(suite: "BaseSuite", messages, variables_for) -> None:
     from jinja2.exceptions import SecurityError
 
     from ..suites.loader import SuiteError
-    from ..templating import compile_template
+    from ..templating import compile_template, render
 
     for i, m in enumerate(messages):
         try:
@@ -161,7 +161,7 @@ def check_templates(suite: "BaseSuite", messages, variables_for) -> None:
     for ci, case in enumerate(suite.cases):
         for i, m in enumerate(messages):
             try:
-                compile_template(m.content).render(variables_for(case))
+                render(m.content, variables_for(case))
             except UndefinedError as e:
                 raise SuiteError(f"cases[{ci}].vars", f"{e.message} (used by messages[{i}])") from None
             except SecurityError as e:

@@ -280,6 +280,7 @@ class ImageKind(Kind):
 
     def validate(self, suite: ImageSuite) -> None:
         from jinja2 import TemplateSyntaxError, UndefinedError
+        from jinja2.exceptions import SecurityError
 
         from ..suites.loader import SuiteError
 
@@ -288,11 +289,14 @@ class ImageKind(Kind):
             source = case.prompt or suite.prompt or ""
             where = f"cases[{i}].prompt" if case.prompt else "prompt"
             try:
-                text = compile_template(source).render(case.vars)
+                compile_template(source)
+                text = render(source, case.vars)
             except TemplateSyntaxError as e:
                 raise SuiteError(where, f"template syntax error: {e.message}") from None
             except UndefinedError as e:
                 raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
+            except SecurityError as e:
+                raise SuiteError(where, f"unsafe template: {e}") from None
             if not text.strip():
                 raise SuiteError(where, "the prompt is empty once rendered")
             size = effective_params(suite, case).get("size")

@@ -16,6 +16,9 @@ SUITE_SUFFIXES = (".yaml", ".yml")
 _MAX_MESSAGE = 400
 # Aliases let a few YAML lines expand exponentially ("billion laughs"); no real suite comes near.
 _MAX_VALUES = 1_000_000
+# Checked before parsing: PyYAML takes about a second and 25 MB of memory per MB of suite, and a
+# 52 MB file took 55 s and 1.4 GB before the value count refused it (issue 16).
+MAX_SUITE_BYTES = 8 * 1024 * 1024
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][\w-]*$")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_][\w-]*|\[\d+\])(?:\.[A-Za-z_][\w-]*|\[\d+\])*): (.*)$", re.S)
 
@@ -122,12 +125,31 @@ def _expanded_size(node, file: str, memo: dict[int, int], active: set[int]) -> i
     total = 1 + sum(_expanded_size(c, file, memo, active) for c in children)
     active.discard(nid)
     if total > _MAX_VALUES:
+        cause = "aliases expand this suite to" if _has_alias(node) else "this suite holds"
         raise UsageError(
-            f"{file}:{node.start_mark.line + 1}: aliases expand this suite to more than {_MAX_VALUES:,} values; "
-            "write it without nested aliases or split it."
+            f"{file}:{node.start_mark.line + 1}: {cause} more than {_MAX_VALUES:,} values; "
+            "write it without nested aliases or split it into several suites."
         )
     memo[nid] = total
     return total
+
+
+def _has_alias(node) -> bool:
+    """True when a node is reached twice below `node` (that is what an alias is, once composed)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            return True
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            stack.extend(x for pair in n.value for x in pair)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return False
 
 
 def _walk(node, path: tuple, lines: dict[tuple, int], file: str, visited: set[int]) -> None:
@@ -223,6 +245,10 @@ def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
 
     file = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SUITE_BYTES:
+            return [SuiteProblem(file, None, "", f"the file is {size / 2**20:.1f} MB and a suite may be at most "
+                                 f"{MAX_SUITE_BYTES // 2**20} MB; split its cases into several suites")]
         raw_bytes = path.read_bytes()
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
