@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -147,8 +148,15 @@ def _write_atomic(path: str | Path, text: str, *, errors: str = "strict", umask_
         raise
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!#|~])")
+
+
 def _md_escape(s: object) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Text from runs (model names, case ids, answers) as literal Markdown: no HTML, no links,
+    images, emphasis, code spans or table breaks, whoever named the model."""
+    # `<` starts every HTML tag; `>` alone only quotes at a line's start, which a cell never is.
+    text = str(s).replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
 def render_markdown(cmp: "Comparison") -> str:
@@ -158,7 +166,8 @@ def render_markdown(cmp: "Comparison") -> str:
     lines = [
         f"## evalseed compare: {'❌ regression' if cmp.failed else '✅ no regression'}",
         "",
-        f"Base `{b.run_id}` ({', '.join(b.models)}) vs candidate `{c.run_id}` ({', '.join(c.models)}). "
+        f"Base {_md_escape(b.run_id)} ({_md_escape(', '.join(b.models))}) vs candidate {_md_escape(c.run_id)} "
+        f"({_md_escape(', '.join(c.models))}). "
         f"Gate: Holm-adjusted McNemar p < {s['alpha']:g} and a drop of more than {100 * s['min_drop']:g} pts"
         + (f"; mean cost up to +{100 * s['max_cost_increase']:g}%" if s["max_cost_increase"] is not None else "")
         + (f"; p50 latency up to +{100 * s['max_latency_increase']:g}%" if s["max_latency_increase"] is not None else "")
