@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import UsageError
 
@@ -234,13 +234,17 @@ class Config:
                 changes["prices"] = provider.price_overrides[name]
         return replace(info, **changes) if changes else info
 
-    def price_table(self) -> dict[str, Any]:
+    def price_table(self, used: Mapping[str, ModelInfo] | None = None) -> dict[str, Any]:
+        """Every model's prices; for the models in `used` (a run's, as its providers see them)
+        the prices that run is charged, provider overrides included: the audit trail of a run
+        must show what its cost_usd was computed from."""
+        models = {**self.models, **(used or {})}
         return {
             "as_of": PRICES_AS_OF,
             "source": PRICES_SOURCE,
             "models": {
                 n: {k: getattr(m.prices, k) for k in Prices.__slots__ if getattr(m.prices, k) is not None}
-                for n, m in sorted(self.models.items())
+                for n, m in sorted(models.items())
             },
         }
 

@@ -294,7 +294,7 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             done, errored, already_spent = set(), set(), 0.0
             config = _run_config(plan, cfg, opts)
             store.insert_run(con, run_id, label=opts.label, git_sha=_git_sha(), version=__version__, config=config)
-            store.insert_prices(con, run_id, cfg.price_table())
+            store.insert_prices(con, run_id, cfg.price_table(plan.models))
         budget = Budget(opts.budget_usd, spent=already_spent)
         writer = store.ResultWriter(con, run_id, replace_keys=errored, where=opts.db)
         status = "interrupted"
@@ -377,7 +377,7 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
                             "inherited_from": i.inherited_from, "structured_output": i.structured_output}
                         for m, i in plan.models.items()},
-        "prices": cfg.price_table(),
+        "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,
     }
 

@@ -76,3 +76,33 @@ def test_free_model_costs_zero_without_usage_and_output_cap_is_recorded():
     seed = cfg.resolve_model("seed-1-8-251228")
     body, notes = chat_body(suite, seed, [])
     assert body["max_tokens"] == 800 and body["thinking"] == {"type": "enabled"} and notes == []
+
+
+def test_a_provider_price_override_is_what_the_run_stores_as_its_prices(cli, tmp_path, monkeypatch):
+    """The audit trail (run_prices, runs.config) shows the prices cost_usd was computed from."""
+    import json
+
+    import duckdb
+
+    from conftest import SMALL_SUITE, write_suite
+    from evalseed.testing.stub_server import StubServer
+
+    monkeypatch.setenv("MINE_KEY", "sk-mine-0123456789")
+    suite = write_suite(tmp_path / "suites", "s.yaml", SMALL_SUITE)
+    with StubServer(answers={"": "positive"}) as srv:
+        cfg = tmp_path / "evalseed.yaml"
+        cfg.write_text(f"providers:\n  mine:\n    base_url: '{srv.base_url}'\n    api_key_env: MINE_KEY\n"
+                       "    prices:\n      seed-1-6-flash-250715: {input: 10.0, output: 20.0}\n")
+        db = tmp_path / "r.duckdb"
+        code, _, err = cli("run", suite, "--models", "seed-1-6-flash-250715", "--provider", "mine",
+                           "--config", cfg, "--db", db, "--no-progress")
+        assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    price = con.execute("SELECT input, output FROM run_prices WHERE model = 'seed-1-6-flash-250715'").fetchone()
+    config = json.loads(con.execute("SELECT config FROM runs").fetchone()[0])
+    rows = con.execute("SELECT prompt_tokens, completion_tokens, cost_usd FROM results").fetchall()
+    con.close()
+    assert price == (10.0, 20.0)
+    assert config["prices"]["models"]["seed-1-6-flash-250715"]["input"] == 10.0
+    for prompt, completion, cost in rows:
+        assert cost == pytest.approx((prompt * 10.0 + completion * 20.0) / 1e6)
