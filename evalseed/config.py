@@ -60,6 +60,11 @@ class ModelInfo:
     # Set when this entry was derived from a family for a version string we had not seen.
     inherited_from: str | None = None
     notes: str = ""
+    # What one request may ask, where the provider documents it (None: only the window bounds it):
+    # prompt tokens, and `max_completion_tokens` (chain of thought included). A case over either
+    # is skipped with the figures, as one over the window is (jobs.py).
+    max_input_tokens: int | None = None
+    max_completion_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +78,12 @@ class Provider:
     # Per-model context windows that differ on this provider.
     context_windows: dict[str, int] = field(default_factory=dict)
     price_overrides: dict[str, Prices] = field(default_factory=dict)
+    # Per-model request limits on this provider: {model: {"max_input_tokens": N, ...}}.
+    limits: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-_SEED_TEXT = dict(kind="text", max_output_tokens=4_096)
+# SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included).
+_SEED_TEXT = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536)
 
 BUILTIN_MODELS: dict[str, ModelInfo] = {
     m.name: m
@@ -148,7 +156,9 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
             "https://ark.ap-southeast.bytepluses.com/api/v3",
             "ARK_API_KEY",
             images_take_n=False,
+            # ModelArk: seed-1-8 has a 256K window, at most 224K of it input (SEED_API.md).
             context_windows={"seed-1-8-251228": 262_144},
+            limits={"seed-1-8-251228": {"max_input_tokens": 229_376}},
         ),
         # base_url is filled in when evalseed starts the embedded llama.cpp server.
         Provider("local", None, None),
@@ -232,6 +242,8 @@ class Config:
                 changes["context_window"] = provider.context_windows[name]
             if name and name in provider.price_overrides:
                 changes["prices"] = provider.price_overrides[name]
+            if name and name in provider.limits:
+                changes.update(provider.limits[name])
         return replace(info, **changes) if changes else info
 
     def price_table(self, used: Mapping[str, ModelInfo] | None = None) -> dict[str, Any]:
@@ -262,6 +274,7 @@ def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
 
 
 _MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from"}
+_LIMIT_KEYS = {"max_input_tokens", "max_completion_tokens"}
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -310,9 +323,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise UsageError(f"{where}: must be a mapping.")
         base = providers.get(name) or Provider(name, None, None)
         spec = dict(spec)
-        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices"}
+        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices", "limits"}
         if bad:
             raise UsageError(f"{where}: unknown key(s) {sorted(bad)}.")
+        if "limits" in spec:
+            limits = dict(base.limits)
+            for m, lim in (spec.pop("limits") or {}).items():
+                if not isinstance(lim, dict) or set(lim) - _LIMIT_KEYS or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in lim.values()):
+                    raise UsageError(f"{where}.limits.{m}: a mapping of {sorted(_LIMIT_KEYS)} to whole numbers > 0.")
+                limits[m] = {**limits.get(m, {}), **lim}
+            spec["limits"] = limits
         if "prices" in spec:
             overrides = dict(base.price_overrides)
             for m, pr in (spec.pop("prices") or {}).items():
