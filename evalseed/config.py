@@ -65,6 +65,9 @@ class ModelInfo:
     # is skipped with the figures, as one over the window is (jobs.py).
     max_input_tokens: int | None = None
     max_completion_tokens: int | None = None
+    # Image models: True where the provider documents which sizes it takes (ModelArk), so sizes
+    # are checked before sending; elsewhere they go as given and the server's answer decides.
+    documented_sizes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class Provider:
     price_overrides: dict[str, Prices] = field(default_factory=dict)
     # Per-model request limits on this provider: {model: {"max_input_tokens": N, ...}}.
     limits: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The provider documents the image sizes its models take (see ModelInfo.documented_sizes).
+    documents_image_sizes: bool = False
 
 
 # SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included).
@@ -159,6 +164,7 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
             # ModelArk: seed-1-8 has a 256K window, at most 224K of it input (SEED_API.md).
             context_windows={"seed-1-8-251228": 262_144},
             limits={"seed-1-8-251228": {"max_input_tokens": 229_376}},
+            documents_image_sizes=True,
         ),
         # base_url is filled in when evalseed starts the embedded llama.cpp server.
         Provider("local", None, None),
@@ -244,6 +250,8 @@ class Config:
                 changes["prices"] = provider.price_overrides[name]
             if name and name in provider.limits:
                 changes.update(provider.limits[name])
+        if info.kind == "image" and provider.documents_image_sizes:
+            changes["documented_sizes"] = True
         return replace(info, **changes) if changes else info
 
     def price_table(self, used: Mapping[str, ModelInfo] | None = None) -> dict[str, Any]:
@@ -273,7 +281,7 @@ def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     return replace(base, **{k: (float(v) if v is not None else None) for k, v in raw.items()})
 
 
-_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from"}
+_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes"}
 _LIMIT_KEYS = {"max_input_tokens", "max_completion_tokens"}
 
 
@@ -323,7 +331,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise UsageError(f"{where}: must be a mapping.")
         base = providers.get(name) or Provider(name, None, None)
         spec = dict(spec)
-        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices", "limits"}
+        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices", "limits",
+                           "documents_image_sizes"}
         if bad:
             raise UsageError(f"{where}: unknown key(s) {sorted(bad)}.")
         if "limits" in spec:

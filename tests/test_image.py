@@ -81,15 +81,32 @@ def test_sizes_per_model(size, model, fine):
     assert (im.size_problem(size, model) is None) is fine
 
 
-def test_a_bad_size_is_refused_at_validation_time_with_the_reason(tmp_path):
+def test_validation_refuses_only_what_no_provider_takes(tmp_path):
+    # The Seed page's own examples are below ModelArk's 4.5 minimum but fine on AIsa (issue 18):
+    # a suite does not know its provider, so validation checks the syntax only.
+    for size in ("1024x1024", "1792x1024", "12800x300"):
+        load(tmp_path, SUITE.replace("size: 1440x2560", f"size: {size}"))
     with pytest.raises(UsageError) as e:
-        load(tmp_path, SUITE.replace("size: 1440x2560", "size: 1024x1024"))
-    msg = str(e.value)
-    assert msg.startswith(str(tmp_path / "img.yaml") + ":12 cases[1].params.size: size '1024x1024' has 1,048,576 pixels")
-    assert "3,686,400 (2560x1440) to 16,777,216 (4096x4096)" in msg
-    with pytest.raises(UsageError, match=r"img.yaml:4 params.size: size '12800x300' has an aspect ratio of 42.7:1; "
-                                         r"seedream-4-5-251128 accepts 1/16 to 16"):
-        load(tmp_path, SUITE.replace("size: 2K", "size: 12800x300"))
+        load(tmp_path, SUITE.replace("size: 1440x2560", "size: huge"))
+    assert str(e.value).startswith(str(tmp_path / "img.yaml") + ":12 cases[1].params")
+    assert "'huge' is not a size; give 2K, 4K or WIDTHxHEIGHT" in str(e.value)
+
+
+def test_sizes_are_checked_per_provider_when_the_request_is_made(tmp_path):
+    from evalseed.config import load_config
+
+    cfg = load_config(None)
+    suite = load(tmp_path, SUITE.replace("size: 1440x2560", "size: 1024x1024"))
+    poster = list(KIND.cases(suite))[1]
+    on_ark = cfg.effective_model(SEEDREAM, cfg.provider("ark"))
+    p = KIND.prepare(suite, poster, on_ark)
+    assert p.skip_reason.startswith("not sent: size '1024x1024' has 1,048,576 pixels")
+    assert "3,686,400 (2560x1440) to 16,777,216 (4096x4096)" in p.skip_reason
+    assert p.skip_reason.endswith("(the provider's documented limits)")
+    on_aisa = cfg.effective_model(SEEDREAM, cfg.provider("aisa"))
+    p = KIND.prepare(suite, poster, on_aisa)
+    assert p.skip_reason is None and p.request["size"] == "1024x1024"
+    assert p.state["size_note"].startswith("sent as given: this provider documents no size limits")
 
 
 @pytest.mark.parametrize("edit, words", [
@@ -126,11 +143,14 @@ def test_cases_carry_the_merged_expectation(tmp_path):
     assert p.skip_reason is None
 
 
-def test_a_model_with_a_stricter_rule_is_skipped_not_sent(tmp_path):
+def test_a_model_with_a_stricter_rule_is_skipped_not_sent_where_sizes_are_documented(tmp_path):
+    from evalseed.config import load_config
+
+    cfg = load_config(None)
     suite = load(tmp_path, SUITE.replace("models: [seedream-4-5-251128]", "models: [seedream-4-0-250828]")
                  .replace("size: 1440x2560", "size: 1K"))
     poster = list(KIND.cases(suite))[1]
-    p = KIND.prepare(suite, poster, SEEDREAM)
+    p = KIND.prepare(suite, poster, cfg.effective_model(SEEDREAM, cfg.provider("ark")))
     assert p.skip_reason.startswith("not sent: size '1K' is neither a preset (2K, 4K)")
 
 

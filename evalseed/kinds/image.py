@@ -26,7 +26,7 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import BUILTIN_MODEL_SETS, BUILTIN_MODELS, VERSION_RE
+from ..config import VERSION_RE
 from ..suites.spec import BaseCase, BaseSuite
 from ..templating import compile_template, render
 from .base import CaseError, Kind, Outcome, Prepared, Score
@@ -87,7 +87,8 @@ def family_of(model: str, family: str | None = None) -> str:
 
 
 def size_problem(size: str, model: str, family: str | None = None) -> str | None:
-    """Why `model` (of `family`, else the family its name implies) would refuse `size`, or None."""
+    """Why `model` (of `family`, else the family its name implies) would refuse `size` on ModelArk,
+    whose limits SEED_API.md documents, or None."""
     return SIZE_RULES.get(family_of(model, family), _ANY_SIZE).problem(size, model)
 
 
@@ -183,19 +184,6 @@ def effective_expect(suite: ImageSuite, case: ImageCase) -> ImageExpect:
     return ImageExpect(**merged)
 
 
-def _models_to_check(suite: ImageSuite) -> list[tuple[str, str | None]]:
-    """(model, family) pairs whose size rules apply at validation time: the suite's models, else
-    the built-in image models a run would use."""
-    names = suite.models or BUILTIN_MODEL_SETS["images"]
-    out = []
-    for name in names:
-        info = BUILTIN_MODELS.get(name)
-        if info is not None and info.kind != "image":
-            continue
-        out.append((name, info.family if info else None))
-    return out
-
-
 # ---- images ---------------------------------------------------------------------------------------
 
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -284,7 +272,6 @@ class ImageKind(Kind):
 
         from ..suites.loader import SuiteError
 
-        checks = _models_to_check(suite)
         for i, case in enumerate(suite.cases):
             source = case.prompt or suite.prompt or ""
             where = f"cases[{i}].prompt" if case.prompt else "prompt"
@@ -299,14 +286,8 @@ class ImageKind(Kind):
                 raise SuiteError(where, f"unsafe template: {e}") from None
             if not text.strip():
                 raise SuiteError(where, "the prompt is empty once rendered")
-            size = effective_params(suite, case).get("size")
-            if size is None:
-                continue
-            for model, family in checks:
-                problem = size_problem(size, model, family)
-                if problem:
-                    at = f"cases[{i}].params.size" if "size" in case.params else "params.size"
-                    raise SuiteError(at, f"{problem}; pick a size it accepts")
+            # Sizes: the syntax is checked with the params (_check_params); the range depends on
+            # the provider, which a suite does not know, so it is checked per request (prepare).
 
     def cases(self, suite: ImageSuite) -> Iterable[ImageCase]:
         """The suite's cases with suite-level params and expectations merged in (so `expected` in
@@ -321,10 +302,14 @@ class ImageKind(Kind):
         body: dict[str, Any] = {"model": model.name, "prompt": prompt, **params}
         expect = effective_expect(suite, case)
         skip = None
+        size_note = None
         if "size" in params:
             problem = size_problem(params["size"], model.name, model.family)
-            if problem:
-                skip = f"not sent: {problem}"
+            if problem and model.documented_sizes:
+                skip = f"not sent: {problem} (the provider's documented limits)"
+            elif problem:
+                size_note = (f"sent as given: this provider documents no size limits, and ModelArk's would refuse "
+                             f"it ({problem})")
         n = params.get("n", 1)
         return Prepared(
             input_text=prompt,
@@ -332,7 +317,7 @@ class ImageKind(Kind):
             skip_reason=skip,
             max_output_tokens=0,
             state={"suite": suite.name, "case": case.id, "model": model.name,
-                   "detail_expected": expect.model_dump(), "detail_n": n},
+                   "detail_expected": expect.model_dump(), "detail_n": n, "size_note": size_note},
         )
 
     async def execute(self, prepared: Prepared, api) -> Outcome:
@@ -444,6 +429,8 @@ class ImageKind(Kind):
         }
         if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
             details["n_mapped_to"] = "sequential_image_generation"
+        if prepared.state.get("size_note"):
+            details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=details)
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
