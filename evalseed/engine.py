@@ -18,8 +18,8 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, Protoc
 
 from .config import ModelInfo, Provider
 from .costs import chat_cost, image_cost, rough_tokens, worst_case_cost
-from .errors import RunAborted
-from .kinds.base import CallResult, max_output_tokens
+from .core import CallResult, max_output_tokens
+from .errors import BudgetExhausted, CallFailed, RunAborted
 from .limits import RateLimiter
 
 
@@ -37,21 +37,6 @@ class EngineOptions:
 
 
 # ---- failures ---------------------------------------------------------------------------------
-
-
-class CallFailed(Exception):
-    """A request that will not succeed: stored as the case's `error` (class and message)."""
-
-    def __init__(self, error_class: str, message: str, attempts: int, request: dict | None = None):
-        super().__init__(f"{error_class}: {message}")
-        self.error_class = error_class
-        self.message = message
-        self.attempts = attempts
-        self.request = request
-
-
-class BudgetExhausted(Exception):
-    """Sending this request could take the run over --budget-usd."""
 
 
 class _Transient(Exception):

@@ -649,7 +649,7 @@ def rescore_command(db: str, run_ref: str) -> int:
     from . import store
     from .jobs import CaseJob
     from .kinds import get_kind
-    from .kinds.base import CallResult, Outcome
+    from .core import CallResult, Outcome
     from .suites.loader import load_suites
 
     cfg = load_config(None)

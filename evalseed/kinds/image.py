@@ -17,7 +17,6 @@ import asyncio
 import base64
 import binascii
 import io
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -27,9 +26,10 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import BUILTIN_MODEL_SETS, BUILTIN_MODELS, VERSION_RE
+from ..files import write_atomic
 from ..suites.spec import BaseCase, BaseSuite
 from ..templating import compile_template, render
-from .base import CaseError, Kind, Outcome, Prepared, Score
+from .base import CaseError, Kind, Outcome, Prepared, Score, SuiteError
 
 # ---- sizes ----------------------------------------------------------------------------------------
 
@@ -233,11 +233,9 @@ def inspect_image(data: bytes) -> dict[str, Any]:
     return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _save(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, umask_mode=True)
 
 
 def map_n(body: dict, takes_n: bool) -> dict:
@@ -280,8 +278,6 @@ class ImageKind(Kind):
 
     def validate(self, suite: ImageSuite) -> None:
         from jinja2 import TemplateSyntaxError, UndefinedError
-
-        from ..suites.loader import SuiteError
 
         checks = _models_to_check(suite)
         for i, case in enumerate(suite.cases):
@@ -388,7 +384,7 @@ class ImageKind(Kind):
                 if data is not None:
                     path = folder / f"{stem}-{i}.{sniff_ext(data)}"
                     try:
-                        await asyncio.to_thread(_write_atomic, path, data)
+                        await asyncio.to_thread(_save, path, data)
                         rec.update(path=str(path), bytes=len(data))
                     except OSError as e:  # the image is still checked; only the file is missing
                         rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
