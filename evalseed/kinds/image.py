@@ -363,7 +363,7 @@ class ImageKind(Kind):
                     if client is None:
                         import httpx2  # what openai uses; only needed when the API answers with links
 
-                        from ..engine import _ascii
+                        from ..engine.api import _ascii
 
                         # The engine's suite/case/provider headers: a cassette files the download
                         # with its suite's recordings instead of a shared catch-all.

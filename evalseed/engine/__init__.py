@@ -1,0 +1,27 @@
+"""Async execution: per-model workers, rate limits, retries, timers, budget.
+
+The engine schedules opaque jobs (`Job.run(api)`) and gives each an `Api` whose calls go through
+the real `openai.AsyncOpenAI` client with our own retry loop. It knows nothing of task kinds and
+imports nothing from `evalseed.kinds`.
+
+- `lane`: EngineOptions and ModelLane, what every call to one model shares.
+- `api`: JobApi, the calls one job makes, measured into CallResults.
+- `retry`: the retry loop, what each failure means, the backoff.
+- `sse`: reading a streamed answer and assembling it.
+- `budget`: --budget-usd reservations and the estimates they rest on.
+- `redact`: the run's keys kept out of stored and printed text.
+- `scheduling`: Engine, the per-model workers.
+"""
+
+from ..errors import BudgetExhausted, CallFailed
+from .api import JobApi
+from .budget import MAX_COMPLETION_TOKENS, Budget, billable_output_tokens
+from .lane import CallObserver, EngineOptions, ModelLane
+from .redact import Redactor
+from .retry import DOWN_STREAK
+from .scheduling import Engine, Job
+
+__all__ = [
+    "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Engine",
+    "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
+]
