@@ -53,6 +53,11 @@ class Api(Protocol):
 
     async def images(self, body: dict) -> CallResult: ...
 
+    async def download(self, url: str, max_bytes: int) -> bytes:
+        """The body at `url` (a link in an answer), at most `max_bytes` long. Raises
+        `errors.CallFailed` when it cannot be had; failures of the whole run propagate."""
+        ...
+
 
 @dataclass(slots=True)
 class Prepared:

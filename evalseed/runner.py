@@ -352,7 +352,7 @@ def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set
 def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redact, budget, writer,
            skip: set[tuple]):
     """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
-    from .engine import Engine, JobApi, ModelLane
+    from .engine import Downloads, Engine, JobApi, ModelLane
     from .limits import RateLimiter
 
     total = plan.total(skip)
@@ -391,6 +391,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             import openai
 
             clients: dict[tuple, Any] = {}
+            downloads = Downloads()
             lanes: dict[str, ModelLane] = {}
             for name, info in plan.models.items():
                 prov = plan.providers[name]
@@ -408,7 +409,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
 
                     lane_opts = _replace(eng_opts, concurrency=1)
                 lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer,
-                                        server_failure=server_failure if name in base_urls else None)
+                                        server_failure=server_failure if name in base_urls else None,
+                                        downloads=downloads)
             engine = Engine(lanes, budget)
             jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
 
@@ -441,6 +443,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 await flush_task
                 for c in clients.values():
                     await c.close()
+                await downloads.aclose()
 
         try:
             return asyncio.run(main())

@@ -5,8 +5,10 @@ the real `openai.AsyncOpenAI` client with our own retry loop. It knows nothing o
 imports nothing from `evalseed.kinds`.
 
 - `lane`: EngineOptions and ModelLane, what every call to one model shares.
-- `api`: JobApi, the calls one job makes, measured into CallResults.
+- `api`: JobApi, the calls one job makes, measured into CallResults, and its downloads.
+- `download`: the HTTP client for links in answers and one download attempt.
 - `retry`: the retry loop, what each failure means, the backoff.
+- `failures`: HTTP error statuses and bodies as retried or final failures, Retry-After.
 - `sse`: reading a streamed answer and assembling it.
 - `budget`: --budget-usd reservations and the estimates they rest on.
 - `redact`: the run's keys kept out of stored and printed text.
@@ -16,12 +18,13 @@ imports nothing from `evalseed.kinds`.
 from ..errors import BudgetExhausted, CallFailed
 from .api import JobApi
 from .budget import MAX_COMPLETION_TOKENS, Budget, billable_output_tokens
+from .download import Downloads
 from .lane import CallObserver, EngineOptions, ModelLane
 from .redact import Redactor
 from .retry import DOWN_STREAK
 from .scheduling import Engine, Job
 
 __all__ = [
-    "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Engine",
-    "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
+    "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Downloads",
+    "Engine", "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
 ]

@@ -1,6 +1,6 @@
 """`JobApi`: the calls one job may make (chat, images), each through the retry loop, the budget,
 the rate limits and the redactor, measured (latency, time to first token, output tokens/s,
-usage, cost) into a `CallResult`."""
+usage, cost) into a `CallResult`; and the downloads of what an answer links to."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..core import CallResult, max_output_tokens
 from ..costs import chat_cost, image_cost, worst_case_cost
 from ..errors import TransientCallError
 from .budget import billable_output_tokens, estimate_prompt_tokens
+from .download import fetch
 from .lane import ModelLane
 from .retry import with_retries
 from .sse import read_stream
@@ -60,6 +61,21 @@ class JobApi:
         body.setdefault("model", lane.model.name)
         n = body.get("n") or (body.get("sequential_image_generation_options") or {}).get("max_images") or 1
         return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=n), 0)
+
+    async def download(self, url: str, max_bytes: int) -> bytes:
+        """The body at `url` (a link in an answer: a generated image), at most `max_bytes` long.
+        Retried like the API's calls, each attempt within --timeout; a failure is CallFailed with
+        a redacted message. Not counted against --rpm/--tpm (the link points at a file store,
+        not at the model) nor against the budget (the image is paid for already)."""
+        lane = self.lane
+        # The provider header files the download with its suite's recordings in a cassette:
+        # unlike an API call it has no body naming the model.
+        headers = {**self._headers(), "x-evalseed-provider": _ascii(lane.provider.name)}
+        client = lane.downloads.client()
+        data, _ = await with_retries(
+            lane, lambda: fetch(client, url, headers=headers, max_bytes=max_bytes, timeout=lane.opts.timeout),
+            suite=self.suite, case_id=self.case_id, rate_limited=False, to_model=False)
+        return data
 
     # -- one request -------------------------------------------------------------------------
 

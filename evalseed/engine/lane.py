@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from ..config import ModelInfo, Provider
 from ..core import CallResult
 from ..limits import RateLimiter
 from .budget import Budget
+from .download import Downloads
 from .redact import Redactor
 
 
@@ -48,6 +49,8 @@ class ModelLane:
     # For a server evalseed runs itself: None while it lives, else why it died. Checked on every
     # transient error, so a dead server ends the run at once instead of after every retry.
     server_failure: Callable[[], str | None] | None = None
+    # The HTTP client for links in answers. A run shares one between its lanes and closes it.
+    downloads: Downloads = field(default_factory=Downloads)
 
     async def dead_server(self, wait_s: float = 1.0) -> str | None:
         if self.server_failure is None:

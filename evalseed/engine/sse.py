@@ -8,7 +8,7 @@ import time
 from typing import Any, AsyncIterable
 
 from ..errors import TransientCallError
-from .retry import error_code
+from .failures import error_code
 
 
 async def read_stream(lines: AsyncIterable[str]) -> "StreamAssembler":
