@@ -1,8 +1,9 @@
 """Async execution: per-model workers, rate limits, retries, timers, budget.
 
 The engine schedules opaque jobs (`Job.run(api)`) and gives each an `Api` whose calls go through
-the real `openai.AsyncOpenAI` client with our own retry loop. It knows nothing of task kinds and
-imports nothing from `evalseed.kinds`.
+the real `openai.AsyncOpenAI` client, and whose downloads through one plain HTTP client, both
+with our own retry loop. It knows nothing of task kinds and imports nothing from
+`evalseed.kinds`.
 
 - `lane`: EngineOptions and ModelLane, what every call to one model shares.
 - `api`: JobApi, the calls one job makes, measured into CallResults, and its downloads.

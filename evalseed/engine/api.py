@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 from ..config import Provider
 from ..core import CallResult, max_output_tokens
@@ -122,36 +122,20 @@ class JobApi:
             headers = resp.headers
             acc = await read_stream(resp.iter_lines())
         t_end = time.perf_counter()
-        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first)
-        return lane.observer.after_call(call, headers) if lane.observer else call
+        return self._observed(self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first), headers)
 
     async def _chat_plain(self, body: dict) -> CallResult:
-        lane = self.lane
-        completions = lane.client.chat.completions
-        kwargs, extra = self._sdk_args("chat", completions.create, body)
-        t0 = time.perf_counter()
-        raw = await completions.with_raw_response.create(
-            **kwargs, extra_body=extra or None, extra_headers=self._headers()
-        )
-        text = lane.redact(raw.http_response.text)
-        t_end = time.perf_counter()
-        response = _json_body(text)
+        completions = self.lane.client.chat.completions
+        response, headers, t0, t_end = await self._plain("chat", completions.create,
+                                                         completions.with_raw_response.create, body)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise TransientCallError("EmptyChoices", "the response has no choices")
-        call = self._finish(body, response, t0, t_end, None)
-        return lane.observer.after_call(call, raw.http_response.headers) if lane.observer else call
+        return self._observed(self._finish(body, response, t0, t_end, None), headers)
 
     async def _images_once(self, body: dict) -> CallResult:
-        lane = self.lane
-        images = lane.client.images
-        kwargs, extra = self._sdk_args("images", images.generate, body)
-        t0 = time.perf_counter()
-        raw = await images.with_raw_response.generate(
-            **kwargs, extra_body=extra or None, extra_headers=self._headers()
-        )
-        text = lane.redact(raw.http_response.text)
-        t_end = time.perf_counter()
-        response = _json_body(text)
+        images = self.lane.client.images
+        response, headers, t0, t_end = await self._plain("images", images.generate,
+                                                         images.with_raw_response.generate, body)
         if not isinstance(response, dict) or not isinstance(response.get("data"), list):
             raise TransientCallError("EmptyData", "the image response has no data list")
         usage = response.get("usage") or {}
@@ -163,9 +147,26 @@ class JobApi:
             latency_ms=(t_end - t0) * 1000.0,
             completion_tokens=_int(usage.get("output_tokens")),
             images=count,
-            cost_usd=image_cost(lane.model, count),
+            cost_usd=image_cost(self.lane.model, count),
         )
-        return lane.observer.after_call(call, raw.http_response.headers) if lane.observer else call
+        return self._observed(call, headers)
+
+    async def _plain(self, method: str, fn: Callable, raw_fn: Callable,
+                     body: dict) -> tuple[Any, Mapping[str, str], float, float]:
+        """One non-streamed request: its body parsed from the redacted text (a key the server
+        echoes never reaches a row), its headers, and when it was sent and finished."""
+        kwargs, extra = self._sdk_args(method, fn, body)
+        t0 = time.perf_counter()
+        raw = await raw_fn(**kwargs, extra_body=extra or None, extra_headers=self._headers())
+        text = self.lane.redact(raw.http_response.text)
+        t_end = time.perf_counter()
+        return _json_body(text), raw.http_response.headers, t0, t_end
+
+    def _observed(self, call: CallResult, headers: Mapping[str, str]) -> CallResult:
+        # The cassette layer stores the measured figures with a recording, or puts the recorded
+        # ones back on a replayed call.
+        observer = self.lane.observer
+        return observer.after_call(call, headers) if observer else call
 
     def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None) -> CallResult:
         usage = response.get("usage") or {}

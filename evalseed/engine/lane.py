@@ -49,7 +49,7 @@ class ModelLane:
     # For a server evalseed runs itself: None while it lives, else why it died. Checked on every
     # transient error, so a dead server ends the run at once instead of after every retry.
     server_failure: Callable[[], str | None] | None = None
-    # The HTTP client for links in answers. A run shares one between its lanes and closes it.
+    # Shared by a run's lanes so downloads reuse connections; the runner closes it at the end.
     downloads: Downloads = field(default_factory=Downloads)
 
     async def dead_server(self, wait_s: float = 1.0) -> str | None:
