@@ -8,9 +8,9 @@ import json
 import os
 import re
 import sys
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .files import write_atomic as _write_atomic
 
 if TYPE_CHECKING:
     from .compare import Comparison, Delta, Unit
@@ -124,28 +124,6 @@ def print_table(cmp: "Comparison", file=None) -> None:
         console.print("[bold red]verdict: REGRESSION[/] (exit 1)")
     else:
         console.print("[bold green]verdict: no regression[/]")
-
-
-# ---- files ------------------------------------------------------------------------------------
-
-
-def _write_atomic(path: str | Path, text: str, *, errors: str = "strict", umask_mode: bool = False) -> None:
-    """Write `text` to `path` whole or not at all: a uniquely named temporary file in the same
-    folder, then a rename. `errors` is the UTF-8 encoding error handler; `umask_mode` gives the
-    file the permissions a plain open() would (mkstemp creates it 0600)."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
-    try:
-        if umask_mode:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()!#|~])")

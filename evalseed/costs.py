@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .config import LONG_PROMPT_THRESHOLD, ModelInfo
+from .tokens import base_tokens, count_cjk
 
 def chat_cost(model: ModelInfo, prompt_tokens: int | None, completion_tokens: int | None,
               cached_tokens: int | None = None) -> float | None:
@@ -40,6 +41,4 @@ def worst_case_cost(model: ModelInfo, prompt_tokens: int, max_output_tokens: int
 def rough_tokens(text: str) -> int:
     """A quick prompt-size estimate for budgets and dry runs, with `evalseed.tokens`' default
     ratios (CJK characters weigh more than Latin ones); long-context sizing uses learned ones."""
-    from .tokens import base_tokens, count_cjk
-
     return math.ceil(base_tokens(len(text), count_cjk(text)))

@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import ModelInfo
-from .engine import BudgetExhausted, CallFailed, JobApi
-from .errors import RunAborted
-from .kinds.base import CallResult, CaseError, Kind, Outcome, Prepared
+from .core import CallResult, Outcome, Prepared
+from .engine import JobApi
+from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
+from .kinds.base import Kind
 from .suites.spec import BaseCase, BaseSuite
 
 log = logging.getLogger("evalseed")

@@ -406,7 +406,7 @@ def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set
 def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redact, budget, writer,
            skip: set[tuple]):
     """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
-    from .engine import Engine, JobApi, ModelLane
+    from .engine import Downloads, Engine, JobApi, ModelLane
     from .limits import RateLimiter
 
     total = plan.total(skip)
@@ -445,6 +445,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             import openai
 
             clients: dict[tuple, Any] = {}
+            downloads = Downloads()
             lanes: dict[str, ModelLane] = {}
             for name, info in plan.models.items():
                 prov = plan.providers[name]
@@ -462,7 +463,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
 
                     lane_opts = _replace(eng_opts, concurrency=1)
                 lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer,
-                                        server_failure=server_failure if name in base_urls else None)
+                                        server_failure=server_failure if name in base_urls else None,
+                                        downloads=downloads)
             engine = Engine(lanes, budget)
             # No new request once the database refuses rows: answers it cannot store would be paid
             # for and then asked again by --resume.
@@ -501,6 +503,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 await flush_task
                 for c in clients.values():
                     await c.close()
+                await downloads.aclose()
 
         try:
             return asyncio.run(main())
@@ -709,7 +712,7 @@ def rescore_command(db: str, run_ref: str) -> int:
     from . import store
     from .jobs import CaseJob
     from .kinds import get_kind
-    from .kinds.base import CallResult, Outcome
+    from .core import CallResult, Outcome
     from .suites.loader import load_suites
 
     cfg = load_config(None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import secrets
 
-import duckdb
 import pytest
 
 from conftest import SMALL_SUITE, write_suite

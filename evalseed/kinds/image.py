@@ -1,7 +1,8 @@
 """`kind: image`: text-to-image prompts (Seedream), checked and saved.
 
 Each case is one `images.generate` call. What comes back is made durable at once: `b64_json`
-payloads are decoded and `url`s downloaded (they expire), then written under the run's folder as
+payloads are decoded and `url`s downloaded (they expire) through the engine, with its retries and
+--timeout, then written under the run's folder as
 `<out_dir>/images/<suite>/<case>-<model>-<repeat>-<i>.<ext>`. The stored response keeps every
 image's path, format, size and byte count instead of the base64 text, and a failed image inside a
 partly failed response is kept as that image's error. Checks: the count, that each image decodes,
@@ -17,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import io
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -27,9 +27,11 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import VERSION_RE
+from ..errors import CallFailed
+from ..files import write_atomic
 from ..suites.spec import BaseCase, BaseSuite
 from ..templating import compile_template, render
-from .base import CaseError, Kind, Outcome, Prepared, Score
+from .base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
 
 # ---- sizes ----------------------------------------------------------------------------------------
 
@@ -186,7 +188,6 @@ def effective_expect(suite: ImageSuite, case: ImageCase) -> ImageExpect:
 
 # ---- images ---------------------------------------------------------------------------------------
 
-DOWNLOAD_TIMEOUT_S = 60.0
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -221,11 +222,9 @@ def inspect_image(data: bytes) -> dict[str, Any]:
     return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _save(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, umask_mode=True)
 
 
 def map_n(body: dict, takes_n: bool) -> dict:
@@ -243,21 +242,6 @@ def map_n(body: dict, takes_n: bool) -> dict:
     return body
 
 
-async def _download(client, url: str) -> bytes:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {url[:80]!r}")
-    async with client.stream("GET", url) as resp:
-        if resp.status_code != 200:
-            raise ValueError(f"HTTP {resp.status_code} fetching the image")
-        chunks, size = [], 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_IMAGE_BYTES:
-                raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # ---- the kind -------------------------------------------------------------------------------------
 
 
@@ -269,8 +253,6 @@ class ImageKind(Kind):
     def validate(self, suite: ImageSuite) -> None:
         from jinja2 import TemplateSyntaxError, UndefinedError
         from jinja2.exceptions import SecurityError
-
-        from ..suites.loader import SuiteError
 
         for i, case in enumerate(suite.cases):
             source = case.prompt or suite.prompt or ""
@@ -320,7 +302,7 @@ class ImageKind(Kind):
                    "detail_expected": expect.model_dump(), "detail_n": n, "size_note": size_note},
         )
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
         provider = getattr(api, "provider", None)
         if provider is not None:
@@ -333,65 +315,47 @@ class ImageKind(Kind):
         stem = st.get("file_stem") or f"{st.get('suite', 'suite')}/{st.get('case', 'case')}-{st.get('model', 'model')}-0"
         records: list[dict[str, Any]] = []
         stored_items: list[Any] = []
-        client = None
-        try:
-            for i, item in enumerate(items):
-                rec: dict[str, Any] = {"index": i}
-                kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
-                data: bytes | None = None
-                if not isinstance(item, dict):
-                    rec["error"] = {"code": "MalformedItem", "message": "data[i] is not an object"}
-                elif item.get("error"):
-                    err = item["error"]
-                    rec["error"] = err if isinstance(err, dict) else {"code": "Error", "message": str(err)}
-                elif isinstance(item.get("b64_json"), str):
-                    rec["source"] = "b64_json"
-                    try:
-                        data = base64.b64decode(item["b64_json"], validate=True)
-                    except (binascii.Error, ValueError) as e:
-                        rec["error"] = {"code": "BadBase64", "message": str(e)}
-                    kept["b64_json"] = f"<{len(item['b64_json']):,} base64 characters, saved to file>"
-                elif isinstance(item.get("url"), str):
-                    rec["source"] = "url"
-                    if client is None:
-                        import httpx2  # what openai uses; only needed when the API answers with links
-
-                        from ..engine import _ascii
-
-                        # The engine's suite/case/provider headers: a cassette files the download
-                        # with its suite's recordings instead of a shared catch-all.
-                        headers = {"x-evalseed-suite": _ascii(st.get("suite", "")),
-                                   "x-evalseed-case": _ascii(st.get("case", ""))}
-                        if provider is not None:
-                            headers["x-evalseed-provider"] = _ascii(provider.name)
-                        client = httpx2.AsyncClient(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True,
-                                                    headers=headers)
-                    t0 = time.perf_counter()
-                    try:
-                        data = await _download(client, item["url"])
-                    except Exception as e:  # noqa: BLE001 - one image's failure, recorded on it
-                        rec["error"] = {"code": "DownloadFailed", "message": f"{type(e).__name__}: {e}"[:300]}
-                    rec["download_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-                else:
-                    rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
-                if data is not None:
-                    path = folder / f"{stem}-{i}.{sniff_ext(data)}"
-                    try:
-                        await asyncio.to_thread(_write_atomic, path, data)
-                        rec.update(path=str(path), bytes=len(data))
-                    except OSError as e:  # the image is still checked; only the file is missing
-                        rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
-                    try:
-                        rec.update(await asyncio.to_thread(inspect_image, data))
-                    except ValueError as e:
-                        rec["decode_error"] = str(e)
-                if isinstance(item, dict) and item.get("size"):
-                    rec["reported_size"] = item["size"]
-                records.append(rec)
-                stored_items.append(kept)
-        finally:
-            if client is not None:
-                await client.aclose()
+        for i, item in enumerate(items):
+            rec: dict[str, Any] = {"index": i}
+            kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
+            data: bytes | None = None
+            if not isinstance(item, dict):
+                rec["error"] = {"code": "MalformedItem", "message": "data[i] is not an object"}
+            elif item.get("error"):
+                err = item["error"]
+                rec["error"] = err if isinstance(err, dict) else {"code": "Error", "message": str(err)}
+            elif isinstance(item.get("b64_json"), str):
+                rec["source"] = "b64_json"
+                try:
+                    data = base64.b64decode(item["b64_json"], validate=True)
+                except (binascii.Error, ValueError) as e:
+                    rec["error"] = {"code": "BadBase64", "message": str(e)}
+                kept["b64_json"] = f"<{len(item['b64_json']):,} base64 characters, saved to file>"
+            elif isinstance(item.get("url"), str):
+                rec["source"] = "url"
+                t0 = time.perf_counter()
+                try:
+                    data = await api.download(item["url"], MAX_IMAGE_BYTES)
+                except CallFailed as e:  # one image's failure, recorded on it
+                    rec["error"] = {"code": "DownloadFailed", "message": f"{e.error_class}: {e.message}"[:300]}
+                rec["download_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
+            else:
+                rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
+            if data is not None:
+                path = folder / f"{stem}-{i}.{sniff_ext(data)}"
+                try:
+                    await asyncio.to_thread(_save, path, data)
+                    rec.update(path=str(path), bytes=len(data))
+                except OSError as e:  # the image is still checked; only the file is missing
+                    rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
+                try:
+                    rec.update(await asyncio.to_thread(inspect_image, data))
+                except ValueError as e:
+                    rec["decode_error"] = str(e)
+            if isinstance(item, dict) and item.get("size"):
+                rec["reported_size"] = item["size"]
+            records.append(rec)
+            stored_items.append(kept)
         stored = {k: v for k, v in response.items() if k != "data"}
         stored["data"] = stored_items
         stored["images"] = records

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .. import tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
-from .base import CaseError, Kind, Outcome, Prepared, Score, chat_body, check_templates, content_text, max_output_tokens
+from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
+                   max_output_tokens)
 
 BUILTIN_HAYSTACK = "builtin"
 _BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
@@ -333,8 +334,6 @@ class LongContext(Kind):
     suite_model = LongContextSuite
 
     def validate(self, suite: LongContextSuite) -> None:
-        from ..suites.loader import SuiteError
-
         messages = suite.messages or DEFAULT_MESSAGES
         check_templates(suite, messages, lambda case: {**case.vars, "document": "", "question": ""})
         rendered = render_messages(messages, {"document": _DOC_MARK, "question": "?", **_first_vars(suite)})

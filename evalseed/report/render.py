@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import compare_runs
-from ..compare_output import _write_atomic
 from ..errors import UsageError
+from ..files import write_atomic
 from . import charts
 from .data import ReportOptions
 
@@ -262,7 +262,7 @@ def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: 
     path = out / report_filename(run_ids)
     # A reader never sees half a report. errors="replace": a lone surrogate from an old database
     # must not cost the whole report.
-    _write_atomic(path, page, errors="replace", umask_mode=True)
+    write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 
@@ -323,7 +323,7 @@ def write_index(out_dir: str | Path) -> Path:
     items.sort(key=lambda x: (x.get("generated") or "", x["mtime"]), reverse=True)
     page = _env().get_template("index.html.j2").render(items=items, folder=str(out.resolve()))
     path = out / "index.html"
-    _write_atomic(path, page, errors="replace", umask_mode=True)
+    write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import UsageError
+from ..errors import SuiteError, UsageError
+from ..kinds import KINDS, get_kind
 from .spec import BaseSuite
 
 SUITE_SUFFIXES = (".yaml", ".yml")
@@ -37,15 +38,6 @@ class SuiteProblem:
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE // 2] + " ... " + message[-_MAX_MESSAGE // 3:]
         return f"{where} {self.path}: {message}" if self.path else f"{where}: {message}"
-
-
-class SuiteError(ValueError):
-    """Raised by kind validators: `path` is a key path like `cases[3].expected`."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 def suite_files(paths: Iterable[str]) -> list[Path]:
@@ -240,8 +232,6 @@ def load_suite_file(path: Path) -> BaseSuite:
 def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
     """The validated suite, or every problem found in it."""
     from pydantic import ValidationError
-
-    from ..kinds import KINDS, get_kind
 
     file = str(path)
     try:
