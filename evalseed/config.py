@@ -68,6 +68,16 @@ class ModelInfo:
     # Image models: True where the provider documents which sizes it takes (ModelArk), so sizes
     # are checked before sending; elsewhere they go as given and the server's answer decides.
     documented_sizes: bool = False
+    # A variant (issue 18) is a model of its own in results, gates, reports and routes: it sends
+    # `base_model`'s id with `request_params` on every request (over a suite's own params), and
+    # is priced as the base model.
+    base_model: str | None = None
+    request_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_name(self) -> str:
+        """The model id requests carry."""
+        return self.base_model or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +202,16 @@ class Config:
 
     def resolve_model(self, name: str, *, allow_unknown: bool = False) -> ModelInfo:
         """The model's entry; a new version string of a known family inherits the family's newest
-        entry (so a version bump needs no configuration)."""
+        entry (so a version bump needs no configuration); `base[key=value,...]` is a variant of
+        base with those request params."""
         if name in self.models:
             return self.models[name]
+        spec = parse_variant(name)
+        if spec is not None:
+            base = self.resolve_model(spec[0], allow_unknown=allow_unknown)
+            info = make_variant(name, base, spec[1])
+            self.models[name] = info
+            return info
         m = VERSION_RE.match(name)
         if m:
             family = m.group("family")
@@ -221,7 +238,7 @@ class Config:
     def expand_models(self, spec: str) -> list[str]:
         """`--models` value: a model set name or a comma-separated list (sets may appear in it)."""
         names: list[str] = []
-        for part in (p.strip() for p in spec.split(",")):
+        for part in (p.strip() for p in split_models(spec)):
             if not part:
                 continue
             for n in self.model_sets.get(part, [part]):
@@ -242,8 +259,9 @@ class Config:
     def effective_model(self, info: ModelInfo, provider: Provider) -> ModelInfo:
         """The model as seen through a provider (its context window and prices may differ)."""
         changes: dict[str, Any] = {}
-        # A version bump sees its parent's provider-specific window and prices too.
-        for name in (info.inherited_from, info.name):
+        # A version bump sees its parent's provider-specific window and prices too; a variant its
+        # base model's.
+        for name in (info.inherited_from, info.base_model, info.name):
             if name and name in provider.context_windows:
                 changes["context_window"] = provider.context_windows[name]
             if name and name in provider.price_overrides:
@@ -269,6 +287,51 @@ class Config:
         }
 
 
+_VARIANT = re.compile(r"^(?P<base>[^\[\],]+)\[(?P<params>[^\[\]]*)\]$")
+
+
+def split_models(spec: str) -> list[str]:
+    """`a,b[x=1,y=2],c` -> ['a', 'b[x=1,y=2]', 'c']: commas inside brackets belong to a variant."""
+    parts, depth, cur = [], 0, []
+    for ch in spec:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
+    """`seed-1-8-251228[thinking=disabled,reasoning_effort=minimal]` -> (base, request params).
+    `thinking=X` is shorthand for Seed's `{"type": X}`; other values are read as YAML scalars."""
+    m = _VARIANT.match(name.strip())
+    if not m:
+        return None
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in filter(None, (x.strip() for x in m.group("params").split(","))):
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"model variant {name!r}: {item!r} is not key=value; e.g. {m.group('base')}[thinking=disabled].")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        params[key.strip()] = {"type": value} if key.strip() == "thinking" and isinstance(value, str) else value
+    if not params:
+        raise UsageError(f"model variant {name!r} sets no parameter; e.g. {m.group('base')}[thinking=disabled].")
+    return m.group("base").strip(), params
+
+
+def make_variant(name: str, base: ModelInfo, params: dict[str, Any]) -> ModelInfo:
+    return replace(base, name=name, base_model=base.api_name, request_params={**base.request_params, **params},
+                   notes=f"variant of {base.api_name}: {params}")
+
+
 def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: prices must be a mapping such as {{input: 0.25, output: 2.0}}.")
@@ -281,7 +344,8 @@ def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     return replace(base, **{k: (float(v) if v is not None else None) for k, v in raw.items()})
 
 
-_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes"}
+_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes",
+                                                              "base_model", "request_params"}
 _LIMIT_KEYS = {"max_input_tokens", "max_completion_tokens"}
 
 
@@ -306,7 +370,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raise UsageError(f"{p}{line}: not valid YAML ({getattr(e, 'problem', e)}).") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{p}: the top level must be a mapping.")
-    allowed = {"provider", "providers", "models", "model_sets"}
+    allowed = {"provider", "providers", "models", "model_sets", "variants"}
     if set(raw) - allowed:
         raise UsageError(f"{p}: unknown key(s) {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}.")
     cfg.source = str(p)
@@ -349,6 +413,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
                 overrides[m] = _prices_from(pr, models.get(m, ModelInfo(m)).prices, f"{where}.prices.{m}")
             spec["price_overrides"] = overrides
         providers[name] = replace(base, **spec)
+    for name, spec in (raw.get("variants") or {}).items():
+        where = f"{p} variants.{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("model"), str) or set(spec) - {"model", "params", "provider"}:
+            raise UsageError(f"{where}: give model (the base model) and params (request params), and optionally provider.")
+        params = spec.get("params") or {}
+        if not isinstance(params, dict) or not params:
+            raise UsageError(f"{where}.params: a mapping of request parameters, e.g. {{thinking: {{type: disabled}}}}.")
+        if "provider" in spec and spec["provider"] not in providers:
+            raise UsageError(f"{where}.provider: unknown provider {spec['provider']!r}.")
+        variant = make_variant(name, cfg.resolve_model(spec["model"]), params)
+        models[name] = replace(variant, provider=spec.get("provider", variant.provider))
     for name, members in (raw.get("model_sets") or {}).items():
         if not isinstance(members, list) or not all(isinstance(x, str) for x in members):
             raise UsageError(f"{p} model_sets.{name}: must be a list of model names.")

@@ -375,7 +375,8 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
                     "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm},
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
-                            "inherited_from": i.inherited_from, "structured_output": i.structured_output}
+                            "inherited_from": i.inherited_from, "structured_output": i.structured_output,
+                            "base_model": i.base_model, "request_params": i.request_params}
                         for m, i in plan.models.items()},
         "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,

@@ -44,7 +44,7 @@ class JobApi:
     async def chat(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
-        body.setdefault("model", lane.model.name)
+        body.setdefault("model", lane.model.api_name)
         stream = bool(body.pop("stream", lane.opts.stream))
         if stream:
             body["stream"] = True
@@ -58,7 +58,7 @@ class JobApi:
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
-        body.setdefault("model", lane.model.name)
+        body.setdefault("model", lane.model.api_name)
         n = body.get("n") or (body.get("sequential_image_generation_options") or {}).get("max_images") or 1
         return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=n), 0)
 

@@ -95,9 +95,10 @@ THINKING_PARAMS = ("thinking", "reasoning_effort")
 def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> tuple[dict, list[str]]:
     """The chat request body for a model, and notes on the suite params it could not take as
     written: dropped (the model lacks the feature) or capped (the model's output_token_cap)."""
-    body: dict[str, Any] = {"model": model.name, "messages": messages}
+    body: dict[str, Any] = {"model": model.api_name, "messages": messages}
     dropped: list[str] = []
-    for k, v in suite.params.items():
+    # A variant's own params win over the suite's: "seed-1-8 without thinking" stays without it.
+    for k, v in {**suite.params, **model.request_params}.items():
         if k in THINKING_PARAMS and not model.thinking:
             dropped.append(k)
             continue

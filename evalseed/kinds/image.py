@@ -281,7 +281,7 @@ class ImageKind(Kind):
     def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
         params = effective_params(suite, case)
         prompt = render(case.prompt or suite.prompt or "", case.vars)
-        body: dict[str, Any] = {"model": model.name, "prompt": prompt, **params}
+        body: dict[str, Any] = {"model": model.api_name, "prompt": prompt, **params, **model.request_params}
         expect = effective_expect(suite, case)
         skip = None
         size_note = None
