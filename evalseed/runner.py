@@ -83,6 +83,11 @@ def _stderr(msg: str) -> None:
 # ---- planning ---------------------------------------------------------------------------------
 
 
+def _undocumented_note(suite) -> str:
+    return (f"suite {suite.name}: params {', '.join(suite.undocumented_params)} are not among the parameters the "
+            "Seed API documents; sent as written.")
+
+
 def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name: str | None,
               base_url: str | None, api_key_env: str | None) -> Plan:
     from .kinds import get_kind
@@ -93,6 +98,8 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     notices: list[str] = []
     for suite in suites:
         kind = get_kind(suite.kind)
+        if suite.undocumented_params:
+            notices.append(_undocumented_note(suite))
         names = explicit or suite.models or cfg.model_sets["default"]
         chosen: list[ModelInfo] = []
         for name in names:
@@ -653,6 +660,8 @@ def validate_command(paths: list[str], config: str | None) -> int:
 
         n = sum(1 for _ in get_kind(s.kind).cases(s))
         print(f"ok  {s.path}  {s.name} ({s.kind}, {n} cases)")
+        if s.undocumented_params:
+            print(f"evalseed: warning: {_undocumented_note(s)}", file=sys.stderr)
     for p in problems:
         print(f"evalseed: {p}", file=sys.stderr)
     return 2 if problems else 0

@@ -163,6 +163,10 @@ class ImageSuite(BaseSuite):
     def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
         return _check_params(v)
 
+    @property
+    def undocumented_params(self) -> list[str]:
+        return []  # _check_params refuses every key it does not know
+
     @model_validator(mode="after")
     def _shape(self) -> "ImageSuite":
         if self.messages:
