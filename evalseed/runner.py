@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -120,7 +120,12 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     providers: dict[str, Provider] = {}
     for name, info in used.items():
         if base_url:
-            prov = Provider(provider_name or "custom", base_url, api_key_env or "OPENAI_API_KEY")
+            # A base URL moves the host, not the provider: `--provider ark --base-url` keeps ark's
+            # windows, limits and image mapping. The key is still the one named for this URL.
+            known = cfg.providers.get(provider_name) if provider_name else None
+            key_env = api_key_env or "OPENAI_API_KEY"
+            prov = (replace(known, base_url=base_url, api_key_env=key_env) if known
+                    else Provider(provider_name or "custom", base_url, key_env))
         else:
             prov = cfg.provider(info.provider or provider_name or cfg.default_provider)
             if api_key_env:

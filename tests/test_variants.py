@@ -78,3 +78,18 @@ def test_thinking_on_and_off_side_by_side(cli, tmp_path, monkeypatch):
     assert table["seed-1-8-251228[thinking=disabled]"]["request_params"] == {"thinking": {"type": "disabled"}}
     assert table["seed-1-8-fast"]["request_params"] == {"reasoning_effort": "minimal"}
     assert request["model"] == "seed-1-8-251228" and request["reasoning_effort"] == "minimal"
+
+
+def test_base_url_moves_the_host_not_the_provider(cli, tmp_path):
+    suite = write_suite(tmp_path / "suites", "s.yaml", SUITE)
+    with StubServer(answers={"great": "positive", "awful": "negative"}) as srv:
+        db = tmp_path / "r.duckdb"
+        code, _, err = cli("run", suite, "--models", "seed-1-8-251228", "--provider", "ark", "--base-url",
+                           srv.base_url, "--db", db, "--no-progress")
+        assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    config = json.loads(con.execute("SELECT config FROM runs").fetchone()[0])
+    providers = {p for (p,) in con.execute("SELECT DISTINCT provider FROM results").fetchall()}
+    con.close()
+    assert providers == {"ark"} and config["providers"] == {"seed-1-8-251228": "ark"}
+    assert config["model_table"]["seed-1-8-251228"]["context_window"] == 262_144  # ark's window, not 131,072

@@ -31,8 +31,8 @@ def _check_thinking(v: Any) -> str | None:
 
 # key -> a check returning why the value is refused, or None.
 DOCUMENTED: dict[str, Any] = {
-    "max_tokens": lambda v: None if _whole(v, 1, MAX_COMPLETION_TOKENS) else
-        f"a whole number of tokens from 1 to {MAX_COMPLETION_TOKENS:,}",
+    # No ceiling here: what a model takes is its own (ModelInfo limits skip a case at run time).
+    "max_tokens": lambda v: None if _whole(v, 1) else "a whole number of tokens, at least 1",
     "max_completion_tokens": lambda v: None if _whole(v, 1, MAX_COMPLETION_TOKENS) else
         f"a whole number of tokens from 1 to {MAX_COMPLETION_TOKENS:,} (chain of thought included)",
     "thinking": _check_thinking,
