@@ -73,6 +73,10 @@ class ModelInfo:
     # is priced as the base model.
     base_model: str | None = None
     request_params: dict[str, Any] = field(default_factory=dict)
+    # Published rate limits (SEED_API.md), used when --rpm/--tpm are not given, so those flags
+    # are only needed to go lower; 429s still back off either way.
+    default_rpm: int | None = None
+    default_tpm: int | None = None
 
     @property
     def api_name(self) -> str:
@@ -124,6 +128,8 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="seed-1-8",
             context_window=131_072,
             prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
+            default_rpm=30_000,
+            default_tpm=1_500_000,
             **_SEED_TEXT,
         ),
         ModelInfo(

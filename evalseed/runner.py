@@ -338,6 +338,14 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
         con.close()
 
 
+def rate_limits(info: ModelInfo, rpm: int | None, tpm: int | None, cassettes: str) -> tuple[int | None, int | None]:
+    """Requests and tokens per minute for a model's lane: the flags, else the model's published
+    limits; none when replaying (nothing reaches a server)."""
+    if cassettes == "replay":
+        return None, None
+    return rpm or info.default_rpm, tpm or info.default_tpm
+
+
 def _unsaved_files(db: str, run_id: str) -> list[Path]:
     """Where ResultWriter.spill may have put rows the database would not take, in order."""
     from . import store
@@ -386,6 +394,8 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         ],
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
                     "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm},
+        "rate_limits": {m: dict(zip(("rpm", "tpm"), rate_limits(i, opts.rpm, opts.tpm, opts.cassettes)))
+                        for m, i in plan.models.items()},
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
                             "inherited_from": i.inherited_from, "structured_output": i.structured_output,
                             "base_model": i.base_model, "request_params": i.request_params}
@@ -467,7 +477,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 if ckey not in clients:
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
                                                        timeout=eng_opts.timeout)
-                limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
+                rpm, tpm = rate_limits(info, eng_opts.rpm, eng_opts.tpm, opts.cassettes)
+                limiter = RateLimiter(rpm, tpm) if (rpm or tpm) else None
                 lane_opts = eng_opts
                 if name in base_urls and opts.cassettes != "replay" and eng_opts.concurrency > 1:
                     # llama.cpp's server runs one completion at a time: more in flight would only

@@ -93,3 +93,18 @@ def test_base_url_moves_the_host_not_the_provider(cli, tmp_path):
     con.close()
     assert providers == {"ark"} and config["providers"] == {"seed-1-8-251228": "ark"}
     assert config["model_table"]["seed-1-8-251228"]["context_window"] == 262_144  # ark's window, not 131,072
+
+
+def test_published_rate_limits_apply_unless_the_flags_say_lower(cli, tmp_path):
+    suite = write_suite(tmp_path / "suites", "s.yaml", SUITE)
+    with StubServer(answers={"great": "positive", "awful": "negative"}) as srv:
+        for extra, want in (([], {"rpm": 30_000, "tpm": 1_500_000}), (["--rpm", "600"], {"rpm": 600, "tpm": 1_500_000})):
+            db = tmp_path / f"r{len(extra)}.duckdb"
+            code, _, err = cli("run", suite, "--models", "seed-1-8-251228,seed-1-6-250915", "--base-url", srv.base_url,
+                               "--db", db, "--no-progress", *extra)
+            assert code == 0, err
+            con = duckdb.connect(str(db), read_only=True)
+            limits = json.loads(con.execute("SELECT config FROM runs").fetchone()[0])["rate_limits"]
+            con.close()
+            assert limits["seed-1-8-251228"] == want
+            assert limits["seed-1-6-250915"] == {"rpm": 600 if extra else None, "tpm": None}  # none published
