@@ -195,7 +195,14 @@ class ToolCalling(Kind):
                 break
             if step == max_steps - 1:
                 break
-            messages.append({"role": "assistant", "content": msg.get("content"), "tool_calls": tool_calls})
+            # The chain of thought goes back with the tool call: Seed 1.8's reference documents
+            # `reasoning_content` on assistant messages, and thinking models that call tools
+            # (DeepSeek's documented rule, which ModelArk's context editing mirrors) expect the
+            # reasoning of a tool-calling turn to stay in the conversation until the next user turn.
+            turn = {"role": "assistant", "content": msg.get("content"), "tool_calls": tool_calls}
+            if isinstance(msg.get("reasoning_content"), str) and msg["reasoning_content"]:
+                turn["reasoning_content"] = msg["reasoning_content"]
+            messages.append(turn)
             for i, tc in enumerate(tool_calls):
                 wire = tc["function"].get("name")
                 name = back.get(wire, wire) if isinstance(wire, str) else str(wire)
