@@ -666,11 +666,22 @@ def kind_metrics(con, run_id: str) -> dict[tuple[str, str], str]:
 # ---- validate / models / runs / rescore -------------------------------------------------------
 
 
-def validate_command(paths: list[str], config: str | None) -> int:
+def validate_command(paths: list[str], config: str | None, as_json: bool = False) -> int:
     from .suites.loader import validate_paths
 
     load_config(config)
     good, problems = validate_paths(paths)
+    if as_json:
+        import json
+
+        from .kinds import get_kind
+
+        print(json.dumps({
+            "suites": [{"path": s.path, "name": s.name, "kind": s.kind, "cases": sum(1 for _ in get_kind(s.kind).cases(s)),
+                        "undocumented_params": s.undocumented_params} for s in good],
+            "problems": [{"file": p.file, "line": p.line, "key": p.path, "message": p.message} for p in problems],
+        }, indent=2))
+        return 2 if problems else 0
     for s in good:
         from .kinds import get_kind
 
@@ -683,12 +694,44 @@ def validate_command(paths: list[str], config: str | None) -> int:
     return 2 if problems else 0
 
 
-def models_command(config: str | None) -> int:
+def models_data(cfg: Config) -> dict:
+    """The model table as data: each model as each provider sees it (windows, limits, prices),
+    variants with their base and params, sets and providers."""
+    from dataclasses import asdict
+
+    from .config import PRICES_AS_OF, PRICES_SOURCE
+
+    def model(m: ModelInfo) -> dict:
+        d = asdict(m)
+        d["prices"] = {k: v for k, v in d["prices"].items() if v is not None} if d.get("prices") else {}
+        return d
+
+    return {
+        "prices_as_of": PRICES_AS_OF, "prices_source": PRICES_SOURCE,
+        "models": [model(m) for m in cfg.models.values()],
+        "per_provider": {p.name: {m.name: {"context_window": e.context_window, "max_input_tokens": e.max_input_tokens,
+                                          "max_completion_tokens": e.max_completion_tokens,
+                                          "prices": {k: getattr(e.prices, k) for k in e.prices.__slots__
+                                                     if getattr(e.prices, k) is not None}}
+                                  for m in cfg.models.values() if (m.provider in (None, p.name))
+                                  for e in [cfg.effective_model(m, p)]}
+                         for p in cfg.providers.values()},
+        "model_sets": cfg.model_sets,
+        "providers": [{"name": p.name, "base_url": p.base_url, "api_key_env": p.api_key_env} for p in cfg.providers.values()],
+    }
+
+
+def models_command(config: str | None, as_json: bool = False) -> int:
     from rich.table import Table
 
     from .config import PRICES_SOURCE
 
     cfg = load_config(config)
+    if as_json:
+        import json
+
+        print(json.dumps(models_data(cfg), indent=2, default=str))
+        return 0
     table = Table(title=f"Models (prices USD: {PRICES_SOURCE})")
     for col in ("model", "kind", "context", "in $/M", "cached $/M", "out $/M", ">128K in/out", "$/image", "features"):
         table.add_column(col)
@@ -697,6 +740,8 @@ def models_command(config: str | None) -> int:
         p = m.prices
         feats = ", ".join(n for n in ("structured_output", "tools", "thinking") if getattr(m, n)) or "-"
         prov = f" [{m.provider}]" if m.provider else ""
+        if m.base_model:
+            feats += f"; variant of {m.base_model} {m.request_params}"
         table.add_row(m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
                       f(p.cached_input), f(p.output),
                       f"{f(p.long_input)}/{f(p.long_output)}" if p.long_input is not None else "-",
@@ -707,6 +752,9 @@ def models_command(config: str | None) -> int:
         out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
     out.print("providers: " + ", ".join(
         f"{p.name} ({p.base_url or 'started by evalseed'}; key ${p.api_key_env or '-'})" for p in cfg.providers.values()))
+    for p in cfg.providers.values():
+        for name, lim in p.limits.items():
+            out.print(f"limits on {p.name}: {name} " + ", ".join(f"{k} {v:,}" for k, v in lim.items()))
     return 0
 
 

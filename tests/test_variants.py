@@ -108,3 +108,29 @@ def test_published_rate_limits_apply_unless_the_flags_say_lower(cli, tmp_path):
             con.close()
             assert limits["seed-1-8-251228"] == want
             assert limits["seed-1-6-250915"] == {"rpm": 600 if extra else None, "tpm": None}  # none published
+
+
+def test_models_json_lists_variants_and_limits_per_provider(cli, tmp_path):
+    cfg = tmp_path / "evalseed.yaml"
+    cfg.write_text("variants:\n  seed-1-8-fast: {model: seed-1-8-251228, params: {reasoning_effort: minimal}}\n")
+    code, out, err = cli("models", "--json", "--config", cfg)
+    assert code == 0, err
+    data = json.loads(out)
+    fast = next(m for m in data["models"] if m["name"] == "seed-1-8-fast")
+    assert fast["base_model"] == "seed-1-8-251228" and fast["request_params"] == {"reasoning_effort": "minimal"}
+    assert data["per_provider"]["ark"]["seed-1-8-251228"]["max_input_tokens"] == 229_376
+    assert data["per_provider"]["ark"]["seed-1-8-fast"]["context_window"] == 262_144
+    assert data["per_provider"]["aisa"]["seed-1-8-251228"]["context_window"] == 131_072
+
+
+def test_validate_json_lists_suites_and_problems(cli, tmp_path):
+    good = write_suite(tmp_path / "s", "good.yaml", SUITE)
+    write_suite(tmp_path / "s", "bad.yaml", SUITE.replace("name: sentiment", "name: bad").replace(
+        "max_tokens: 16", "max_tokens: 16, reasoning_effort: extreme"))
+    code, out, _ = cli("validate", tmp_path / "s", "--json")
+    assert code == 2
+    data = json.loads(out)
+    assert [s["path"] for s in data["suites"]] == [str(good)] and data["suites"][0]["cases"] == 2
+    (problem,) = data["problems"]
+    assert problem["file"].endswith("bad.yaml") and problem["line"] == 4 and problem["key"] == "params.reasoning_effort"
+    assert "one of minimal, low, medium, high" in problem["message"]

@@ -105,24 +105,24 @@ MAX_N = 15
 def _check_params(params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(IMAGE_PARAMS))
     if unknown:
-        raise ValueError(f"params: unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
+        raise ValueError(f"unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
     if "size" in params:
         size = params["size"]
         if not isinstance(size, str) or _ANY_SIZE.problem(size, "any model"):
-            raise ValueError(f"params.size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
+            raise ValueError(f"size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
     if "n" in params:
         n = params["n"]
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
-            raise ValueError(f"params.n: {n!r}; give a whole number of images from 1 to {MAX_N}")
+            raise ValueError(f"n: {n!r}; give a whole number of images from 1 to {MAX_N}")
     if "watermark" in params and not isinstance(params["watermark"], bool):
-        raise ValueError("params.watermark: give true or false")
+        raise ValueError("watermark: give true or false")
     if "response_format" in params and params["response_format"] not in ("url", "b64_json"):
-        raise ValueError("params.response_format: give url or b64_json")
+        raise ValueError("response_format: give url or b64_json")
     if "image" in params:
         img = params["image"]
         refs = [img] if isinstance(img, str) else img
         if not isinstance(refs, list) or not refs or len(refs) > 14 or not all(isinstance(r, str) for r in refs):
-            raise ValueError("params.image: give one reference image (URL or data: URI) or a list of up to 14")
+            raise ValueError("image: give one reference image (URL or data: URI) or a list of up to 14")
     return params
 
 

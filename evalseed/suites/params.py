@@ -59,15 +59,15 @@ DOCUMENTED: dict[str, Any] = {
 
 
 def check_chat_params(params: dict[str, Any]) -> str | None:
-    """The first problem as `params.KEY: ...`, or None."""
+    """The first problem as `KEY: ...` (the loader puts `params.` and the line in front), or None."""
     if "max_tokens" in params and "max_completion_tokens" in params:
-        return ("params.max_completion_tokens: the API refuses max_tokens and max_completion_tokens together; keep "
+        return ("max_completion_tokens: the API refuses max_tokens and max_completion_tokens together; keep "
                 "one (max_completion_tokens counts the chain of thought)")
     for key, value in params.items():
         check = DOCUMENTED.get(key)
         problem = check(value) if check else None
         if problem:
-            return f"params.{key}: {value!r} is refused by the API; {problem}"
+            return f"{key}: {value!r} is refused by the API; {problem}"
     return None
 
 
