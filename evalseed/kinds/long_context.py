@@ -74,6 +74,25 @@ def _suite_dir(info: ValidationInfo) -> str | None:
     return ctx.get("suite_dir") if ctx else None
 
 
+
+#: The share of a prompt-size estimate held back for its error (chars-per-token ratios, learned or
+#: default, are measured to a few percent; a prompt that lands over the window is a 400 row).
+ESTIMATE_MARGIN = 0.05
+#: Tokens held back for the chain of thought when thinking may be on and only `max_tokens` bounds
+#: the answer: the window counts the reasoning too. `max_completion_tokens` bounds both exactly.
+THINKING_RESERVE = 8_192
+
+
+def window_margin(est: int, body: dict, model) -> tuple[int, str]:
+    """Tokens to keep free beyond the estimate and the answer, and why."""
+    margin, parts = int(est * ESTIMATE_MARGIN), [f"{ESTIMATE_MARGIN:.0%} for the estimate"]
+    thinking = body.get("thinking")
+    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
+    if model.thinking and not off and not isinstance(body.get("max_completion_tokens"), int):
+        margin += THINKING_RESERVE
+        parts.append(f"{THINKING_RESERVE:,} for the chain of thought; set max_completion_tokens to bound it")
+    return margin, ", ".join(parts)
+
 class DocumentSpec(BaseModel):
     """`document: {file: spec.md}` or `document: {text: "..."}`. A plain string is shorthand: text
     when it spans several lines, a file path when it is one line."""
@@ -407,9 +426,10 @@ class LongContext(Kind):
         state.update({f"detail_{k}": v for k, v in details.items()})
         skip = None
         limit = suite.prompt_token_limits.get(model.name, suite.prompt_token_limits.get(model.family))
-        if est + max_out > model.context_window:
-            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} "
-                    f"exceeds the {model.context_window:,}-token context window of {model.name}")
+        margin, why = window_margin(est, body, model)
+        if est + max_out + margin > model.context_window:
+            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} + a margin of "
+                    f"{margin:,} ({why}) exceeds the {model.context_window:,}-token context window of {model.name}")
         elif limit is not None and est > limit:
             skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) is over the suite's "
                     f"prompt_token_limits of {limit:,} for {model.name}")
