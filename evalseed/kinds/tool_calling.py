@@ -70,6 +70,9 @@ class ToolCallingSuite(BaseSuite):
     tool_results: dict[str, Any] = Field(default_factory=dict)
     max_steps: int = Field(default=4, ge=1, le=50)
     order: Literal["any", "strict"] = "any"
+    # BFCL's rules by default; true compares "variable" values after normalisation and accepts
+    # ints in float arrays, as evalseed did before (docs/scoring.md).
+    lenient: bool = False
     cases: list[ToolCallingCase] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -247,7 +250,7 @@ class ToolCalling(Kind):
             if f is not None and failure is None:
                 failure = f
         order = case.order or suite.order
-        verdict = check_calls(tools, case.expected_calls, calls, order, failure)
+        verdict = check_calls(tools, case.expected_calls, calls, order, failure, suite.lenient)
         details: dict[str, Any] = {
             "expected": case.expected_calls,
             "order": order,
