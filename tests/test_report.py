@@ -107,19 +107,6 @@ def test_leaderboard_matches_a_direct_computation(synth_db):
     con.close()
 
 
-def test_multinomial_bootstrap_agrees_with_stats_bootstrap():
-    # Same distribution, different draws: the intervals must agree to Monte-Carlo precision.
-    import numpy as np
-
-    values = [i / 997 for i in range(997)]  # continuous: more distinct values than stats' multinomial path takes
-    counts = [1 + (i % 3) for i in range(997)]
-    mine = data._mean_interval(values, counts)
-    ref = stats.bootstrap_mean(np.repeat(values, counts), n_resamples=20_000)
-    assert mine["estimate"] == pytest.approx(ref.estimate)
-    assert mine["low"] == pytest.approx(ref.low, abs=0.015)
-    assert mine["high"] == pytest.approx(ref.high, abs=0.015)
-
-
 def test_per_kind_sections_use_the_kinds_detail_keys(synth_db):
     con = store.open_db(synth_db, read_only=True)
     data.prepare_view(con, ["run-a"])

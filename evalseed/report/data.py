@@ -230,37 +230,15 @@ def _grouped_values(con, sql: str) -> dict[tuple, tuple[list, list]]:
 
 
 def _mean_interval(values: list[float], counts: list[int]) -> dict:
-    """95% percentile bootstrap interval of a mean given distinct values and their counts.
-
-    Few distinct values (pass/fail, field fractions): `stats.bootstrap_mean`, which draws
-    multinomial counts. Many (continuous scores on a big run): the same multinomial draw on a 0.01
-    grid here, since the expanded sample would be resampled row by row (resamples x rows) and a
-    100,000-row report must render in seconds.
-    """
-    import numpy as np
-
+    """95% percentile bootstrap interval of a mean given distinct values and their counts; many
+    distinct values (continuous scores on a big run) resample on a 0.01 grid, so a 100,000-row
+    report renders in seconds (`stats.bootstrap_mean_counts`)."""
     from .. import stats
 
-    n = int(sum(counts))
-    if n == 0:
+    if not sum(counts):
         return {"estimate": None, "low": None, "high": None}
-    v = np.asarray(values, dtype=float)
-    c = np.asarray(counts, dtype=np.int64)
-    if len(v) <= 64:
-        iv = stats.bootstrap_mean(np.repeat(v, c), n_resamples=BOOTSTRAP_RESAMPLES)
-        return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
-    # Continuous scores: resample on a 0.01 grid (at most 101 distinct values), then move the
-    # interval by the rounding's shift of the mean, so the estimate stays exact and the interval's
-    # width is off by far less than the three decimals the page shows.
-    est = float((v * c).sum() / n)
-    grid = np.round(v, 2)
-    keys, inverse = np.unique(grid, return_inverse=True)
-    gc = np.bincount(inverse, weights=c).astype(np.int64)
-    rng = np.random.default_rng(stats.DEFAULT_SEED)
-    means = rng.multinomial(n, gc / n, size=BOOTSTRAP_RESAMPLES) @ keys / n
-    shift = est - float((keys * gc).sum() / n)
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return {"estimate": est, "low": float(lo) + shift, "high": float(hi) + shift}
+    iv = stats.bootstrap_mean_counts(values, counts, n_resamples=BOOTSTRAP_RESAMPLES, round_to=2)
+    return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
 
 
 def leaderboards(con) -> list[dict]:
