@@ -138,6 +138,13 @@ def test_grid_cases_are_generated_lazily_with_stable_ids(tmp_path):
     ids = [c.id for c in it]
     assert ids == ["spec", "needle-1000-at-000", "needle-1000-at-050", "needle-1000-at-100",
                    "needle-40000-at-000", "needle-40000-at-050", "needle-40000-at-100"]
+    # The metrics read a cell back from the id (error rows lack the grid details).
+    from evalseed.metrics.long_context import GRID_ID_PATTERN
+
+    cells = [re.match(GRID_ID_PATTERN, i) for i in ids[1:]]
+    assert [(int(m.group(1)), int(m.group(2)) / 100) for m in cells] == [
+        (t, d) for t in (1000, 40000) for d in (0.0, 0.5, 1.0)]
+    assert re.match(GRID_ID_PATTERN, "spec") is None
 
 
 @settings(max_examples=150, deadline=None)

@@ -229,9 +229,6 @@ def grid_case_id(tokens_: int, depth: float) -> str:
     return f"needle-{tokens_}-at-{round(depth * 100):03d}"
 
 
-# What reads a cell back from an id (the metrics, for rows whose details lack it: errors).
-GRID_ID_PATTERN = r"^needle-(\d+)-at-(\d{3})$"
-
 
 # ---- text ----------------------------------------------------------------------------------------
 

@@ -49,12 +49,16 @@ class Accuracy:
     def method(self) -> str:
         return "wilson" if self.single else "bootstrap"
 
-    def interval(self, *, n_resamples: int, seed: int, confidence: float = 0.95, round_to: int | None = None):
+    def interval(self, *, n_resamples: int, seed: int, confidence: float = 0.95, round_to: int | None = None,
+                 method: str | None = None):
         """95% interval: Wilson's for a plain pass rate, else a percentile bootstrap over cases
-        (each case's rate is one observation). Nothing asked: estimate NaN, bounds as stats gives."""
+        (each case's rate is one observation); `method` forces one (compare gives both sides the
+        same). Nothing asked: estimate NaN, bounds as stats gives them."""
         from .. import stats
 
-        if self.single:
+        if (method or self.method) == "wilson":
+            if not self.single:
+                raise ValueError("a Wilson interval needs one answer per case")
             return stats.wilson_interval(sum(p * n for p, _, n in self.tallies), self.cases, confidence)
         return stats.bootstrap_mean_counts([p / a for p, a, _ in self.tallies], [n for _, _, n in self.tallies],
                                            confidence=confidence, n_resamples=n_resamples, seed=seed,

@@ -11,9 +11,22 @@ built from these fragments, so the rule is written once:
 
 from __future__ import annotations
 
-ASKED = "status IN ('ok', 'error')"
+ASKED_STATUSES = ("ok", "error")
+
+ASKED = f"status IN {ASKED_STATUSES!r}"
 OK = "status = 'ok'"
 PASSED = "(status = 'ok' AND passed IS TRUE)"
+
+
+def asked(status: str | None) -> bool:
+    """`ASKED` for a row held in Python (compare pairs rows it has loaded, and its decision code
+    runs on simulated rows without a database)."""
+    return status in ASKED_STATUSES
+
+
+def passed(status: str | None, passed_: bool | None) -> bool:
+    """`PASSED` for a row held in Python."""
+    return status == "ok" and passed_ is True
 
 
 def answer(value_sql: str) -> str:
@@ -30,3 +43,8 @@ def flag(key: str) -> str:
 def number(key: str) -> str:
     """A numeric `details` key (missing or not a number = NULL)."""
     return f"TRY_CAST(details->>'{key}' AS DOUBLE)"
+
+
+def answer_value(status: str | None, value: float | None) -> float:
+    """`answer` for a row held in Python."""
+    return float(value or 0.0) if status == "ok" else 0.0
