@@ -269,7 +269,8 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
         for rows in cases:
             asked = [r for r in rows if rules.asked(r.status)]
             if asked:
-                per_case.append(sum(rules.answer_value(r.status, r.score) for r in asked) / len(asked))
+                per_case.append(sum(rules.answer_value(r.status, rules.score(r.score, r.passed))
+                                    for r in asked) / len(asked))
         return _mean(per_case)
 
     def pairs(attr, ok_only):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import OK, number
+from .rules import OK, SCORE, number
 from .scope import Scope, case_means, row_aggregates
 
 
 def metrics(con, scope: Scope) -> dict[tuple, dict[str, Any]]:
-    means = case_means(con, scope, "image", {"mean_score": ("score", "TRUE")})
+    means = case_means(con, scope, "image", {"mean_score": (SCORE, "TRUE")})
     sums = row_aggregates(con, scope, "image", {
         "images": f"coalesce(sum(images) FILTER ({OK}), 0)",
         "failed_images": f"coalesce(sum(CAST({number('failed_images')} AS BIGINT)) FILTER ({OK}), 0)",

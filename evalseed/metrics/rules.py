@@ -16,6 +16,8 @@ ASKED_STATUSES = ("ok", "error")
 ASKED = f"status IN {ASKED_STATUSES!r}"
 OK = "status = 'ok'"
 PASSED = "(status = 'ok' AND passed IS TRUE)"
+# An answer's score: the scorer's, or pass/fail as 1/0 for rows that carry no score (imported ones).
+SCORE = "coalesce(score, CAST(passed AS DOUBLE))"
 
 
 def asked(status: str | None) -> bool:
@@ -48,3 +50,8 @@ def number(key: str) -> str:
 def answer_value(status: str | None, value: float | None) -> float:
     """`answer` for a row held in Python."""
     return float(value or 0.0) if status == "ok" else 0.0
+
+
+def score(score_: float | None, passed_: bool | None) -> float | None:
+    """`SCORE` for a row held in Python."""
+    return score_ if score_ is not None else (float(passed_) if passed_ is not None else None)

@@ -224,11 +224,11 @@ GROUP BY GROUPING SETS ((suite, entrant), (entrant))
 def _case_score_sql() -> str:
     """Per group, the distinct values of each case's mean score over its asked repeats (an error
     scores 0) and how many cases have each: what the score interval resamples."""
-    from ..metrics.rules import ASKED, answer
+    from ..metrics.rules import ASKED, SCORE, answer
 
     return f"""
 WITH c AS (
-    SELECT suite, entrant, case_id, avg({answer('score')}) AS v
+    SELECT suite, entrant, case_id, avg({answer(SCORE)}) AS v
     FROM r WHERE {ASKED} GROUP BY suite, entrant, case_id)
 SELECT suite, entrant, v, count(*) AS c FROM c GROUP BY GROUPING SETS ((suite, entrant, v), (entrant, v))
 """
