@@ -18,14 +18,13 @@ def label_metrics(cells: Mapping[tuple[str | None, str], int]) -> dict[str, Any]
     labels that occur as expected or answered (a label nobody expected but a model answered
     counts, with F1 0); `unparsed` counts answers that were not a label; `confusion` is
     expected -> answered -> count."""
+    cells = {k: n for k, n in cells.items() if n}
     labels = sorted({e for e, _ in cells if e is not None} | {p for _, p in cells if p not in NOT_A_LABEL})
     tp: dict[str, int] = {}
     fp: dict[str, int] = {}
     fn: dict[str, int] = {}
     confusion: dict[str, dict[str, int]] = {}
     for (e, p), n in cells.items():
-        if not n:
-            continue
         row = confusion.setdefault(e if e is not None else NO_EXPECTED, {})
         row[p] = row.get(p, 0) + n
         if e == p:
