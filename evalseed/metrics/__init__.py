@@ -7,10 +7,10 @@ macro-F1, one module per task kind its other metrics, and `table` puts them toge
 (suite, model).
 """
 
-from .accuracy import Accuracy, Counts, by_group, case_tallies
+from .accuracy import Accuracy, Counts, by_group
 from .labels import label_metrics
 from .scope import Scope
 from .table import KIND_METRICS, SuiteMetrics, of_rows, suite_metrics
 
-__all__ = ["Accuracy", "Counts", "KIND_METRICS", "Scope", "SuiteMetrics", "by_group", "case_tallies",
-           "label_metrics", "of_rows", "suite_metrics"]
+__all__ = ["Accuracy", "Counts", "KIND_METRICS", "Scope", "SuiteMetrics", "by_group", "label_metrics", "of_rows",
+           "suite_metrics"]

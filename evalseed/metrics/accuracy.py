@@ -37,8 +37,8 @@ class Accuracy:
 
     @property
     def estimate(self) -> float | None:
-        n = self.cases
-        return sum(k * p / a for p, a, k in self.tallies) / n if n else None
+        total = self.cases
+        return sum(n * p / a for p, a, n in self.tallies) / total if total else None
 
     @property
     def single(self) -> bool:
@@ -101,12 +101,3 @@ def by_group(con, scope: Scope) -> dict[tuple, tuple[str | None, Counts, Accurac
         acc = Accuracy(tuple(tuple(int(x) for x in t) for t in (tallies or [])))
         out[scope.key(r[:w])] = (kind, Counts(int(cases), int(n_rows), int(ok), int(errors), int(skipped)), acc)
     return out
-
-
-def case_tallies(con, scope: Scope) -> dict[tuple, tuple[int, int]]:
-    """(passes, asked) of every case, keyed (suite, *keys, case_id): what compare pairs."""
-    cols = ("suite", *[k for k in scope.keys if k != "suite"], "case_id")
-    sel = ", ".join(f'"{c}"' for c in cols)
-    rows, _ = scope.query(con, f"""SELECT {sel}, count(*) FILTER ({PASSED}), count(*) FILTER ({ASKED})
-                                   FROM base GROUP BY {sel}""")
-    return {tuple(r[:len(cols)]): (int(r[-2]), int(r[-1])) for r in rows}
