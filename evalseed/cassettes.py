@@ -40,11 +40,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlparse
 
-from .errors import RunAborted, UsageError
+from .errors import CassetteMiss, UsageError
+from .files import write_atomic
 from .jobs import file_part
 
 if TYPE_CHECKING:
-    from .kinds.base import CallResult
+    from .core import CallResult
 
 MODES = ("off", "replay", "record", "auto")
 
@@ -89,11 +90,6 @@ _KEYLIKE = re.compile(
 )
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
 _SECRET_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re.IGNORECASE)
-
-
-class CassetteMiss(RunAborted):
-    """A replayed run asked for a request no cassette holds: the run cannot give the recorded
-    answers, so it stops (exit code 3) instead of storing errors for every later case."""
 
 
 class Scrubber:
@@ -494,9 +490,7 @@ def _make_cassette_class():
             text = self._session.scrubber.literals(text)
             path = self.shard_path(shard)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, text, umask_mode=True)
 
         def _miss_message(self, info: _Info) -> str:
             recorded = len(self._index.get(info.key, ()))

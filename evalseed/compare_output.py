@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-import tempfile
-from pathlib import Path
 
 from .compare_result import Comparison, Delta, Unit
+from .files import write_atomic as _write_atomic
 
 _FLIPS_SHOWN_TERMINAL = 8
 _FLIPS_SHOWN_MARKDOWN = 25
@@ -123,30 +123,15 @@ def print_table(cmp: Comparison, file=None) -> None:
         console.print("[bold green]verdict: no regression[/]")
 
 
-# ---- files ------------------------------------------------------------------------------------
-
-
-def _write_atomic(path: str | Path, text: str, *, errors: str = "strict", umask_mode: bool = False) -> None:
-    """Write `text` to `path` whole or not at all: a uniquely named temporary file in the same
-    folder, then a rename. `errors` is the UTF-8 encoding error handler; `umask_mode` gives the
-    file the permissions a plain open() would (mkstemp creates it 0600)."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
-    try:
-        if umask_mode:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()!#|~])")
 
 
 def _md_escape(s: object) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Text from runs (model names, case ids, answers) as literal Markdown: no HTML, no links,
+    images, emphasis, code spans or table breaks, whoever named the model."""
+    # `<` starts every HTML tag; `>` alone only quotes at a line's start, which a cell never is.
+    text = str(s).replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
 def render_markdown(cmp: Comparison) -> str:
@@ -156,7 +141,8 @@ def render_markdown(cmp: Comparison) -> str:
     lines = [
         f"## evalseed compare: {'❌ regression' if cmp.failed else '✅ no regression'}",
         "",
-        f"Base `{b.run_id}` ({', '.join(b.models)}) vs candidate `{c.run_id}` ({', '.join(c.models)}). "
+        f"Base {_md_escape(b.run_id)} ({_md_escape(', '.join(b.models))}) vs candidate {_md_escape(c.run_id)} "
+        f"({_md_escape(', '.join(c.models))}). "
         f"Gate: Holm-adjusted McNemar p < {s['alpha']:g} and a drop of more than {100 * s['min_drop']:g} pts"
         + (f"; mean cost up to +{100 * s['max_cost_increase']:g}%" if s["max_cost_increase"] is not None else "")
         + (f"; p50 latency up to +{100 * s['max_latency_increase']:g}%" if s["max_latency_increase"] is not None else "")

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import UsageError
 
@@ -48,7 +48,8 @@ class ModelInfo:
     max_output_tokens: int = 4_096  # the default when a suite does not say
     prices: Prices = field(default_factory=Prices)
     # Which optional request features the model accepts.
-    structured_output: bool = True
+    structured_output: bool = True  # response_format json_schema
+    json_object: bool = True  # response_format json_object (the Seed page: every Seed text model)
     tools: bool = True
     tool_choice: bool = True
     thinking: bool = True
@@ -60,6 +61,28 @@ class ModelInfo:
     # Set when this entry was derived from a family for a version string we had not seen.
     inherited_from: str | None = None
     notes: str = ""
+    # What one request may ask, where the provider documents it (None: only the window bounds it):
+    # prompt tokens, and `max_completion_tokens` (chain of thought included). A case over either
+    # is skipped with the figures, as one over the window is (jobs.py).
+    max_input_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    # Image models: True where the provider documents which sizes it takes (ModelArk), so sizes
+    # are checked before sending; elsewhere they go as given and the server's answer decides.
+    documented_sizes: bool = False
+    # A variant (issue 18) is a model of its own in results, gates, reports and routes: it sends
+    # `base_model`'s id with `request_params` on every request (over a suite's own params), and
+    # is priced as the base model.
+    base_model: str | None = None
+    request_params: dict[str, Any] = field(default_factory=dict)
+    # Published rate limits (SEED_API.md), used when --rpm/--tpm are not given, so those flags
+    # are only needed to go lower; 429s still back off either way.
+    default_rpm: int | None = None
+    default_tpm: int | None = None
+
+    @property
+    def api_name(self) -> str:
+        """The model id requests carry."""
+        return self.base_model or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +96,14 @@ class Provider:
     # Per-model context windows that differ on this provider.
     context_windows: dict[str, int] = field(default_factory=dict)
     price_overrides: dict[str, Prices] = field(default_factory=dict)
+    # Per-model request limits on this provider: {model: {"max_input_tokens": N, ...}}.
+    limits: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The provider documents the image sizes its models take (see ModelInfo.documented_sizes).
+    documents_image_sizes: bool = False
 
 
-_SEED_TEXT = dict(kind="text", max_output_tokens=4_096)
+# SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included).
+_SEED_TEXT = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536)
 
 BUILTIN_MODELS: dict[str, ModelInfo] = {
     m.name: m
@@ -92,8 +120,10 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="seed-1-6-flash",
             context_window=131_072,
             prices=Prices(input=0.075, cached_input=0.015, output=0.30, long_input=0.10, long_output=0.80),
-            structured_output=False,  # ModelArk: flash does not support structured output
-            notes="no structured output (json_object/json_schema are dropped, answer still scored)",
+            # ModelArk: flash has no structured output (json_schema); the Seed page lists
+            # json_object for every Seed text model, so a schema suite asks flash for json_object.
+            structured_output=False,
+            notes="no json_schema: schema suites get json_object instead (recorded per row)",
             **_SEED_TEXT,
         ),
         ModelInfo(
@@ -101,6 +131,8 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="seed-1-8",
             context_window=131_072,
             prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
+            default_rpm=30_000,
+            default_tpm=1_500_000,
             **_SEED_TEXT,
         ),
         ModelInfo(
@@ -111,6 +143,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             max_output_tokens=0,
             prices=Prices(per_image=0.04),
             structured_output=False,
+            json_object=False,
             tools=False,
             tool_choice=False,
             thinking=False,
@@ -133,6 +166,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             # and a schema grammar inside json_object made answers 3.1x slower here, timing out
             # under load: json_extraction runs degraded (prompted) on it. docs/scoring.md.
             structured_output=False,
+            json_object=False,
             provider="local",
             notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
         ),
@@ -148,7 +182,10 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
             "https://ark.ap-southeast.bytepluses.com/api/v3",
             "ARK_API_KEY",
             images_take_n=False,
+            # ModelArk: seed-1-8 has a 256K window, at most 224K of it input (SEED_API.md).
             context_windows={"seed-1-8-251228": 262_144},
+            limits={"seed-1-8-251228": {"max_input_tokens": 229_376}},
+            documents_image_sizes=True,
         ),
         # base_url is filled in when evalseed starts the embedded llama.cpp server.
         Provider("local", None, None),
@@ -176,9 +213,16 @@ class Config:
 
     def resolve_model(self, name: str, *, allow_unknown: bool = False) -> ModelInfo:
         """The model's entry; a new version string of a known family inherits the family's newest
-        entry (so a version bump needs no configuration)."""
+        entry (so a version bump needs no configuration); `base[key=value,...]` is a variant of
+        base with those request params."""
         if name in self.models:
             return self.models[name]
+        spec = parse_variant(name)
+        if spec is not None:
+            base = self.resolve_model(spec[0], allow_unknown=allow_unknown)
+            info = make_variant(name, base, spec[1])
+            self.models[name] = info
+            return info
         m = VERSION_RE.match(name)
         if m:
             family = m.group("family")
@@ -205,7 +249,7 @@ class Config:
     def expand_models(self, spec: str) -> list[str]:
         """`--models` value: a model set name or a comma-separated list (sets may appear in it)."""
         names: list[str] = []
-        for part in (p.strip() for p in spec.split(",")):
+        for part in (p.strip() for p in split_models(spec)):
             if not part:
                 continue
             for n in self.model_sets.get(part, [part]):
@@ -226,23 +270,77 @@ class Config:
     def effective_model(self, info: ModelInfo, provider: Provider) -> ModelInfo:
         """The model as seen through a provider (its context window and prices may differ)."""
         changes: dict[str, Any] = {}
-        # A version bump sees its parent's provider-specific window and prices too.
-        for name in (info.inherited_from, info.name):
+        # A version bump sees its parent's provider-specific window and prices too; a variant its
+        # base model's.
+        for name in (info.inherited_from, info.base_model, info.name):
             if name and name in provider.context_windows:
                 changes["context_window"] = provider.context_windows[name]
             if name and name in provider.price_overrides:
                 changes["prices"] = provider.price_overrides[name]
+            if name and name in provider.limits:
+                changes.update(provider.limits[name])
+        if info.kind == "image" and provider.documents_image_sizes:
+            changes["documented_sizes"] = True
         return replace(info, **changes) if changes else info
 
-    def price_table(self) -> dict[str, Any]:
+    def price_table(self, used: Mapping[str, ModelInfo] | None = None) -> dict[str, Any]:
+        """Every model's prices; for the models in `used` (a run's, as its providers see them)
+        the prices that run is charged, provider overrides included: the audit trail of a run
+        must show what its cost_usd was computed from."""
+        models = {**self.models, **(used or {})}
         return {
             "as_of": PRICES_AS_OF,
             "source": PRICES_SOURCE,
             "models": {
                 n: {k: getattr(m.prices, k) for k in Prices.__slots__ if getattr(m.prices, k) is not None}
-                for n, m in sorted(self.models.items())
+                for n, m in sorted(models.items())
             },
         }
+
+
+_VARIANT = re.compile(r"^(?P<base>[^\[\],]+)\[(?P<params>[^\[\]]*)\]$")
+
+
+def split_models(spec: str) -> list[str]:
+    """`a,b[x=1,y=2],c` -> ['a', 'b[x=1,y=2]', 'c']: commas inside brackets belong to a variant."""
+    parts, depth, cur = [], 0, []
+    for ch in spec:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
+    """`seed-1-8-251228[thinking=disabled,reasoning_effort=minimal]` -> (base, request params).
+    `thinking=X` is shorthand for Seed's `{"type": X}`; other values are read as YAML scalars."""
+    m = _VARIANT.match(name.strip())
+    if not m:
+        return None
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in filter(None, (x.strip() for x in m.group("params").split(","))):
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"model variant {name!r}: {item!r} is not key=value; e.g. {m.group('base')}[thinking=disabled].")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        params[key.strip()] = {"type": value} if key.strip() == "thinking" and isinstance(value, str) else value
+    if not params:
+        raise UsageError(f"model variant {name!r} sets no parameter; e.g. {m.group('base')}[thinking=disabled].")
+    return m.group("base").strip(), params
+
+
+def make_variant(name: str, base: ModelInfo, params: dict[str, Any]) -> ModelInfo:
+    return replace(base, name=name, base_model=base.api_name, request_params={**base.request_params, **params},
+                   notes=f"variant of {base.api_name}: {params}")
 
 
 def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
@@ -257,7 +355,9 @@ def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     return replace(base, **{k: (float(v) if v is not None else None) for k, v in raw.items()})
 
 
-_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from"}
+_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes",
+                                                              "base_model", "request_params"}
+_LIMIT_KEYS = {"max_input_tokens", "max_completion_tokens"}
 
 
 def load_config(path: str | os.PathLike | None = None) -> Config:
@@ -281,7 +381,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raise UsageError(f"{p}{line}: not valid YAML ({getattr(e, 'problem', e)}).") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{p}: the top level must be a mapping.")
-    allowed = {"provider", "providers", "models", "model_sets"}
+    allowed = {"provider", "providers", "models", "model_sets", "variants"}
     if set(raw) - allowed:
         raise UsageError(f"{p}: unknown key(s) {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}.")
     cfg.source = str(p)
@@ -306,15 +406,35 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise UsageError(f"{where}: must be a mapping.")
         base = providers.get(name) or Provider(name, None, None)
         spec = dict(spec)
-        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices"}
+        bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices", "limits",
+                           "documents_image_sizes"}
         if bad:
             raise UsageError(f"{where}: unknown key(s) {sorted(bad)}.")
+        if "limits" in spec:
+            limits = dict(base.limits)
+            for m, lim in (spec.pop("limits") or {}).items():
+                if not isinstance(lim, dict) or set(lim) - _LIMIT_KEYS or not all(
+                        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in lim.values()):
+                    raise UsageError(f"{where}.limits.{m}: a mapping of {sorted(_LIMIT_KEYS)} to whole numbers > 0.")
+                limits[m] = {**limits.get(m, {}), **lim}
+            spec["limits"] = limits
         if "prices" in spec:
             overrides = dict(base.price_overrides)
             for m, pr in (spec.pop("prices") or {}).items():
                 overrides[m] = _prices_from(pr, models.get(m, ModelInfo(m)).prices, f"{where}.prices.{m}")
             spec["price_overrides"] = overrides
         providers[name] = replace(base, **spec)
+    for name, spec in (raw.get("variants") or {}).items():
+        where = f"{p} variants.{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("model"), str) or set(spec) - {"model", "params", "provider"}:
+            raise UsageError(f"{where}: give model (the base model) and params (request params), and optionally provider.")
+        params = spec.get("params") or {}
+        if not isinstance(params, dict) or not params:
+            raise UsageError(f"{where}.params: a mapping of request parameters, e.g. {{thinking: {{type: disabled}}}}.")
+        if "provider" in spec and spec["provider"] not in providers:
+            raise UsageError(f"{where}.provider: unknown provider {spec['provider']!r}.")
+        variant = make_variant(name, cfg.resolve_model(spec["model"]), params)
+        models[name] = replace(variant, provider=spec.get("provider", variant.provider))
     for name, members in (raw.get("model_sets") or {}).items():
         if not isinstance(members, list) or not all(isinstance(x, str) for x in members):
             raise UsageError(f"{p} model_sets.{name}: must be a list of model names.")
@@ -323,4 +443,37 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         if raw["provider"] not in providers:
             raise UsageError(f"{p} provider: unknown provider {raw['provider']!r}.")
         cfg.default_provider = raw["provider"]
+    cfg.notices.append(f"configuration from {p} ({'--config' if path else 'found in the working folder'}).")
+    _guard_builtin_keys(providers, p, explicit=path is not None, notices=cfg.notices)
     return cfg
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def _guard_builtin_keys(providers: dict[str, Provider], where: Path, *, explicit: bool, notices: list[str]) -> None:
+    """A cloned repository may ship an evalseed.yaml: found in the working folder, it must not send
+    a built-in provider's key (AISA_API_KEY, ARK_API_KEY) to another host, neither by moving that
+    provider nor by a provider of its own that names the same variable. Passed with --config, the
+    user asked for it; it is allowed and said."""
+    homes = {bp.api_key_env: _origin(bp.base_url) for bp in BUILTIN_PROVIDERS.values()
+             if bp.api_key_env and bp.base_url}
+    for name, prov in providers.items():
+        if not prov.base_url:
+            continue
+        origin = _origin(prov.base_url)
+        home = homes.get(prov.api_key_env or "")
+        builtin = BUILTIN_PROVIDERS.get(name)
+        if home and origin != home:
+            if not explicit:
+                raise UsageError(
+                    f"{where}: provider {name} would send {prov.api_key_env} to {origin} instead of {home}, and a "
+                    f"configuration file found in the working folder may not redirect a built-in key; if you trust "
+                    f"this file, pass it with --config {where}.")
+            notices.append(f"{where}: provider {name} sends {prov.api_key_env} to {origin} (built in: {home}).")
+        elif builtin and builtin.base_url and origin != _origin(builtin.base_url):
+            notices.append(f"{where}: provider {name} is at {origin} (built in: {_origin(builtin.base_url)}).")

@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import ModelInfo
-from .engine import BudgetExhausted, CallFailed, JobApi
-from .errors import RunAborted
-from .kinds.base import CallResult, CaseError, Kind, Outcome, Prepared
+from .core import CallResult, Outcome, Prepared
+from .engine import JobApi
+from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
+from .kinds.base import Kind
 from .suites.spec import BaseCase, BaseSuite
 
 log = logging.getLogger("evalseed")
@@ -61,10 +62,24 @@ class CaseJob:
 
     def prepare(self) -> Prepared:
         prepared = self.kind.prepare(self.suite, self.case, self.model_info)
+        prepared.skip_reason = prepared.skip_reason or self._over_limit(prepared)
         prepared.state.setdefault("out_dir", self.out_dir)
         prepared.state.setdefault(
             "file_stem", f"{self.suite.name}/{file_part(self.case.id)}-{file_part(self.model_info.name)}-{self.repeat}")
         return prepared
+
+    def _over_limit(self, prepared: Prepared) -> str | None:
+        """A request the provider documents it would refuse is not sent: skipped with the figures
+        (ModelArk takes at most 224K input tokens of seed-1-8's 256K window, for one)."""
+        m, body = self.model_info, prepared.request or {}
+        where = f"{m.name} on {self.provider}"
+        if m.max_input_tokens and prepared.est_prompt_tokens > m.max_input_tokens:
+            return (f"prompt of about {prepared.est_prompt_tokens:,} tokens is over the {m.max_input_tokens:,}-token "
+                    f"input limit of {where}")
+        asked = body.get("max_completion_tokens")
+        if m.max_completion_tokens and isinstance(asked, int) and asked > m.max_completion_tokens:
+            return f"max_completion_tokens {asked:,} is over the {m.max_completion_tokens:,} that {where} accepts"
+        return None
 
     async def run(self, api: JobApi) -> dict[str, Any]:
         started = _now()

@@ -4,20 +4,22 @@ engine, show progress, and print the summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from . import __version__
 from .config import Config, ModelInfo, Provider, load_config
 from .console import console
-from .errors import RunAborted, UsageError
+from .errors import RunAborted, StoreFailed, UsageError
 
 LOOPBACK_PREFIXES = ("http://127.", "http://localhost", "http://[::1]", "https://127.", "https://localhost")
 
@@ -81,6 +83,11 @@ def _stderr(msg: str) -> None:
 # ---- planning ---------------------------------------------------------------------------------
 
 
+def _undocumented_note(suite) -> str:
+    return (f"suite {suite.name}: params {', '.join(suite.undocumented_params)} are not among the parameters the "
+            "Seed API documents; sent as written.")
+
+
 def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name: str | None,
               base_url: str | None, api_key_env: str | None) -> Plan:
     from .kinds import get_kind
@@ -91,6 +98,8 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     notices: list[str] = []
     for suite in suites:
         kind = get_kind(suite.kind)
+        if suite.undocumented_params:
+            notices.append(_undocumented_note(suite))
         names = explicit or suite.models or cfg.model_sets["default"]
         chosen: list[ModelInfo] = []
         for name in names:
@@ -111,7 +120,12 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     providers: dict[str, Provider] = {}
     for name, info in used.items():
         if base_url:
-            prov = Provider(provider_name or "custom", base_url, api_key_env or "OPENAI_API_KEY")
+            # A base URL moves the host, not the provider: `--provider ark --base-url` keeps ark's
+            # windows, limits and image mapping. The key is still the one named for this URL.
+            known = cfg.providers.get(provider_name) if provider_name else None
+            key_env = api_key_env or "OPENAI_API_KEY"
+            prov = (replace(known, base_url=base_url, api_key_env=key_env) if known
+                    else Provider(provider_name or "custom", base_url, key_env))
         else:
             prov = cfg.provider(info.provider or provider_name or cfg.default_provider)
             if api_key_env:
@@ -129,6 +143,10 @@ def _api_key(provider: Provider, required: bool) -> str:
     env = provider.api_key_env
     key = os.environ.get(env) if env else None
     if key:
+        if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+            # Never sent: the HTTP layer's error about such a header would quote the key itself.
+            raise UsageError(f"the key in {env} holds whitespace, a line break or another character no key has "
+                             "(often a copied newline); set the variable to the key alone.")
         return key
     if required:
         raise UsageError(
@@ -155,6 +173,11 @@ def _check_base_url(url: str) -> None:
     if parts.username or parts.password:
         raise UsageError("--base-url must not carry credentials (they would be stored with the run); "
                          "put the key in an environment variable and name it with --api-key-env.")
+    if parts.query or parts.fragment:
+        # The openai client appends its paths after the whole URL (a query would end up inside the
+        # path), and a value there, often a key, would be stored with the run.
+        raise UsageError("--base-url must not carry a query string or fragment (a key there would be stored with "
+                         "the run, and the client cannot use it); give the URL up to /v1 and the key with --api-key-env.")
 
 
 def _git_sha() -> str | None:
@@ -271,6 +294,9 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
     try:
         if opts.resume:
             run_id = opts.run_id
+            recovered = store.recover(con, run_id, _unsaved_files(opts.db, run_id))
+            if recovered:
+                _stderr(f"evalseed: stored {recovered} answered rows that run {run_id} had saved beside the database.")
             done, errored = store.stored_keys(con, run_id)
             spent_row = con.execute("SELECT coalesce(sum(cost_usd), 0) FROM results WHERE run_id = ?", [run_id]).fetchone()
             already_spent = float(spent_row[0] or 0.0)
@@ -280,14 +306,13 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             done, errored, already_spent = set(), set(), 0.0
             config = _run_config(plan, cfg, opts)
             store.insert_run(con, run_id, label=opts.label, git_sha=_git_sha(), version=__version__, config=config)
-            store.insert_prices(con, run_id, cfg.price_table())
+            store.insert_prices(con, run_id, cfg.price_table(plan.models))
         budget = Budget(opts.budget_usd, spent=already_spent)
-        writer = store.ResultWriter(con, run_id, replace_keys=errored)
+        writer = store.ResultWriter(con, run_id, replace_keys=errored, where=opts.db)
         status = "interrupted"
         message = None
         try:
             stopped = _drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
-            writer.flush()
             status = "budget" if stopped else "finished"
             if stopped:
                 message = (f"stopped before spending past --budget-usd {opts.budget_usd} "
@@ -296,11 +321,14 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             status = "aborted"
             message = str(e)
         finally:
-            try:
-                writer.flush()
-            finally:
+            # Also on Ctrl-C: what was answered is paid for and must reach the database or a file.
+            trouble = _store_the_rest(writer, opts.db, run_id)
+            if trouble:
+                status, message = "aborted", trouble
+            with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
-        _print_summary(con, run_id, plan)
+        if writer.failed is None:
+            _print_summary(con, run_id, plan)
         if message:
             _stderr(f"evalseed: {message}")
             return 3
@@ -308,6 +336,45 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
         return 0
     finally:
         con.close()
+
+
+def rate_limits(info: ModelInfo, rpm: int | None, tpm: int | None, cassettes: str) -> tuple[int | None, int | None]:
+    """Requests and tokens per minute for a model's lane: the flags, else the model's published
+    limits; none when replaying (nothing reaches a server)."""
+    if cassettes == "replay":
+        return None, None
+    return rpm or info.default_rpm, tpm or info.default_tpm
+
+
+def _unsaved_files(db: str, run_id: str) -> list[Path]:
+    """Where ResultWriter.spill may have put rows the database would not take, in order."""
+    from . import store
+
+    name = store.unsaved_file_name(db, run_id)
+    return [Path(db).resolve().parent / name, Path(tempfile.gettempdir()) / name]
+
+
+def _store_the_rest(writer, db: str, run_id: str) -> str | None:
+    """Write the rows still in memory (one more try if the database refused them mid-run). When
+    it refuses again, save them beside it; returns the sentence to end the run with, or None."""
+    from .errors import StoreFailed
+
+    refused = writer.failed
+    if refused is None and not writer.pending:
+        return None
+    try:
+        writer.flush()
+    except StoreFailed as e:
+        n = writer.pending
+        saved = writer.spill([p.parent for p in _unsaved_files(db, run_id)], _unsaved_files(db, run_id)[0].name)
+        where = (f"the {n} answered rows it could not take are saved in {saved}" if saved
+                 else f"the {n} answered rows it could not take could not be saved anywhere either, and are lost")
+        return (f"{e}, so the run stopped sending requests; {where}; free space, then finish with "
+                f"--resume {run_id} (it stores them first).")
+    if refused is not None:
+        return (f"{refused} for a while, so the run stopped sending requests; every answered row is stored "
+                f"now; finish with --resume {run_id}.")
+    return None
 
 
 def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
@@ -327,12 +394,22 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         ],
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
                     "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm},
-        "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
-                            "inherited_from": i.inherited_from, "structured_output": i.structured_output}
+        "rate_limits": {m: dict(zip(("rpm", "tpm"), rate_limits(i, opts.rpm, opts.tpm, opts.cassettes)))
                         for m, i in plan.models.items()},
-        "prices": cfg.price_table(),
+        "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
+                            "inherited_from": i.inherited_from, "structured_output": i.structured_output,
+                            "base_model": i.base_model, "request_params": i.request_params}
+                        for m, i in plan.models.items()},
+        "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,
     }
+
+
+def _while_stored(jobs: Iterator, writer) -> Iterator:
+    for job in jobs:
+        if writer.failed is not None:
+            return
+        yield job
 
 
 def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set[tuple]) -> Iterator:
@@ -352,7 +429,7 @@ def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set
 def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redact, budget, writer,
            skip: set[tuple]):
     """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
-    from .engine import Engine, JobApi, ModelLane
+    from .engine import Downloads, Engine, JobApi, ModelLane
     from .limits import RateLimiter
 
     total = plan.total(skip)
@@ -391,6 +468,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             import openai
 
             clients: dict[tuple, Any] = {}
+            downloads = Downloads()
             lanes: dict[str, ModelLane] = {}
             for name, info in plan.models.items():
                 prov = plan.providers[name]
@@ -399,7 +477,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 if ckey not in clients:
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
                                                        timeout=eng_opts.timeout)
-                limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
+                rpm, tpm = rate_limits(info, eng_opts.rpm, eng_opts.tpm, opts.cassettes)
+                limiter = RateLimiter(rpm, tpm) if (rpm or tpm) else None
                 lane_opts = eng_opts
                 if name in base_urls and opts.cassettes != "replay" and eng_opts.concurrency > 1:
                     # llama.cpp's server runs one completion at a time: more in flight would only
@@ -408,9 +487,13 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
 
                     lane_opts = _replace(eng_opts, concurrency=1)
                 lanes[name] = ModelLane(info, prov, clients[ckey], lane_opts, budget, redact, limiter, observer,
-                                        server_failure=server_failure if name in base_urls else None)
+                                        server_failure=server_failure if name in base_urls else None,
+                                        downloads=downloads)
             engine = Engine(lanes, budget)
-            jobs = {name: _jobs_for(plan, info, run_id, out_dir, skip) for name, info in plan.models.items()}
+            # No new request once the database refuses rows: answers it cannot store would be paid
+            # for and then asked again by --resume.
+            jobs = {name: _while_stored(_jobs_for(plan, info, run_id, out_dir, skip), writer)
+                    for name, info in plan.models.items()}
 
             def sink(row: dict) -> None:
                 writer.add(row)
@@ -425,7 +508,10 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                         await asyncio.wait_for(stop_flush.wait(), 0.5)
                     except TimeoutError:
                         pass
-                    writer.flush()
+                    try:
+                        writer.flush()
+                    except StoreFailed:
+                        return  # _execute tries once more after the requests in flight are back
 
             loop = asyncio.get_running_loop()
             me = asyncio.current_task()
@@ -441,6 +527,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 await flush_task
                 for c in clients.values():
                     await c.close()
+                await downloads.aclose()
 
         try:
             return asyncio.run(main())
@@ -568,27 +655,72 @@ def _kind_text(record: dict) -> str:
 # ---- validate / models / runs / rescore -------------------------------------------------------
 
 
-def validate_command(paths: list[str], config: str | None) -> int:
+def validate_command(paths: list[str], config: str | None, as_json: bool = False) -> int:
     from .suites.loader import validate_paths
 
     load_config(config)
     good, problems = validate_paths(paths)
+    if as_json:
+        import json
+
+        from .kinds import get_kind
+
+        print(json.dumps({
+            "suites": [{"path": s.path, "name": s.name, "kind": s.kind, "cases": sum(1 for _ in get_kind(s.kind).cases(s)),
+                        "undocumented_params": s.undocumented_params} for s in good],
+            "problems": [{"file": p.file, "line": p.line, "key": p.path, "message": p.message} for p in problems],
+        }, indent=2))
+        return 2 if problems else 0
     for s in good:
         from .kinds import get_kind
 
         n = sum(1 for _ in get_kind(s.kind).cases(s))
         print(f"ok  {s.path}  {s.name} ({s.kind}, {n} cases)")
+        if s.undocumented_params:
+            print(f"evalseed: warning: {_undocumented_note(s)}", file=sys.stderr)
     for p in problems:
         print(f"evalseed: {p}", file=sys.stderr)
     return 2 if problems else 0
 
 
-def models_command(config: str | None) -> int:
+def models_data(cfg: Config) -> dict:
+    """The model table as data: each model as each provider sees it (windows, limits, prices),
+    variants with their base and params, sets and providers."""
+    from dataclasses import asdict
+
+    from .config import PRICES_AS_OF, PRICES_SOURCE
+
+    def model(m: ModelInfo) -> dict:
+        d = asdict(m)
+        d["prices"] = {k: v for k, v in d["prices"].items() if v is not None} if d.get("prices") else {}
+        return d
+
+    return {
+        "prices_as_of": PRICES_AS_OF, "prices_source": PRICES_SOURCE,
+        "models": [model(m) for m in cfg.models.values()],
+        "per_provider": {p.name: {m.name: {"context_window": e.context_window, "max_input_tokens": e.max_input_tokens,
+                                          "max_completion_tokens": e.max_completion_tokens,
+                                          "prices": {k: getattr(e.prices, k) for k in e.prices.__slots__
+                                                     if getattr(e.prices, k) is not None}}
+                                  for m in cfg.models.values() if (m.provider in (None, p.name))
+                                  for e in [cfg.effective_model(m, p)]}
+                         for p in cfg.providers.values()},
+        "model_sets": cfg.model_sets,
+        "providers": [{"name": p.name, "base_url": p.base_url, "api_key_env": p.api_key_env} for p in cfg.providers.values()],
+    }
+
+
+def models_command(config: str | None, as_json: bool = False) -> int:
     from rich.table import Table
 
     from .config import PRICES_SOURCE
 
     cfg = load_config(config)
+    if as_json:
+        import json
+
+        print(json.dumps(models_data(cfg), indent=2, default=str))
+        return 0
     table = Table(title=f"Models (prices USD: {PRICES_SOURCE})")
     for col in ("model", "kind", "context", "in $/M", "cached $/M", "out $/M", ">128K in/out", "$/image", "features"):
         table.add_column(col)
@@ -597,6 +729,8 @@ def models_command(config: str | None) -> int:
         p = m.prices
         feats = ", ".join(n for n in ("structured_output", "tools", "thinking") if getattr(m, n)) or "-"
         prov = f" [{m.provider}]" if m.provider else ""
+        if m.base_model:
+            feats += f"; variant of {m.base_model} {m.request_params}"
         table.add_row(m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
                       f(p.cached_input), f(p.output),
                       f"{f(p.long_input)}/{f(p.long_output)}" if p.long_input is not None else "-",
@@ -607,6 +741,9 @@ def models_command(config: str | None) -> int:
         out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
     out.print("providers: " + ", ".join(
         f"{p.name} ({p.base_url or 'started by evalseed'}; key ${p.api_key_env or '-'})" for p in cfg.providers.values()))
+    for p in cfg.providers.values():
+        for name, lim in p.limits.items():
+            out.print(f"limits on {p.name}: {name} " + ", ".join(f"{k} {v:,}" for k, v in lim.items()))
     return 0
 
 
@@ -658,7 +795,7 @@ def rescore_command(db: str, run_ref: str) -> int:
     from . import store
     from .jobs import CaseJob
     from .kinds import get_kind
-    from .kinds.base import CallResult, Outcome
+    from .core import CallResult, Outcome
     from .suites.loader import load_suites
 
     cfg = load_config(None)

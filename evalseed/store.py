@@ -6,7 +6,9 @@ INSERT. Every flush is one transaction, so a killed process leaves whole batches
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -15,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from .errors import UsageError
+from .errors import StoreFailed, UsageError
 
 RESULT_COLUMNS: list[tuple[str, str]] = [
     ("run_id", "VARCHAR"),
@@ -208,17 +210,26 @@ class ResultWriter:
     two rows and never none.
     """
 
-    def __init__(self, con, run_id: str, *, batch_rows: int = 2000, replace_keys: Iterable[tuple] = ()):
+    def __init__(self, con, run_id: str, *, batch_rows: int = 2000, replace_keys: Iterable[tuple] = (),
+                 where: str = "the database"):
         self.con = con
         self.run_id = run_id
+        self.where = where
         self.batch_rows = batch_rows
         self.replace_keys = set(replace_keys)
         self._rows: list[dict] = []
         self.written = 0
+        # The last write's error while the database refuses rows; None once a write succeeds.
+        self.failed: StoreFailed | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
 
     def add(self, row: dict) -> None:
         self._rows.append(row)
-        if len(self._rows) >= self.batch_rows:
+        # While the database refuses rows, answers wait in memory for the next explicit flush.
+        if self.failed is None and len(self._rows) >= self.batch_rows:
             self.flush()
 
     def flush(self) -> int:
@@ -253,13 +264,43 @@ class ResultWriter:
             con.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM _evalseed_batch")
             con.unregister("_evalseed_batch")
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as e:
+            # A failed COMMIT has already ended the transaction; ROLLBACK then fails too and must
+            # not hide the first error.
+            with contextlib.suppress(Exception):
+                con.execute("ROLLBACK")
             self._rows = rows + self._rows
+            if isinstance(e, Exception):
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+                self.failed = StoreFailed(f"{self.where} could not take {len(self._rows)} answered rows ({reason})")
+                raise self.failed from e
             raise
+        self.failed = None
         self.replace_keys.difference_update(replace)
         self.written += len(rows)
         return len(rows)
+
+    def spill(self, folders: Iterable[Path], name: str) -> Path | None:
+        """Save the rows the database would not take as JSON lines in the first folder that takes
+        them (the database's folder, then elsewhere: the disk may be full); `recover` reads them
+        back on --resume. None when no folder could."""
+        data = b"".join(orjson.dumps({c: r.get(c) for c in RESULT_NAMES}, default=str,
+                                     option=_ORJSON_OPTS & ~orjson.OPT_PASSTHROUGH_DATETIME) + b"\n"
+                        for r in self._rows)
+        for folder in folders:
+            target = Path(folder) / name
+            tmp = target.with_name(target.name + ".tmp")
+            try:
+                old = target.read_bytes() if target.exists() else b""
+                tmp.write_bytes(old + data)
+                os.replace(tmp, target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                continue
+            self._rows = []
+            return target
+        return None
 
 
 def _arrow_array(values: list, typ):
@@ -336,6 +377,35 @@ def insert_prices(con, run_id: str, prices: dict) -> None:
     ]
     if rows:
         con.executemany("INSERT INTO run_prices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def unsaved_file_name(db_path: str | Path, run_id: str) -> str:
+    return f"{Path(db_path).name}.{run_id}.unsaved.jsonl"
+
+
+def recover(con, run_id: str, files: Iterable[Path]) -> int:
+    """Store the rows an earlier attempt saved beside the database (ResultWriter.spill), each
+    replacing any row of the same case, then remove the file. Returns the rows stored."""
+    total = 0
+    timestamps = [c for c, t in RESULT_COLUMNS if t == "TIMESTAMP"]
+    for path in files:
+        if not path.is_file():
+            continue
+        rows = []
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                row = orjson.loads(line)
+                for c in timestamps:
+                    if isinstance(row.get(c), str):
+                        row[c] = datetime.fromisoformat(row[c])
+                rows.append(row)
+        writer = ResultWriter(con, run_id, replace_keys={(r["suite"], r["case_id"], r["model"], r["repeat"]) for r in rows})
+        for row in rows:
+            writer.add(row)
+        writer.flush()
+        path.unlink()
+        total += len(rows)
+    return total
 
 
 def finish_run(con, run_id: str, status: str) -> None:

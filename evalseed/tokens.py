@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .kinds.base import content_text
+from .core import content_text
 
 # Defaults until the database holds evidence; both are common figures for BPE tokenizers with a
 # large vocabulary, not measurements of Seed's tokenizer (none is public).

@@ -4,6 +4,7 @@ built through the store (no engine needed)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -429,6 +430,29 @@ def test_cli_regression_writes_junit_and_markdown(db, tmp_path):
     assert text.startswith("## evalseed compare: ❌ regression")
     assert "| **sentiment** |" in text and "40 pass→fail" in text
     assert json.loads(js.read_text())["failed"] is True
+
+
+def test_markdown_shows_hostile_model_and_case_names_as_text(db, tmp_path):
+    path, con = db
+    evil = "m<img src=x onerror=alert(1)>[click](https://evil.example)`x`"
+    add_run(con, "run-base", binary_rows([1] * 60, model=evil, prefix="c|<b>"))
+    add_run(con, "run-cand", binary_rows([1] * 20 + [0] * 40, model=evil, prefix="c|<b>"), minutes=1)
+    con.close()
+    md = tmp_path / "s.md"
+    res = CliRunner().invoke(app, ["compare", "run-base", "run-cand", "--db", str(path), "--markdown", str(md)])
+    assert res.exit_code == 1, res.output
+    text = md.read_text()
+    assert "<img" not in text and "<b>" not in text and "](https://evil" not in text and "`x`" not in text
+    assert "&lt;img src=x onerror=alert\\(1\\)>\\[click\\]\\(https://evil.example\\)\\`x\\`" in text
+    # Every table row keeps its table's columns: no | from a name split a cell.
+    cells = lambda line: len(re.findall(r"(?<!\\)\|", line)) - 1  # noqa: E731
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---"):
+            header = cells(lines[i - 1])
+            body = [row for row in lines[i + 1:] if row.startswith("| ")]
+            body = body[:next((k for k, row in enumerate(lines[i + 1:]) if not row.startswith("|")), len(body))]
+            assert body and all(cells(row) == header for row in body), (header, body[:2])
 
 
 def test_cli_no_regression_exits_zero(db, tmp_path):

@@ -76,3 +76,89 @@ def test_free_model_costs_zero_without_usage_and_output_cap_is_recorded():
     seed = cfg.resolve_model("seed-1-8-251228")
     body, notes = chat_body(suite, seed, [])
     assert body["max_tokens"] == 800 and body["thinking"] == {"type": "enabled"} and notes == []
+
+
+def test_a_provider_price_override_is_what_the_run_stores_as_its_prices(cli, tmp_path, monkeypatch):
+    """The audit trail (run_prices, runs.config) shows the prices cost_usd was computed from."""
+    import json
+
+    import duckdb
+
+    from conftest import SMALL_SUITE, write_suite
+    from evalseed.testing.stub_server import StubServer
+
+    monkeypatch.setenv("MINE_KEY", "sk-mine-0123456789")
+    suite = write_suite(tmp_path / "suites", "s.yaml", SMALL_SUITE)
+    with StubServer(answers={"": "positive"}) as srv:
+        cfg = tmp_path / "evalseed.yaml"
+        cfg.write_text(f"providers:\n  mine:\n    base_url: '{srv.base_url}'\n    api_key_env: MINE_KEY\n"
+                       "    prices:\n      seed-1-6-flash-250715: {input: 10.0, output: 20.0}\n")
+        db = tmp_path / "r.duckdb"
+        code, _, err = cli("run", suite, "--models", "seed-1-6-flash-250715", "--provider", "mine",
+                           "--config", cfg, "--db", db, "--no-progress")
+        assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    price = con.execute("SELECT input, output FROM run_prices WHERE model = 'seed-1-6-flash-250715'").fetchone()
+    config = json.loads(con.execute("SELECT config FROM runs").fetchone()[0])
+    rows = con.execute("SELECT prompt_tokens, completion_tokens, cost_usd FROM results").fetchall()
+    con.close()
+    assert price == (10.0, 20.0)
+    assert config["prices"]["models"]["seed-1-6-flash-250715"]["input"] == 10.0
+    for prompt, completion, cost in rows:
+        assert cost == pytest.approx((prompt * 10.0 + completion * 20.0) / 1e6)
+
+
+def test_modelark_limits_for_seed_1_8_are_modelled():
+    from evalseed.config import load_config
+
+    cfg = load_config(None)
+    on_ark = cfg.effective_model(cfg.resolve_model("seed-1-8-251228"), cfg.provider("ark"))
+    on_aisa = cfg.effective_model(cfg.resolve_model("seed-1-8-251228"), cfg.provider("aisa"))
+    assert (on_ark.context_window, on_ark.max_input_tokens, on_ark.max_completion_tokens) == (262_144, 229_376, 65_536)
+    assert (on_aisa.context_window, on_aisa.max_input_tokens) == (131_072, None)
+    bumped = cfg.effective_model(cfg.resolve_model("seed-1-8-260401"), cfg.provider("ark"))
+    assert bumped.max_input_tokens == 229_376  # a version bump keeps its family's provider limits
+
+
+def test_cases_over_a_providers_limits_are_skipped_with_the_figures(cli, tmp_path, monkeypatch):
+    import duckdb
+
+    from conftest import write_suite
+    from evalseed.testing.stub_server import StubServer
+
+    monkeypatch.setenv("MINE_KEY", "sk-mine-0123456789")
+    suite = write_suite(tmp_path / "suites", "s.yaml", f"""
+        name: limits
+        kind: classification
+        labels: [positive, negative]
+        messages:
+          - {{role: user, content: "{{{{ text }}}}"}}
+        cases:
+          - {{id: short, vars: {{text: "fine"}}, expected: positive}}
+          - {{id: long, vars: {{text: "{'word ' * 400}"}}, expected: positive}}
+        """)
+    write_suite(tmp_path / "suites", "t.yaml", """
+        name: thinking
+        kind: classification
+        labels: [positive, negative]
+        params: {max_completion_tokens: 70000}
+        messages:
+          - {role: user, content: "{{ text }}"}
+        cases:
+          - {id: too-much-thinking, vars: {text: "fine"}, expected: positive}
+        """)
+    with StubServer(answers={"": "positive"}) as srv:
+        cfg = tmp_path / "evalseed.yaml"
+        cfg.write_text(f"providers:\n  mine:\n    base_url: '{srv.base_url}'\n    api_key_env: MINE_KEY\n"
+                       "    limits: {seed-1-6-250915: {max_input_tokens: 200}}\n")
+        db = tmp_path / "r.duckdb"
+        code, _, err = cli("run", suite.parent, "--models", "seed-1-6-250915", "--provider", "mine", "--config", cfg,
+                           "--db", db, "--no-progress")
+        assert code == 0, err
+        assert srv.count("/v1/chat/completions") == 1  # only the case within the limits was sent
+    con = duckdb.connect(str(db), read_only=True)
+    rows = dict(con.execute("SELECT case_id, status || ': ' || coalesce(error, '') FROM results").fetchall())
+    con.close()
+    assert rows["short"] == "ok: "
+    assert rows["long"].startswith("skipped: prompt of about") and "200-token input limit of seed-1-6-250915 on mine" in rows["long"]
+    assert rows["too-much-thinking"] == "skipped: max_completion_tokens 70,000 is over the 65,536 that seed-1-6-250915 on mine accepts"

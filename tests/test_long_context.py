@@ -187,10 +187,22 @@ def test_over_the_context_window_is_skipped_with_the_figures(tmp_path):
     suite = load(tmp_path)
     case = next(c for c in KIND.cases(suite) if c.id == "needle-40000-at-000")
     p = KIND.prepare(suite, case, GEMMA)
-    assert p.skip_reason == ("prompt of about 40,000 tokens (default 4.00 chars/token) + max_tokens 64 "
-                             "exceeds the 32,768-token context window of gemma-3-270m")
+    assert p.skip_reason == ("prompt of about 40,000 tokens (default 4.00 chars/token) + max_tokens 64 + a margin "
+                             "of 2,000 (5% for the estimate) exceeds the 32,768-token context window of gemma-3-270m")
     small = next(c for c in KIND.cases(suite) if c.id == "needle-1000-at-000")
     assert KIND.prepare(suite, small, GEMMA).skip_reason is None
+
+
+def test_the_margin_keeps_room_for_the_estimates_error_and_the_chain_of_thought():
+    from dataclasses import replace
+
+    from evalseed.kinds.long_context import THINKING_RESERVE, window_margin
+
+    thinker = replace(GEMMA, thinking=True)
+    assert window_margin(100_000, {"max_tokens": 64}, GEMMA)[0] == 5_000
+    assert window_margin(100_000, {"max_tokens": 64}, thinker)[0] == 5_000 + THINKING_RESERVE
+    for off in ({"thinking": {"type": "disabled"}}, {"reasoning_effort": "minimal"}, {"max_completion_tokens": 900}):
+        assert window_margin(100_000, off, thinker)[0] == 5_000
 
 
 def test_a_learned_ratio_changes_sizes_and_skips(tmp_path):

@@ -347,6 +347,25 @@ def test_cli_latest_run_index_and_exit_codes(cli, synth_db, tmp_path):
     assert 'href="run-a.html"' in index and 'href="run-b.html"' in index and "notes.html" not in index
 
 
+def test_a_foreign_index_or_report_name_in_the_folder_is_never_replaced(cli, synth_db, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><title>my project's site</title></html>")
+    code, _, stderr = cli("report", "--db", synth_db, "-o", site)
+    assert code == 2 and "index.html exists and was not written by evalseed" in stderr
+    assert (site / "index.html").read_text() == "<html><title>my project's site</title></html>"
+    assert not (site / "run-a.html").exists()  # refused before anything is written
+    (site / "index.html").unlink()
+    (site / "run-a.html").write_text("<p>someone's page that happens to share the name</p>")
+    code, _, stderr = cli("report", "--db", synth_db, "-o", site)
+    assert code == 2 and "run-a.html exists and was not written by evalseed" in stderr
+    # evalseed's own files are replaced as before (a report rendered again, the index refreshed).
+    (site / "run-a.html").unlink()
+    for _ in range(2):
+        code, _, stderr = cli("report", "--db", synth_db, "-o", site)
+        assert code == 0, stderr
+
+
 def test_empty_database_or_run_is_a_usage_error(cli, tmp_path):
     db = tmp_path / "empty.duckdb"
     store.open_db(db).close()

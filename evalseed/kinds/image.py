@@ -1,7 +1,8 @@
 """`kind: image`: text-to-image prompts (Seedream), checked and saved.
 
 Each case is one `images.generate` call. What comes back is made durable at once: `b64_json`
-payloads are decoded and `url`s downloaded (they expire), then written under the run's folder as
+payloads are decoded and `url`s downloaded (they expire) through the engine, with its retries and
+--timeout, then written under the run's folder as
 `<out_dir>/images/<suite>/<case>-<model>-<repeat>-<i>.<ext>`. The stored response keeps every
 image's path, format, size and byte count instead of the base64 text, and a failed image inside a
 partly failed response is kept as that image's error. Checks: the count, that each image decodes,
@@ -17,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import io
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -26,10 +26,12 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import BUILTIN_MODEL_SETS, BUILTIN_MODELS, VERSION_RE
+from ..config import VERSION_RE
+from ..errors import CallFailed
+from ..files import write_atomic
 from ..suites.spec import BaseCase, BaseSuite
 from ..templating import compile_template, render
-from .base import CaseError, Kind, Outcome, Prepared, Score
+from .base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
 
 # ---- sizes ----------------------------------------------------------------------------------------
 
@@ -87,7 +89,8 @@ def family_of(model: str, family: str | None = None) -> str:
 
 
 def size_problem(size: str, model: str, family: str | None = None) -> str | None:
-    """Why `model` (of `family`, else the family its name implies) would refuse `size`, or None."""
+    """Why `model` (of `family`, else the family its name implies) would refuse `size` on ModelArk,
+    whose limits SEED_API.md documents, or None."""
     return SIZE_RULES.get(family_of(model, family), _ANY_SIZE).problem(size, model)
 
 
@@ -102,24 +105,24 @@ MAX_N = 15
 def _check_params(params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(IMAGE_PARAMS))
     if unknown:
-        raise ValueError(f"params: unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
+        raise ValueError(f"unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
     if "size" in params:
         size = params["size"]
         if not isinstance(size, str) or _ANY_SIZE.problem(size, "any model"):
-            raise ValueError(f"params.size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
+            raise ValueError(f"size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
     if "n" in params:
         n = params["n"]
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
-            raise ValueError(f"params.n: {n!r}; give a whole number of images from 1 to {MAX_N}")
+            raise ValueError(f"n: {n!r}; give a whole number of images from 1 to {MAX_N}")
     if "watermark" in params and not isinstance(params["watermark"], bool):
-        raise ValueError("params.watermark: give true or false")
+        raise ValueError("watermark: give true or false")
     if "response_format" in params and params["response_format"] not in ("url", "b64_json"):
-        raise ValueError("params.response_format: give url or b64_json")
+        raise ValueError("response_format: give url or b64_json")
     if "image" in params:
         img = params["image"]
         refs = [img] if isinstance(img, str) else img
         if not isinstance(refs, list) or not refs or len(refs) > 14 or not all(isinstance(r, str) for r in refs):
-            raise ValueError("params.image: give one reference image (URL or data: URI) or a list of up to 14")
+            raise ValueError("image: give one reference image (URL or data: URI) or a list of up to 14")
     return params
 
 
@@ -160,6 +163,10 @@ class ImageSuite(BaseSuite):
     def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
         return _check_params(v)
 
+    @property
+    def undocumented_params(self) -> list[str]:
+        return []  # _check_params refuses every key it does not know
+
     @model_validator(mode="after")
     def _shape(self) -> "ImageSuite":
         if self.messages:
@@ -183,22 +190,8 @@ def effective_expect(suite: ImageSuite, case: ImageCase) -> ImageExpect:
     return ImageExpect(**merged)
 
 
-def _models_to_check(suite: ImageSuite) -> list[tuple[str, str | None]]:
-    """(model, family) pairs whose size rules apply at validation time: the suite's models, else
-    the built-in image models a run would use."""
-    names = suite.models or BUILTIN_MODEL_SETS["images"]
-    out = []
-    for name in names:
-        info = BUILTIN_MODELS.get(name)
-        if info is not None and info.kind != "image":
-            continue
-        out.append((name, info.family if info else None))
-    return out
-
-
 # ---- images ---------------------------------------------------------------------------------------
 
-DOWNLOAD_TIMEOUT_S = 60.0
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -233,11 +226,9 @@ def inspect_image(data: bytes) -> dict[str, Any]:
     return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _save(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, umask_mode=True)
 
 
 def map_n(body: dict, takes_n: bool) -> dict:
@@ -255,21 +246,6 @@ def map_n(body: dict, takes_n: bool) -> dict:
     return body
 
 
-async def _download(client, url: str) -> bytes:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an http(s) URL: {url[:80]!r}")
-    async with client.stream("GET", url) as resp:
-        if resp.status_code != 200:
-            raise ValueError(f"HTTP {resp.status_code} fetching the image")
-        chunks, size = [], 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_IMAGE_BYTES:
-                raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # ---- the kind -------------------------------------------------------------------------------------
 
 
@@ -280,29 +256,24 @@ class ImageKind(Kind):
 
     def validate(self, suite: ImageSuite) -> None:
         from jinja2 import TemplateSyntaxError, UndefinedError
+        from jinja2.exceptions import SecurityError
 
-        from ..suites.loader import SuiteError
-
-        checks = _models_to_check(suite)
         for i, case in enumerate(suite.cases):
             source = case.prompt or suite.prompt or ""
             where = f"cases[{i}].prompt" if case.prompt else "prompt"
             try:
-                text = compile_template(source).render(case.vars)
+                compile_template(source)
+                text = render(source, case.vars)
             except TemplateSyntaxError as e:
                 raise SuiteError(where, f"template syntax error: {e.message}") from None
             except UndefinedError as e:
                 raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
+            except SecurityError as e:
+                raise SuiteError(where, f"unsafe template: {e}") from None
             if not text.strip():
                 raise SuiteError(where, "the prompt is empty once rendered")
-            size = effective_params(suite, case).get("size")
-            if size is None:
-                continue
-            for model, family in checks:
-                problem = size_problem(size, model, family)
-                if problem:
-                    at = f"cases[{i}].params.size" if "size" in case.params else "params.size"
-                    raise SuiteError(at, f"{problem}; pick a size it accepts")
+            # Sizes: the syntax is checked with the params (_check_params); the range depends on
+            # the provider, which a suite does not know, so it is checked per request (prepare).
 
     def cases(self, suite: ImageSuite) -> Iterable[ImageCase]:
         """The suite's cases with suite-level params and expectations merged in (so `expected` in
@@ -314,13 +285,17 @@ class ImageKind(Kind):
     def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
         params = effective_params(suite, case)
         prompt = render(case.prompt or suite.prompt or "", case.vars)
-        body: dict[str, Any] = {"model": model.name, "prompt": prompt, **params}
+        body: dict[str, Any] = {"model": model.api_name, "prompt": prompt, **params, **model.request_params}
         expect = effective_expect(suite, case)
         skip = None
+        size_note = None
         if "size" in params:
             problem = size_problem(params["size"], model.name, model.family)
-            if problem:
-                skip = f"not sent: {problem}"
+            if problem and model.documented_sizes:
+                skip = f"not sent: {problem} (the provider's documented limits)"
+            elif problem:
+                size_note = (f"sent as given: this provider documents no size limits, and ModelArk's would refuse "
+                             f"it ({problem})")
         n = params.get("n", 1)
         return Prepared(
             input_text=prompt,
@@ -328,10 +303,10 @@ class ImageKind(Kind):
             skip_reason=skip,
             max_output_tokens=0,
             state={"suite": suite.name, "case": case.id, "model": model.name,
-                   "detail_expected": expect.model_dump(), "detail_n": n},
+                   "detail_expected": expect.model_dump(), "detail_n": n, "size_note": size_note},
         )
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
         provider = getattr(api, "provider", None)
         if provider is not None:
@@ -344,65 +319,47 @@ class ImageKind(Kind):
         stem = st.get("file_stem") or f"{st.get('suite', 'suite')}/{st.get('case', 'case')}-{st.get('model', 'model')}-0"
         records: list[dict[str, Any]] = []
         stored_items: list[Any] = []
-        client = None
-        try:
-            for i, item in enumerate(items):
-                rec: dict[str, Any] = {"index": i}
-                kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
-                data: bytes | None = None
-                if not isinstance(item, dict):
-                    rec["error"] = {"code": "MalformedItem", "message": "data[i] is not an object"}
-                elif item.get("error"):
-                    err = item["error"]
-                    rec["error"] = err if isinstance(err, dict) else {"code": "Error", "message": str(err)}
-                elif isinstance(item.get("b64_json"), str):
-                    rec["source"] = "b64_json"
-                    try:
-                        data = base64.b64decode(item["b64_json"], validate=True)
-                    except (binascii.Error, ValueError) as e:
-                        rec["error"] = {"code": "BadBase64", "message": str(e)}
-                    kept["b64_json"] = f"<{len(item['b64_json']):,} base64 characters, saved to file>"
-                elif isinstance(item.get("url"), str):
-                    rec["source"] = "url"
-                    if client is None:
-                        import httpx2  # what openai uses; only needed when the API answers with links
-
-                        from ..engine import _ascii
-
-                        # The engine's suite/case/provider headers: a cassette files the download
-                        # with its suite's recordings instead of a shared catch-all.
-                        headers = {"x-evalseed-suite": _ascii(st.get("suite", "")),
-                                   "x-evalseed-case": _ascii(st.get("case", ""))}
-                        if provider is not None:
-                            headers["x-evalseed-provider"] = _ascii(provider.name)
-                        client = httpx2.AsyncClient(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True,
-                                                    headers=headers)
-                    t0 = time.perf_counter()
-                    try:
-                        data = await _download(client, item["url"])
-                    except Exception as e:  # noqa: BLE001 - one image's failure, recorded on it
-                        rec["error"] = {"code": "DownloadFailed", "message": f"{type(e).__name__}: {e}"[:300]}
-                    rec["download_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
-                else:
-                    rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
-                if data is not None:
-                    path = folder / f"{stem}-{i}.{sniff_ext(data)}"
-                    try:
-                        await asyncio.to_thread(_write_atomic, path, data)
-                        rec.update(path=str(path), bytes=len(data))
-                    except OSError as e:  # the image is still checked; only the file is missing
-                        rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
-                    try:
-                        rec.update(await asyncio.to_thread(inspect_image, data))
-                    except ValueError as e:
-                        rec["decode_error"] = str(e)
-                if isinstance(item, dict) and item.get("size"):
-                    rec["reported_size"] = item["size"]
-                records.append(rec)
-                stored_items.append(kept)
-        finally:
-            if client is not None:
-                await client.aclose()
+        for i, item in enumerate(items):
+            rec: dict[str, Any] = {"index": i}
+            kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
+            data: bytes | None = None
+            if not isinstance(item, dict):
+                rec["error"] = {"code": "MalformedItem", "message": "data[i] is not an object"}
+            elif item.get("error"):
+                err = item["error"]
+                rec["error"] = err if isinstance(err, dict) else {"code": "Error", "message": str(err)}
+            elif isinstance(item.get("b64_json"), str):
+                rec["source"] = "b64_json"
+                try:
+                    data = base64.b64decode(item["b64_json"], validate=True)
+                except (binascii.Error, ValueError) as e:
+                    rec["error"] = {"code": "BadBase64", "message": str(e)}
+                kept["b64_json"] = f"<{len(item['b64_json']):,} base64 characters, saved to file>"
+            elif isinstance(item.get("url"), str):
+                rec["source"] = "url"
+                t0 = time.perf_counter()
+                try:
+                    data = await api.download(item["url"], MAX_IMAGE_BYTES)
+                except CallFailed as e:  # one image's failure, recorded on it
+                    rec["error"] = {"code": "DownloadFailed", "message": f"{e.error_class}: {e.message}"[:300]}
+                rec["download_ms"] = round((time.perf_counter() - t0) * 1000.0, 2)
+            else:
+                rec["error"] = {"code": "NoImage", "message": "data[i] has neither b64_json nor url"}
+            if data is not None:
+                path = folder / f"{stem}-{i}.{sniff_ext(data)}"
+                try:
+                    await asyncio.to_thread(_save, path, data)
+                    rec.update(path=str(path), bytes=len(data))
+                except OSError as e:  # the image is still checked; only the file is missing
+                    rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
+                try:
+                    rec.update(await asyncio.to_thread(inspect_image, data))
+                except ValueError as e:
+                    rec["decode_error"] = str(e)
+            if isinstance(item, dict) and item.get("size"):
+                rec["reported_size"] = item["size"]
+            records.append(rec)
+            stored_items.append(kept)
         stored = {k: v for k, v in response.items() if k != "data"}
         stored["data"] = stored_items
         stored["images"] = records
@@ -440,6 +397,8 @@ class ImageKind(Kind):
         }
         if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
             details["n_mapped_to"] = "sequential_image_generation"
+        if prepared.state.get("size_note"):
+            details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=details)
 
 

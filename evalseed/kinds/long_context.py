@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .. import tokens
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
-from .base import CaseError, Kind, Outcome, Prepared, Score, chat_body, check_templates, content_text, max_output_tokens
+from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
+                   max_output_tokens)
 
 BUILTIN_HAYSTACK = "builtin"
 _BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
@@ -72,6 +73,25 @@ def _suite_dir(info: ValidationInfo) -> str | None:
     ctx = info.context if isinstance(info.context, dict) else None
     return ctx.get("suite_dir") if ctx else None
 
+
+
+#: The share of a prompt-size estimate held back for its error (chars-per-token ratios, learned or
+#: default, are measured to a few percent; a prompt that lands over the window is a 400 row).
+ESTIMATE_MARGIN = 0.05
+#: Tokens held back for the chain of thought when thinking may be on and only `max_tokens` bounds
+#: the answer: the window counts the reasoning too. `max_completion_tokens` bounds both exactly.
+THINKING_RESERVE = 8_192
+
+
+def window_margin(est: int, body: dict, model) -> tuple[int, str]:
+    """Tokens to keep free beyond the estimate and the answer, and why."""
+    margin, parts = int(est * ESTIMATE_MARGIN), [f"{ESTIMATE_MARGIN:.0%} for the estimate"]
+    thinking = body.get("thinking")
+    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
+    if model.thinking and not off and not isinstance(body.get("max_completion_tokens"), int):
+        margin += THINKING_RESERVE
+        parts.append(f"{THINKING_RESERVE:,} for the chain of thought; set max_completion_tokens to bound it")
+    return margin, ", ".join(parts)
 
 class DocumentSpec(BaseModel):
     """`document: {file: spec.md}` or `document: {text: "..."}`. A plain string is shorthand: text
@@ -331,8 +351,6 @@ class LongContext(Kind):
     suite_model = LongContextSuite
 
     def validate(self, suite: LongContextSuite) -> None:
-        from ..suites.loader import SuiteError
-
         messages = suite.messages or DEFAULT_MESSAGES
         check_templates(suite, messages, lambda case: {**case.vars, "document": "", "question": ""})
         rendered = render_messages(messages, {"document": _DOC_MARK, "question": "?", **_first_vars(suite)})
@@ -406,9 +424,10 @@ class LongContext(Kind):
         state.update({f"detail_{k}": v for k, v in details.items()})
         skip = None
         limit = suite.prompt_token_limits.get(model.name, suite.prompt_token_limits.get(model.family))
-        if est + max_out > model.context_window:
-            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} "
-                    f"exceeds the {model.context_window:,}-token context window of {model.name}")
+        margin, why = window_margin(est, body, model)
+        if est + max_out + margin > model.context_window:
+            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} + a margin of "
+                    f"{margin:,} ({why}) exceeds the {model.context_window:,}-token context window of {model.name}")
         elif limit is not None and est > limit:
             skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) is over the suite's "
                     f"prompt_token_limits of {limit:,} for {model.name}")

@@ -8,17 +8,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import classification, image, json_extraction, long_context, tool_calling
 from .accuracy import Accuracy, Counts, by_group
+from .classification import metrics as classification_metrics
+from .image import metrics as image_metrics
+from .json_extraction import metrics as json_extraction_metrics
+from .long_context import metrics as long_context_metrics
 from .scope import Scope
+from .tool_calling import metrics as tool_calling_metrics
 
 # kind name -> its metrics over a scope. A kind without an entry gets counts and accuracy only.
 KIND_METRICS: dict[str, Callable[[Any, Scope], dict[tuple, dict[str, Any]]]] = {
-    "classification": classification.metrics,
-    "json_extraction": json_extraction.metrics,
-    "tool_calling": tool_calling.metrics,
-    "long_context": long_context.metrics,
-    "image": image.metrics,
+    "classification": classification_metrics,
+    "json_extraction": json_extraction_metrics,
+    "tool_calling": tool_calling_metrics,
+    "long_context": long_context_metrics,
+    "image": image_metrics,
 }
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..compare import compare_runs
-from ..compare_output import _write_atomic
 from ..errors import UsageError
+from ..files import write_atomic
 from . import charts
 from .data import ReportOptions
 
@@ -262,7 +262,7 @@ def render_report(con, run_ids: list[str], out_dir: str | Path, *, router_path: 
     path = out / report_filename(run_ids)
     # A reader never sees half a report. errors="replace": a lone surrogate from an old database
     # must not cost the whole report.
-    _write_atomic(path, page, errors="replace", umask_mode=True)
+    write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 
@@ -287,6 +287,28 @@ def read_meta(path: Path) -> dict | None:
         return None
 
 
+def _ours(path: Path) -> bool:
+    """True for a file evalseed wrote: a report (its metadata) or an index (its marker; indexes
+    from before the marker are known by their title)."""
+    if path.name != "index.html":
+        return read_meta(path) is not None
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return 'name="evalseed-index"' in head or "<title>evalseed reports</title>" in head
+
+
+def check_overwrites(out_dir: str | Path, names: list[str]) -> None:
+    """Refuse to replace a file evalseed did not write (a site's own index.html in -o DIR)."""
+    for name in names:
+        path = Path(out_dir) / name
+        if path.exists() and not _ours(path):
+            raise UsageError(f"{path} exists and was not written by evalseed; it would be replaced. Write the "
+                             "reports into an empty folder or one evalseed made (e.g. -o reports/).")
+
+
 def write_index(out_dir: str | Path) -> Path:
     """(Re)write `index.html` listing every evalseed report in the folder, newest first."""
     out = Path(out_dir)
@@ -301,7 +323,7 @@ def write_index(out_dir: str | Path) -> Path:
     items.sort(key=lambda x: (x.get("generated") or "", x["mtime"]), reverse=True)
     page = _env().get_template("index.html.j2").render(items=items, folder=str(out.resolve()))
     path = out / "index.html"
-    _write_atomic(path, page, errors="replace", umask_mode=True)
+    write_atomic(path, page, errors="replace", umask_mode=True)
     return path
 
 
@@ -326,6 +348,7 @@ def report_command(db: str, run_refs: list[str], out_dir: str, router_path: str 
         for rid in run_ids:
             if not con.execute("SELECT 1 FROM results WHERE run_id = ? LIMIT 1", [rid]).fetchone():
                 raise UsageError(f"run {rid} has no results yet; nothing to report.")
+        check_overwrites(out_dir, [report_filename(run_ids), "index.html"])
         try:
             path = render_report(con, run_ids, out_dir, router_path=router_path)
         except OSError as e:

@@ -17,8 +17,8 @@ from .. import stats
 from . import evaluate as E
 from . import features as F
 from .data import Outcomes, split_mask
-from .policies import (ORDER, Batch, _b64, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
-                       LogisticPolicy, Policy, TablePolicy)
+from .policies import (ORDER, Batch, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
+                       LogisticPolicy, Policy, TablePolicy, pack_array)
 
 FORMAT = "evalseed-router/1"
 
@@ -190,7 +190,7 @@ def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fr
                   "test_cases": int(test.sum())},
         "training": train.summary(),
         "routes": routes_table(fitted, float("inf") if lam is None else lam, obj["mu"]),
-        "featurizer": {"dim": fitted.fz.dim, "ngrams": list(F.NGRAMS), "idf": _b64(fitted.fz.idf)}
+        "featurizer": {"dim": fitted.fz.dim, "ngrams": list(F.NGRAMS), "idf": pack_array(fitted.fz.idf)}
         if fitted.policy.needs_text else None,
         "table": fitted.table.to_json(),
         "cost": fitted.cost.to_json(),
@@ -219,7 +219,7 @@ def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: in
     Intervals are percentiles over (split x bootstrap resample of the held-out cases), so they
     carry both the split-to-split and the test-sampling variation."""
     models = data.models
-    weak, strong = _pair(data, weak, strong)
+    weak, strong = model_pair(data, weak, strong)
     wi, si = models.index(weak), models.index(strong)
     rng = np.random.default_rng(seed)
     names = list(policies) + ["random", "oracle"]
@@ -275,7 +275,7 @@ def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: in
             "per_split": per_split}
 
 
-def _pair(data: Outcomes, weak: str | None, strong: str | None) -> tuple[str, str]:
+def model_pair(data: Outcomes, weak: str | None, strong: str | None) -> tuple[str, str]:
     """Default pair: the lowest- and highest-quality models."""
     from ..errors import UsageError
 

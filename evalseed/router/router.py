@@ -16,7 +16,7 @@ from ..errors import UsageError
 from . import evaluate as E
 from . import features as F
 from .fit import FORMAT
-from .policies import GroupTable, LinearByGroup, _unb64, policy_from_json
+from .policies import GroupTable, LinearByGroup, policy_from_json, unpack_array
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Router:
         self.cost = LinearByGroup.from_json(spec["cost"])
         self.latency = LinearByGroup.from_json(spec["latency"])
         fz = spec.get("featurizer")
-        self.fz = F.TextFeaturizer(fz["dim"], _unb64(fz["idf"])) if fz else None
+        self.fz = F.TextFeaturizer(fz["dim"], unpack_array(fz["idf"])) if fz else None
         obj = spec.get("objective") or {}
         lam = obj.get("lambda", 0.0)
         self.lam = float("inf") if lam is None else float(lam)

@@ -38,7 +38,7 @@ def evaluate_router(router, data: Outcomes, *, weak: str | None = None, strong: 
                     budgets: list[float] | None = None) -> dict:
     """Curves and numbers for `router` on `data`'s held-out cases. See `evalseed.router.report_data`
     for the keys."""
-    from .fit import _pair
+    from .fit import model_pair
 
     test = held_out(data, router.spec)
     out: dict = {"models": data.models, "policy": router.policy.name, "test_cases": len(test),
@@ -79,7 +79,7 @@ def evaluate_router(router, data: Outcomes, *, weak: str | None = None, strong: 
         "cost_range": [cmin, cmax],
     }
     try:
-        w, s = _pair(test, weak, strong)
+        w, s = model_pair(test, weak, strong)
     except Exception:
         w = s = None
     if w and s:

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import UsageError
+from ..errors import SuiteError, UsageError
+from ..kinds import KINDS, get_kind
 from .spec import BaseSuite
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 _MAX_MESSAGE = 400
 # Aliases let a few YAML lines expand exponentially ("billion laughs"); no real suite comes near.
 _MAX_VALUES = 1_000_000
+# Checked before parsing: PyYAML takes about a second and 25 MB of memory per MB of suite, and a
+# 52 MB file took 55 s and 1.4 GB before the value count refused it (issue 16).
+MAX_SUITE_BYTES = 8 * 1024 * 1024
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][\w-]*$")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_][\w-]*|\[\d+\])(?:\.[A-Za-z_][\w-]*|\[\d+\])*): (.*)$", re.S)
 
@@ -34,15 +38,6 @@ class SuiteProblem:
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE // 2] + " ... " + message[-_MAX_MESSAGE // 3:]
         return f"{where} {self.path}: {message}" if self.path else f"{where}: {message}"
-
-
-class SuiteError(ValueError):
-    """Raised by kind validators: `path` is a key path like `cases[3].expected`."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 def suite_files(paths: Iterable[str]) -> list[Path]:
@@ -122,12 +117,31 @@ def _expanded_size(node, file: str, memo: dict[int, int], active: set[int]) -> i
     total = 1 + sum(_expanded_size(c, file, memo, active) for c in children)
     active.discard(nid)
     if total > _MAX_VALUES:
+        cause = "aliases expand this suite to" if _has_alias(node) else "this suite holds"
         raise UsageError(
-            f"{file}:{node.start_mark.line + 1}: aliases expand this suite to more than {_MAX_VALUES:,} values; "
-            "write it without nested aliases or split it."
+            f"{file}:{node.start_mark.line + 1}: {cause} more than {_MAX_VALUES:,} values; "
+            "write it without nested aliases or split it into several suites."
         )
     memo[nid] = total
     return total
+
+
+def _has_alias(node) -> bool:
+    """True when a node is reached twice below `node` (that is what an alias is, once composed)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            return True
+        seen.add(id(n))
+        if isinstance(n, yaml.MappingNode):
+            stack.extend(x for pair in n.value for x in pair)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend(n.value)
+    return False
 
 
 def _walk(node, path: tuple, lines: dict[tuple, int], file: str, visited: set[int]) -> None:
@@ -161,7 +175,7 @@ def _dotted(path: Iterable) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
+        elif _PLAIN_KEY.fullmatch(str(part)):  # `$` in match() would let a trailing newline through
             out += ("." if out else "") + str(part)
         else:  # quoted, so a key holding a newline or a dot still reads as one key on one line
             out += f"[{str(part)!r}]"
@@ -219,10 +233,12 @@ def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
     """The validated suite, or every problem found in it."""
     from pydantic import ValidationError
 
-    from ..kinds import KINDS, get_kind
-
     file = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_SUITE_BYTES:
+            return [SuiteProblem(file, None, "", f"the file is {size / 2**20:.1f} MB and a suite may be at most "
+                                 f"{MAX_SUITE_BYTES // 2**20} MB; split its cases into several suites")]
         raw_bytes = path.read_bytes()
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:

@@ -394,6 +394,8 @@ class StubServer:
         #: Per request key, what each attempt got: a fault name or "ok".
         self.history: Dict[str, List[str]] = defaultdict(list)
         self.files: Dict[str, Tuple[bytes, str]] = {}
+        #: Per file name, faults for its next GETs in order (see ``fail_file``).
+        self.file_faults: Dict[str, List[str]] = defaultdict(list)
         #: TCP connections accepted (keep-alive makes this much smaller than the request count).
         self.connections = 0
         self._attempts: Counter = Counter()
@@ -416,6 +418,17 @@ class StubServer:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/v1``: what an OpenAI client takes as ``base_url``."""
         return f"{self.root_url}/v1"
+
+    def fail_file(self, name: str, *faults: str) -> None:
+        """Answer the next GETs of ``/files/<name>`` (``"*"``: of any file, for names the server
+        makes up) with these faults, one per request, then normally: an HTTP fault (``"503"``,
+        ``"404"``...), ``"disconnect"``, or ``"drip"`` (the headers at once, then the body a
+        kilobyte every 0.2 s, for a client's deadline to end)."""
+        unknown = [f for f in faults if f not in _HTTP_FAULTS and f not in ("disconnect", "drip")]
+        if unknown:
+            raise ValueError(f"unknown file faults {unknown}")
+        with self._lock:
+            self.file_faults[name].extend(faults)
 
     def count(self, path: Optional[str] = None) -> int:
         """Requests received on ``path`` (``/v1`` prefix optional), or in all when None."""
@@ -543,11 +556,24 @@ class StubServer:
         route = _normalise(path.split("?", 1)[0])
         self.counts[route] += 1
         if method == "GET" and route.startswith("/files/"):
-            self._note(method, path, headers, None, raw, None, None)
-            found = self.files.get(route[len("/files/"):])
+            name = route[len("/files/"):]
+            with self._lock:
+                queued = self.file_faults.get(name) or self.file_faults.get("*")
+                fault = queued.pop(0) if queued else None
+            self._note(method, path, headers, None, raw, None, fault)
+            found = self.files.get(name)
             if found is None:
                 return await _send_json(writer, 404, _error_body("NotFound", "No such file.", "NotFound"))
             data, ctype = found
+            if fault == "drip":
+                writer.write(_head(200, {"content-type": ctype, "content-length": str(len(data))}))
+                for i in range(0, len(data), 1024):
+                    writer.write(data[i:i + 1024])
+                    await writer.drain()
+                    await asyncio.sleep(0.2)
+                return True
+            if fault is not None:
+                return await self._fault(Reply(fault=fault), {}, route, False, reader, writer)
             await _send(writer, 200, {"content-type": ctype}, data)
             return True
         if method == "GET" and route == "/models":

@@ -1,0 +1,208 @@
+"""`JobApi`: the calls one job may make (chat, images), each through the retry loop, the budget,
+the rate limits and the redactor, measured (latency, time to first token, output tokens/s,
+usage, cost) into a `CallResult`; and the downloads of what an answer links to."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from typing import Any, Awaitable, Callable, Mapping
+
+from ..config import Provider
+from ..core import CallResult, max_output_tokens
+from ..costs import chat_cost, image_cost, worst_case_cost
+from ..errors import TransientCallError
+from .budget import billable_output_tokens, estimate_prompt_tokens
+from .download import fetch
+from .lane import ModelLane
+from .retry import with_retries
+from .sse import read_stream
+
+# The SDK methods' own keyword arguments, read once from their signatures: everything else in a
+# body (Seed's `thinking`...) has to travel in extra_body.
+_SDK_PARAMS: dict[str, set[str]] = {}
+
+
+class JobApi:
+    """The `Api` one job sees: calls for one (suite, case) on one model."""
+
+    __slots__ = ("lane", "suite", "case_id")
+
+    def __init__(self, lane: ModelLane, suite: str, case_id: str):
+        self.lane = lane
+        self.suite = suite
+        self.case_id = case_id
+
+    @property
+    def provider(self) -> Provider:
+        """Where the calls go: kinds adapt request shapes to it (ModelArk images take no `n`)."""
+        return self.lane.provider
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def chat(self, body: dict) -> CallResult:
+        lane = self.lane
+        body = dict(body)
+        body.setdefault("model", lane.model.api_name)
+        stream = bool(body.pop("stream", lane.opts.stream))
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        est_prompt = estimate_prompt_tokens(body)
+        max_out = max_output_tokens(body, lane.model)
+        return await self._call(body, self._chat_stream if stream else self._chat_plain,
+                                worst_case_cost(lane.model, est_prompt, billable_output_tokens(body, lane.model)),
+                                est_prompt + max_out)
+
+    async def images(self, body: dict) -> CallResult:
+        lane = self.lane
+        body = dict(body)
+        body.setdefault("model", lane.model.api_name)
+        n = body.get("n") or (body.get("sequential_image_generation_options") or {}).get("max_images") or 1
+        return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=n), 0)
+
+    async def download(self, url: str, max_bytes: int) -> bytes:
+        """The body at `url` (a link in an answer: a generated image), at most `max_bytes` long.
+        Retried like the API's calls, each attempt within --timeout; a failure is CallFailed with
+        a redacted message. Not counted against --rpm/--tpm (the link points at a file store,
+        not at the model) nor against the budget (the image is paid for already)."""
+        lane = self.lane
+        # The provider header files the download with its suite's recordings in a cassette:
+        # unlike an API call it has no body naming the model.
+        headers = {**self._headers(), "x-evalseed-provider": _ascii(lane.provider.name)}
+        client = lane.downloads.client()
+        data, _ = await with_retries(
+            lane, lambda: fetch(client, url, headers=headers, max_bytes=max_bytes, timeout=lane.opts.timeout),
+            suite=self.suite, case_id=self.case_id, rate_limited=False, to_model=False)
+        return data
+
+    # -- one request -------------------------------------------------------------------------
+
+    async def _call(self, body: dict, once: Callable[[dict], Awaitable[CallResult]],
+                    worst_cost: float, est_tokens: int) -> CallResult:
+        """`once(body)` with retries, its worst case reserved from the budget while in flight."""
+        lane = self.lane
+        reservation = lane.budget.reserve(worst_cost)
+        actual: float | None = None
+        try:
+            call, attempts = await with_retries(lane, lambda: once(body), suite=self.suite, case_id=self.case_id,
+                                                request=body, est_tokens=est_tokens)
+            call.attempts = attempts
+            actual = call.cost_usd
+            return call
+        finally:
+            lane.budget.settle(reservation, actual)
+
+    def _headers(self) -> dict[str, str]:
+        # Used by the cassette layer to shard recordings and to name a missing case; harmless upstream.
+        return {"x-evalseed-suite": _ascii(self.suite), "x-evalseed-case": _ascii(self.case_id)}
+
+    def _sdk_args(self, method: str, fn: Callable, body: dict) -> tuple[dict, dict]:
+        """The SDK method's own keyword arguments from `body`, and the rest for extra_body."""
+        known = _SDK_PARAMS.get(method)
+        if known is None:
+            known = _SDK_PARAMS[method] = {
+                name for name in inspect.signature(fn).parameters
+                if name not in ("self", "extra_headers", "extra_query", "extra_body", "timeout")
+            }
+        kwargs, extra = {}, {}
+        for k, v in body.items():
+            (kwargs if k in known else extra)[k] = v
+        return kwargs, extra
+
+    async def _chat_stream(self, body: dict) -> CallResult:
+        lane = self.lane
+        completions = lane.client.chat.completions
+        kwargs, extra = self._sdk_args("chat", completions.create, body)
+        t0 = time.perf_counter()
+        async with completions.with_streaming_response.create(
+            **kwargs, extra_body=extra or None, extra_headers=self._headers()
+        ) as resp:
+            headers = resp.headers
+            acc = await read_stream(resp.iter_lines())
+        t_end = time.perf_counter()
+        return self._observed(self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first), headers)
+
+    async def _chat_plain(self, body: dict) -> CallResult:
+        completions = self.lane.client.chat.completions
+        response, headers, t0, t_end = await self._plain("chat", completions.create,
+                                                         completions.with_raw_response.create, body)
+        if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
+            raise TransientCallError("EmptyChoices", "the response has no choices")
+        return self._observed(self._finish(body, response, t0, t_end, None), headers)
+
+    async def _images_once(self, body: dict) -> CallResult:
+        images = self.lane.client.images
+        response, headers, t0, t_end = await self._plain("images", images.generate,
+                                                         images.with_raw_response.generate, body)
+        if not isinstance(response, dict) or not isinstance(response.get("data"), list):
+            raise TransientCallError("EmptyData", "the image response has no data list")
+        usage = response.get("usage") or {}
+        ok_images = sum(1 for d in response["data"] if isinstance(d, dict) and not d.get("error"))
+        count = usage.get("generated_images") if isinstance(usage.get("generated_images"), int) else ok_images
+        call = CallResult(
+            request=body,
+            response=response,
+            latency_ms=(t_end - t0) * 1000.0,
+            completion_tokens=_int(usage.get("output_tokens")),
+            images=count,
+            cost_usd=image_cost(self.lane.model, count),
+        )
+        return self._observed(call, headers)
+
+    async def _plain(self, method: str, fn: Callable, raw_fn: Callable,
+                     body: dict) -> tuple[Any, Mapping[str, str], float, float]:
+        """One non-streamed request: its body parsed from the redacted text (a key the server
+        echoes never reaches a row), its headers, and when it was sent and finished."""
+        kwargs, extra = self._sdk_args(method, fn, body)
+        t0 = time.perf_counter()
+        raw = await raw_fn(**kwargs, extra_body=extra or None, extra_headers=self._headers())
+        text = self.lane.redact(raw.http_response.text)
+        t_end = time.perf_counter()
+        return _json_body(text), raw.http_response.headers, t0, t_end
+
+    def _observed(self, call: CallResult, headers: Mapping[str, str]) -> CallResult:
+        # The cassette layer stores the measured figures with a recording, or puts the recorded
+        # ones back on a replayed call.
+        observer = self.lane.observer
+        return observer.after_call(call, headers) if observer else call
+
+    def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None) -> CallResult:
+        usage = response.get("usage") or {}
+        prompt = _int(usage.get("prompt_tokens"))
+        completion = _int(usage.get("completion_tokens"))
+        cached = _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+        reasoning = _int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+        ttft = (t_first - t0) * 1000.0 if t_first is not None else None
+        tps = None
+        if t_first is not None and completion and t_end > t_first:
+            tps = completion / (t_end - t_first)
+        return CallResult(
+            request=body,
+            response=response,
+            latency_ms=(t_end - t0) * 1000.0,
+            ttft_ms=ttft,
+            output_tps=tps,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            reasoning_tokens=reasoning,
+            cached_tokens=cached,
+            cost_usd=chat_cost(self.lane.model, prompt, completion, cached),
+        )
+
+
+def _json_body(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise TransientCallError("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _ascii(text: str) -> str:
+    # HTTP header values must be ASCII; suite and case ids are free text.
+    return text.encode("ascii", "backslashreplace").decode("ascii")[:200]

@@ -1,0 +1,62 @@
+"""What every call to one model shares: the client, the options, the budget, the limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+from ..config import ModelInfo, Provider
+from ..core import CallResult
+from ..limits import RateLimiter
+from .budget import Budget
+from .download import Downloads
+from .redact import Redactor
+
+
+@dataclass
+class EngineOptions:
+    concurrency: int = 8
+    timeout: float = 300.0  # seconds per attempt, whole response included
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_time_budget: float = 600.0  # seconds one request may spend retrying in all
+    stream: bool = True
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class CallObserver(Protocol):
+    def after_call(self, call: CallResult, headers: Mapping[str, str]) -> CallResult: ...
+
+
+@dataclass
+class ModelLane:
+    """Everything calls to one model share: client, limiter, options."""
+
+    model: ModelInfo
+    provider: Provider
+    client: Any  # openai.AsyncOpenAI
+    opts: EngineOptions
+    budget: Budget
+    redact: Redactor
+    limiter: RateLimiter | None = None
+    observer: CallObserver | None = None
+    # Requests in a row that spent every retry without reaching the server (see retry.DOWN_STREAK).
+    down_streak: int = 0
+    # For a server evalseed runs itself: None while it lives, else why it died. Checked on every
+    # transient error, so a dead server ends the run at once instead of after every retry.
+    server_failure: Callable[[], str | None] | None = None
+    # Shared by a run's lanes so downloads reuse connections; the runner closes it at the end.
+    downloads: Downloads = field(default_factory=Downloads)
+
+    async def dead_server(self, wait_s: float = 1.0) -> str | None:
+        if self.server_failure is None:
+            return None
+        # A dying process closes its sockets a moment before it can be reaped: give it that moment.
+        deadline = time.monotonic() + wait_s
+        while (why := self.server_failure()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return why
