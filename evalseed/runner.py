@@ -589,6 +589,7 @@ def summary_rows(con, run_id: str) -> list[dict]:
     metrics as `evalseed.metrics` defines them for every view, plus the latency quantiles (ok
     rows), the cost and whether answers were replayed. What `runs RUN_ID --json` prints."""
     from . import metrics
+    from .files import json_safe
 
     scope = metrics.Scope("(SELECT * FROM results WHERE run_id = ?)", ("model",), (run_id,))
     groups = metrics.suite_metrics(con, scope)
@@ -603,13 +604,9 @@ def summary_rows(con, run_id: str) -> list[dict]:
     out = []
     for key in sorted(groups):
         p50, p95, cost, replayed = measured.get(key, (None, None, None, None))
-        out.append({**groups[key].to_dict(("model",)), "latency_p50_ms": _finite(p50),
-                    "latency_p95_ms": _finite(p95), "cost_usd": _finite(cost), "replayed": bool(replayed)})
+        out.append(json_safe({**groups[key].to_dict(("model",)), "latency_p50_ms": p50, "latency_p95_ms": p95,
+                              "cost_usd": cost, "replayed": bool(replayed)}))
     return out
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or x != x or x in (float("inf"), float("-inf")) else x
 
 
 # Columns of the summary table; the kind's other scalar figures go into its last column.

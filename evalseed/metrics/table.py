@@ -4,10 +4,10 @@ embeds and shows, and what compare attaches to each side."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..files import json_safe
 from .accuracy import Accuracy, Counts, by_group
 from .classification import metrics as classification_metrics
 from .image import metrics as image_metrics
@@ -38,7 +38,7 @@ class SuiteMetrics:
         """The JSON form: suite, the scope's keys, kind, cases, rows, ok, errors, skipped,
         accuracy, then the kind's metrics."""
         c = self.counts
-        return _json_safe({"suite": self.key[0], **dict(zip(keys, self.key[1:])), "kind": self.kind,
+        return json_safe({"suite": self.key[0], **dict(zip(keys, self.key[1:])), "kind": self.kind,
                            "cases": c.cases, "rows": c.rows, "ok": c.ok, "errors": c.errors, "skipped": c.skipped,
                            "accuracy": self.accuracy.estimate, **self.kind_metrics})
 
@@ -79,14 +79,3 @@ def of_rows(rows: list[dict], kind: str | None = None) -> dict[str, Any]:
     if len(got) != 1:
         raise ValueError(f"rows of {len(got)} suites given; pass the rows of one suite and model")
     return next(iter(got.values())).to_dict(())
-
-
-def _json_safe(v: Any) -> Any:
-    """NaN and infinities (a NaN latency imported from elsewhere) become None: JSON has neither."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_json_safe(x) for x in v]
-    return v
