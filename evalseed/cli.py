@@ -120,11 +120,17 @@ def models(
 
 
 @app.command()
-def runs(db: Path = DB_OPTION, limit: int = typer.Option(20, "--limit", min=1)) -> None:
-    """List the runs stored in the database, newest first."""
+def runs(
+    run_id: Optional[str] = typer.Argument(None, help="A run (id, unique prefix or latest): show its summary."),
+    db: Path = DB_OPTION,
+    limit: int = typer.Option(20, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: per suite and model, counts, accuracy and the "
+                                                       "kind's metrics (with RUN_ID), or the list of runs."),
+) -> None:
+    """List the runs stored in the database, newest first; with RUN_ID, that run's summary."""
     from .runner import runs_command
 
-    raise typer.Exit(_guard(runs_command, str(db), limit))
+    raise typer.Exit(_guard(runs_command, str(db), limit, run_id, as_json))
 
 
 @app.command()

@@ -585,24 +585,33 @@ class _Progress:
 
 
 def summary_rows(con, run_id: str) -> list[dict]:
-    cur = con.execute(
-        """
-        SELECT suite, model, count(*) AS n,
-               count(*) FILTER (status = 'ok') AS ok,
-               count(*) FILTER (status = 'error') AS errors,
-               count(*) FILTER (status = 'skipped') AS skipped,
-               avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (status = 'ok') AS accuracy,
-               quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50,
-               quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS p95,
-               sum(cost_usd) AS cost,
-               bool_or(replayed) AS replayed
-        FROM results WHERE run_id = ?
-        GROUP BY suite, model ORDER BY suite, model
-        """,
-        [run_id],
-    )
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+    """Per (suite, model) of a run: cases, rows, ok, errors, skipped, accuracy and the kind's
+    metrics as `evalseed.metrics` defines them for every view, plus the latency quantiles (ok
+    rows), the cost and whether answers were replayed. What `runs RUN_ID --json` prints."""
+    from . import metrics
+    from .files import json_safe
+
+    scope = metrics.Scope("(SELECT * FROM results WHERE run_id = ?)", ("model",), (run_id,))
+    groups = metrics.suite_metrics(con, scope)
+    measured = {
+        (suite, model): rest for suite, model, *rest in con.execute(
+            """SELECT suite, model,
+                      quantile_cont(latency_ms, 0.5) FILTER (status = 'ok'),
+                      quantile_cont(latency_ms, 0.95) FILTER (status = 'ok'),
+                      sum(cost_usd), bool_or(replayed)
+               FROM results WHERE run_id = ? GROUP BY suite, model""", [run_id]).fetchall()
+    }
+    out = []
+    for key in sorted(groups):
+        p50, p95, cost, replayed = measured.get(key, (None, None, None, None))
+        out.append(json_safe({**groups[key].to_dict(("model",)), "latency_p50_ms": p50, "latency_p95_ms": p95,
+                              "cost_usd": cost, "replayed": bool(replayed)}))
+    return out
+
+
+# Columns of the summary table; the kind's other scalar figures go into its last column.
+_TABLE_KEYS = {"suite", "model", "kind", "cases", "rows", "ok", "errors", "skipped", "accuracy", "latency_p50_ms",
+               "latency_p95_ms", "cost_usd", "replayed"}
 
 
 def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
@@ -611,56 +620,33 @@ def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
     rows = summary_rows(con, run_id)
     if not rows:
         return
-    metrics = kind_metrics(con, run_id)
+    repeated = any(r["rows"] != r["cases"] for r in rows)
     table = Table(title=f"run {run_id}")
-    for col in ("suite", "model", "cases", "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $",
-                "kind metrics"):
+    cols = ["suite", "model", "cases"] + (["rows"] if repeated else []) + [
+        "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $", "kind metrics"]
+    for col in cols:
         table.add_column(col, justify="left" if col in ("suite", "model", "kind metrics") else "right")
+    fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
     for r in rows:
         acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
-        fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
-        cost = f"{r['cost']:.4f}" if r["cost"] is not None else "-"
-        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["n"]), str(r["ok"]),
-                      str(r["errors"]), str(r["skipped"]), acc, fmt(r["p50"]), fmt(r["p95"]), cost,
-                      metrics.get((r["suite"], r["model"]), ""))
+        cost = f"{r['cost_usd']:.4f}" if r["cost_usd"] is not None else "-"
+        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["cases"]),
+                      *([str(r["rows"])] if repeated else []), str(r["ok"]), str(r["errors"]), str(r["skipped"]),
+                      acc, fmt(r["latency_p50_ms"]), fmt(r["latency_p95_ms"]), cost, _kind_text(r))
     console().print(table)
 
 
-# Above this many rows the per-kind metrics are left to `evalseed report` (they read every details
-# blob; the report aggregates them in SQL).
-SUMMARY_METRIC_ROWS = 20_000
-
-
-def kind_metrics(con, run_id: str) -> dict[tuple[str, str], str]:
-    """Each (suite, model)'s kind-specific metrics (macro-F1, schema-valid rate...) as one short
-    text: the scalar figures of `Kind.suite_metrics` other than n and accuracy."""
-    from . import store
-    from .kinds import get_kind
-
-    n = con.execute("SELECT count(*) FROM results WHERE run_id = ?", [run_id]).fetchone()[0]
-    if n > SUMMARY_METRIC_ROWS:
-        return {}
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in store.fetch_rows(con, "run_id = ?", [run_id],
-                              ["suite", "kind", "model", "status", "passed", "score", "details", "cost_usd",
-                               "latency_ms", "images"]):
-        groups.setdefault((r["suite"], r["kind"], r["model"]), []).append(r)
-    out: dict[tuple[str, str], str] = {}
-    for (suite, kind_name, model), rows in groups.items():
-        try:
-            m = get_kind(kind_name).suite_metrics(rows)
-        except Exception:  # noqa: BLE001 - a metric bug must not hide the summary
+def _kind_text(record: dict) -> str:
+    """A kind's scalar metrics as one short text (`macro_f1 0.61 · unparsed 3`)."""
+    parts = []
+    for k, v in record.items():
+        if k in _TABLE_KEYS or isinstance(v, bool) or v is None:
             continue
-        parts = []
-        for k, v in m.items():
-            if k in ("n", "accuracy") or isinstance(v, bool) or v is None:
-                continue
-            if isinstance(v, float):
-                parts.append(f"{k} {v:.3g}")
-            elif isinstance(v, int) and v:
-                parts.append(f"{k} {v}")
-        out[(suite, model)] = " · ".join(parts)
-    return out
+        if isinstance(v, float):
+            parts.append(f"{k} {v:.3g}")
+        elif isinstance(v, int) and v:
+            parts.append(f"{k} {v}")
+    return " · ".join(parts)
 
 
 # ---- validate / models / runs / rescore -------------------------------------------------------
@@ -758,19 +744,39 @@ def models_command(config: str | None, as_json: bool = False) -> int:
     return 0
 
 
-def runs_command(db: str, limit: int) -> int:
+def runs_command(db: str, limit: int, run_ref: str | None = None, as_json: bool = False) -> int:
+    """The runs stored, newest first; with a run, that run's summary (as JSON with `as_json`)."""
+    import json
+
     from rich.table import Table
 
     from . import store
 
     con = store.open_db(db, read_only=True)
     try:
+        if run_ref is not None:
+            run_id = store.resolve_run(con, run_ref)
+            if as_json:
+                started, finished, status, label = con.execute(
+                    "SELECT started_at, finished_at, status, label FROM runs WHERE run_id = ?", [run_id]).fetchone()
+                print(json.dumps({"run_id": run_id, "status": status, "label": label,
+                                  "started_at": str(started) if started else None,
+                                  "finished_at": str(finished) if finished else None,
+                                  "results": summary_rows(con, run_id)}, indent=2, ensure_ascii=False))
+            else:
+                _print_summary(con, run_id)
+            return 0
         rows = con.execute(
             """SELECT r.run_id, r.started_at, r.status, r.label, count(x.case_id), sum(x.cost_usd)
                FROM runs r LEFT JOIN results x USING (run_id)
                GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", [limit]).fetchall()
     finally:
         con.close()
+    if as_json:
+        print(json.dumps([{"run_id": run_id, "started_at": str(started) if started else None, "status": status,
+                           "label": label, "rows": n, "cost_usd": cost}
+                          for run_id, started, status, label, n, cost in rows], indent=2, ensure_ascii=False))
+        return 0
     table = Table()
     for col in ("run", "started", "status", "label", "rows", "cost $"):
         table.add_column(col)

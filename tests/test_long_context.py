@@ -138,6 +138,13 @@ def test_grid_cases_are_generated_lazily_with_stable_ids(tmp_path):
     ids = [c.id for c in it]
     assert ids == ["spec", "needle-1000-at-000", "needle-1000-at-050", "needle-1000-at-100",
                    "needle-40000-at-000", "needle-40000-at-050", "needle-40000-at-100"]
+    # The metrics read a cell back from the id (error rows lack the grid details).
+    from evalseed.metrics.long_context import GRID_ID_PATTERN
+
+    cells = [re.match(GRID_ID_PATTERN, i) for i in ids[1:]]
+    assert [(int(m.group(1)), int(m.group(2)) / 100) for m in cells] == [
+        (t, d) for t in (1000, 40000) for d in (0.0, 0.5, 1.0)]
+    assert re.match(GRID_ID_PATTERN, "spec") is None
 
 
 @settings(max_examples=150, deadline=None)
@@ -311,7 +318,9 @@ def test_heat_map_metrics_count_skips_per_cell():
         row("spec", "ok", True, f1=1.0),
     ]
     m = KIND.suite_metrics(rows)
-    assert m["n"] == 4 and m["accuracy"] == 0.75 and m["skipped"] == 1 and m["errors"] == 1
+    # Cases asked: 1000-at-000 (1 of 2), 1000-at-100, 64000-at-100 (an error: failed), spec.
+    assert (m["cases"], m["ok"], m["skipped"], m["errors"]) == (5, 4, 1, 1)
+    assert m["accuracy"] == (0.5 + 1 + 0 + 1) / 4 and m["mean_f1"] == (0.75 + 1 + 0 + 1) / 4
     assert m["explicit"] == {"n": 1, "accuracy": 1.0}
     hm = m["heatmap"]
     assert hm["lengths"] == [1000, 64000] and hm["depths"] == [0.0, 1.0]
@@ -319,7 +328,7 @@ def test_heat_map_metrics_count_skips_per_cell():
     assert cells[(1000, 0.0)]["accuracy"] == 0.5 and cells[(1000, 0.0)]["mean_f1"] == 0.75
     assert cells[(64000, 0.0)] == {"tokens": 64000, "depth": 0.0, "n": 0, "passed": 0, "skipped": 1, "errors": 0,
                                    "accuracy": None, "mean_f1": None, "mean_prompt_tokens": None}
-    assert cells[(64000, 1.0)]["errors"] == 1
+    assert cells[(64000, 1.0)]["errors"] == 1 and cells[(64000, 1.0)]["accuracy"] == 0.0
 
 
 # ---- end to end -----------------------------------------------------------------------------------

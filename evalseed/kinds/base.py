@@ -58,11 +58,12 @@ class Kind:
         raise NotImplementedError
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Aggregate metrics for one (suite, model) from stored rows (dicts of `results` columns,
-        `details` already parsed). Default: accuracy over ok rows."""
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        return {"n": n, "accuracy": (sum(1 for r in ok if r.get("passed")) / n) if n else None}
+        """Metrics of one (suite, model) from rows held in Python (dicts of `results` columns,
+        `details` parsed): counts, accuracy and this kind's metrics, as `evalseed.metrics`
+        defines them for every view."""
+        from ..metrics import of_rows
+
+        return of_rows(suite_rows, self.name)
 
 
 def check_templates(suite: "BaseSuite", messages, variables_for) -> None:

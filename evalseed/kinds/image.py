@@ -401,25 +401,6 @@ class ImageKind(Kind):
             details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=details)
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        images = sum(int(r.get("images") or 0) for r in ok)
-        cost = [r["cost_usd"] for r in ok if r.get("cost_usd") is not None]
-        lat = sorted(r["latency_ms"] for r in ok if r.get("latency_ms") is not None)
-        failed = sum(int((r.get("details") or {}).get("failed_images") or 0) for r in ok)
-        return {
-            "n": n,
-            "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
-            "mean_score": sum(float(r.get("score") or 0.0) for r in ok) / n if n else None,
-            "images": images,
-            "failed_images": failed,
-            "cost_per_image_usd": (sum(cost) / images) if cost and images else None,
-            "median_latency_ms": lat[len(lat) // 2] if lat else None,
-            "skipped": sum(1 for r in suite_rows if r.get("status") == "skipped"),
-            "errors": sum(1 for r in suite_rows if r.get("status") == "error"),
-        }
-
 
 def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:
     """One image record with its verdict: `ok` and the `problems` that made it fail."""

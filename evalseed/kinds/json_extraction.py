@@ -128,24 +128,5 @@ class JsonExtraction(Kind):
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
         return Score(score=fields.f1, passed=passed, details=details)
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Valid-JSON rate, schema-valid rate and mean field F1 over ok rows (plus pass rate,
-        the fenced and degraded counts)."""
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        if not n:
-            return {"n": 0, "accuracy": None, "valid_json_rate": None, "schema_valid_rate": None,
-                    "mean_field_f1": None, "fenced": 0, "degraded": 0}
-        d = [r.get("details") or {} for r in ok]
-        return {
-            "n": n,
-            "accuracy": sum(1 for r in ok if r.get("passed")) / n,
-            "valid_json_rate": sum(1 for x in d if x.get("parsed")) / n,
-            "schema_valid_rate": sum(1 for x in d if x.get("schema_valid")) / n,
-            "mean_field_f1": sum(float(x.get("f1") or 0.0) for x in d) / n,
-            "fenced": sum(1 for x in d if x.get("fenced")),
-            "degraded": sum(1 for x in d if x.get("degraded")),
-        }
-
 
 KIND = JsonExtraction()

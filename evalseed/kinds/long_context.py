@@ -249,8 +249,6 @@ def grid_case_id(tokens_: int, depth: float) -> str:
     return f"needle-{tokens_}-at-{round(depth * 100):03d}"
 
 
-_GRID_ID = re.compile(r"^needle-(\d+)-at-(\d{3})$")
-
 
 # ---- text ----------------------------------------------------------------------------------------
 
@@ -511,11 +509,6 @@ class LongContext(Kind):
                 i += _STEP
         return copied, limit
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Accuracy overall and per (length, depth) grid cell, ready for a heat map; skipped cells
-        are counted, not dropped, so the map shows where a model's window ends."""
-        return long_context_metrics(suite_rows)
-
     # -- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
@@ -541,66 +534,6 @@ def _answers(expected: Expected | None) -> list[str]:
 
 def _first_vars(suite: LongContextSuite) -> dict:
     return dict(suite.cases[0].vars) if suite.cases else {}
-
-
-def _cell(row: dict) -> tuple[int, float] | None:
-    d = row.get("details") or {}
-    if d.get("target_tokens") is not None and d.get("depth") is not None:
-        return int(d["target_tokens"]), float(d["depth"])
-    m = _GRID_ID.match(row.get("case_id") or "")
-    return (int(m.group(1)), int(m.group(2)) / 100) if m else None
-
-
-def long_context_metrics(rows: list[dict]) -> dict[str, Any]:
-    """See `LongContext.suite_metrics`. `cells` lists every (tokens, depth) seen, sorted."""
-    ok = [r for r in rows if r.get("status") == "ok"]
-    n = len(ok)
-    cells: dict[tuple[int, float], dict[str, Any]] = {}
-    explicit = []
-    for r in rows:
-        key = _cell(r)
-        if key is None:
-            if r.get("status") == "ok":
-                explicit.append(r)
-            continue
-        c = cells.setdefault(key, {"tokens": key[0], "depth": key[1], "n": 0, "passed": 0, "skipped": 0,
-                                   "errors": 0, "f1_sum": 0.0, "prompt_tokens": []})
-        status = r.get("status")
-        if status == "ok":
-            c["n"] += 1
-            c["passed"] += 1 if r.get("passed") else 0
-            c["f1_sum"] += float((r.get("details") or {}).get("f1") or 0.0)
-            if r.get("prompt_tokens") is not None:
-                c["prompt_tokens"].append(r["prompt_tokens"])
-        elif status == "skipped":
-            c["skipped"] += 1
-        else:
-            c["errors"] += 1
-    out_cells = []
-    for key in sorted(cells):
-        c = cells[key]
-        pts = c.pop("prompt_tokens")
-        f1_sum = c.pop("f1_sum")
-        c["accuracy"] = c["passed"] / c["n"] if c["n"] else None
-        c["mean_f1"] = f1_sum / c["n"] if c["n"] else None
-        c["mean_prompt_tokens"] = sum(pts) / len(pts) if pts else None
-        out_cells.append(c)
-    return {
-        "n": n,
-        "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
-        "mean_f1": sum(float((r.get("details") or {}).get("f1") or 0.0) for r in ok) / n if n else None,
-        "skipped": sum(1 for r in rows if r.get("status") == "skipped"),
-        "errors": sum(1 for r in rows if r.get("status") == "error"),
-        "explicit": {
-            "n": len(explicit),
-            "accuracy": sum(1 for r in explicit if r.get("passed")) / len(explicit) if explicit else None,
-        },
-        "heatmap": {
-            "lengths": sorted({k[0] for k in cells}),
-            "depths": sorted({k[1] for k in cells}),
-            "cells": out_cells,
-        },
-    }
 
 
 KIND = LongContext()

@@ -268,33 +268,5 @@ class ToolCalling(Kind):
             text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
         return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=details, output_text=text)
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Accuracy over ok rows, split into cases that expect calls and irrelevance cases (no call
-        expected), the failure reasons counted, and how often BFCL's greedy matching would have
-        disagreed with ours."""
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        d = [(r, r.get("details") or {}) for r in ok]
-        reasons: dict[str, int] = {}
-        for r, x in d:
-            if not r.get("passed") and x.get("reason"):
-                reasons[x["reason"]] = reasons.get(x["reason"], 0) + 1
-        rel = [r for r, x in d if not x.get("irrelevance")]
-        irr = [r for r, x in d if x.get("irrelevance")]
-
-        def acc(rows):
-            return sum(1 for r in rows if r.get("passed")) / len(rows) if rows else None
-
-        return {
-            "n": n,
-            "accuracy": acc(ok),
-            "call_accuracy": acc(rel),
-            "irrelevance_accuracy": acc(irr),
-            "failure_reasons": reasons,
-            "greedy_disagreements": sum(1 for r, x in d if r.get("passed") and x.get("greedy_passed") is False),
-            "mean_steps": sum(float(x.get("steps") or 0) for _, x in d) / n if n else None,
-            "degraded": sum(1 for _, x in d if x.get("degraded")),
-        }
-
 
 KIND = ToolCalling()
