@@ -452,3 +452,10 @@ def test_unreadable_documents_are_suite_errors(tmp_path):
     (tmp_path / "h.txt").write_text("   \n", encoding="utf-8")
     with pytest.raises(UsageError, match="haystack: cannot use 'h.txt' as a haystack"):
         load(tmp_path, GRID_SUITE + "haystack: h.txt\n")
+
+
+def test_a_document_name_too_long_for_the_file_system_is_one_clear_line(tmp_path):
+    from evalseed.kinds.long_context import check_relative_path
+
+    with pytest.raises(ValueError, match="cannot be read"):
+        check_relative_path("é" * 10_000, str(tmp_path))

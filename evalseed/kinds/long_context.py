@@ -60,12 +60,15 @@ def check_relative_path(raw: str, suite_dir: str | None) -> str:
     if norm == ".." or norm.startswith("../"):
         raise ValueError(f"{raw!r} leads outside the suite's folder; put the file beside the suite or below it")
     if suite_dir is not None:
-        base = Path(suite_dir).resolve()
-        target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
-        if target != base and base not in target.parents:
-            raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
-        if not target.is_file():
-            raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
+        try:
+            base = Path(suite_dir).resolve()
+            target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
+            if target != base and base not in target.parents:
+                raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
+            if not target.is_file():
+                raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
+        except OSError as e:  # a name too long for the file system, a permission: is_file() raises those
+            raise ValueError(f"{raw[:80]!r}: cannot be read ({e.strerror or e})") from None
     return raw
 
 
