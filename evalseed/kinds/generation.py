@@ -193,7 +193,7 @@ def run_check(check: Check, answer: str, reference: str | None) -> tuple[float, 
         banned = v if isinstance(v, list) else [v]
         present = [x for x in banned if x in answer]
         if not present:
-            return 1.0, True, f"contains none of {len(banned)}" if len(banned) > 1 else f"does not contain {_q(v)}"
+            return 1.0, True, f"contains none of {len(banned)}" if len(banned) > 1 else f"does not contain {_q(banned[0])}"
         return 1 - len(present) / len(banned), False, f"contains {', '.join(map(_q, present))}"
     if t == "regex":
         m = re.search(v, answer)
