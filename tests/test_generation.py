@@ -90,6 +90,11 @@ def test_case_score_is_the_weighted_mean_and_every_check_must_pass():
     assert [c["type"] for c in s.details["checks"]] == ["contains", "length"] and not s.passed
 
 
+def test_huge_weights_do_not_overflow_the_mean():
+    checks = [{"type": "contains", "value": "a", "weight": 1e308}, {"type": "contains", "value": "b", "weight": 1e308}]
+    assert score(suite(checks), "a").score == pytest.approx(0.5)
+
+
 def test_a_suite_threshold_replaces_every_check_passing():
     checks = [{"type": "contains", "value": "42.50", "weight": 3}, {"type": "contains", "value": "EUR"}]
     assert score(suite(checks, threshold=0.75), "refund of 42.50").passed is True
@@ -149,6 +154,7 @@ cases:
     ("{type: is-json, value: x}", "cases[0].checks[0].value", "takes no value"),
     ("{type: contains, value: x, weight: -1}", "cases[0].checks[0].weight", "greater than or equal to 0"),
     ("{type: contains, value: x, case: true}", "cases[0].checks[0].case", "unknown key"),
+    ("{type: contains, value: x, weight: .inf}", "cases[0].checks[0].weight", "finite number"),
 ])
 def test_bad_checks_are_refused_with_line_and_key_path(tmp_path, check, where, says):
     path = write_suite(tmp_path, "g.yaml", BASE.replace("CHECK", check))

@@ -56,7 +56,7 @@ class Check(BaseModel):
     type: str
     name: str | None = Field(default=None, min_length=1, max_length=100)
     value: Any = None
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     threshold: float | None = Field(default=None, ge=0, le=1)
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
@@ -240,15 +240,18 @@ class Generation(Kind):
 
     def score(self, suite: GenerationSuite, case: GenerationCase, prepared: Prepared, outcome: Outcome) -> Score:
         answer = outcome.output_text if isinstance(outcome.output_text, str) else ""
+        checks = case_checks(suite, case)
         verdicts = []
         total = weighted = 0.0
-        for c in case_checks(suite, case):
+        # Weights relative to the largest: two weights of 1e308 would overflow their sum to inf.
+        top = max(c.weight for c in checks)
+        for c in checks:
             score, ok, reason = run_check(c, answer, case.reference)
             verdicts.append({"name": c.label, "type": c.type, "passed": ok, "score": score, "weight": c.weight,
                              "reason": reason})
-            total += c.weight
-            weighted += c.weight * score
-        score = weighted / total
+            total += c.weight / top
+            weighted += c.weight / top * score
+        score = min(1.0, weighted / total)
         passed = score >= suite.threshold if suite.threshold is not None else all(v["passed"] for v in verdicts)
         details: dict[str, Any] = {"expected": case.reference, "checks": verdicts, "threshold": suite.threshold,
                                    "checks_passed": sum(v["passed"] for v in verdicts)}
