@@ -110,7 +110,8 @@ class Reply:
     ``error_extra`` adds fields to an HTTP fault's error object (``{"param": ...}``).
     ``image_bytes`` is served as every image instead of a generated picture (a decompression
     bomb); ``image_urls`` are sent as the images' links instead of the server's own (links to
-    anywhere, for a client's download guard). A request's ``n`` (chat) gives that many choices,
+    anywhere, for a client's download guard). ``chunk_chars`` overrides the server's characters
+    per streamed chunk for this answer (one huge line). A request's ``n`` (chat) gives that many choices,
     each the reply, with usage counted for all of them.
     """
 
@@ -136,6 +137,7 @@ class Reply:
     error_extra: Mapping[str, Any] = field(default_factory=dict)
     image_bytes: Optional[bytes] = None
     image_urls: Optional[Sequence[str]] = None
+    chunk_chars: Optional[int] = None
 
 
 SPELLINGS = ("unicode", "solidus")
@@ -700,7 +702,7 @@ class StubServer:
     async def _chat_stream(self, body: dict, reply: Reply, writer: asyncio.StreamWriter, delay: float,
                            cut_after: Optional[int] = None, garbage_at: Optional[int] = None) -> bool:
         rid = self._rid()
-        events = _stream_events(body, reply, rid, int(time.time()), self.chunk_chars, self._details(reply))
+        events = _stream_events(body, reply, rid, int(time.time()), reply.chunk_chars or self.chunk_chars, self._details(reply))
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8",
                                            "cache-control": "no-cache"})
         if delay:
@@ -823,7 +825,7 @@ class StubServer:
 
     async def _no_done(self, body: dict, reply: Reply, writer: asyncio.StreamWriter) -> bool:
         rid = self._rid()
-        events = _stream_events(body, reply, rid, int(time.time()), self.chunk_chars, self._details(reply))
+        events = _stream_events(body, reply, rid, int(time.time()), reply.chunk_chars or self.chunk_chars, self._details(reply))
         events = [e for e in events if e["choices"] and e["choices"][0]["finish_reason"] is None]
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8"})
         for event in events[: max(1, len(events) // 2)]:
