@@ -443,6 +443,7 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
            skip: set[tuple]):
     """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
     from .engine import AddressPolicy, Downloads, Engine, JobApi, ModelLane
+    from .engine.transport import api_http_client
     from .limits import RateLimiter
 
     total = plan.total(skip)
@@ -492,7 +493,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 ckey = (url, prov.name)
                 if ckey not in clients:
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
-                                                       timeout=eng_opts.timeout)
+                                                       timeout=eng_opts.timeout,
+                                                       http_client=api_http_client(eng_opts.timeout))
                 limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
                 lane_opts = eng_opts
                 if name in base_urls and opts.cassettes != "replay" and eng_opts.concurrency > 1:

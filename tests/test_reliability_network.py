@@ -267,3 +267,24 @@ def test_the_answer_cap_is_configurable(tmp_path):
     assert code == 0, err
     [(output, details)] = _rows(db, "output_text", "details").values()
     assert len(output) == 100_000 and json.loads(details)["flags"]["answer_cut"]["limit"] == 100_000
+
+
+@pytest.mark.parametrize("fault", ["400", "503"])
+def test_an_error_body_of_any_size_is_not_held(tmp_path, fault):
+    # The SDK reads an error's whole body before raising, and the message went into the row
+    # whole: three 100 MB error bodies. Read to 1 MB, then the attempt fails as its status says
+    # (a 400 is final, a 503 retried).
+    big = "x" * (100 * 1024 * 1024)
+    with StubServer(responder=lambda body: Reply(fault=fault, error_message=big)) as srv:
+        suite = big_suite(tmp_path, 3)
+        db = tmp_path / "e.duckdb"
+        code, _, err, rss = run_measured("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db,
+                                         "--no-progress", "--concurrency", "3", "--max-attempts", "2")
+        served = srv.count("/chat/completions")
+    assert code == 0, err
+    assert rss < 400 * 1024 * 1024, f"{rss / 2**20:.0f} MB"
+    rows = _rows(db, "status", "error", "attempts")
+    assert served == sum(r[2] for r in rows.values()) == (3 if fault == "400" else 6)
+    for status, error, attempts in rows.values():
+        assert status == "error" and len(error) < 500, error[:300]
+        assert error.startswith(f"HTTP{fault}: the error body is over 1,048,576 bytes: not read further"), error[:300]

@@ -14,7 +14,8 @@ with our own retry loop. It knows nothing of task kinds and imports nothing from
 - `failures`: HTTP error statuses and bodies as retried or final failures, Retry-After.
 - `sse`: reading a streamed answer and assembling it.
 - `budget`: --budget-usd reservations and the estimates they rest on.
-- `redact`: the run's keys kept out of stored and printed text.
+- `redact`: the run's keys kept out of stored and printed text, in any spelling.
+- `transport`: the API client's HTTP client, error bodies capped.
 - `scheduling`: Engine, the per-model workers.
 """
 
