@@ -643,6 +643,10 @@ def _recording_async_patch(cassette, vcr_request_cls, original):
         # The stored copy must be plain text for scrubbing and reading.
         request.headers["accept-encoding"] = "identity"
         response = await original(self, request)
+        # These headers are ours, put on replayed responses: from a live server they would
+        # mark its answer as replayed and give it timings of its choosing.
+        for ours in (RECORDED_HEADER, INTERACTION_HEADER):
+            response.headers.pop(ours, None)
         if response.status_code >= 500 or response.status_code == 429:
             return response  # transient: the retry is what gets recorded
         headers: dict[str, list[str]] = {}
