@@ -111,7 +111,8 @@ class Reply:
     ``image_bytes`` is served as every image instead of a generated picture (a decompression
     bomb); ``image_urls`` are sent as the images' links instead of the server's own (links to
     anywhere, for a client's download guard). ``chunk_chars`` overrides the server's characters
-    per streamed chunk for this answer (one huge line). A request's ``n`` (chat) gives that many choices,
+    per streamed chunk for this answer (one huge line). ``headers`` are added to a chat answer's
+    response headers. A request's ``n`` (chat) gives that many choices,
     each the reply, with usage counted for all of them.
     """
 
@@ -138,6 +139,7 @@ class Reply:
     image_bytes: Optional[bytes] = None
     image_urls: Optional[Sequence[str]] = None
     chunk_chars: Optional[int] = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 SPELLINGS = ("unicode", "solidus")
@@ -697,14 +699,14 @@ class StubServer:
                          "logprobs": None} for i in range(_choices(body))],
             "usage": _usage(body, reply, self._details(reply)),
         }
-        return await _send_json(writer, 200, payload)
+        return await _send_json(writer, 200, payload, reply.headers)
 
     async def _chat_stream(self, body: dict, reply: Reply, writer: asyncio.StreamWriter, delay: float,
                            cut_after: Optional[int] = None, garbage_at: Optional[int] = None) -> bool:
         rid = self._rid()
         events = _stream_events(body, reply, rid, int(time.time()), reply.chunk_chars or self.chunk_chars, self._details(reply))
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8",
-                                           "cache-control": "no-cache"})
+                                           "cache-control": "no-cache", **reply.headers})
         if delay:
             await asyncio.sleep(delay)
         for i, event in enumerate(events):
