@@ -106,29 +106,37 @@ def run(
 def validate(
     paths: List[Path] = typer.Argument(..., help="Suite files or folders."),
     config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output: suites and problems."),
 ) -> None:
     """Check suites without running them."""
     from .runner import validate_command
 
-    raise typer.Exit(_guard(validate_command, [str(p) for p in paths], str(config) if config else None))
+    raise typer.Exit(_guard(validate_command, [str(p) for p in paths], str(config) if config else None, as_json))
 
 
 @app.command()
 def models(
     config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output, limits per provider included."),
 ) -> None:
     """List models, their prices, context windows and features, and the model sets."""
     from .runner import models_command
 
-    raise typer.Exit(_guard(models_command, str(config) if config else None))
+    raise typer.Exit(_guard(models_command, str(config) if config else None, as_json))
 
 
 @app.command()
-def runs(db: Path = DB_OPTION, limit: int = typer.Option(20, "--limit", min=1)) -> None:
-    """List the runs stored in the database, newest first."""
+def runs(
+    run_id: Optional[str] = typer.Argument(None, help="A run (id, unique prefix or latest): show its summary."),
+    db: Path = DB_OPTION,
+    limit: int = typer.Option(20, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: per suite and model, counts, accuracy and the "
+                                                       "kind's metrics (with RUN_ID), or the list of runs."),
+) -> None:
+    """List the runs stored in the database, newest first; with RUN_ID, that run's summary."""
     from .runner import runs_command
 
-    raise typer.Exit(_guard(runs_command, str(db), limit))
+    raise typer.Exit(_guard(runs_command, str(db), limit, run_id, as_json))
 
 
 @app.command()
@@ -194,7 +202,7 @@ def route_train(
     db: Path = DB_OPTION,
     runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
     since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
-    out: Path = typer.Option(Path("router.json"), "--out", help="Where to write the router (JSON)."),
+    out: Path = typer.Option(Path("router.json"), "-o", "--out", help="Where to write the router (JSON)."),
     policy: str = typer.Option("auto", "--policy", help="auto (simplest that wins on validation), global, table, knn, linear, logistic."),
     objective: str = typer.Option("lambda", "--objective", help="lambda (quality - lambda*cost - mu*latency), budget, or latency."),
     lam: Optional[float] = typer.Option(None, "--lambda", min=0, help="Quality points given up per USD per call (default 0: best quality)."),

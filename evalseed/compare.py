@@ -26,33 +26,8 @@ AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points). Wit
 than that and the rise is significant (its 95% interval lies above zero); the same for
 `max_latency_increase` on p50 latency. The comparison fails when anything fails.
 
-`Comparison.to_dict()` is the stable, JSON-safe form the HTML report and `--json` consumers read
-(NaN becomes null). Its shape (schema 1):
-
-    {"schema": 1, "failed": bool, "verdict": "regression" | "no regression",
-     "base": Side, "cand": Side,
-     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase",
-                  "confidence", "n_resamples", "seed"},
-     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...]}
-    Side = {"run_id", "label", "status", "started_at", "models": [str]}
-    Unit = {"name", "suite", "kind", "base_model", "cand_model", "n_pairs",
-            "repeats": {"base": int, "cand": int},
-            "excluded": {"both_skipped", "only_in_base", "only_in_cand"},
-            "status_counts": {"base": {"ok", "error", "skipped"}, "cand": {...}},
-            "base_accuracy": Interval, "cand_accuracy": Interval, "accuracy_method": "wilson"|"bootstrap",
-            "diff": Interval, "worse": int, "better": int, "p_value": float, "p_holm": float|null,
-            "base_score": float|null, "cand_score": float|null,
-            "noise": {"base": Noise|null, "cand": Noise|null},
-            "flips": {"regressed": [Flip], "improved": [Flip]},
-            "cost": Delta, "latency_p50": Delta, "latency_p95": Delta, "ttft_p50": Delta, "ttft_p95": Delta,
-            "verdict": "regression" | "improvement" | "no significant change", "failed": bool,
-            "reasons": [str], "fail_reasons": [str]}
-    Interval = {"estimate", "low", "high", "confidence"}
-    Noise = {"cases": int, "unstable_cases": int, "unstable_rate": float, "pairwise_disagreement": float}
-    Flip = {"case_id", "base", "cand", "base_status", "cand_status", "base_error", "cand_error",
-            "expected", "base_output", "cand_output"}          (base/cand: pass rate 0..1)
-    Delta = {"metric", "unit", "n", "base", "cand", "diff": Interval|null, "ratio": float|null}
-    ("ratio" is cand/base - 1; "overall" has suite "*" and empty flips lists.)
+The result tree (`Comparison`, `Unit`...) and its JSON shape are in `evalseed.compare_result`,
+below this module and `compare_output`, which both use it.
 """
 
 from __future__ import annotations
@@ -61,148 +36,18 @@ import math
 import re
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from . import stats
+from .compare_result import SCHEMA, Comparison, Delta, Flip, Noise, Side, Unit  # noqa: F401 - the public names
 from .errors import UsageError
+from .metrics import Accuracy, rules
 
-SCHEMA = 1
 _VERSION_SUFFIX = re.compile(r"-\d{6}$")
 _OUTPUT_CHARS = 300  # flipped cases show this much of each answer
 # Cost/latency/TTFT intervals are descriptive (a limit gates only on their lower bound): fewer
 # resamples than the accuracy difference's 10,000 keep a 5,000-case comparison near a second.
 SECONDARY_RESAMPLES = 2_000
-
-
-# ---- the result tree --------------------------------------------------------------------------
-
-
-@dataclass
-class Side:
-    run_id: str
-    label: str | None
-    status: str | None
-    started_at: str | None
-    models: list[str]
-
-
-@dataclass
-class Noise:
-    """Within-model noise over cases run more than once on one side."""
-
-    cases: int
-    unstable_cases: int
-    unstable_rate: float
-    # Chance that two different repeats of the same case disagree, averaged over cases.
-    pairwise_disagreement: float
-
-
-@dataclass
-class Flip:
-    case_id: str
-    base: float
-    cand: float
-    base_status: str
-    cand_status: str
-    base_error: str | None = None
-    cand_error: str | None = None
-    expected: Any = None
-    base_output: str | None = None
-    cand_output: str | None = None
-
-
-@dataclass
-class Delta:
-    metric: str  # cost | latency_p50 | latency_p95 | ttft_p50 | ttft_p95
-    unit: str  # usd_per_case | ms
-    n: int
-    base: float | None
-    cand: float | None
-    diff: stats.Interval | None
-    ratio: float | None
-
-
-@dataclass
-class Unit:
-    name: str
-    suite: str
-    kind: str | None
-    base_model: str
-    cand_model: str
-    n_pairs: int
-    repeats: dict[str, int]
-    excluded: dict[str, int]
-    status_counts: dict[str, dict[str, int]]
-    base_accuracy: stats.Interval
-    cand_accuracy: stats.Interval
-    accuracy_method: str
-    diff: stats.Interval
-    worse: int
-    better: int
-    p_value: float
-    p_holm: float | None
-    base_score: float | None
-    cand_score: float | None
-    noise: dict[str, Noise | None]
-    flips: dict[str, list[Flip]]
-    cost: Delta
-    latency_p50: Delta
-    latency_p95: Delta
-    ttft_p50: Delta
-    ttft_p95: Delta
-    verdict: str = "no significant change"
-    failed: bool = False
-    reasons: list[str] = field(default_factory=list)
-    # The reasons (a subset of `reasons`) that made the unit fail; empty when it did not fail.
-    fail_reasons: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Comparison:
-    base: Side
-    cand: Side
-    settings: dict[str, Any]
-    units: list[Unit]
-    overall: Unit | None
-    notes: list[str]
-    failed: bool = False
-
-    @property
-    def verdict(self) -> str:
-        return "regression" if self.failed else "no regression"
-
-    def to_dict(self) -> dict:
-        """The JSON-safe dict documented in this module's docstring (NaN -> None)."""
-        return _plain(
-            {
-                "schema": SCHEMA,
-                "failed": self.failed,
-                "verdict": self.verdict,
-                "base": self.base,
-                "cand": self.cand,
-                "settings": self.settings,
-                "units": self.units,
-                "overall": self.overall,
-                "notes": self.notes,
-            }
-        )
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, stats.Interval):
-        return _plain(v.to_dict())
-    if hasattr(v, "__dataclass_fields__"):
-        return {k: _plain(getattr(v, k)) for k in v.__dataclass_fields__}
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return None
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy scalar
-        return _plain(v.item())
-    return v
 
 
 # ---- loading ----------------------------------------------------------------------------------
@@ -226,7 +71,7 @@ class _Row:
 
     @property
     def value(self) -> float:
-        return 1.0 if (self.status == "ok" and self.passed) else 0.0
+        return 1.0 if rules.passed(self.status, self.passed) else 0.0
 
 
 def _side(con, run_id: str) -> Side:
@@ -295,19 +140,27 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def _tally(rows: list[_Row]) -> tuple[int, int]:
+    """A case's (passes, asked rows) by the metrics' rule: skipped repeats are left out."""
+    asked = [r for r in rows if rules.asked(r.status)]
+    return sum(1 for r in asked if r.value), len(asked)
+
+
 def _case_value(rows: list[_Row]) -> float:
-    return sum(r.value for r in rows) / len(rows)
+    """What the difference and the test pair: the case's pass rate over its asked repeats, or 0
+    when the case was skipped on this side only (a capability lost counts as a failure; cases
+    skipped on both sides were left out when pairing)."""
+    k, n = _tally(rows)
+    return k / n if n else 0.0
 
 
 def _noise(cases: list[list[_Row]]) -> Noise | None:
-    multi = [rows for rows in cases if len(rows) > 1]
+    multi = [(k, n) for k, n in map(_tally, cases) if n > 1]
     if not multi:
         return None
     unstable = 0
     disagreement = 0.0
-    for rows in multi:
-        r = len(rows)
-        k = sum(int(x.value) for x in rows)
+    for k, r in multi:
         unstable += 0 < k < r
         disagreement += 2 * k * (r - k) / (r * (r - 1))
     return Noise(len(multi), unstable, unstable / len(multi), disagreement / len(multi))
@@ -377,7 +230,7 @@ def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
         if not c:
             excluded["only_in_base"] += 1
             continue
-        if all(r.status == "skipped" for r in b) and all(r.status == "skipped" for r in c):
+        if not any(rules.asked(r.status) for r in b + c):
             excluded["both_skipped"] += 1
             continue
         if len(b) == len(c) and len(b) > 1:
@@ -399,21 +252,26 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     bv = [_case_value(rows) for rows in p.base]
     cv = [_case_value(rows) for rows in p.cand]
     n = len(bv)
-    binary = all(len(r) == 1 for r in p.base) and all(len(r) == 1 for r in p.cand)
-    if binary:
-        base_acc = stats.wilson_interval(int(sum(bv)), n)
-        cand_acc = stats.wilson_interval(int(sum(cv)), n)
-        method = "wilson"
-    else:
-        base_acc = stats.bootstrap_mean(bv, n_resamples=n_resamples, seed=seed + 1)
-        cand_acc = stats.bootstrap_mean(cv, n_resamples=n_resamples, seed=seed + 2)
-        method = "bootstrap"
+    # Each side's accuracy is evalseed.metrics' figure over its paired rows, the one the run
+    # summary and the report show for the same rows; the difference and the test pair cases.
+    b_acc, c_acc = Accuracy.of_cases(map(_tally, p.base)), Accuracy.of_cases(map(_tally, p.cand))
+    method = "wilson" if b_acc.single and c_acc.single else "bootstrap"
+    base_acc = b_acc.interval(n_resamples=n_resamples, seed=seed + 1, method=method)
+    cand_acc = c_acc.interval(n_resamples=n_resamples, seed=seed + 2, method=method)
+    skipped_one_side = {"base": sum(1 for rows in p.base if not _tally(rows)[1]),
+                        "cand": sum(1 for rows in p.cand if not _tally(rows)[1])}
     diff = stats.paired_bootstrap_diff(bv, cv, strata=strata, n_resamples=n_resamples, seed=seed)
     p_value, worse, better = stats.sign_test(bv, cv)
 
     def scores(cases):
-        vals = [r.score for rows in cases for r in rows if r.score is not None]
-        return _mean(vals)
+        # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
+        per_case = []
+        for rows in cases:
+            asked = [r for r in rows if rules.asked(r.status)]
+            if asked:
+                per_case.append(sum(rules.answer_value(r.status, rules.score(r.score, r.passed))
+                                    for r in asked) / len(asked))
+        return _mean(per_case)
 
     def pairs(attr, ok_only):
         out, st = [], []
@@ -440,7 +298,7 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     return Unit(
         name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
         repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
-        excluded=p.excluded, status_counts=p.status_counts,
+        excluded=p.excluded, skipped_one_side=skipped_one_side, status_counts=p.status_counts,
         base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
         worse=worse, better=better, p_value=p_value, p_holm=None,
         base_score=scores(p.base), cand_score=scores(p.cand),
@@ -610,6 +468,7 @@ def compare_runs(
     units, overall = _verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
                                max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed)
     family = units + ([overall] if overall else [])
+    _attach_metrics(con, base_id, cand_id, paired, units)
     if details:
         _attach_details(con, base_id, cand_id, units)
     settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
@@ -617,6 +476,19 @@ def compare_runs(
                 "n_resamples": n_resamples, "seed": seed}
     return Comparison(base_side, cand_side, settings, units, overall, notes,
                       failed=any(u.failed for u in family))
+
+
+def _attach_metrics(con, base_id: str, cand_id: str, paired: list[tuple[str, _Paired]], units: list[Unit]) -> None:
+    """Each side's metrics record over its paired rows, by the queries every view uses."""
+    from . import metrics
+
+    for (_, p), u in zip(paired, units):
+        for run_id, model, attr in ((base_id, p.base_model, "base_metrics"), (cand_id, p.cand_model, "cand_metrics")):
+            scope = metrics.Scope(
+                "(SELECT * FROM results WHERE run_id = ? AND suite = ? AND model = ? "
+                "AND case_id IN (SELECT unnest(?::VARCHAR[])))", ("model",), (run_id, p.suite, model, p.case_ids))
+            got = list(metrics.suite_metrics(con, scope).values())
+            setattr(u, attr, got[0].to_dict(("model",)) if got else None)
 
 
 def _attach_details(con, base_id: str, cand_id: str, units: list[Unit]) -> None:

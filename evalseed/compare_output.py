@@ -8,12 +8,9 @@ import json
 import os
 import re
 import sys
-from typing import TYPE_CHECKING
 
+from .compare_result import Comparison, Delta, Unit
 from .files import write_atomic as _write_atomic
-
-if TYPE_CHECKING:
-    from .compare import Comparison, Delta, Unit
 
 _FLIPS_SHOWN_TERMINAL = 8
 _FLIPS_SHOWN_MARKDOWN = 25
@@ -35,7 +32,7 @@ def _p(x: float | None) -> str:
     return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def _delta_text(d: "Delta") -> str:
+def _delta_text(d: Delta) -> str:
     """Cost: change in percent of the base mean with its interval; time: change in ms."""
     if d.n == 0 or d.base is None or d.diff is None:
         return "-"
@@ -47,33 +44,33 @@ def _delta_text(d: "Delta") -> str:
     return f"{k * d.diff.estimate:+.1f}% [{k * d.diff.low:+.1f}, {k * d.diff.high:+.1f}]"
 
 
-def _acc_cell(u: "Unit", side: str) -> str:
+def _acc_cell(u: Unit, side: str) -> str:
     iv = u.base_accuracy if side == "base" else u.cand_accuracy
     if iv.estimate != iv.estimate:
         return "-"
     return f"{100 * iv.estimate:.1f}% [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
 
 
-def _diff_cell(u: "Unit") -> str:
+def _diff_cell(u: Unit) -> str:
     return f"{_pts(u.diff.estimate)} [{_pts(u.diff.low)}, {_pts(u.diff.high)}]"
 
 
-def _rows(cmp: "Comparison") -> list["Unit"]:
+def _rows(cmp: Comparison) -> list[Unit]:
     return cmp.units + ([cmp.overall] if cmp.overall else [])
 
 
-def _models(u: "Unit") -> str:
+def _models(u: Unit) -> str:
     return u.base_model if u.base_model == u.cand_model else f"{u.base_model} -> {u.cand_model}"
 
 
-def _verdict_word(u: "Unit") -> str:
+def _verdict_word(u: Unit) -> str:
     return "REGRESSION" if u.failed else ("improved" if u.verdict == "improvement" else "ok")
 
 
 # ---- terminal ---------------------------------------------------------------------------------
 
 
-def print_table(cmp: "Comparison", file=None) -> None:
+def print_table(cmp: Comparison, file=None) -> None:
     """The comparison as a rich table plus reasons and flipped cases, to stdout (or `file`)."""
     from rich.console import Console
     from rich.table import Table
@@ -137,7 +134,7 @@ def _md_escape(s: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
-def render_markdown(cmp: "Comparison") -> str:
+def render_markdown(cmp: Comparison) -> str:
     """GitHub-flavoured Markdown sized for a step summary: verdict, table, reasons, flipped cases."""
     b, c = cmp.base, cmp.cand
     s = cmp.settings
@@ -208,7 +205,7 @@ def _short(v: object, n: int = 80) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def render_junit(cmp: "Comparison") -> str:
+def render_junit(cmp: Comparison) -> str:
     """JUnit XML: one <testcase> per compared suite (and `overall`); a regression is a <failure>
     whose message is the first reason and whose text lists them all and the flipped cases."""
     import xml.etree.ElementTree as ET
@@ -241,13 +238,13 @@ def render_junit(cmp: "Comparison") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_markdown(cmp: "Comparison", path: str) -> None:
+def write_markdown(cmp: Comparison, path: str) -> None:
     _write_atomic(path, render_markdown(cmp))
 
 
-def write_junit(cmp: "Comparison", path: str) -> None:
+def write_junit(cmp: Comparison, path: str) -> None:
     _write_atomic(path, render_junit(cmp))
 
 
-def write_json(cmp: "Comparison", path: str) -> None:
+def write_json(cmp: Comparison, path: str) -> None:
     _write_atomic(path, json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False) + "\n")

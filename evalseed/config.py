@@ -48,7 +48,8 @@ class ModelInfo:
     max_output_tokens: int = 4_096  # the default when a suite does not say
     prices: Prices = field(default_factory=Prices)
     # Which optional request features the model accepts.
-    structured_output: bool = True
+    structured_output: bool = True  # response_format json_schema
+    json_object: bool = True  # response_format json_object (the Seed page: every Seed text model)
     tools: bool = True
     tool_choice: bool = True
     thinking: bool = True
@@ -68,6 +69,20 @@ class ModelInfo:
     # Image models: True where the provider documents which sizes it takes (ModelArk), so sizes
     # are checked before sending; elsewhere they go as given and the server's answer decides.
     documented_sizes: bool = False
+    # A variant (issue 18) is a model of its own in results, gates, reports and routes: it sends
+    # `base_model`'s id with `request_params` on every request (over a suite's own params), and
+    # is priced as the base model.
+    base_model: str | None = None
+    request_params: dict[str, Any] = field(default_factory=dict)
+    # Published rate limits (SEED_API.md), used when --rpm/--tpm are not given, so those flags
+    # are only needed to go lower; 429s still back off either way.
+    default_rpm: int | None = None
+    default_tpm: int | None = None
+
+    @property
+    def api_name(self) -> str:
+        """The model id requests carry."""
+        return self.base_model or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +120,10 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="seed-1-6-flash",
             context_window=131_072,
             prices=Prices(input=0.075, cached_input=0.015, output=0.30, long_input=0.10, long_output=0.80),
-            structured_output=False,  # ModelArk: flash does not support structured output
-            notes="no structured output (json_object/json_schema are dropped, answer still scored)",
+            # ModelArk: flash has no structured output (json_schema); the Seed page lists
+            # json_object for every Seed text model, so a schema suite asks flash for json_object.
+            structured_output=False,
+            notes="no json_schema: schema suites get json_object instead (recorded per row)",
             **_SEED_TEXT,
         ),
         ModelInfo(
@@ -114,6 +131,8 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             family="seed-1-8",
             context_window=131_072,
             prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
+            default_rpm=30_000,
+            default_tpm=1_500_000,
             **_SEED_TEXT,
         ),
         ModelInfo(
@@ -124,6 +143,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             max_output_tokens=0,
             prices=Prices(per_image=0.04),
             structured_output=False,
+            json_object=False,
             tools=False,
             tool_choice=False,
             thinking=False,
@@ -146,6 +166,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             # and a schema grammar inside json_object made answers 3.1x slower here, timing out
             # under load: json_extraction runs degraded (prompted) on it. docs/scoring.md.
             structured_output=False,
+            json_object=False,
             provider="local",
             notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
         ),
@@ -192,9 +213,16 @@ class Config:
 
     def resolve_model(self, name: str, *, allow_unknown: bool = False) -> ModelInfo:
         """The model's entry; a new version string of a known family inherits the family's newest
-        entry (so a version bump needs no configuration)."""
+        entry (so a version bump needs no configuration); `base[key=value,...]` is a variant of
+        base with those request params."""
         if name in self.models:
             return self.models[name]
+        spec = parse_variant(name)
+        if spec is not None:
+            base = self.resolve_model(spec[0], allow_unknown=allow_unknown)
+            info = make_variant(name, base, spec[1])
+            self.models[name] = info
+            return info
         m = VERSION_RE.match(name)
         if m:
             family = m.group("family")
@@ -221,7 +249,7 @@ class Config:
     def expand_models(self, spec: str) -> list[str]:
         """`--models` value: a model set name or a comma-separated list (sets may appear in it)."""
         names: list[str] = []
-        for part in (p.strip() for p in spec.split(",")):
+        for part in (p.strip() for p in split_models(spec)):
             if not part:
                 continue
             for n in self.model_sets.get(part, [part]):
@@ -242,8 +270,9 @@ class Config:
     def effective_model(self, info: ModelInfo, provider: Provider) -> ModelInfo:
         """The model as seen through a provider (its context window and prices may differ)."""
         changes: dict[str, Any] = {}
-        # A version bump sees its parent's provider-specific window and prices too.
-        for name in (info.inherited_from, info.name):
+        # A version bump sees its parent's provider-specific window and prices too; a variant its
+        # base model's.
+        for name in (info.inherited_from, info.base_model, info.name):
             if name and name in provider.context_windows:
                 changes["context_window"] = provider.context_windows[name]
             if name and name in provider.price_overrides:
@@ -269,6 +298,51 @@ class Config:
         }
 
 
+_VARIANT = re.compile(r"^(?P<base>[^\[\],]+)\[(?P<params>[^\[\]]*)\]$")
+
+
+def split_models(spec: str) -> list[str]:
+    """`a,b[x=1,y=2],c` -> ['a', 'b[x=1,y=2]', 'c']: commas inside brackets belong to a variant."""
+    parts, depth, cur = [], 0, []
+    for ch in spec:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
+    """`seed-1-8-251228[thinking=disabled,reasoning_effort=minimal]` -> (base, request params).
+    `thinking=X` is shorthand for Seed's `{"type": X}`; other values are read as YAML scalars."""
+    m = _VARIANT.match(name.strip())
+    if not m:
+        return None
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in filter(None, (x.strip() for x in m.group("params").split(","))):
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"model variant {name!r}: {item!r} is not key=value; e.g. {m.group('base')}[thinking=disabled].")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        params[key.strip()] = {"type": value} if key.strip() == "thinking" and isinstance(value, str) else value
+    if not params:
+        raise UsageError(f"model variant {name!r} sets no parameter; e.g. {m.group('base')}[thinking=disabled].")
+    return m.group("base").strip(), params
+
+
+def make_variant(name: str, base: ModelInfo, params: dict[str, Any]) -> ModelInfo:
+    return replace(base, name=name, base_model=base.api_name, request_params={**base.request_params, **params},
+                   notes=f"variant of {base.api_name}: {params}")
+
+
 def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: prices must be a mapping such as {{input: 0.25, output: 2.0}}.")
@@ -281,7 +355,8 @@ def _prices_from(raw: Any, base: Prices, where: str) -> Prices:
     return replace(base, **{k: (float(v) if v is not None else None) for k, v in raw.items()})
 
 
-_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes"}
+_MODEL_KEYS = {f for f in ModelInfo.__dataclass_fields__} - {"name", "inherited_from", "documented_sizes",
+                                                              "base_model", "request_params"}
 _LIMIT_KEYS = {"max_input_tokens", "max_completion_tokens"}
 
 
@@ -306,7 +381,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raise UsageError(f"{p}{line}: not valid YAML ({getattr(e, 'problem', e)}).") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{p}: the top level must be a mapping.")
-    allowed = {"provider", "providers", "models", "model_sets"}
+    allowed = {"provider", "providers", "models", "model_sets", "variants"}
     if set(raw) - allowed:
         raise UsageError(f"{p}: unknown key(s) {sorted(set(raw) - allowed)}; allowed: {sorted(allowed)}.")
     cfg.source = str(p)
@@ -349,6 +424,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
                 overrides[m] = _prices_from(pr, models.get(m, ModelInfo(m)).prices, f"{where}.prices.{m}")
             spec["price_overrides"] = overrides
         providers[name] = replace(base, **spec)
+    for name, spec in (raw.get("variants") or {}).items():
+        where = f"{p} variants.{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("model"), str) or set(spec) - {"model", "params", "provider"}:
+            raise UsageError(f"{where}: give model (the base model) and params (request params), and optionally provider.")
+        params = spec.get("params") or {}
+        if not isinstance(params, dict) or not params:
+            raise UsageError(f"{where}.params: a mapping of request parameters, e.g. {{thinking: {{type: disabled}}}}.")
+        if "provider" in spec and spec["provider"] not in providers:
+            raise UsageError(f"{where}.provider: unknown provider {spec['provider']!r}.")
+        variant = make_variant(name, cfg.resolve_model(spec["model"]), params)
+        models[name] = replace(variant, provider=spec.get("provider", variant.provider))
     for name, members in (raw.get("model_sets") or {}).items():
         if not isinstance(members, list) or not all(isinstance(x, str) for x in members):
             raise UsageError(f"{p} model_sets.{name}: must be a list of model names.")

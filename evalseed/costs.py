@@ -1,5 +1,12 @@
 """Cost of a call from the price table in force (SEED_API.md): input at the tier the prompt length
-selects, cached input at its own price, completion (reasoning included) as output."""
+selects, cached input at its own price, completion (reasoning included) as output.
+
+Two things the price pages leave open, and what is done about them:
+- Cached input above 128K: ModelArk's seed-1.8 page lists 0.05 USD/M for both tiers, so one
+  cached price serves both; for seed-1.6 and flash no page says, and the same rule is assumed.
+- A server that reports no `cached_tokens`: every prompt token is priced at the full input price,
+  so that row's cost_usd is an upper bound (its `cached_tokens` column is null, never 0).
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""Writing files so that a reader never sees half of one."""
+"""Writing files so that a reader never sees half of one, and JSON that every reader can parse."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def write_atomic(path: str | Path, data: str | bytes, *, errors: str = "strict", umask_mode: bool = False) -> None:
@@ -29,3 +31,15 @@ def write_atomic(path: str | Path, data: str | bytes, *, errors: str = "strict",
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def json_safe(v: Any) -> Any:
+    """`v` with NaN and infinities (say, a latency imported from elsewhere) as None, in nested
+    dicts and lists too: JSON has neither, and Python's json would write tokens others reject."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_safe(x) for x in v]
+    return v

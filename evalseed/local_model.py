@@ -172,7 +172,7 @@ def server_command(gguf: Path, port: int, model: "ModelInfo", threads: int = 1) 
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(gguf),
-        "--model_alias", model.name,
+        "--model_alias", model.api_name,
         "--host", "127.0.0.1",
         "--port", str(port),
         # The GGUF is the *base* model and carries no chat template; without this llama-cpp-python

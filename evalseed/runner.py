@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -85,6 +85,11 @@ def _stderr(msg: str) -> None:
 # ---- planning ---------------------------------------------------------------------------------
 
 
+def _undocumented_note(suite) -> str:
+    return (f"suite {suite.name}: params {', '.join(suite.undocumented_params)} are not among the parameters the "
+            "Seed API documents; sent as written.")
+
+
 def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name: str | None,
               base_url: str | None, api_key_env: str | None) -> Plan:
     from .kinds import get_kind
@@ -95,6 +100,8 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     notices: list[str] = []
     for suite in suites:
         kind = get_kind(suite.kind)
+        if suite.undocumented_params:
+            notices.append(_undocumented_note(suite))
         names = explicit or suite.models or cfg.model_sets["default"]
         chosen: list[ModelInfo] = []
         for name in names:
@@ -115,7 +122,12 @@ def make_plan(cfg: Config, suites: list, models_spec: str | None, provider_name:
     providers: dict[str, Provider] = {}
     for name, info in used.items():
         if base_url:
-            prov = Provider(provider_name or "custom", base_url, api_key_env or "OPENAI_API_KEY")
+            # A base URL moves the host, not the provider: `--provider ark --base-url` keeps ark's
+            # windows, limits and image mapping. The key is still the one named for this URL.
+            known = cfg.providers.get(provider_name) if provider_name else None
+            key_env = api_key_env or "OPENAI_API_KEY"
+            prov = (replace(known, base_url=base_url, api_key_env=key_env) if known
+                    else Provider(provider_name or "custom", base_url, key_env))
         else:
             prov = cfg.provider(info.provider or provider_name or cfg.default_provider)
             if api_key_env:
@@ -361,6 +373,14 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
         con.close()
 
 
+def rate_limits(info: ModelInfo, rpm: int | None, tpm: int | None, cassettes: str) -> tuple[int | None, int | None]:
+    """Requests and tokens per minute for a model's lane: the flags, else the model's published
+    limits; none when replaying (nothing reaches a server)."""
+    if cassettes == "replay":
+        return None, None
+    return rpm or info.default_rpm, tpm or info.default_tpm
+
+
 def _unsaved_files(db: str, run_id: str) -> list[Path]:
     """Where ResultWriter.spill may have put rows the database would not take, in order."""
     from . import store
@@ -410,8 +430,11 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
                     "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm,
                     "max_answer_bytes": opts.max_answer_bytes, "allow_download_from": opts.allow_download_from},
+        "rate_limits": {m: dict(zip(("rpm", "tpm"), rate_limits(i, opts.rpm, opts.tpm, opts.cassettes)))
+                        for m, i in plan.models.items()},
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
-                            "inherited_from": i.inherited_from, "structured_output": i.structured_output}
+                            "inherited_from": i.inherited_from, "structured_output": i.structured_output,
+                            "base_model": i.base_model, "request_params": i.request_params}
                         for m, i in plan.models.items()},
         "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,
@@ -495,7 +518,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
                                                        timeout=eng_opts.timeout,
                                                        http_client=api_http_client(eng_opts.timeout))
-                limiter = RateLimiter(eng_opts.rpm, eng_opts.tpm) if (eng_opts.rpm or eng_opts.tpm) else None
+                rpm, tpm = rate_limits(info, eng_opts.rpm, eng_opts.tpm, opts.cassettes)
+                limiter = RateLimiter(rpm, tpm) if (rpm or tpm) else None
                 lane_opts = eng_opts
                 if name in base_urls and opts.cassettes != "replay" and eng_opts.concurrency > 1:
                     # llama.cpp's server runs one completion at a time: more in flight would only
@@ -602,24 +626,33 @@ class _Progress:
 
 
 def summary_rows(con, run_id: str) -> list[dict]:
-    cur = con.execute(
-        """
-        SELECT suite, model, count(*) AS n,
-               count(*) FILTER (status = 'ok') AS ok,
-               count(*) FILTER (status = 'error') AS errors,
-               count(*) FILTER (status = 'skipped') AS skipped,
-               avg(CASE WHEN passed THEN 1.0 ELSE 0.0 END) FILTER (status = 'ok') AS accuracy,
-               quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS p50,
-               quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS p95,
-               sum(cost_usd) AS cost,
-               bool_or(replayed) AS replayed
-        FROM results WHERE run_id = ?
-        GROUP BY suite, model ORDER BY suite, model
-        """,
-        [run_id],
-    )
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+    """Per (suite, model) of a run: cases, rows, ok, errors, skipped, accuracy and the kind's
+    metrics as `evalseed.metrics` defines them for every view, plus the latency quantiles (ok
+    rows), the cost and whether answers were replayed. What `runs RUN_ID --json` prints."""
+    from . import metrics
+    from .files import json_safe
+
+    scope = metrics.Scope("(SELECT * FROM results WHERE run_id = ?)", ("model",), (run_id,))
+    groups = metrics.suite_metrics(con, scope)
+    measured = {
+        (suite, model): rest for suite, model, *rest in con.execute(
+            """SELECT suite, model,
+                      quantile_cont(latency_ms, 0.5) FILTER (status = 'ok'),
+                      quantile_cont(latency_ms, 0.95) FILTER (status = 'ok'),
+                      sum(cost_usd), bool_or(replayed)
+               FROM results WHERE run_id = ? GROUP BY suite, model""", [run_id]).fetchall()
+    }
+    out = []
+    for key in sorted(groups):
+        p50, p95, cost, replayed = measured.get(key, (None, None, None, None))
+        out.append(json_safe({**groups[key].to_dict(("model",)), "latency_p50_ms": p50, "latency_p95_ms": p95,
+                              "cost_usd": cost, "replayed": bool(replayed)}))
+    return out
+
+
+# Columns of the summary table; the kind's other scalar figures go into its last column.
+_TABLE_KEYS = {"suite", "model", "kind", "cases", "rows", "ok", "errors", "skipped", "accuracy", "latency_p50_ms",
+               "latency_p95_ms", "cost_usd", "replayed"}
 
 
 def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
@@ -628,82 +661,104 @@ def _print_summary(con, run_id: str, plan: Plan | None = None) -> None:
     rows = summary_rows(con, run_id)
     if not rows:
         return
-    metrics = kind_metrics(con, run_id)
+    repeated = any(r["rows"] != r["cases"] for r in rows)
     table = Table(title=f"run {run_id}")
-    for col in ("suite", "model", "cases", "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $",
-                "kind metrics"):
+    cols = ["suite", "model", "cases"] + (["rows"] if repeated else []) + [
+        "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $", "kind metrics"]
+    for col in cols:
         table.add_column(col, justify="left" if col in ("suite", "model", "kind metrics") else "right")
+    fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
     for r in rows:
         acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
-        fmt = lambda v: f"{v:,.0f}" if v is not None else "-"  # noqa: E731
-        cost = f"{r['cost']:.4f}" if r["cost"] is not None else "-"
-        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["n"]), str(r["ok"]),
-                      str(r["errors"]), str(r["skipped"]), acc, fmt(r["p50"]), fmt(r["p95"]), cost,
-                      metrics.get((r["suite"], r["model"]), ""))
+        cost = f"{r['cost_usd']:.4f}" if r["cost_usd"] is not None else "-"
+        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["cases"]),
+                      *([str(r["rows"])] if repeated else []), str(r["ok"]), str(r["errors"]), str(r["skipped"]),
+                      acc, fmt(r["latency_p50_ms"]), fmt(r["latency_p95_ms"]), cost, _kind_text(r))
     console().print(table)
 
 
-# Above this many rows the per-kind metrics are left to `evalseed report` (they read every details
-# blob; the report aggregates them in SQL).
-SUMMARY_METRIC_ROWS = 20_000
-
-
-def kind_metrics(con, run_id: str) -> dict[tuple[str, str], str]:
-    """Each (suite, model)'s kind-specific metrics (macro-F1, schema-valid rate...) as one short
-    text: the scalar figures of `Kind.suite_metrics` other than n and accuracy."""
-    from . import store
-    from .kinds import get_kind
-
-    n = con.execute("SELECT count(*) FROM results WHERE run_id = ?", [run_id]).fetchone()[0]
-    if n > SUMMARY_METRIC_ROWS:
-        return {}
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in store.fetch_rows(con, "run_id = ?", [run_id],
-                              ["suite", "kind", "model", "status", "passed", "score", "details", "cost_usd",
-                               "latency_ms", "images"]):
-        groups.setdefault((r["suite"], r["kind"], r["model"]), []).append(r)
-    out: dict[tuple[str, str], str] = {}
-    for (suite, kind_name, model), rows in groups.items():
-        try:
-            m = get_kind(kind_name).suite_metrics(rows)
-        except Exception:  # noqa: BLE001 - a metric bug must not hide the summary
+def _kind_text(record: dict) -> str:
+    """A kind's scalar metrics as one short text (`macro_f1 0.61 · unparsed 3`)."""
+    parts = []
+    for k, v in record.items():
+        if k in _TABLE_KEYS or isinstance(v, bool) or v is None:
             continue
-        parts = []
-        for k, v in m.items():
-            if k in ("n", "accuracy") or isinstance(v, bool) or v is None:
-                continue
-            if isinstance(v, float):
-                parts.append(f"{k} {v:.3g}")
-            elif isinstance(v, int) and v:
-                parts.append(f"{k} {v}")
-        out[(suite, model)] = " · ".join(parts)
-    return out
+        if isinstance(v, float):
+            parts.append(f"{k} {v:.3g}")
+        elif isinstance(v, int) and v:
+            parts.append(f"{k} {v}")
+    return " · ".join(parts)
 
 
 # ---- validate / models / runs / rescore -------------------------------------------------------
 
 
-def validate_command(paths: list[str], config: str | None) -> int:
+def validate_command(paths: list[str], config: str | None, as_json: bool = False) -> int:
     from .suites.loader import validate_paths
 
     load_config(config)
     good, problems = validate_paths(paths)
+    if as_json:
+        import json
+
+        from .kinds import get_kind
+
+        print(json.dumps({
+            "suites": [{"path": s.path, "name": s.name, "kind": s.kind, "cases": sum(1 for _ in get_kind(s.kind).cases(s)),
+                        "undocumented_params": s.undocumented_params} for s in good],
+            "problems": [{"file": p.file, "line": p.line, "key": p.path, "message": p.message} for p in problems],
+        }, indent=2))
+        return 2 if problems else 0
     for s in good:
         from .kinds import get_kind
 
         n = sum(1 for _ in get_kind(s.kind).cases(s))
         print(f"ok  {s.path}  {s.name} ({s.kind}, {n} cases)")
+        if s.undocumented_params:
+            print(f"evalseed: warning: {_undocumented_note(s)}", file=sys.stderr)
     for p in problems:
         print(f"evalseed: {p}", file=sys.stderr)
     return 2 if problems else 0
 
 
-def models_command(config: str | None) -> int:
+def models_data(cfg: Config) -> dict:
+    """The model table as data: each model as each provider sees it (windows, limits, prices),
+    variants with their base and params, sets and providers."""
+    from dataclasses import asdict
+
+    from .config import PRICES_AS_OF, PRICES_SOURCE
+
+    def model(m: ModelInfo) -> dict:
+        d = asdict(m)
+        d["prices"] = {k: v for k, v in d["prices"].items() if v is not None} if d.get("prices") else {}
+        return d
+
+    return {
+        "prices_as_of": PRICES_AS_OF, "prices_source": PRICES_SOURCE,
+        "models": [model(m) for m in cfg.models.values()],
+        "per_provider": {p.name: {m.name: {"context_window": e.context_window, "max_input_tokens": e.max_input_tokens,
+                                          "max_completion_tokens": e.max_completion_tokens,
+                                          "prices": {k: getattr(e.prices, k) for k in e.prices.__slots__
+                                                     if getattr(e.prices, k) is not None}}
+                                  for m in cfg.models.values() if (m.provider in (None, p.name))
+                                  for e in [cfg.effective_model(m, p)]}
+                         for p in cfg.providers.values()},
+        "model_sets": cfg.model_sets,
+        "providers": [{"name": p.name, "base_url": p.base_url, "api_key_env": p.api_key_env} for p in cfg.providers.values()],
+    }
+
+
+def models_command(config: str | None, as_json: bool = False) -> int:
     from rich.table import Table
 
     from .config import PRICES_SOURCE
 
     cfg = load_config(config)
+    if as_json:
+        import json
+
+        print(json.dumps(models_data(cfg), indent=2, default=str))
+        return 0
     table = Table(title=f"Models (prices USD: {PRICES_SOURCE})")
     for col in ("model", "kind", "context", "in $/M", "cached $/M", "out $/M", ">128K in/out", "$/image", "features"):
         table.add_column(col)
@@ -712,6 +767,8 @@ def models_command(config: str | None) -> int:
         p = m.prices
         feats = ", ".join(n for n in ("structured_output", "tools", "thinking") if getattr(m, n)) or "-"
         prov = f" [{m.provider}]" if m.provider else ""
+        if m.base_model:
+            feats += f"; variant of {m.base_model} {m.request_params}"
         table.add_row(m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
                       f(p.cached_input), f(p.output),
                       f"{f(p.long_input)}/{f(p.long_output)}" if p.long_input is not None else "-",
@@ -722,22 +779,45 @@ def models_command(config: str | None) -> int:
         out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
     out.print("providers: " + ", ".join(
         f"{p.name} ({p.base_url or 'started by evalseed'}; key ${p.api_key_env or '-'})" for p in cfg.providers.values()))
+    for p in cfg.providers.values():
+        for name, lim in p.limits.items():
+            out.print(f"limits on {p.name}: {name} " + ", ".join(f"{k} {v:,}" for k, v in lim.items()))
     return 0
 
 
-def runs_command(db: str, limit: int) -> int:
+def runs_command(db: str, limit: int, run_ref: str | None = None, as_json: bool = False) -> int:
+    """The runs stored, newest first; with a run, that run's summary (as JSON with `as_json`)."""
+    import json
+
     from rich.table import Table
 
     from . import store
 
     con = store.open_db(db, read_only=True)
     try:
+        if run_ref is not None:
+            run_id = store.resolve_run(con, run_ref)
+            if as_json:
+                started, finished, status, label = con.execute(
+                    "SELECT started_at, finished_at, status, label FROM runs WHERE run_id = ?", [run_id]).fetchone()
+                print(json.dumps({"run_id": run_id, "status": status, "label": label,
+                                  "started_at": str(started) if started else None,
+                                  "finished_at": str(finished) if finished else None,
+                                  "results": summary_rows(con, run_id)}, indent=2, ensure_ascii=False))
+            else:
+                _print_summary(con, run_id)
+            return 0
         rows = con.execute(
             """SELECT r.run_id, r.started_at, r.status, r.label, count(x.case_id), sum(x.cost_usd)
                FROM runs r LEFT JOIN results x USING (run_id)
                GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", [limit]).fetchall()
     finally:
         con.close()
+    if as_json:
+        print(json.dumps([{"run_id": run_id, "started_at": str(started) if started else None, "status": status,
+                           "label": label, "rows": n, "cost_usd": cost}
+                          for run_id, started, status, label, n, cost in rows], indent=2, ensure_ascii=False))
+        return 0
     table = Table()
     for col in ("run", "started", "status", "label", "rows", "cost $"):
         table.add_column(col)

@@ -5,7 +5,10 @@ data always gives the same interval: a CI verdict must not change when the job i
 
 Functions:
 - `wilson_interval`      confidence interval of a pass rate k/n
+- `resample_indices`     the bootstrap's draws: index vectors drawn with replacement, in blocks
+                          (every bootstrap in evalseed, the router's included, draws through it)
 - `bootstrap_mean`       percentile bootstrap interval of a mean
+- `bootstrap_mean_counts` the same from distinct values and their counts (aggregated in SQL)
 - `paired_bootstrap_diff` paired percentile bootstrap of mean(cand) - mean(base), optionally
                           stratified (resampling within each suite)
 - `paired_bootstrap_quantile_diffs` the same for quantiles (p50/p95 latency)
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 20261126
@@ -70,21 +73,24 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     return Interval(p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)), confidence)
 
 
-def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa: F821
-    """Apply `stat(idx)` to index matrices of shape (block, n) drawn with replacement from
-    range(n), `n_resamples` rows in all; returns the concatenated per-resample statistics.
-    Row i is always `rng.integers(0, n, size=n)` of the i-th draw, whatever the block size."""
-    import numpy as np
-
+def resample_indices(rng, n: int, n_resamples: int) -> Iterator["np.ndarray"]:  # noqa: F821
+    """Bootstrap draws: index matrices of shape (block, n), drawn with replacement from range(n),
+    `n_resamples` rows in all. Row i is always `rng.integers(0, n, size=n)` of the i-th draw,
+    whatever the block size, so a caller that walks the rows one by one (a statistic that is not
+    vectorised, like the router's validation score) sees exactly the plain loop's resamples."""
     block = max(1, min(n_resamples, _BLOCK_ELEMENTS // max(n, 1)))
-    out = []
     done = 0
     while done < n_resamples:
         b = min(block, n_resamples - done)
-        idx = rng.integers(0, n, size=(b, n))
-        out.append(stat(idx))
+        yield rng.integers(0, n, size=(b, n))
         done += b
-    return np.concatenate(out)
+
+
+def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa: F821
+    """`stat(idx)` over every block of `resample_indices`, concatenated."""
+    import numpy as np
+
+    return np.concatenate([stat(idx) for idx in resample_indices(rng, n, n_resamples)])
 
 
 def _resample_sums(x, n_resamples: int, rng) -> "np.ndarray":  # noqa: F821
@@ -138,6 +144,51 @@ def bootstrap_mean(
         raise ValueError("values contain NaN")
     rng = np.random.default_rng(seed)
     return _percentile_interval(x.mean(), _resample_sums(x, n_resamples, rng) / x.size, confidence)
+
+
+def bootstrap_mean_counts(
+    values: Sequence[float],
+    counts: Sequence[int],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    round_to: int | None = None,
+) -> Interval:
+    """`bootstrap_mean` of the sample in which `values[i]` occurs `counts[i]` times, without
+    building that sample when it is large (a 100,000-row report hands over distinct values).
+
+    Up to `_MULTINOMIAL_MAX_DISTINCT` distinct values this is exactly `bootstrap_mean` of the
+    expanded sample. With more, and `round_to` set, the resamples draw multinomial counts of the
+    values rounded to that many decimals (2: at most 101 distinct values in [0, 1]), and the
+    interval is moved by the rounding's shift of the mean: the estimate stays exact and the width
+    is off by far less than a page's three decimals. Without `round_to` the expanded sample is
+    resampled by index.
+    """
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    c = np.asarray(counts, dtype=np.int64)
+    if v.shape != c.shape or v.ndim != 1:
+        raise ValueError("values and counts must be one-dimensional and of equal length")
+    if (c < 0).any():
+        raise ValueError("counts must be >= 0")
+    v, c = v[c > 0], c[c > 0]
+    n = int(c.sum())
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence)
+    if np.isnan(v).any():
+        raise ValueError("values contain NaN")
+    if round_to is None or np.unique(v).size <= _MULTINOMIAL_MAX_DISTINCT:
+        return bootstrap_mean(np.repeat(v, c), confidence=confidence, n_resamples=n_resamples, seed=seed)
+    est = float((v * c).sum() / n)
+    keys, inverse = np.unique(np.round(v, round_to), return_inverse=True)
+    kc = np.bincount(inverse, weights=c).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    means = rng.multinomial(n, kc / n, size=n_resamples) @ keys / n
+    shift = est - float((keys * kc).sum() / n)
+    iv = _percentile_interval(est, means, confidence)
+    return Interval(est, iv.low + shift, iv.high + shift, confidence)
 
 
 def paired_bootstrap_diff(

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evalseed.kinds.base import Outcome, Prepared
-from evalseed.kinds.classification import KIND, classification_metrics, normalise
+from evalseed.kinds.classification import KIND, normalise
 
 
 def _suite():
@@ -51,8 +51,18 @@ def test_verdicts():
 def test_metrics_by_hand():
     exp = ["a", "a", "b", "b", "c"]
     pred = ["a", "b", "b", None, "c"]
-    m = classification_metrics(exp, pred)
+    rows = [{"case_id": f"c{i}", "status": "ok", "passed": e == p,
+             "details": {"expected": e, "predicted": p, "unparsed": p is None}}
+            for i, (e, p) in enumerate(zip(exp, pred))]
+    m = KIND.suite_metrics(rows)
     assert m["accuracy"] == 3 / 5 and m["unparsed"] == 1
     # F1: a = 2*1/(2+0+1) = 2/3; b = 2*1/(2+1+1) = 1/2; c = 1
     assert abs(m["macro_f1"] - (2 / 3 + 1 / 2 + 1) / 3) < 1e-12
     assert m["confusion"]["b"] == {"b": 1, "(unparsed)": 1}
+    # An error row is a wrong answer to its expected label (c: 2*1/(2+0+1)); a skipped row is out.
+    more = rows + [{"case_id": "e", "status": "error", "details": {"expected": "c"}},
+                   {"case_id": "s", "status": "skipped", "details": {"expected": "a"}}]
+    m = KIND.suite_metrics(more)
+    assert (m["accuracy"], m["errors"], m["skipped"], m["cases"]) == (3 / 6, 1, 1, 7)
+    assert abs(m["macro_f1"] - (2 / 3 + 1 / 2 + 2 / 3) / 3) < 1e-12
+    assert m["confusion"]["c"] == {"c": 1, "(error)": 1}

@@ -183,6 +183,13 @@ def test_errors_and_skips_count_as_documented(db):
     assert flips["c1"].cand_status == "error" and "timed out" in flips["c1"].cand_error
     assert flips["c2"].cand_status == "skipped"
     assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1}
+    # Each side's accuracy is the metrics' figure over its paired rows: the candidate's skipped c2
+    # is left out (3 of 4 asked cases passed), while the difference counts it as failed.
+    assert u.skipped_one_side == {"base": 0, "cand": 1}
+    assert (u.base_accuracy.estimate, u.cand_accuracy.estimate) == (1.0, 3 / 4)
+    assert u.diff.estimate == pytest.approx(-2 / 5)
+    m = u.cand_metrics
+    assert (m["cases"], m["ok"], m["errors"], m["skipped"], m["accuracy"]) == (5, 3, 1, 1, 3 / 4)
 
 
 def test_repeats_pair_on_case_means_and_report_noise(db):
@@ -304,7 +311,8 @@ def test_to_dict_is_json_and_has_the_documented_keys(db):
     assert set(d) == {"schema", "failed", "verdict", "base", "cand", "settings", "units", "overall", "notes"}
     u = d["units"][0]
     for key in ("name", "suite", "kind", "base_model", "cand_model", "n_pairs", "repeats", "excluded",
-                "status_counts", "base_accuracy", "cand_accuracy", "accuracy_method", "diff", "worse", "better",
+                "skipped_one_side", "status_counts", "base_accuracy", "cand_accuracy", "accuracy_method", "diff",
+                "worse", "better", "base_metrics", "cand_metrics",
                 "p_value", "p_holm", "noise", "flips", "cost", "latency_p50", "latency_p95", "ttft_p50",
                 "ttft_p95", "verdict", "failed", "reasons"):
         assert key in u, key

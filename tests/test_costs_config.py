@@ -141,7 +141,7 @@ def test_cases_over_a_providers_limits_are_skipped_with_the_figures(cli, tmp_pat
         name: thinking
         kind: classification
         labels: [positive, negative]
-        params: {max_completion_tokens: 70000}
+        params: {max_completion_tokens: 2000}
         messages:
           - {role: user, content: "{{ text }}"}
         cases:
@@ -150,7 +150,7 @@ def test_cases_over_a_providers_limits_are_skipped_with_the_figures(cli, tmp_pat
     with StubServer(answers={"": "positive"}) as srv:
         cfg = tmp_path / "evalseed.yaml"
         cfg.write_text(f"providers:\n  mine:\n    base_url: '{srv.base_url}'\n    api_key_env: MINE_KEY\n"
-                       "    limits: {seed-1-6-250915: {max_input_tokens: 200}}\n")
+                       "    limits: {seed-1-6-250915: {max_input_tokens: 200, max_completion_tokens: 1000}}\n")
         db = tmp_path / "r.duckdb"
         code, _, err = cli("run", suite.parent, "--models", "seed-1-6-250915", "--provider", "mine", "--config", cfg,
                            "--db", db, "--no-progress")
@@ -161,4 +161,4 @@ def test_cases_over_a_providers_limits_are_skipped_with_the_figures(cli, tmp_pat
     con.close()
     assert rows["short"] == "ok: "
     assert rows["long"].startswith("skipped: prompt of about") and "200-token input limit of seed-1-6-250915 on mine" in rows["long"]
-    assert rows["too-much-thinking"] == "skipped: max_completion_tokens 70,000 is over the 65,536 that seed-1-6-250915 on mine accepts"
+    assert rows["too-much-thinking"] == "skipped: max_completion_tokens 2,000 is over the 1,000 that seed-1-6-250915 on mine accepts"

@@ -403,10 +403,14 @@ def test_suite_metrics_cost_per_image():
         {"status": "ok", "passed": False, "score": 0.5, "images": 1, "cost_usd": 0.04, "latency_ms": 1100.0,
          "details": {"failed_images": 1}},
         {"status": "skipped", "details": {}},
+        {"status": "error", "cost_usd": 0.04, "details": {}},
     ]
     m = KIND.suite_metrics(rows)
-    assert m["accuracy"] == 0.5 and m["images"] == 3 and m["failed_images"] == 1
-    assert m["cost_per_image_usd"] == pytest.approx(0.04) and m["skipped"] == 1 and m["median_latency_ms"] == 1100.0
+    # The error row is a failed case and scores 0; the skipped one is left out.
+    assert m["accuracy"] == 1 / 3 and m["mean_score"] == 1.5 / 3 and m["images"] == 3 and m["failed_images"] == 1
+    assert (m["skipped"], m["errors"]) == (1, 1)
+    # Cost per image and latency are measured on the images that came back (ok rows).
+    assert m["cost_per_image_usd"] == pytest.approx(0.04) and m["median_latency_ms"] == 1000.0
 
 
 # ---- end to end -------------------------------------------------------------------------------------

@@ -66,8 +66,9 @@ def test_run_scores_fields_and_records_degradation(cli, stub, tmp_path):
         d = r["details"]
         assert d["expected"] and d["parsed"] is True
         rf = r["request"].get("response_format")
-        if r["model"] == FLASH:  # no structured output on flash: sent without, recorded as degraded
-            assert rf is None and d["degraded"] is True
+        if r["model"] == FLASH:  # no json_schema on flash: json_object instead, recorded as degraded
+            assert rf == {"type": "json_object"} and d["response_format_used"] == "json_object"
+            assert d["degraded"] is (d["response_format"] == "json_schema")
         else:
             assert d["degraded"] is False
             assert rf is not None and rf["type"] in ("json_schema", "json_object")

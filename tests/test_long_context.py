@@ -138,6 +138,13 @@ def test_grid_cases_are_generated_lazily_with_stable_ids(tmp_path):
     ids = [c.id for c in it]
     assert ids == ["spec", "needle-1000-at-000", "needle-1000-at-050", "needle-1000-at-100",
                    "needle-40000-at-000", "needle-40000-at-050", "needle-40000-at-100"]
+    # The metrics read a cell back from the id (error rows lack the grid details).
+    from evalseed.metrics.long_context import GRID_ID_PATTERN
+
+    cells = [re.match(GRID_ID_PATTERN, i) for i in ids[1:]]
+    assert [(int(m.group(1)), int(m.group(2)) / 100) for m in cells] == [
+        (t, d) for t in (1000, 40000) for d in (0.0, 0.5, 1.0)]
+    assert re.match(GRID_ID_PATTERN, "spec") is None
 
 
 @settings(max_examples=150, deadline=None)
@@ -180,10 +187,22 @@ def test_over_the_context_window_is_skipped_with_the_figures(tmp_path):
     suite = load(tmp_path)
     case = next(c for c in KIND.cases(suite) if c.id == "needle-40000-at-000")
     p = KIND.prepare(suite, case, GEMMA)
-    assert p.skip_reason == ("prompt of about 40,000 tokens (default 4.00 chars/token) + max_tokens 64 "
-                             "exceeds the 32,768-token context window of gemma-3-270m")
+    assert p.skip_reason == ("prompt of about 40,000 tokens (default 4.00 chars/token) + max_tokens 64 + a margin "
+                             "of 2,000 (5% for the estimate) exceeds the 32,768-token context window of gemma-3-270m")
     small = next(c for c in KIND.cases(suite) if c.id == "needle-1000-at-000")
     assert KIND.prepare(suite, small, GEMMA).skip_reason is None
+
+
+def test_the_margin_keeps_room_for_the_estimates_error_and_the_chain_of_thought():
+    from dataclasses import replace
+
+    from evalseed.kinds.long_context import THINKING_RESERVE, window_margin
+
+    thinker = replace(GEMMA, thinking=True)
+    assert window_margin(100_000, {"max_tokens": 64}, GEMMA)[0] == 5_000
+    assert window_margin(100_000, {"max_tokens": 64}, thinker)[0] == 5_000 + THINKING_RESERVE
+    for off in ({"thinking": {"type": "disabled"}}, {"reasoning_effort": "minimal"}, {"max_completion_tokens": 900}):
+        assert window_margin(100_000, off, thinker)[0] == 5_000
 
 
 def test_a_learned_ratio_changes_sizes_and_skips(tmp_path):
@@ -299,7 +318,9 @@ def test_heat_map_metrics_count_skips_per_cell():
         row("spec", "ok", True, f1=1.0),
     ]
     m = KIND.suite_metrics(rows)
-    assert m["n"] == 4 and m["accuracy"] == 0.75 and m["skipped"] == 1 and m["errors"] == 1
+    # Cases asked: 1000-at-000 (1 of 2), 1000-at-100, 64000-at-100 (an error: failed), spec.
+    assert (m["cases"], m["ok"], m["skipped"], m["errors"]) == (5, 4, 1, 1)
+    assert m["accuracy"] == (0.5 + 1 + 0 + 1) / 4 and m["mean_f1"] == (0.75 + 1 + 0 + 1) / 4
     assert m["explicit"] == {"n": 1, "accuracy": 1.0}
     hm = m["heatmap"]
     assert hm["lengths"] == [1000, 64000] and hm["depths"] == [0.0, 1.0]
@@ -307,7 +328,7 @@ def test_heat_map_metrics_count_skips_per_cell():
     assert cells[(1000, 0.0)]["accuracy"] == 0.5 and cells[(1000, 0.0)]["mean_f1"] == 0.75
     assert cells[(64000, 0.0)] == {"tokens": 64000, "depth": 0.0, "n": 0, "passed": 0, "skipped": 1, "errors": 0,
                                    "accuracy": None, "mean_f1": None, "mean_prompt_tokens": None}
-    assert cells[(64000, 1.0)]["errors"] == 1
+    assert cells[(64000, 1.0)]["errors"] == 1 and cells[(64000, 1.0)]["accuracy"] == 0.0
 
 
 # ---- end to end -----------------------------------------------------------------------------------
@@ -431,3 +452,10 @@ def test_unreadable_documents_are_suite_errors(tmp_path):
     (tmp_path / "h.txt").write_text("   \n", encoding="utf-8")
     with pytest.raises(UsageError, match="haystack: cannot use 'h.txt' as a haystack"):
         load(tmp_path, GRID_SUITE + "haystack: h.txt\n")
+
+
+def test_a_document_name_too_long_for_the_file_system_is_one_clear_line(tmp_path):
+    from evalseed.kinds.long_context import check_relative_path
+
+    with pytest.raises(ValueError, match="cannot be read"):
+        check_relative_path("é" * 10_000, str(tmp_path))

@@ -134,6 +134,29 @@ def test_bootstrap_blocks_do_not_change_the_draws(monkeypatch):
     assert stats.bootstrap_mean(x, n_resamples=2000, seed=3) == whole
 
 
+def test_resample_indices_are_the_plain_loops_draws():
+    n, rng = 37, np.random.default_rng(8)
+    loop = [rng.integers(0, n, size=n) for _ in range(50)]
+    blocks = [i for block in stats.resample_indices(np.random.default_rng(8), n, 50) for i in block]
+    assert len(blocks) == 50 and all((a == b).all() for a, b in zip(loop, blocks))
+
+
+def test_bootstrap_of_counts_is_the_bootstrap_of_the_expanded_sample():
+    values, counts = [0.0, 1 / 3, 2 / 3, 1.0], [5, 7, 0, 11]
+    got = stats.bootstrap_mean_counts(values, counts, n_resamples=3000, seed=5, round_to=2)
+    assert got == stats.bootstrap_mean(np.repeat(values, counts), n_resamples=3000, seed=5)
+
+
+def test_rounded_bootstrap_of_counts_agrees_with_the_index_bootstrap():
+    # Same distribution, different draws: the intervals must agree to Monte-Carlo precision.
+    values = [i / 997 for i in range(997)]  # more distinct values than the multinomial path takes
+    counts = [1 + (i % 3) for i in range(997)]
+    mine = stats.bootstrap_mean_counts(values, counts, n_resamples=2000, round_to=2)
+    ref = stats.bootstrap_mean(np.repeat(values, counts), n_resamples=20_000)
+    assert mine.estimate == pytest.approx(ref.estimate)
+    assert mine.low == pytest.approx(ref.low, abs=0.015) and mine.high == pytest.approx(ref.high, abs=0.015)
+
+
 def test_bootstrap_mean_agrees_with_scipy_percentile_bootstrap():
     x = np.random.default_rng(7).binomial(1, 0.62, size=400).astype(float)
     iv = stats.bootstrap_mean(x, n_resamples=20000, seed=11)

@@ -167,3 +167,19 @@ def test_model_without_tools_is_degraded_not_crashed(cli, stub, tmp_path):
     assert all("tools" not in r["request"] for r in got)
     assert all(r["details"]["degraded"] is True for r in got)
     assert {r["case_id"] for r in got if r["passed"]} == {"irrelevant-call"}
+
+
+def test_the_chain_of_thought_of_a_tool_calling_turn_goes_back_with_it(cli, stub, tmp_path):
+    def respond(body: dict) -> Reply:
+        if body["messages"][-1]["role"] == "tool":
+            return Reply(content="21 degrees", reasoning_content="The tool said 21.")
+        return Reply(content=None, tool_calls=[ToolCall("weather_get", {"city": "Oslo"})],
+                     reasoning_content="I should look the weather up.")
+
+    srv = stub(responder=respond)
+    suite = write_suite(tmp_path, "t.yaml", TINY.split("cases:")[0] + "cases:\n  - {id: w, vars: {q: w}, expected_calls: [{weather.get: {city: [Oslo]}}]}\n")
+    code, _, err = cli("run", suite, "--base-url", srv.base_url, "--models", S18, "--db", tmp_path / "t.duckdb", "--no-progress")
+    assert code == 0, err
+    second = srv.bodies()[1]["messages"]
+    assert second[1]["role"] == "assistant" and second[1]["reasoning_content"] == "I should look the weather up."
+    assert second[1]["tool_calls"][0]["function"]["name"] == "weather_get" and second[2]["role"] == "tool"

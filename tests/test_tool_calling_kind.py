@@ -109,11 +109,15 @@ JSUITE = JX.suite_model.model_validate({
 })
 
 
-def test_json_degrades_without_structured_output():
-    p = JX.prepare(JSUITE, JSUITE.cases[0], FLASH)
-    assert "response_format" not in p.request and p.state["degraded"]
+def test_json_degrades_to_the_strongest_mode_the_model_takes():
+    from dataclasses import replace
+
+    p = JX.prepare(JSUITE, JSUITE.cases[0], FLASH)  # no json_schema on flash: json_object
+    assert p.request["response_format"] == {"type": "json_object"} and p.state["degraded"]
+    p = JX.prepare(JSUITE, JSUITE.cases[0], replace(FLASH, json_object=False))
+    assert "response_format" not in p.request and p.state["response_format_used"] == "none"
     p = JX.prepare(JSUITE, JSUITE.cases[0], S18)
-    assert p.request["response_format"]["type"] == "json_schema"
+    assert p.request["response_format"]["type"] == "json_schema" and "degraded" not in p.state
 
 
 @settings(max_examples=300, deadline=None)

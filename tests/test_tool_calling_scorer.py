@@ -172,3 +172,51 @@ def test_any_tool_names_map_one_to_one(names):
     assert set(m) == set(names)
     assert len(set(m.values())) == len(m)
     assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", w) for w in m.values())
+
+
+# ---- BFCL's rules by default, evalseed's old leniencies on request (issue 18, item 14) ----------
+
+_FLOATS = [{"type": "function", "function": {"name": "avg", "parameters": {
+    "type": "object", "properties": {"xs": {"type": "array", "items": {"type": "float"}}}, "required": ["xs"]}}}]
+_VAR = [{"type": "function", "function": {"name": "greet", "parameters": {
+    "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}]
+
+
+def _tc(name, args):
+    import json as _json
+
+    return [{"id": "c", "type": "function", "function": {"name": name, "arguments": _json.dumps(args)}}]
+
+
+def test_ints_in_a_float_array_fail_as_bfcl_does_unless_lenient():
+    from evalseed.scoring.bfcl_ast import score_tool_calls
+
+    expected = [{"avg": {"xs": [[1.0, 2.0]]}}]
+    strict = score_tool_calls(_FLOATS, expected, _tc("avg", {"xs": [1, 2]}))
+    assert not strict.passed and strict.failure.reason == "type_error"
+    assert score_tool_calls(_FLOATS, expected, _tc("avg", {"xs": [1, 2]}), lenient=True).passed
+    assert score_tool_calls(_FLOATS, expected, _tc("avg", {"xs": [1.0, 2.0]})).passed
+
+
+def test_variables_compare_exactly_as_bfcl_does_unless_lenient():
+    from evalseed.scoring.bfcl_ast import score_tool_calls
+
+    # The expected answer names a variable (a string) where the schema says integer.
+    expected = [{"greet": {"n": ["user_count"]}}]
+    assert score_tool_calls(_VAR, expected, _tc("greet", {"n": "user_count"})).passed
+    strict = score_tool_calls(_VAR, expected, _tc("greet", {"n": "User-Count"}))
+    assert not strict.passed and strict.failure.reason == "value_error"
+    assert score_tool_calls(_VAR, expected, _tc("greet", {"n": "User-Count"}), lenient=True).passed
+
+
+def test_a_failed_set_is_reported_from_the_closest_assignment():
+    from evalseed.scoring.bfcl_ast import score_tool_calls
+
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}}, "required": ["x"]}}}]
+    expected = [{"f": {"x": [1, 2]}}, {"f": {"x": [1]}}]
+    calls = [{"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
+             {"id": "b", "type": "function", "function": {"name": "f", "arguments": '{"x": 2, "y": 5}'}}]
+    v = score_tool_calls(tools, expected, calls)
+    # Call b fits the first entry but for its extra argument; it is no worse value for the second.
+    assert not v.passed and v.failure.reason == "unexpected_param" and v.failure.param == "y"

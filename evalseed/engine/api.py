@@ -49,7 +49,7 @@ class JobApi:
     async def chat(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
-        body.setdefault("model", lane.model.name)
+        body.setdefault("model", lane.model.api_name)
         stream = bool(body.pop("stream", lane.opts.stream))
         if stream:
             body["stream"] = True
@@ -63,7 +63,7 @@ class JobApi:
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
-        body.setdefault("model", lane.model.name)
+        body.setdefault("model", lane.model.api_name)
         return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=asked_images(body)), 0)
 
     async def download(self, url: str, max_bytes: int) -> bytes:

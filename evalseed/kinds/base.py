@@ -58,11 +58,12 @@ class Kind:
         raise NotImplementedError
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Aggregate metrics for one (suite, model) from stored rows (dicts of `results` columns,
-        `details` already parsed). Default: accuracy over ok rows."""
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        return {"n": n, "accuracy": (sum(1 for r in ok if r.get("passed")) / n) if n else None}
+        """Metrics of one (suite, model) from rows held in Python (dicts of `results` columns,
+        `details` parsed): counts, accuracy and this kind's metrics, as `evalseed.metrics`
+        defines them for every view."""
+        from ..metrics import of_rows
+
+        return of_rows(suite_rows, self.name)
 
 
 def check_templates(suite: "BaseSuite", messages, variables_for) -> None:
@@ -95,9 +96,10 @@ THINKING_PARAMS = ("thinking", "reasoning_effort")
 def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> tuple[dict, list[str]]:
     """The chat request body for a model, and notes on the suite params it could not take as
     written: dropped (the model lacks the feature) or capped (the model's output_token_cap)."""
-    body: dict[str, Any] = {"model": model.name, "messages": messages}
+    body: dict[str, Any] = {"model": model.api_name, "messages": messages}
     dropped: list[str] = []
-    for k, v in suite.params.items():
+    # A variant's own params win over the suite's: "seed-1-8 without thinking" stays without it.
+    for k, v in {**suite.params, **model.request_params}.items():
         if k in THINKING_PARAMS and not model.thinking:
             dropped.append(k)
             continue

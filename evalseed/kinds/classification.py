@@ -54,60 +54,28 @@ class Classification(Kind):
     def prepare(self, suite: ClassificationSuite, case: ClassificationCase, model) -> Prepared:
         messages = render_messages(suite.messages, case.vars)
         body, dropped = chat_body(suite, model, messages)
-        state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
+        # The label as the suite spells it, on error and skipped rows too: macro-F1 counts an
+        # error as a miss of its expected label, which must be the same string as in ok rows.
+        state: dict[str, Any] = {"detail_expected": _label(suite, case.expected)}
+        if dropped:
+            state["dropped_params"] = dropped
         return chat_prepared(messages, body, model, state)
 
     def score(self, suite: ClassificationSuite, case: ClassificationCase, prepared: Prepared,
               outcome: Outcome) -> Score:
         answer = outcome.output_text or ""
-        by_norm = {normalise(label): label for label in suite.labels}
-        got = normalise(answer)
-        predicted = by_norm.get(got)
-        expected = by_norm[normalise(case.expected)]  # the label as the suite spells it
+        predicted = _label(suite, answer)
+        expected = _label(suite, case.expected)
         passed = predicted == expected
         details: dict[str, Any] = {"expected": expected, "predicted": predicted, "unparsed": predicted is None}
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=1.0 if passed else 0.0, passed=passed, details=details)
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        return classification_metrics(
-            [(r["details"] or {}).get("expected") for r in ok],
-            [(r["details"] or {}).get("predicted") for r in ok],
-        )
 
-
-UNPARSED = "(unparsed)"
-
-
-def classification_metrics(expected: list[str | None], predicted: list[str | None]) -> dict[str, Any]:
-    """Accuracy, macro-F1 over the expected labels, and the confusion matrix
-    (expected -> predicted -> count, unparsed answers under "(unparsed)")."""
-    n = len(expected)
-    if n == 0:
-        return {"n": 0, "accuracy": None, "macro_f1": None, "unparsed": 0, "confusion": {}}
-    pred = [p if p is not None else UNPARSED for p in predicted]
-    labels = sorted({e for e in expected if e is not None} | {p for p in pred if p != UNPARSED})
-    confusion: dict[str, dict[str, int]] = {}
-    for e, p in zip(expected, pred):
-        row = confusion.setdefault(str(e), {})
-        row[p] = row.get(p, 0) + 1
-    f1s = []
-    for label in labels:
-        tp = sum(1 for e, p in zip(expected, pred) if e == label and p == label)
-        fp = sum(1 for e, p in zip(expected, pred) if e != label and p == label)
-        fn = sum(1 for e, p in zip(expected, pred) if e == label and p != label)
-        denom = 2 * tp + fp + fn
-        f1s.append(2 * tp / denom if denom else 0.0)
-    correct = sum(1 for e, p in zip(expected, pred) if e == p)
-    return {
-        "n": n,
-        "accuracy": correct / n,
-        "macro_f1": sum(f1s) / len(f1s) if f1s else None,
-        "unparsed": pred.count(UNPARSED),
-        "confusion": confusion,
-    }
+def _label(suite: ClassificationSuite, text: str) -> str | None:
+    """The suite's label that `text` is once normalised, spelled as the suite spells it."""
+    return {normalise(label): label for label in suite.labels}.get(normalise(text))
 
 
 KIND = Classification()

@@ -105,24 +105,24 @@ MAX_N = 15
 def _check_params(params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(IMAGE_PARAMS))
     if unknown:
-        raise ValueError(f"params: unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
+        raise ValueError(f"unknown image parameter(s) {unknown}; use {', '.join(IMAGE_PARAMS)}")
     if "size" in params:
         size = params["size"]
         if not isinstance(size, str) or _ANY_SIZE.problem(size, "any model"):
-            raise ValueError(f"params.size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
+            raise ValueError(f"size: {size!r} is not a size; give 2K, 4K or WIDTHxHEIGHT such as 2560x1440")
     if "n" in params:
         n = params["n"]
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
-            raise ValueError(f"params.n: {n!r}; give a whole number of images from 1 to {MAX_N}")
+            raise ValueError(f"n: {n!r}; give a whole number of images from 1 to {MAX_N}")
     if "watermark" in params and not isinstance(params["watermark"], bool):
-        raise ValueError("params.watermark: give true or false")
+        raise ValueError("watermark: give true or false")
     if "response_format" in params and params["response_format"] not in ("url", "b64_json"):
-        raise ValueError("params.response_format: give url or b64_json")
+        raise ValueError("response_format: give url or b64_json")
     if "image" in params:
         img = params["image"]
         refs = [img] if isinstance(img, str) else img
         if not isinstance(refs, list) or not refs or len(refs) > 14 or not all(isinstance(r, str) for r in refs):
-            raise ValueError("params.image: give one reference image (URL or data: URI) or a list of up to 14")
+            raise ValueError("image: give one reference image (URL or data: URI) or a list of up to 14")
     return params
 
 
@@ -162,6 +162,10 @@ class ImageSuite(BaseSuite):
     @classmethod
     def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
         return _check_params(v)
+
+    @property
+    def undocumented_params(self) -> list[str]:
+        return []  # _check_params refuses every key it does not know
 
     @model_validator(mode="after")
     def _shape(self) -> "ImageSuite":
@@ -310,7 +314,7 @@ class ImageKind(Kind):
     def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
         params = effective_params(suite, case)
         prompt = render(case.prompt or suite.prompt or "", case.vars)
-        body: dict[str, Any] = {"model": model.name, "prompt": prompt, **params}
+        body: dict[str, Any] = {"model": model.api_name, "prompt": prompt, **params, **model.request_params}
         expect = effective_expect(suite, case)
         skip = None
         size_note = None
@@ -425,25 +429,6 @@ class ImageKind(Kind):
         if prepared.state.get("size_note"):
             details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=details)
-
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        images = sum(int(r.get("images") or 0) for r in ok)
-        cost = [r["cost_usd"] for r in ok if r.get("cost_usd") is not None]
-        lat = sorted(r["latency_ms"] for r in ok if r.get("latency_ms") is not None)
-        failed = sum(int((r.get("details") or {}).get("failed_images") or 0) for r in ok)
-        return {
-            "n": n,
-            "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
-            "mean_score": sum(float(r.get("score") or 0.0) for r in ok) / n if n else None,
-            "images": images,
-            "failed_images": failed,
-            "cost_per_image_usd": (sum(cost) / images) if cost and images else None,
-            "median_latency_ms": lat[len(lat) // 2] if lat else None,
-            "skipped": sum(1 for r in suite_rows if r.get("status") == "skipped"),
-            "errors": sum(1 for r in suite_rows if r.get("status") == "error"),
-        }
 
 
 def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:

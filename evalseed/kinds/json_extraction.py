@@ -2,9 +2,10 @@
 Schema (draft 2020-12) and compared field by field with the case's `expected` object.
 
 `response_format: json_schema` (default) sends the schema as OpenAI structured output;
-`json_object` asks for any JSON object; `none` sends neither. A model without structured output
-(seed-1-6-flash) gets the request without `response_format`, and the row records
-`details.degraded = true`: its answer is scored all the same. Templates may use `{{ schema_json }}`
+`json_object` asks for any JSON object; `none` sends neither. A model is asked for the strongest
+mode it takes no stronger than that (seed-1-6-flash: json_object for a schema suite; the embedded
+model: none); the row records `details.response_format_used` and `details.degraded = true` when it
+is weaker than asked: its answer is scored all the same. Templates may use `{{ schema_json }}`
 to put the schema in the prompt, which is what keeps degraded requests answerable.
 """
 
@@ -54,13 +55,21 @@ def _template_vars(suite: JsonExtractionSuite, case: BaseCase) -> dict[str, Any]
     return {**case.vars, "schema_json": json.dumps(suite.json_schema, ensure_ascii=False, indent=2)}
 
 
-def response_format_body(suite: JsonExtractionSuite) -> dict | None:
-    if suite.response_format == "json_object":
+def response_format_body(suite: JsonExtractionSuite, mode: str) -> dict | None:
+    if mode == "json_object":
         return {"type": "json_object"}
-    if suite.response_format == "json_schema":
+    if mode == "json_schema":
         name = re.sub(r"[^a-zA-Z0-9_-]", "_", suite.name)[:64]
         return {"type": "json_schema", "json_schema": {"name": name, "schema": suite.json_schema}}
     return None
+
+
+def usable_mode(wanted: str, model) -> str:
+    """The strongest JSON mode the model takes that is no stronger than the suite asked for:
+    json_schema, else json_object, else none (a prompted answer, still scored)."""
+    order = ["json_schema", "json_object", "none"]
+    supported = {"json_schema": model.structured_output, "json_object": model.json_object, "none": True}
+    return next(m for m in order[order.index(wanted):] if supported[m])
 
 
 class JsonExtraction(Kind):
@@ -74,12 +83,13 @@ class JsonExtraction(Kind):
         messages = render_messages(suite.messages, _template_vars(suite, case))
         body, dropped = chat_body(suite, model, messages)
         state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
-        rf = response_format_body(suite)
+        used = usable_mode(suite.response_format, model)
+        rf = response_format_body(suite, used)
         if rf is not None:
-            if model.structured_output:
-                body["response_format"] = rf
-            else:
-                state["degraded"] = True
+            body["response_format"] = rf
+        state["response_format_used"] = used
+        if used != suite.response_format:
+            state["degraded"] = True
         return chat_prepared(messages, body, model, state)
 
     def score(self, suite: JsonExtractionSuite, case: JsonExtractionCase, prepared: Prepared,
@@ -90,6 +100,7 @@ class JsonExtraction(Kind):
         details: dict[str, Any] = {
             "expected": case.expected,
             "response_format": suite.response_format,
+            "response_format_used": prepared.state.get("response_format_used", suite.response_format),
             "degraded": bool(prepared.state.get("degraded")),
             "parsed": got.parsed,
             "fenced": got.fenced,
@@ -116,25 +127,6 @@ class JsonExtraction(Kind):
         passed = not errors and fields.all_equal
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
         return Score(score=fields.f1, passed=passed, details=details)
-
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Valid-JSON rate, schema-valid rate and mean field F1 over ok rows (plus pass rate,
-        the fenced and degraded counts)."""
-        ok = [r for r in suite_rows if r.get("status") == "ok"]
-        n = len(ok)
-        if not n:
-            return {"n": 0, "accuracy": None, "valid_json_rate": None, "schema_valid_rate": None,
-                    "mean_field_f1": None, "fenced": 0, "degraded": 0}
-        d = [r.get("details") or {} for r in ok]
-        return {
-            "n": n,
-            "accuracy": sum(1 for r in ok if r.get("passed")) / n,
-            "valid_json_rate": sum(1 for x in d if x.get("parsed")) / n,
-            "schema_valid_rate": sum(1 for x in d if x.get("schema_valid")) / n,
-            "mean_field_f1": sum(float(x.get("f1") or 0.0) for x in d) / n,
-            "fenced": sum(1 for x in d if x.get("fenced")),
-            "degraded": sum(1 for x in d if x.get("degraded")),
-        }
 
 
 KIND = JsonExtraction()

@@ -60,12 +60,15 @@ def check_relative_path(raw: str, suite_dir: str | None) -> str:
     if norm == ".." or norm.startswith("../"):
         raise ValueError(f"{raw!r} leads outside the suite's folder; put the file beside the suite or below it")
     if suite_dir is not None:
-        base = Path(suite_dir).resolve()
-        target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
-        if target != base and base not in target.parents:
-            raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
-        if not target.is_file():
-            raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
+        try:
+            base = Path(suite_dir).resolve()
+            target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
+            if target != base and base not in target.parents:
+                raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
+            if not target.is_file():
+                raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
+        except OSError as e:  # a name too long for the file system, a permission: is_file() raises those
+            raise ValueError(f"{raw[:80]!r}: cannot be read ({e.strerror or e})") from None
     return raw
 
 
@@ -73,6 +76,25 @@ def _suite_dir(info: ValidationInfo) -> str | None:
     ctx = info.context if isinstance(info.context, dict) else None
     return ctx.get("suite_dir") if ctx else None
 
+
+
+#: The share of a prompt-size estimate held back for its error (chars-per-token ratios, learned or
+#: default, are measured to a few percent; a prompt that lands over the window is a 400 row).
+ESTIMATE_MARGIN = 0.05
+#: Tokens held back for the chain of thought when thinking may be on and only `max_tokens` bounds
+#: the answer: the window counts the reasoning too. `max_completion_tokens` bounds both exactly.
+THINKING_RESERVE = 8_192
+
+
+def window_margin(est: int, body: dict, model) -> tuple[int, str]:
+    """Tokens to keep free beyond the estimate and the answer, and why."""
+    margin, parts = int(est * ESTIMATE_MARGIN), [f"{ESTIMATE_MARGIN:.0%} for the estimate"]
+    thinking = body.get("thinking")
+    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
+    if model.thinking and not off and not isinstance(body.get("max_completion_tokens"), int):
+        margin += THINKING_RESERVE
+        parts.append(f"{THINKING_RESERVE:,} for the chain of thought; set max_completion_tokens to bound it")
+    return margin, ", ".join(parts)
 
 class DocumentSpec(BaseModel):
     """`document: {file: spec.md}` or `document: {text: "..."}`. A plain string is shorthand: text
@@ -229,8 +251,6 @@ def grid_case_id(tokens_: int, depth: float) -> str:
     """Stable id of a grid cell, e.g. `needle-120000-at-050` (depth in percent)."""
     return f"needle-{tokens_}-at-{round(depth * 100):03d}"
 
-
-_GRID_ID = re.compile(r"^needle-(\d+)-at-(\d{3})$")
 
 
 # ---- text ----------------------------------------------------------------------------------------
@@ -407,9 +427,10 @@ class LongContext(Kind):
         state.update({f"detail_{k}": v for k, v in details.items()})
         skip = None
         limit = suite.prompt_token_limits.get(model.name, suite.prompt_token_limits.get(model.family))
-        if est + max_out > model.context_window:
-            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} "
-                    f"exceeds the {model.context_window:,}-token context window of {model.name}")
+        margin, why = window_margin(est, body, model)
+        if est + max_out + margin > model.context_window:
+            skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) + max_tokens {max_out:,} + a margin of "
+                    f"{margin:,} ({why}) exceeds the {model.context_window:,}-token context window of {model.name}")
         elif limit is not None and est > limit:
             skip = (f"prompt of about {est:,} tokens ({ratio.describe()}) is over the suite's "
                     f"prompt_token_limits of {limit:,} for {model.name}")
@@ -491,11 +512,6 @@ class LongContext(Kind):
                 i += _STEP
         return copied, limit
 
-    def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
-        """Accuracy overall and per (length, depth) grid cell, ready for a heat map; skipped cells
-        are counted, not dropped, so the map shows where a model's window ends."""
-        return long_context_metrics(suite_rows)
-
     # -- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
@@ -521,66 +537,6 @@ def _answers(expected: Expected | None) -> list[str]:
 
 def _first_vars(suite: LongContextSuite) -> dict:
     return dict(suite.cases[0].vars) if suite.cases else {}
-
-
-def _cell(row: dict) -> tuple[int, float] | None:
-    d = row.get("details") or {}
-    if d.get("target_tokens") is not None and d.get("depth") is not None:
-        return int(d["target_tokens"]), float(d["depth"])
-    m = _GRID_ID.match(row.get("case_id") or "")
-    return (int(m.group(1)), int(m.group(2)) / 100) if m else None
-
-
-def long_context_metrics(rows: list[dict]) -> dict[str, Any]:
-    """See `LongContext.suite_metrics`. `cells` lists every (tokens, depth) seen, sorted."""
-    ok = [r for r in rows if r.get("status") == "ok"]
-    n = len(ok)
-    cells: dict[tuple[int, float], dict[str, Any]] = {}
-    explicit = []
-    for r in rows:
-        key = _cell(r)
-        if key is None:
-            if r.get("status") == "ok":
-                explicit.append(r)
-            continue
-        c = cells.setdefault(key, {"tokens": key[0], "depth": key[1], "n": 0, "passed": 0, "skipped": 0,
-                                   "errors": 0, "f1_sum": 0.0, "prompt_tokens": []})
-        status = r.get("status")
-        if status == "ok":
-            c["n"] += 1
-            c["passed"] += 1 if r.get("passed") else 0
-            c["f1_sum"] += float((r.get("details") or {}).get("f1") or 0.0)
-            if r.get("prompt_tokens") is not None:
-                c["prompt_tokens"].append(r["prompt_tokens"])
-        elif status == "skipped":
-            c["skipped"] += 1
-        else:
-            c["errors"] += 1
-    out_cells = []
-    for key in sorted(cells):
-        c = cells[key]
-        pts = c.pop("prompt_tokens")
-        f1_sum = c.pop("f1_sum")
-        c["accuracy"] = c["passed"] / c["n"] if c["n"] else None
-        c["mean_f1"] = f1_sum / c["n"] if c["n"] else None
-        c["mean_prompt_tokens"] = sum(pts) / len(pts) if pts else None
-        out_cells.append(c)
-    return {
-        "n": n,
-        "accuracy": sum(1 for r in ok if r.get("passed")) / n if n else None,
-        "mean_f1": sum(float((r.get("details") or {}).get("f1") or 0.0) for r in ok) / n if n else None,
-        "skipped": sum(1 for r in rows if r.get("status") == "skipped"),
-        "errors": sum(1 for r in rows if r.get("status") == "error"),
-        "explicit": {
-            "n": len(explicit),
-            "accuracy": sum(1 for r in explicit if r.get("passed")) / len(explicit) if explicit else None,
-        },
-        "heatmap": {
-            "lengths": sorted({k[0] for k in cells}),
-            "depths": sorted({k[1] for k in cells}),
-            "cells": out_cells,
-        },
-    }
 
 
 KIND = LongContext()

@@ -174,15 +174,40 @@ def _config_suites(cfg: dict) -> list[dict]:
     return out
 
 
+# ---- the figures ------------------------------------------------------------------------------
+
+# The report's groups: an entrant is one (run, model), so both ride along in the embedded data.
+METRIC_KEYS = ("entrant", "run_id", "model")
+
+
+def figures(con) -> dict[str, dict]:
+    """Counts, accuracy and the kinds' metrics of view `r` (evalseed.metrics, the definitions
+    every view shares): per (suite, entrant) under "suites", per entrant over all its suites
+    under "pooled"."""
+    from .. import metrics
+
+    return {"suites": metrics.suite_metrics(con, metrics.Scope("r", METRIC_KEYS)),
+            "pooled": metrics.suite_metrics(con, metrics.Scope("r", METRIC_KEYS, pooled=True))}
+
+
+def metrics_data(figs: dict[str, dict]) -> list[dict]:
+    """What the page embeds as JSON (`metrics-data`): one record per (suite, entrant), then one
+    per entrant pooled over its suites (suite null), the same records `evalseed runs RUN_ID
+    --json` prints."""
+    return [m.to_dict(METRIC_KEYS) for part in ("suites", "pooled") for _, m in sorted(
+        figs[part].items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
+
+
+def _by_entrant(figs: dict[str, dict]) -> dict[tuple, Any]:
+    """(suite or None, entrant) -> its SuiteMetrics."""
+    return {(k[0], k[1]): m for part in figs.values() for k, m in part.items()}
+
+
 # ---- leaderboard ------------------------------------------------------------------------------
 
 LEADER_SQL = """
 SELECT suite, entrant,
-       count(*) FILTER (status <> 'skipped') AS n,
-       count(*) FILTER (status = 'ok') AS ok,
-       count(*) FILTER (status = 'error') AS errors,
-       count(*) FILTER (status = 'skipped') AS skipped,
-       count(*) FILTER (status = 'ok' AND passed) AS passed,
+       count(*) FILTER (status <> 'skipped') AS answers,
        quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS lat_p50,
        quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS lat_p95,
        quantile_cont(ttft_ms, 0.5) FILTER (status = 'ok') AS ttft_p50,
@@ -195,26 +220,16 @@ FROM r
 GROUP BY GROUPING SETS ((suite, entrant), (entrant))
 """
 
-# Distinct score values per group: the bootstrap resamples counts of distinct values, which is
-# the same distribution as resampling rows and costs (resamples x distinct values), not rows.
-SCORES_SQL = """
-SELECT suite, entrant, coalesce(score, 0.0) AS s, count(*) AS c
-FROM r WHERE status <> 'skipped'
-GROUP BY GROUPING SETS ((suite, entrant, s), (entrant, s))
-"""
 
+def _case_score_sql() -> str:
+    """Per group, the distinct values of each case's mean score over its asked repeats (an error
+    scores 0) and how many cases have each: what the score interval resamples."""
+    from ..metrics.rules import ASKED, SCORE, answer
 
-# Per case: the mean pass rate / score over its repeats (rows of one case are one observation).
-CASE_PASS_SQL = """
+    return f"""
 WITH c AS (
-    SELECT suite, entrant, case_id, avg(CASE WHEN status = 'ok' AND passed THEN 1.0 ELSE 0.0 END) AS v
-    FROM r WHERE status <> 'skipped' GROUP BY suite, entrant, case_id)
-SELECT suite, entrant, v, count(*) AS c FROM c GROUP BY GROUPING SETS ((suite, entrant, v), (entrant, v))
-"""
-CASE_SCORE_SQL = """
-WITH c AS (
-    SELECT suite, entrant, case_id, avg(coalesce(score, 0.0)) AS v
-    FROM r WHERE status <> 'skipped' GROUP BY suite, entrant, case_id)
+    SELECT suite, entrant, case_id, avg({answer(SCORE)}) AS v
+    FROM r WHERE {ASKED} GROUP BY suite, entrant, case_id)
 SELECT suite, entrant, v, count(*) AS c FROM c GROUP BY GROUPING SETS ((suite, entrant, v), (entrant, v))
 """
 
@@ -230,72 +245,44 @@ def _grouped_values(con, sql: str) -> dict[tuple, tuple[list, list]]:
 
 
 def _mean_interval(values: list[float], counts: list[int]) -> dict:
-    """95% percentile bootstrap interval of a mean given distinct values and their counts.
-
-    Few distinct values (pass/fail, field fractions): `stats.bootstrap_mean`, which draws
-    multinomial counts. Many (continuous scores on a big run): the same multinomial draw on a 0.01
-    grid here, since the expanded sample would be resampled row by row (resamples x rows) and a
-    100,000-row report must render in seconds.
-    """
-    import numpy as np
-
+    """95% percentile bootstrap interval of a mean given distinct values and their counts; many
+    distinct values (continuous scores on a big run) resample on a 0.01 grid, so a 100,000-row
+    report renders in seconds (`stats.bootstrap_mean_counts`)."""
     from .. import stats
 
-    n = int(sum(counts))
-    if n == 0:
+    if not sum(counts):
         return {"estimate": None, "low": None, "high": None}
-    v = np.asarray(values, dtype=float)
-    c = np.asarray(counts, dtype=np.int64)
-    if len(v) <= 64:
-        iv = stats.bootstrap_mean(np.repeat(v, c), n_resamples=BOOTSTRAP_RESAMPLES)
-        return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
-    # Continuous scores: resample on a 0.01 grid (at most 101 distinct values), then move the
-    # interval by the rounding's shift of the mean, so the estimate stays exact and the interval's
-    # width is off by far less than the three decimals the page shows.
-    est = float((v * c).sum() / n)
-    grid = np.round(v, 2)
-    keys, inverse = np.unique(grid, return_inverse=True)
-    gc = np.bincount(inverse, weights=c).astype(np.int64)
-    rng = np.random.default_rng(stats.DEFAULT_SEED)
-    means = rng.multinomial(n, gc / n, size=BOOTSTRAP_RESAMPLES) @ keys / n
-    shift = est - float((keys * gc).sum() / n)
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return {"estimate": est, "low": float(lo) + shift, "high": float(hi) + shift}
+    iv = stats.bootstrap_mean_counts(values, counts, n_resamples=BOOTSTRAP_RESAMPLES, round_to=2)
+    return {"estimate": iv.estimate, "low": iv.low, "high": iv.high}
 
 
-def leaderboards(con) -> list[dict]:
+def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
     """One table per suite plus an overall table (key None), each a list of entrant rows with
-    accuracy (pass rate, Wilson 95%), mean score (bootstrap 95%), latency, speed, cost, errors.
-
-    Accuracy counts an errored case as failed (a model that errors is not a model that answers)
-    and leaves skipped cases out; `errors` and `skipped` show how many there were.
-    """
+    accuracy and its 95% interval (evalseed.metrics: errors count as failed, skipped cases are
+    left out and counted beside it), mean score (bootstrap 95%), latency, speed, cost, errors."""
     from .. import stats
 
+    figs = figs or figures(con)
+    by = _by_entrant(figs)
     rows = _rows(con, LEADER_SQL)
-    repeated = (con.execute('SELECT max("repeat") FROM r').fetchone()[0] or 0) > 0
-    scores = _grouped_values(con, CASE_SCORE_SQL if repeated else SCORES_SQL)
-    # With repeats, rows of one case are not independent: intervals resample cases (each case's
-    # mean over its repeats), as `evalseed compare` does, instead of a Wilson interval on rows.
-    case_pass = _grouped_values(con, CASE_PASS_SQL) if repeated else {}
+    scores = _grouped_values(con, _case_score_sql())
     kinds = dict(con.execute("SELECT suite, any_value(kind) FROM r GROUP BY suite").fetchall())
     tables: dict[Any, list[dict]] = {}
     for row in rows:
-        n = row["n"]
-        if repeated:
-            m = _mean_interval(*case_pass.get((row["suite"], row["entrant"]), ([], [])))
-            row["acc"], row["acc_low"], row["acc_high"] = m["estimate"], m["low"], m["high"]
-            row["acc_method"] = "bootstrap over cases"
-        else:
-            w = stats.wilson_interval(row["passed"], n) if n else None
-            row["acc"] = w.estimate if w else None
-            row["acc_low"] = w.low if w else None
-            row["acc_high"] = w.high if w else None
-            row["acc_method"] = "wilson"
+        m = by[(row["suite"], row["entrant"])]
+        acc = m.accuracy
+        iv = acc.interval(n_resamples=BOOTSTRAP_RESAMPLES, seed=stats.DEFAULT_SEED, round_to=2) if acc.cases else None
+        row["n"] = acc.cases
+        row["ok"], row["errors"], row["skipped"] = m.counts.ok, m.counts.errors, m.counts.skipped
+        row["acc"] = acc.estimate
+        row["acc_low"] = iv.low if iv else None
+        row["acc_high"] = iv.high if iv else None
+        row["acc_method"] = "wilson" if acc.single else "bootstrap over cases"
         vs, cs = scores.get((row["suite"], row["entrant"]), ([], []))
-        m = _mean_interval(vs, cs)
-        row["score"], row["score_low"], row["score_high"] = m["estimate"], m["low"], m["high"]
-        row["cost_case"] = (row["spend"] / n) if (row["priced"] and n) else None
+        sc = _mean_interval(vs, cs)
+        row["score"], row["score_low"], row["score_high"] = sc["estimate"], sc["low"], sc["high"]
+        answers = row.pop("answers")
+        row["cost_case"] = (row["spend"] / answers) if (row["priced"] and answers) else None
         row["cost_1k"] = row["cost_case"] * 1000 if row["cost_case"] is not None else None
         for k in ("lat_p50", "lat_p95", "ttft_p50", "ttft_p95", "tps", "spend"):
             row[k] = _num(row[k])
@@ -413,88 +400,77 @@ def latency_distributions(con) -> dict | None:
 # ---- per kind ---------------------------------------------------------------------------------
 
 
-def kind_sections(con, out_dir: str | None) -> dict[str, list[dict]]:
-    """Per task kind present in the rows, its section's data (kinds without rows are absent)."""
-    kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM r").fetchall()}
+def kind_sections(con, out_dir: str | None, figs: dict[str, dict] | None = None) -> dict[str, list[dict]]:
+    """Per task kind present in the rows, its section's data (kinds without rows are absent).
+    The figures are the metrics layer's; only the breakdowns (fields, gallery) are queried here."""
+    figs = figs or figures(con)
+    kinds = {m.kind for m in figs["suites"].values()}
     out: dict[str, list[dict]] = {}
     if "classification" in kinds:
-        out["classification"] = _classification(con)
+        out["classification"] = _classification(figs)
     if "json_extraction" in kinds:
-        out["json_extraction"] = _json_extraction(con)
+        out["json_extraction"] = _json_extraction(con, figs)
     if "tool_calling" in kinds:
-        out["tool_calling"] = _tool_calling(con)
+        out["tool_calling"] = _tool_calling(figs)
     if "long_context" in kinds:
-        out["long_context"] = _long_context(con)
+        out["long_context"] = _long_context(figs)
     if "image" in kinds:
-        out["image"] = _images(con, out_dir)
+        out["image"] = _images(con, out_dir, figs)
     return out
 
 
-def _classification(con) -> list[dict]:
-    rows = con.execute(
-        """SELECT suite, entrant,
-                  coalesce(details->>'expected', '(none)') AS exp,
-                  CASE WHEN (details->>'unparsed')::BOOLEAN IS TRUE OR details->>'predicted' IS NULL
-                       THEN '(unparsed)' ELSE details->>'predicted' END AS pred,
-                  count(*) AS c
-           FROM r WHERE kind = 'classification' AND status = 'ok'
-           GROUP BY ALL ORDER BY suite, entrant"""
-    ).fetchall()
-    suites: dict[str, dict] = {}
-    for suite, entrant, exp, pred, c in rows:
-        s = suites.setdefault(suite, {"suite": suite, "models": {}})
-        m = s["models"].setdefault(entrant, {})
-        m[(exp, pred)] = m.get((exp, pred), 0) + c
+def _per_suite(figs: dict[str, dict], kind: str) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """[(suite, [(entrant, SuiteMetrics), ...]), ...] of one kind, both sorted."""
+    suites: dict[str, list] = {}
+    for (suite, entrant, *_), m in sorted(figs["suites"].items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if m.kind == kind:
+            suites.setdefault(suite, []).append((entrant, m))
+    return sorted(suites.items())
+
+
+def _classification(figs: dict[str, dict]) -> list[dict]:
+    from collections import Counter
+
+    from ..metrics.labels import ERROR, NOT_A_LABEL, UNPARSED
+
     out = []
-    for suite, s in suites.items():
+    for suite, entries in _per_suite(figs, "classification"):
         mats = []
-        for entrant, cells in s["models"].items():
-            labels = sorted({e for e, _ in cells} | {p for _, p in cells if p != "(unparsed)"})
-            truncated = len(labels) > CONFUSION_MAX_LABELS
-            labels = labels[:CONFUSION_MAX_LABELS]
-            cols = labels + (["(unparsed)"] if any(p == "(unparsed)" for _, p in cells) else [])
-            matrix = [[cells.get((e, p), 0) for p in cols] for e in labels]
-            f1s = []
-            for lab in labels:
-                tp = cells.get((lab, lab), 0)
-                fp = sum(v for (e, p), v in cells.items() if p == lab and e != lab)
-                fn = sum(v for (e, p), v in cells.items() if e == lab and p != lab)
-                f1s.append(2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 0.0)
-            total = sum(cells.values())
-            unparsed = sum(v for (_, p), v in cells.items() if p == "(unparsed)")
-            mats.append({"entrant": entrant, "labels": labels, "cols": cols, "matrix": matrix,
-                         "max": max((max(rw) for rw in matrix if rw), default=0), "truncated": truncated,
-                         "macro_f1": sum(f1s) / len(f1s) if f1s else None, "n": total,
-                         "unparsed": unparsed})
+        for entrant, m in entries:
+            km = m.kind_metrics
+            confusion: dict[str, dict[str, int]] = km.get("confusion") or {}
+            seen: Counter = Counter()
+            for e, row in confusion.items():
+                for p, n in row.items():
+                    seen[e] += n
+                    if p not in NOT_A_LABEL:
+                        seen[p] += n
+            # Only so many labels fit on a page: the most frequent are drawn. Macro-F1 (above the
+            # matrix) is the metrics layer's, over every label.
+            shown = sorted(sorted(seen, key=lambda lab: (-seen[lab], lab))[:CONFUSION_MAX_LABELS])
+            markers = [x for x in (UNPARSED, ERROR) if any(x in row for row in confusion.values())]
+            cols = shown + markers
+            matrix = [[confusion.get(e, {}).get(p, 0) for p in cols] for e in shown]
+            mats.append({"entrant": entrant, "labels": shown, "cols": cols, "matrix": matrix,
+                         "max": max((max(rw) for rw in matrix if rw), default=0),
+                         "truncated": len(seen) > len(shown), "label_count": len(seen),
+                         "macro_f1": km.get("macro_f1"), "n": sum(sum(row.values()) for row in confusion.values()),
+                         "unparsed": km.get("unparsed", 0), "errors": m.counts.errors})
         out.append({"suite": suite, "matrices": mats})
     return out
 
 
-def _json_extraction(con) -> list[dict]:
-    summary = _rows(
-        con,
-        """SELECT suite, entrant, count(*) AS n,
-                  avg(CASE WHEN (details->>'parsed')::BOOLEAN THEN 1 ELSE 0 END)
-                      FILTER (details->>'parsed' IS NOT NULL) AS parsed,
-                  avg(CASE WHEN (details->>'schema_valid')::BOOLEAN THEN 1 ELSE 0 END)
-                      FILTER (details->>'schema_valid' IS NOT NULL) AS schema_valid,
-                  avg(TRY_CAST(details->>'precision' AS DOUBLE)) AS precision,
-                  avg(TRY_CAST(details->>'recall' AS DOUBLE)) AS recall,
-                  avg(coalesce(TRY_CAST(details->>'f1' AS DOUBLE), TRY_CAST(details->>'field_f1' AS DOUBLE))) AS field_f1,
-                  count(*) FILTER ((details->>'fenced')::BOOLEAN IS TRUE) AS fenced,
-                  count(*) FILTER ((details->>'degraded')::BOOLEAN IS TRUE) AS degraded
-           FROM r WHERE kind = 'json_extraction' AND status = 'ok'
-           GROUP BY ALL ORDER BY suite, entrant""",
-    )
+def _json_extraction(con, figs: dict[str, dict]) -> list[dict]:
     # Per field: the expected answer's leaves (array positions folded to `[]`), each right unless
-    # the scorer listed it under `mismatches` or `missing`, or the answer did not parse at all.
+    # the scorer listed it under `mismatches` or `missing`, or the answer did not parse at all (an
+    # error row is an answer that did not parse; skipped rows are out, as in every metric).
     # Paths are those of scoring.json_fields.flatten ("a.b[0].c").
     fields = con.execute(
         r"""WITH j AS (
                SELECT row_number() OVER () AS rid, suite, entrant, details,
                       CAST(details->'expected' AS VARCHAR) AS exp,
-                      coalesce((details->>'parsed')::BOOLEAN, TRUE) AS parsed
-               FROM r WHERE kind = 'json_extraction' AND status = 'ok'
+                      status = 'ok' AND coalesce((details->>'parsed')::BOOLEAN, TRUE) AS parsed
+               FROM r WHERE kind = 'json_extraction' AND status IN ('ok', 'error')
                  AND json_type(details->'expected') IN ('OBJECT', 'ARRAY')),
            -- json_tree is the slow part: walk each distinct expected answer once, not once per model.
            tree AS (
@@ -514,10 +490,15 @@ def _json_extraction(con) -> list[dict]:
            GROUP BY ALL ORDER BY 1, 2, 3"""
     ).fetchall()
     by_suite: dict[str, dict] = {}
-    for s in summary:
-        by_suite.setdefault(s["suite"], {"suite": s["suite"], "summary": [], "fields": {}, "entrants": []})
-        by_suite[s["suite"]]["summary"].append(s)
-        by_suite[s["suite"]]["entrants"].append(s["entrant"])
+    for suite, entries in _per_suite(figs, "json_extraction"):
+        s = by_suite[suite] = {"suite": suite, "summary": [], "fields": {}, "entrants": []}
+        for entrant, m in entries:
+            km = m.kind_metrics
+            s["summary"].append({"entrant": entrant, "n": m.accuracy.cases, "parsed": km.get("valid_json_rate"),
+                                 "schema_valid": km.get("schema_valid_rate"), "precision": km.get("mean_precision"),
+                                 "recall": km.get("mean_recall"), "field_f1": km.get("mean_field_f1"),
+                                 "fenced": km.get("fenced"), "degraded": km.get("degraded")})
+            s["entrants"].append(entrant)
     for suite, field, entrant, acc, n in fields:
         if suite in by_suite:
             by_suite[suite]["fields"].setdefault(field, {})[entrant] = {"acc": _num(acc), "n": n}
@@ -529,86 +510,44 @@ def _json_extraction(con) -> list[dict]:
     return out
 
 
-def _tool_calling(con) -> list[dict]:
-    rows = con.execute(
-        """SELECT suite, entrant,
-                  CASE WHEN status = 'error' THEN 'request error'
-                       WHEN passed THEN NULL
-                       ELSE coalesce(details->>'reason', details->'failure'->>'reason',
-                                     CASE WHEN json_type(details->'failure') = 'VARCHAR' THEN details->>'failure' END,
-                                     '(no reason recorded)') END AS reason,
-                  count(*) AS c
-           FROM r WHERE kind = 'tool_calling' AND status <> 'skipped'
-           GROUP BY ALL"""
-    ).fetchall()
-    suites: dict[str, dict] = {}
-    for suite, entrant, reason, c in rows:
-        s = suites.setdefault(suite, {"suite": suite, "entrants": {}, "reasons": {}})
-        e = s["entrants"].setdefault(entrant, {"n": 0, "failed": 0})
-        e["n"] += c
-        if reason is not None:
-            e["failed"] += c
-            s["reasons"].setdefault(reason, {})[entrant] = s["reasons"].get(reason, {}).get(entrant, 0) + c
+def _tool_calling(figs: dict[str, dict]) -> list[dict]:
     out = []
-    for s in suites.values():
-        entrants = sorted(s["entrants"])
-        reasons = sorted(s["reasons"].items(), key=lambda kv: -sum(kv[1].values()))
-        out.append({"suite": s["suite"], "entrants": entrants, "totals": s["entrants"],
-                    "reasons": [{"reason": k, "counts": v} for k, v in reasons]})
+    for suite, entries in _per_suite(figs, "tool_calling"):
+        totals: dict[str, dict] = {}
+        reasons: dict[str, dict[str, int]] = {}
+        for entrant, m in entries:
+            failures = m.kind_metrics.get("failure_reasons") or {}
+            totals[entrant] = {"n": m.counts.ok + m.counts.errors, "failed": sum(failures.values())}
+            for reason, c in failures.items():
+                reasons.setdefault(reason, {})[entrant] = c
+        ranked = sorted(reasons.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        out.append({"suite": suite, "entrants": sorted(totals), "totals": totals,
+                    "reasons": [{"reason": k, "counts": v} for k, v in ranked]})
     return out
 
 
-def _long_context(con) -> list[dict]:
-    rows = con.execute(
-        # Error rows may lack the grid details; generated cases' ids carry the cell
-        # (long_context.grid_case_id: `needle-<tokens>-at-<depth %03d>`).
-        r"""SELECT suite, entrant,
-                  coalesce(TRY_CAST(details->>'target_tokens' AS BIGINT),
-                           TRY_CAST(regexp_extract(case_id, '^needle-(\d+)-at-(\d{3})$', 1) AS BIGINT)) AS t,
-                  coalesce(TRY_CAST(details->>'depth' AS DOUBLE),
-                           TRY_CAST(regexp_extract(case_id, '^needle-(\d+)-at-(\d{3})$', 2) AS DOUBLE) / 100) AS d,
-                  count(*) FILTER (status <> 'skipped') AS n,
-                  count(*) FILTER (status = 'ok' AND passed) AS k,
-                  count(*) FILTER (status = 'skipped') AS skipped
-           FROM r WHERE kind = 'long_context'
-           GROUP BY ALL"""
-    ).fetchall()
-    suites: dict[str, dict] = {}
-    for suite, entrant, t, d, n, k, skipped in rows:
-        s = suites.setdefault(suite, {"suite": suite, "maps": {}, "no_grid": 0})
-        if t is None or d is None:
-            s["no_grid"] += n
-            continue
-        m = s["maps"].setdefault(entrant, {})
-        cell = m.setdefault((t, d), [0, 0, 0])
-        cell[0] += n
-        cell[1] += k
-        cell[2] += skipped
+def _long_context(figs: dict[str, dict]) -> list[dict]:
     out = []
-    for s in suites.values():
+    for suite, entries in _per_suite(figs, "long_context"):
         maps = []
-        for entrant in sorted(s["maps"])[:HEATMAP_MAX_MODELS]:
-            cells = s["maps"][entrant]
-            tokens = sorted({t for t, _ in cells})
-            depths = sorted({d for _, d in cells})
-            grid = [[({"n": cells[(t, d)][0], "k": cells[(t, d)][1], "skipped": cells[(t, d)][2],
-                       "acc": cells[(t, d)][1] / cells[(t, d)][0] if cells[(t, d)][0] else None}
-                      if (t, d) in cells else None) for t in tokens] for d in depths]
-            maps.append({"entrant": entrant, "tokens": tokens, "depths": depths, "grid": grid})
-        out.append({"suite": s["suite"], "maps": maps, "no_grid": s["no_grid"],
-                    "more_models": max(0, len(s["maps"]) - HEATMAP_MAX_MODELS)})
+        for entrant, m in entries[:HEATMAP_MAX_MODELS]:
+            hm = m.kind_metrics.get("heatmap") or {"lengths": [], "depths": [], "cells": []}
+            if not hm["cells"]:
+                continue
+            cells = {(c["tokens"], c["depth"]): c for c in hm["cells"]}
+            grid = [[({"n": cells[(t, d)]["n"], "k": cells[(t, d)]["passed"], "skipped": cells[(t, d)]["skipped"],
+                       "acc": cells[(t, d)]["accuracy"]} if (t, d) in cells else None)
+                     for t in hm["lengths"]] for d in hm["depths"]]
+            maps.append({"entrant": entrant, "tokens": hm["lengths"], "depths": hm["depths"], "grid": grid})
+        out.append({"suite": suite, "maps": maps,
+                    "no_grid": sum((m.kind_metrics.get("explicit") or {}).get("n", 0) for _, m in entries),
+                    "more_models": max(0, len(entries) - HEATMAP_MAX_MODELS)})
     return out
 
 
-def _images(con, out_dir: str | None) -> list[dict]:
+def _images(con, out_dir: str | None, figs: dict[str, dict]) -> list[dict]:
     import os
 
-    summary = _rows(
-        con,
-        """SELECT suite, entrant, count(*) AS n, count(*) FILTER (passed) AS passed,
-                  sum(images) AS images, count(*) FILTER (status = 'error') AS errors
-           FROM r WHERE kind = 'image' GROUP BY ALL ORDER BY suite, entrant""",
-    )
     items = _rows(
         con,
         f"""SELECT suite, entrant, case_id, "repeat", passed, status, error, input_text,
@@ -618,10 +557,12 @@ def _images(con, out_dir: str | None) -> list[dict]:
             ORDER BY suite, case_id, entrant, "repeat" """,
     )
     suites: dict[str, dict] = {}
-    for s in summary:
-        suites.setdefault(s["suite"], {"suite": s["suite"], "summary": [], "items": [], "total": 0})
-        suites[s["suite"]]["summary"].append(s)
-        suites[s["suite"]]["total"] += s["n"]
+    for suite, entries in _per_suite(figs, "image"):
+        s = suites[suite] = {"suite": suite, "summary": [], "items": [], "total": 0}
+        for entrant, m in entries:
+            s["summary"].append({"entrant": entrant, "n": m.accuracy.cases, "accuracy": m.accuracy.estimate,
+                                 "images": m.kind_metrics.get("images"), "errors": m.counts.errors})
+            s["total"] += m.counts.rows
     base = os.path.abspath(out_dir) if out_dir else os.getcwd()
     for it in items:
         try:
@@ -778,13 +719,15 @@ def build(con, run_ids: list[str], *, out_dir: str | None = None, opts: ReportOp
     opts = opts or ReportOptions()
     prepare_view(con, run_ids)
     head = header(con, run_ids)
-    boards = leaderboards(con)
+    figs = figures(con)
+    boards = leaderboards(con, figs)
     return {
         "run_ids": run_ids,
         "header": head,
         "boards": boards,
         "recommendations": recommendations(boards),
         "latency": latency_distributions(con),
-        "kinds": kind_sections(con, out_dir),
+        "kinds": kind_sections(con, out_dir, figs),
+        "metrics": metrics_data(figs),
         "drill": drilldown(con, opts),
     }

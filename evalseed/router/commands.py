@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files import json_safe
 
 OBJECTIVES = ("lambda", "budget", "latency")
 
@@ -67,17 +68,6 @@ def _jsonable(v):
     raise TypeError(type(v).__name__)
 
 
-def _clean(v):
-    """NaN and infinity are not JSON: None."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
 def train_command(db: str, runs: str | None, since: str | None, out: str, policy: str, objective: str,
                   lam: float | None, mu: float | None, budget: float | None, slo_ms: float | None,
                   seed: int, test_fraction: float) -> int:
@@ -92,7 +82,7 @@ def train_command(db: str, runs: str | None, since: str | None, out: str, policy
     data = _load(db, runs, since)
     spec = train_router(data, policy=policy, seed=seed, test_fraction=test_fraction, objective=obj,
                         log=lambda s: print(s, file=sys.stderr))
-    _write_json(out, _clean(spec))
+    _write_json(out, json_safe(spec))
     tr = spec["split"]
     print(f"trained a {spec['selected_policy']} router on {tr['train_cases']} cases of {len(data.models)} models "
           f"({tr['test_cases']} held out) in {spec['fit_seconds']:.2f} s -> {out}")
@@ -133,7 +123,7 @@ def eval_command(db: str, runs: str | None, since: str | None, router_path: str 
     if not router_path and not splits:
         raise UsageError("route eval needs --router FILE (a trained router) and/or --splits N (compare policies).")
     if json_out:
-        _write_json(json_out, _clean(result))
+        _write_json(json_out, json_safe(result))
         print(f"wrote {json_out}")
     return 0
 

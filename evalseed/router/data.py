@@ -2,7 +2,8 @@
 
 One case is (suite, case_id); its quality for a model is the mean over runs and repeats of
 `score` (or `passed` when a scorer gives no score). An `error` row counts as quality 0 (the
-model did not deliver), a `skipped` row is left out (the case was not asked).
+model did not deliver), a `skipped` row is left out (the case was not asked): evalseed.metrics'
+rule, so the router learns the figure the report's mean score shows.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def select_runs(con, runs: list[str] | None, since: str | None) -> list[str]:
 
 def load_outcomes(con, run_ids: list[str]) -> Outcomes:
     """Pivot the runs' result rows into case x model matrices (one SQL pass)."""
+    from ..metrics.rules import ASKED, SCORE, answer
+
     marks = ", ".join("?" for _ in run_ids)
     rows = con.execute(
         f"""
@@ -111,12 +114,11 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
                any_value(kind) AS kind,
                any_value(input_text) AS input_text,
                any_value(json_extract(details, '$.tags')) AS tags,
-               avg(CASE WHEN status = 'error' THEN 0.0
-                        ELSE coalesce(score, CAST(passed AS DOUBLE)) END) AS q,
+               avg({answer(SCORE)}) AS q,
                avg(cost_usd) AS c,
                avg(latency_ms) AS l
         FROM results
-        WHERE run_id IN ({marks}) AND status <> 'skipped'
+        WHERE run_id IN ({marks}) AND {ASKED}
         GROUP BY suite, case_id, model
         ORDER BY suite, case_id, model
         """,

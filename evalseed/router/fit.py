@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from .. import stats
 from . import evaluate as E
 from . import features as F
 from .data import Outcomes, split_mask
@@ -109,8 +110,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
         scores[name], params[name], preds[name] = best[0], best[1], (best[2], best[3])
         if log:
             log(f"  validation {name}: {best[0]:.4f} {best[1] or ''}")
-    rng = np.random.default_rng(seed)
-    draws = [rng.integers(0, len(held), len(held)) for _ in range(boot)]
+    draws = [idx for block in stats.resample_indices(np.random.default_rng(seed), len(held), boot) for idx in block]
     boot_scores = {n: np.array([_score(held.Q[i], held.C[i], q[i], c[i]) for i in draws])
                    for n, (q, c) in preds.items()}
     kept = None
@@ -260,9 +260,7 @@ def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: in
             for name in names:
                 for k in ("apgr", "cpt50", "cpt80"):
                     draws[name][k].append(row[name][k])
-        n = len(test)
-        for _ in range(boot):
-            idx = rng.integers(0, n, n)
+        for idx in (i for block in stats.resample_indices(rng, len(test), boot) for i in block):
             qw, qs = Q[idx, wi], Q[idx, si]
             for name in names:
                 m = E.pair_metrics(scores[name][idx], qw, qs)

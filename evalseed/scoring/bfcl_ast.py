@@ -30,9 +30,16 @@ narrower entry needed: expected `f(x in {1, 2})`, `f(x in {1})` against calls `f
 The matching here passes that set; `Verdict.greedy_passed` records what BFCL's greedy order would
 have said, so the two can be compared on real data.
 
-Where this module is more lenient than BFCL (each documented in docs/scoring.md): an int is also
-accepted for `number` items inside arrays (BFCL only converts top-level values); string
-normalisation applies to strings nested at any depth of a list or object value (BFCL: one level).
+By default this module follows BFCL where the two could differ: a "variable" value (point 4) is
+compared exactly, as BFCL does, not after string normalisation; an int inside an array of
+`number`/`float` items is a `type_error` (BFCL: `type_error:nested`; it converts top-level ints
+only). `lenient=True` restores evalseed's earlier rules for both (normalised variables, ints
+accepted in float arrays). One leniency remains in both modes: string normalisation applies to
+strings nested at any depth of a list or object value (BFCL: one level). docs/scoring.md has all.
+
+When a set fails, its reason comes from the best complete assignment of calls to expected entries
+(the one with the fewest mismatched parameters), not from whichever pair was tried first: an extra
+argument on the call that fits an entry is `unexpected_param`, not a `value_error` against another.
 
 Everything here takes and returns plain data and never raises on malformed input: any string, JSON
 or tool-call shape becomes a scored failure.
@@ -244,15 +251,21 @@ def _first_allowed(allowed: list) -> Any:
     return ""
 
 
-def _items_fit(value: list, item_type: Any, allowed: list) -> bool:
+def _item_fits(x: Any, item_type: Any, lenient: bool) -> bool:
+    if not lenient and item_type in ("number", "float") and _kind(x) == "integer":
+        return False  # BFCL converts ints to float at the top level only
+    return _fits(x, item_type)
+
+
+def _items_fit(value: list, item_type: Any, allowed: list, lenient: bool = False) -> bool:
     """Array items have the items type; as BFCL does one level down, items whose type equals that
     of the first element of an allowed list are accepted too (the expected answer's own type)."""
-    if all(_fits(x, item_type) for x in value):
+    if all(_item_fits(x, item_type, lenient) for x in value):
         return True
     for cand in allowed:
         if isinstance(cand, list) and cand:
             k = _kind(cand[0])
-            if all(_fits(x, item_type) or _kind(x) == k for x in value):
+            if all(_item_fits(x, item_type, lenient) or _kind(x) == k for x in value):
                 return True
     return False
 
@@ -306,7 +319,13 @@ def _value_matches(value: Any, allowed: list, schema: dict) -> bool:
     return False
 
 
-def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index: int | None = None) -> Failure | None:
+def _exact(value: Any, allowed: list) -> bool:
+    """BFCL's comparison for variables: equal value of the same kind, no normalisation."""
+    return any(_kind(value) == _kind(a) and value == a for a in allowed)
+
+
+def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index: int | None = None,
+               lenient: bool = False) -> Failure | None:
     """One call against one expected entry `{name: {param: [allowed...]}}`, with the tool's
     function spec `doc` (None when the suite offers no such tool). None means the call passes."""
 
@@ -342,14 +361,53 @@ def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index:
             if not _fits(value, schema.get("type")):
                 return fail("type_error", f"parameter {p!r}: expected {schema.get('type')}, got {_kind(value)} {value!r}"[:300], p)
             items = schema.get("items") if isinstance(schema.get("items"), dict) else None
-            if isinstance(value, list) and items and not _items_fit(value, items.get("type"), allowed):
+            if isinstance(value, list) and items and not _items_fit(value, items.get("type"), allowed, lenient):
                 return fail("type_error", f"parameter {p!r}: an item is not of type {items.get('type')}", p)
-        if not _value_matches(value, allowed, schema):
+        matches = _exact(value, allowed) if is_variable and not lenient else _value_matches(value, allowed, schema)
+        if not matches:
             return fail("value_error", f"parameter {p!r} = {value!r} is not one of {allowed!r}"[:300], p)
     for p, allowed in allowed_args.items():
         if p not in call.arguments and not (isinstance(allowed, list) and "" in allowed):
             return fail("missing_required", f"parameter {p!r} is required by the expected answer", p)
     return None
+
+
+def _mismatches(doc: dict | None, expected: Any, call: ToolCall, lenient: bool) -> int:
+    """How far a call is from an expected entry: parameters missing, extra, or wrong (each 1); a
+    wrong function name counts as far as can be. Used to pick the assignment a failure is
+    reported from, so it need not stop at the first problem as check_call does."""
+    if not isinstance(expected, dict) or len(expected) != 1:
+        return 1_000
+    (name, allowed_args), = expected.items()
+    if call.name != name:
+        return 1_000
+    allowed_args = allowed_args if isinstance(allowed_args, dict) else {}
+    count = 0
+    for p, value in call.arguments.items():
+        if p not in allowed_args:
+            count += 1
+        elif check_call(doc, {name: {p: allowed_args[p]}}, ToolCall(name, {p: value}, call.index), None, lenient):
+            count += 1
+    count += sum(1 for p, allowed in allowed_args.items()
+                 if p not in call.arguments and not (isinstance(allowed, list) and "" in allowed))
+    return count
+
+
+def _best_assignment(cost: list[list[int]]) -> list[int]:
+    """The call for each expected entry minimising the summed cost (exact, by dynamic programming
+    over subsets of calls; BFCL's parallel entries hold a handful of calls)."""
+    n = len(cost)
+    best: dict[int, tuple[int, list[int]]] = {0: (0, [])}
+    for i in range(n):
+        nxt: dict[int, tuple[int, list[int]]] = {}
+        for used, (total, picks) in best.items():
+            for j in range(n):
+                if not used >> j & 1:
+                    key, val = used | 1 << j, total + cost[i][j]
+                    if key not in nxt or val < nxt[key][0]:
+                        nxt[key] = (val, picks + [j])
+        best = nxt
+    return min(best.values())[1]
 
 
 # ---- sets of calls ----------------------------------------------------------------------------
@@ -389,17 +447,17 @@ def _greedy(ok: list[list[bool]], n_calls: int) -> bool:
 
 
 def check_calls(tools: Iterable[Any], expected_calls: list, calls: list[ToolCall], order: str = "any",
-                parse_failure: Failure | None = None) -> Verdict:
+                parse_failure: Failure | None = None, lenient: bool = False) -> Verdict:
     """Score a set of parsed calls against BFCL-style expected calls; see the module docstring.
     `parse_failure` (from `parse_tool_calls`) fails the set as `invalid_json` first of all."""
     try:
-        return _check_calls(tools, expected_calls, calls, order, parse_failure)
+        return _check_calls(tools, expected_calls, calls, order, parse_failure, lenient)
     except RecursionError:
         return Verdict(False, Failure("value_error", "a value is nested too deeply to compare"),
                        n_calls=len(calls), n_expected=len(expected_calls or []))
 
 
-def _check_calls(tools, expected_calls, calls, order, parse_failure) -> Verdict:
+def _check_calls(tools, expected_calls, calls, order, parse_failure, lenient) -> Verdict:
     expected_calls = list(expected_calls or [])
     n, m = len(expected_calls), len(calls)
     if parse_failure is not None:
@@ -416,36 +474,41 @@ def _check_calls(tools, expected_calls, calls, order, parse_failure) -> Verdict:
 
     if order == "strict":
         for i, (entry, call) in enumerate(zip(expected_calls, calls)):
-            f = check_call(doc_for(entry), entry, call, i)
+            f = check_call(doc_for(entry), entry, call, i, lenient)
             if f is not None:
                 return Verdict(False, f, n_calls=m, n_expected=n)
         return Verdict(True, None, [(i, i) for i in range(n)], None, m, n)
 
-    results = [[check_call(doc_for(e), e, c, i) for c in calls] for i, e in enumerate(expected_calls)]
+    results = [[check_call(doc_for(e), e, c, i, lenient) for c in calls] for i, e in enumerate(expected_calls)]
     ok = [[r is None for r in row] for row in results]
     match = _max_matching(ok, m)
     greedy = _greedy(ok, m)
     pairs = [(i, j) for i, j in enumerate(match) if j is not None]
     if len(pairs) == n:
         return Verdict(True, None, pairs, greedy, m, n)
-    # Report the most telling failure among the entries and calls the matching left over.
-    used = {j for _, j in pairs}
-    left = [i for i, j in enumerate(match) if j is None]
+    # Report the failure of the assignment closest to right: passing pairs cost 0, the others
+    # their number of mismatched parameters; the first failing entry of it gives the reason.
     best: Failure | None = None
-    for i in left:
-        for j in range(m):
-            if j in used:
-                continue
-            f = results[i][j]
-            if f is not None and (best is None or f.progress > best.progress):
-                best = f
-    if best is None:  # every leftover call passes some entry but not a leftover one
-        best = results[left[0]][0] or Failure("value_error", "no call matches the expected entry", None, left[0])
+    if n <= 12:
+        cost = [[0 if ok[i][j] else 1 + _mismatches(doc_for(e), e, calls[j], lenient) for j in range(m)]
+                for i, e in enumerate(expected_calls)]
+        assignment = _best_assignment(cost)
+        best = next((results[i][j] for i, j in enumerate(assignment) if results[i][j] is not None), None)
+    if best is None:  # too many calls to search, or every failing pair only fails in combination
+        used = {j for _, j in pairs}
+        left = [i for i, j in enumerate(match) if j is None]
+        for i in left:
+            for j in range(m):
+                f = results[i][j]
+                if j not in used and f is not None and (best is None or f.progress > best.progress):
+                    best = f
+        if best is None:
+            best = results[left[0]][0] or Failure("value_error", "no call matches the expected entry", None, left[0])
     return Verdict(False, best, pairs, greedy, m, n)
 
 
 def score_tool_calls(tools: Iterable[Any], expected_calls: list, tool_calls: Any, order: str = "any",
-                     back: dict[str, str] | None = None) -> Verdict:
+                     back: dict[str, str] | None = None, lenient: bool = False) -> Verdict:
     """Parse raw OpenAI `tool_calls` and score them: the one-stop entry for a single answer."""
     calls, failure = parse_tool_calls(tool_calls, back)
-    return check_calls(tools, expected_calls, calls, order, failure)
+    return check_calls(tools, expected_calls, calls, order, failure, lenient)

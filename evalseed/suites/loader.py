@@ -175,7 +175,7 @@ def _dotted(path: Iterable) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
+        elif _PLAIN_KEY.fullmatch(str(part)):  # `$` in match() would let a trailing newline through
             out += ("." if out else "") + str(part)
         else:  # quoted, so a key holding a newline or a dot still reads as one key on one line
             out += f"[{str(part)!r}]"

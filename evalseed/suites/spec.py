@@ -67,6 +67,23 @@ class BaseSuite(BaseModel):
             raise ValueError("name may only hold lowercase letters, digits, '-' and '_'")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Kinds whose requests are not chat completions (image) override this validator.
+        from .params import check_chat_params
+
+        problem = check_chat_params(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @property
+    def undocumented_params(self) -> list[str]:
+        from .params import undocumented
+
+        return undocumented(self.params)
+
     @model_validator(mode="after")
     def _unique_case_ids(self) -> "BaseSuite":
         seen: set[str] = set()
