@@ -215,6 +215,8 @@ HOSTILE_FORMS = {
     "full-width": lambda k: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in k),
     "zero-width": lambda k: "\u200b".join(k),
     "hex": lambda k: k.encode().hex(),
+    # JavaScript-style escapes in the answer's text: the '-' before the key's hex escaped alone.
+    "escaped-hyphens": lambda k: k.replace("-", "\\u002d"),
 }
 
 

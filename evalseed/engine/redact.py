@@ -20,7 +20,9 @@ from urllib.parse import unquote
 MIN_SECRET = 6
 
 # JSON, JavaScript and Python escapes, the forms a server or a serialiser may choose.
-_ESCAPE = re.compile(r"\\u\{?([0-9a-fA-F]{4,6})\}?|\\x([0-9a-fA-F]{2})|\\U([0-9a-fA-F]{8})|\\(.)", re.S)
+# `\uXXXX` is exactly four digits: a key's hex right after an escaped '-' is not part of it.
+_ESCAPE = re.compile(r"\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})|\\U([0-9a-fA-F]{8})|\\(.)",
+                     re.S)
 _SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0"}
 # Only texts holding one of these can decode into something else.
 _DECODABLE = re.compile(r"[\\&%]|[^\x00-\x7f]")
@@ -28,11 +30,11 @@ _DECODABLE = re.compile(r"[\\&%]|[^\x00-\x7f]")
 
 def _unescape(text: str) -> str:
     def one(m: re.Match) -> str:
-        code = m.group(1) or m.group(2) or m.group(3)
+        code = m.group(1) or m.group(2) or m.group(3) or m.group(4)
         if code:
             value = int(code, 16)
             return chr(value) if value <= 0x10FFFF else m.group(0)
-        return _SIMPLE.get(m.group(4), m.group(4))
+        return _SIMPLE.get(m.group(5), m.group(5))
 
     return _ESCAPE.sub(one, text)
 
