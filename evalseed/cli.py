@@ -91,7 +91,7 @@ def run(
         from .errors import UsageError
 
         try:  # an unknown baseline fails before any call; `latest` is pinned to the run before this one
-            baseline = check_baseline(str(db), baseline)
+            baseline = check_baseline(str(db), baseline or "")  # --gate without --baseline failed above
         except UsageError as e:
             _fail(e.exit_code, str(e))
     code = _guard(run_command, opts)

@@ -103,7 +103,7 @@ class Provider:
 
 
 # SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included).
-_SEED_TEXT = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536)
+_SEED_TEXT: dict[str, Any] = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536)
 
 BUILTIN_MODELS: dict[str, ModelInfo] = {
     m.name: m
@@ -303,7 +303,9 @@ _VARIANT = re.compile(r"^(?P<base>[^\[\],]+)\[(?P<params>[^\[\]]*)\]$")
 
 def split_models(spec: str) -> list[str]:
     """`a,b[x=1,y=2],c` -> ['a', 'b[x=1,y=2]', 'c']: commas inside brackets belong to a variant."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in spec:
         depth += (ch == "[") - (ch == "]")
         if ch == "," and depth == 0:
@@ -404,14 +406,14 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         where = f"{p} providers.{name}"
         if not isinstance(spec, dict):
             raise UsageError(f"{where}: must be a mapping.")
-        base = providers.get(name) or Provider(name, None, None)
+        prov_base = providers.get(name) or Provider(name, None, None)
         spec = dict(spec)
         bad = set(spec) - {"base_url", "api_key_env", "images_take_n", "context_windows", "prices", "limits",
                            "documents_image_sizes"}
         if bad:
             raise UsageError(f"{where}: unknown key(s) {sorted(bad)}.")
         if "limits" in spec:
-            limits = dict(base.limits)
+            limits = dict(prov_base.limits)
             for m, lim in (spec.pop("limits") or {}).items():
                 if not isinstance(lim, dict) or set(lim) - _LIMIT_KEYS or not all(
                         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in lim.values()):
@@ -419,11 +421,11 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
                 limits[m] = {**limits.get(m, {}), **lim}
             spec["limits"] = limits
         if "prices" in spec:
-            overrides = dict(base.price_overrides)
+            overrides = dict(prov_base.price_overrides)
             for m, pr in (spec.pop("prices") or {}).items():
                 overrides[m] = _prices_from(pr, models.get(m, ModelInfo(m)).prices, f"{where}.prices.{m}")
             spec["price_overrides"] = overrides
-        providers[name] = replace(base, **spec)
+        providers[name] = replace(prov_base, **spec)
     for name, spec in (raw.get("variants") or {}).items():
         where = f"{p} variants.{name}"
         if not isinstance(spec, dict) or not isinstance(spec.get("model"), str) or set(spec) - {"model", "params", "provider"}:

@@ -43,7 +43,7 @@ _ALWAYS = ["-DGGML_NATIVE=OFF", "-DGGML_AVX512=OFF", "-DGGML_AVX512_VBMI=OFF", "
            "-DGGML_AMX_BF16=OFF", "-DLLAVA_BUILD=OFF"]
 _X86_SETS = ("SSE42", "AVX", "AVX2", "BMI2", "FMA", "F16C")
 # x86-64 levels as psABI defines them, by the /proc/cpuinfo flags ggml's options need.
-_X86_LEVELS = (
+_X86_LEVELS: tuple[tuple[str, set[str], set[str]], ...] = (
     ("x86-64-v3", {"sse4_2", "avx", "avx2", "bmi2", "fma", "f16c"}, set(_X86_SETS)),
     ("x86-64-v2", {"sse4_2"}, {"SSE42"}),
     ("x86-64", set(), set()),

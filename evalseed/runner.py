@@ -67,7 +67,7 @@ class Plan:
     providers: dict[str, Provider]  # per model name
     notices: list[str] = field(default_factory=list)
 
-    def total(self, skip: set[tuple] = frozenset()) -> int:
+    def total(self, skip: set[tuple] | frozenset[tuple] = frozenset()) -> int:
         n = 0
         for sp in self.suites:
             for m in sp.models:
@@ -328,6 +328,7 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
     con = store.open_db(opts.db)
     try:
         if opts.resume:
+            assert opts.run_id is not None  # run_command resolved --resume to a run id
             run_id = opts.run_id
             recovered = store.recover(con, run_id, _unsaved_files(opts.db, run_id))
             if recovered:
@@ -779,9 +780,9 @@ def models_command(config: str | None, as_json: bool = False) -> int:
         out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
     out.print("providers: " + ", ".join(
         f"{p.name} ({p.base_url or 'started by evalseed'}; key ${p.api_key_env or '-'})" for p in cfg.providers.values()))
-    for p in cfg.providers.values():
-        for name, lim in p.limits.items():
-            out.print(f"limits on {p.name}: {name} " + ", ".join(f"{k} {v:,}" for k, v in lim.items()))
+    for provider in cfg.providers.values():
+        for name, lim in provider.limits.items():
+            out.print(f"limits on {provider.name}: {name} " + ", ".join(f"{k} {v:,}" for k, v in lim.items()))
     return 0
 
 

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 20261126
@@ -73,7 +76,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     return Interval(p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)), confidence)
 
 
-def resample_indices(rng, n: int, n_resamples: int) -> Iterator["np.ndarray"]:  # noqa: F821
+def resample_indices(rng, n: int, n_resamples: int) -> Iterator["np.ndarray"]:
     """Bootstrap draws: index matrices of shape (block, n), drawn with replacement from range(n),
     `n_resamples` rows in all. Row i is always `rng.integers(0, n, size=n)` of the i-th draw,
     whatever the block size, so a caller that walks the rows one by one (a statistic that is not
@@ -86,14 +89,14 @@ def resample_indices(rng, n: int, n_resamples: int) -> Iterator["np.ndarray"]:  
         done += b
 
 
-def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":  # noqa: F821
+def _resample_stat(rng, n: int, n_resamples: int, stat) -> "np.ndarray":
     """`stat(idx)` over every block of `resample_indices`, concatenated."""
     import numpy as np
 
     return np.concatenate([stat(idx) for idx in resample_indices(rng, n, n_resamples)])
 
 
-def _resample_sums(x, n_resamples: int, rng) -> "np.ndarray":  # noqa: F821
+def _resample_sums(x, n_resamples: int, rng) -> "np.ndarray":
     """Sums of `n_resamples` bootstrap resamples of `x`.
 
     Pass rates take few distinct values (0/1, or k/r with repeats). Then a resample is fully
@@ -119,7 +122,7 @@ def _percentile_interval(estimate: float, stats, confidence: float) -> Interval:
 
 
 def bootstrap_mean(
-    values: Sequence[float],
+    values: "Sequence[float] | np.ndarray",
     *,
     confidence: float = 0.95,
     n_resamples: int = DEFAULT_RESAMPLES,
@@ -325,9 +328,9 @@ def _binom_two_sided_half(k: int, n: int) -> float:
     if 2 * m == n:
         return 1.0
     if n <= 1000:
-        tail = sum(math.comb(n, i) for i in range(m + 1))
+        exact = sum(math.comb(n, i) for i in range(m + 1))
         # Exact integer arithmetic, one rounding at the end.
-        return min(1.0, 2 * tail / 2**n)
+        return min(1.0, 2 * exact / 2**n)
     # Large n: sum the tail in log space (terms grow towards the mode, so add from the top).
     log_half_n = -n * math.log(2.0)
     logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half_n for i in range(m + 1)]

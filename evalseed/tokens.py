@@ -86,7 +86,7 @@ class TokenRatio:
 
     def estimate_messages(self, messages: Iterable[dict]) -> int:
         """Estimated prompt tokens of a chat request's messages, template overhead included."""
-        total = REQUEST_OVERHEAD_TOKENS
+        total: float = REQUEST_OVERHEAD_TOKENS
         for m in messages:
             total += MESSAGE_OVERHEAD_TOKENS + base_tokens(*_sizes(content_text(m.get("content")) or ""))
         return int(round(total * self.scale))

@@ -30,6 +30,7 @@ SUITES = {
     "tool_calling": "tool-calling-ops-assistant.yaml",
     "long_context": "long-context-spec.yaml",
     "image": "images-seedream.yaml",
+    "generation": "generation-support-replies.yaml",
 }
 TEXT_MODEL = "seed-1-6-flash-250715"
 IMAGE_MODEL = "seedream-4-5-251128"
@@ -104,7 +105,7 @@ def check_score(score) -> None:
 
 # The image kind scores the records its own `execute` wrote (decoded sizes, saved paths), not the
 # server's answer: it is fuzzed end to end below, where any server answer goes through execute.
-@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context"])
+@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context", "generation"])
 @FUZZ
 @given(data=st.data())
 def test_any_outcome_scores_or_is_a_case_error(kind, data):
@@ -218,7 +219,7 @@ def _run_job(world, kind: str, case, reply, stream: bool) -> dict:
     return row
 
 
-@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context"])
+@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context", "generation"])
 @settings(max_examples=int(__import__("os").environ.get("EVALSEED_FUZZ_JOBS", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())

@@ -70,7 +70,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             try:
                 obj = json.loads(line)
             except ValueError as e:
-                raise UsageError(f"{path}:{n}: not a JSON line ({e.msg}); BFCL files hold one JSON object per line.") from None
+                raise UsageError(f"{path}:{n}: not a JSON line ({getattr(e, 'msg', e)}); BFCL files hold one JSON object per line.") from None
             if not isinstance(obj, dict):
                 raise UsageError(f"{path}:{n}: expected a JSON object with id, question and function.")
             yield n, obj

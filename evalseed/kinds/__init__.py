@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "tool_calling": "evalseed.kinds.tool_calling:KIND",
     "long_context": "evalseed.kinds.long_context:KIND",
     "image": "evalseed.kinds.image:KIND",
+    "generation": "evalseed.kinds.generation:KIND",
 }
 
 _loaded: dict[str, Kind] = {}

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import unicodedata
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -25,6 +23,7 @@ from typing import Any, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .. import tokens
+from ..scoring.text import token_f1, words
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
 from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
@@ -303,17 +302,9 @@ def _document_file(path: str) -> str:
 
 # ---- answers -------------------------------------------------------------------------------------
 
-_ARTICLES = {"a", "an", "the"}
-_CJK_CHAR = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
-
-
-def answer_tokens(text: str) -> list[str]:
-    """Words of an answer for comparison: NFKC, case-folded, punctuation dropped, English articles
-    dropped, each CJK character a word of its own (CJK text has no spaces between words)."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    t = "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in t)
-    t = _CJK_CHAR.sub(r" \1 ", t)
-    return [w for w in t.split() if w not in _ARTICLES]
+# One definition of an answer's words and of token F1 for every kind (evalseed/scoring/text.py):
+# NFKC, case-folded, punctuation and English articles dropped, each CJK character a word.
+answer_tokens = words
 
 
 def contains_answer(output: str, expected: str) -> bool:
@@ -323,18 +314,6 @@ def contains_answer(output: str, expected: str) -> bool:
         return False
     n = len(exp)
     return any(out[i:i + n] == exp for i in range(len(out) - n + 1))
-
-
-def token_f1(output: str, expected: str) -> float:
-    """SQuAD-style bag-of-words F1 between an output and an expected answer."""
-    out, exp = answer_tokens(output), answer_tokens(expected)
-    if not out or not exp:
-        return 0.0
-    common = sum((Counter(out) & Counter(exp)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(out), common / len(exp)
-    return 2 * precision * recall / (precision + recall)
 
 
 # Answers copying this much of their document verbatim are echoes, not answers: any haystack text

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ..files import json_safe
 from .accuracy import Accuracy, Counts, by_group
 from .classification import metrics as classification_metrics
+from .generation import metrics as generation_metrics
 from .image import metrics as image_metrics
 from .json_extraction import metrics as json_extraction_metrics
 from .long_context import metrics as long_context_metrics
@@ -23,6 +24,7 @@ KIND_METRICS: dict[str, Callable[[Any, Scope], dict[tuple, dict[str, Any]]]] = {
     "tool_calling": tool_calling_metrics,
     "long_context": long_context_metrics,
     "image": image_metrics,
+    "generation": generation_metrics,
 }
 
 

@@ -190,6 +190,7 @@ def _place_label(text: str, x: float, y: float, boxes: list, dots: list, frame: 
             return lx, ly, anchor, box
         if best is None or cost < best[0]:
             best = (cost, (lx, ly, anchor, box))
+    assert best is not None  # the loop above sees at least one placement
     return best[1]
 
 

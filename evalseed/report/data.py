@@ -416,6 +416,8 @@ def kind_sections(con, out_dir: str | None, figs: dict[str, dict] | None = None)
         out["long_context"] = _long_context(figs)
     if "image" in kinds:
         out["image"] = _images(con, out_dir, figs)
+    if "generation" in kinds:
+        out["generation"] = _generation(figs)
     return out
 
 
@@ -523,6 +525,26 @@ def _tool_calling(figs: dict[str, dict]) -> list[dict]:
         ranked = sorted(reasons.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
         out.append({"suite": suite, "entrants": sorted(totals), "totals": totals,
                     "reasons": [{"reason": k, "counts": v} for k, v in ranked]})
+    return out
+
+
+def _generation(figs: dict[str, dict]) -> list[dict]:
+    """Per generation suite: each entrant's pass rate and mean score, and a check-by-entrant table
+    of per-check pass rates (checks in name order), all the metrics layer's figures."""
+    out = []
+    for suite, entries in _per_suite(figs, "generation"):
+        checks: dict[str, dict[str, Any]] = {}
+        summary = []
+        for entrant, m in entries:
+            km = m.kind_metrics
+            summary.append({"entrant": entrant, "n": m.accuracy.cases, "accuracy": m.accuracy.estimate,
+                            "mean_score": km.get("mean_score"), "errors": m.counts.errors})
+            for name, rate in (km.get("check_pass_rates") or {}).items():
+                c = checks.setdefault(name, {"name": name, "by": {}, "cases": 0})
+                c["by"][entrant] = _num(rate)
+                c["cases"] = max(c["cases"], (km.get("check_cases") or {}).get(name, 0))
+        out.append({"suite": suite, "entrants": [e for e, _ in entries], "summary": summary,
+                    "checks": [checks[k] for k in sorted(checks)]})
     return out
 
 

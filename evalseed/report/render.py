@@ -135,6 +135,7 @@ KIND_TITLES = {
     "tool_calling": "Tool calling: failure reasons",
     "long_context": "Long context: accuracy by length and depth",
     "image": "Images",
+    "generation": "Generation: pass rate per check",
 }
 
 

@@ -133,7 +133,11 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
         )
     mi = {m: j for j, m in enumerate(models)}
     case_index: dict[tuple, int] = {}
-    suites, case_ids, kinds, texts, tags = [], [], [], [], []
+    suites: list[str] = []
+    case_ids: list[str] = []
+    kinds: list[str] = []
+    texts: list[str] = []
+    tags: list = []
     for suite, case_id, _m, kind, text, tg, *_ in rows:
         key = (suite, case_id)
         if key not in case_index:

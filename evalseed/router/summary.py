@@ -81,7 +81,7 @@ def evaluate_router(router, data: Outcomes, *, weak: str | None = None, strong: 
     try:
         w, s = model_pair(test, weak, strong)
     except Exception:
-        w = s = None
+        w = s = ""
     if w and s:
         wi, si = data.models.index(w), data.models.index(s)
         pm = E.pair_metrics(q[:, si] - q[:, wi], Q[:, wi], Q[:, si])

@@ -59,6 +59,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     proc = subprocess.Popen([sys.executable, "-m", "evalseed.testing.stub_server", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout is not None  # stdout=PIPE
         line = proc.stdout.readline().strip()
         port = int(line.rsplit(":", 1)[1].split("/")[0])
         rate = asyncio.run(_drive(port, args.requests, args.connections, args.stream))
