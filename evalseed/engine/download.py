@@ -102,7 +102,8 @@ def _guarded_backend(policy: AddressPolicy) -> Any:
                 infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except (OSError, UnicodeError) as e:
                 raise httpcore2.ConnectError(f"cannot resolve {host}: {e}") from None
-            allowed, refused = [], []
+            allowed: list[str] = []
+            refused: list[str] = []
             for info in infos:
                 address = str(info[4][0])
                 why = policy.refusal(address, port)
