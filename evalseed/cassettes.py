@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlparse
 
+from .engine.redact import Redactor
 from .errors import CassetteMiss, UsageError
 from .files import write_atomic
 from .jobs import file_part
@@ -94,22 +95,39 @@ _SECRET_QUERY = re.compile(r"(key|token|secret|sig|signature|password|auth)", re
 
 class Scrubber:
     """Removes secrets from anything about to be written. Idempotent, so a request's match key can
-    be computed from its scrubbed body both when recording and when replaying."""
+    be computed from its scrubbed body both when recording and when replaying.
+
+    JSON bodies and SSE events are scrubbed string by string after decoding: a server that
+    writes the key as `\\u0073k-...` would otherwise have it recorded as is, and decoded back into
+    every replayed answer, even in a run where the key variable is not set."""
 
     def __init__(self, secrets: Iterable[str] = (), *, use_environment: bool = True) -> None:
         found = {s for s in secrets if s and len(s) >= 8}  # real keys are longer; "no-key" placeholders are not secrets
         if use_environment:
             found |= {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8}
-        # Longest first so a key that contains another is removed whole.
-        self._literals = sorted(found, key=len, reverse=True)
-        self._literals_b = [s.encode() for s in self._literals]
+        self._redactor = Redactor(found, marker=REDACTED)
+        self._literals_b = [s.encode() for s in self._redactor.secrets]
+        self._extended: dict[frozenset, Redactor] = {}
+
+    def _with(self, extra: Iterable[str]) -> Redactor:
+        extra = frozenset(e for e in extra if e not in self._redactor.secrets)
+        if not extra:
+            return self._redactor
+        # One answer is scrubbed string by string with the same request's extras: build once.
+        found = self._extended.get(extra)
+        if found is None:
+            if len(self._extended) > 64:
+                self._extended.clear()
+            found = self._extended[extra] = Redactor([*self._redactor.secrets, *extra], marker=REDACTED)
+        return found
 
     def literals(self, s: str, extra: Iterable[str] = ()) -> str:
-        lits = sorted({*self._literals, *extra}, key=len, reverse=True) if extra else self._literals
-        for lit in lits:
-            if lit in s:
-                s = s.replace(lit, REDACTED)
-        return s
+        """Every spelling of the known secrets (and `extra`) removed from a free text."""
+        return self._with(extra)(s)
+
+    def raw_literals(self, s: str) -> str:
+        """The same, position for position, for a structured text (a whole cassette file)."""
+        return self._redactor.raw(s)
 
     def text(self, s: str, echoed: Iterable[str] | None = None) -> str:
         """Requests and headers (`echoed` None): every key-like string goes. Answers (`echoed`: the
@@ -117,7 +135,7 @@ class Scrubber:
         carried, and key-shaped strings (`sk-...`, bearer tokens) go; the rest is the answer."""
         if echoed is None:
             return _KEYLIKE.sub(REDACTED, self.literals(s))
-        return _KEYSHAPED.sub(REDACTED, self.literals(s, echoed))
+        return _KEYSHAPED.sub(REDACTED, self._with(echoed)(s))
 
     def found(self, *texts: Any) -> set[str]:
         """The key-like strings in a request (its URL, body, all headers before any is dropped)."""
@@ -135,13 +153,74 @@ class Scrubber:
                     out.add(parts[1])  # a server may echo the key without the scheme
         return {t for t in out if len(t) >= 8}
 
+    def _value(self, value: Any, echoed: Iterable[str] | None) -> Any:
+        """A decoded JSON value with every string (keys included) scrubbed; the same object when
+        nothing changed."""
+        if isinstance(value, str):
+            return self.text(value, echoed)
+        if isinstance(value, dict):
+            out, changed = {}, False
+            for k, v in value.items():
+                k2 = self.text(k, echoed) if isinstance(k, str) else k
+                v2 = self._value(v, echoed)
+                changed = changed or k2 != k or v2 is not v
+                out[k2] = v2
+            return out if changed else value
+        if isinstance(value, list):
+            items = [self._value(v, echoed) for v in value]
+            return items if any(a is not b for a, b in zip(items, value)) else value
+        return value
+
+    def _in_place(self, value: Any, echoed: Iterable[str] | None, skip: set[tuple[int, str]]) -> bool:
+        """Scrub a freshly parsed value where it lies, leaving the `skip` fields (id of the holding
+        dict, key) alone; True when anything changed."""
+        changed = False
+        if isinstance(value, dict):
+            for k in list(value):
+                v = value[k]
+                if (id(value), k) in skip:
+                    continue
+                if isinstance(v, str):
+                    clean = self.text(v, echoed)
+                    if clean != v:
+                        value[k], changed = clean, True
+                elif self._in_place(v, echoed, skip):
+                    changed = True
+                if isinstance(k, str) and (ck := self.text(k, echoed)) != k:
+                    value[ck] = value.pop(k)
+                    changed = True
+        elif isinstance(value, list):
+            for j, v in enumerate(value):
+                if isinstance(v, str):
+                    clean = self.text(v, echoed)
+                    if clean != v:
+                        value[j], changed = clean, True
+                elif self._in_place(v, echoed, skip):
+                    changed = True
+        return changed
+
+    def _json_text(self, s: str, echoed: Iterable[str] | None) -> str:
+        try:
+            parsed = json.loads(s)
+        except ValueError:
+            return self.text(s, echoed)
+        if isinstance(parsed, str):
+            clean = self.text(parsed, echoed)
+        else:
+            clean = self._value(parsed, echoed)
+        if clean is parsed:
+            # Nothing decoded held a secret; the raw pass still catches what only the raw text
+            # shows (a key cut by a truncated, unparsable tail is not this case: it parsed).
+            return self._redactor.raw(s)
+        return json.dumps(clean, ensure_ascii=False)
+
     def data(self, b: bytes | str | None, echoed: Iterable[str] | None = None) -> bytes | str | None:
         if b is None:
             return None
         if isinstance(b, str):
-            return self.text(b, echoed)
+            return self._json_text(b, echoed)
         try:
-            return self.text(b.decode("utf-8"), echoed).encode("utf-8")
+            return self._json_text(b.decode("utf-8"), echoed).encode("utf-8")
         except UnicodeDecodeError:
             pass
         # Binary (an image): only the literal secrets go; regexes over bytes would mangle it.
@@ -155,16 +234,19 @@ class Scrubber:
         chunks ("Bearer s" + "k-live-..."), where no per-chunk scrub can see it. Each streamed
         text (per choice: content, reasoning, tool-call arguments) is joined and scrubbed whole;
         when that changes it, the first chunk carries the scrubbed text and the others none, so
-        the replayed answer is the scrubbed answer."""
+        the replayed answer is the scrubbed answer. Every other string of every event (ids, error
+        objects, usage) is scrubbed decoded, and a line that is not JSON as text."""
         if body is None:
             return None
         raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         events = raw.split("\n\n")
         parsed: dict[int, Any] = {}
         pieces: dict[tuple, list[tuple[dict, str]]] = {}
+        changed: set[int] = set()
         for i, ev in enumerate(events):
             line = ev.strip()
             if not line.startswith("data:") or "\n" in line:
+                events[i] = self.text(ev, echoed)
                 continue
             payload = line[5:].strip()
             if payload == "[DONE]":
@@ -172,10 +254,15 @@ class Scrubber:
             try:
                 obj = json.loads(payload)
             except ValueError:
+                events[i] = self.text(ev, echoed)
                 continue
             if not isinstance(obj, dict):
+                clean = self._value(obj, echoed)
+                if clean is not obj:
+                    events[i] = "data: " + json.dumps(clean, ensure_ascii=False)
                 continue
             parsed[i] = obj
+            held: list[tuple[dict, str]] = []
             for ch in obj.get("choices") or ():
                 if not isinstance(ch, dict) or not isinstance(ch.get("delta"), dict):
                     continue
@@ -183,11 +270,15 @@ class Scrubber:
                 for fieldname in ("content", "reasoning_content"):
                     if isinstance(delta.get(fieldname), str):
                         pieces.setdefault((idx, fieldname), []).append((delta, fieldname))
+                        held.append((delta, fieldname))
                 for tc in delta.get("tool_calls") or ():
                     fn = tc.get("function") if isinstance(tc, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                         pieces.setdefault((idx, "tool", tc.get("index", 0)), []).append((fn, "arguments"))
-        changed: set[int] = set()
+                        held.append((fn, "arguments"))
+            # The streamed pieces are scrubbed joined, below; everything else here, now.
+            if self._in_place(obj, echoed, {(id(holder), name) for holder, name in held}):
+                changed.add(i)
         for group in pieces.values():
             joined = "".join(holder[name] for holder, name in group)
             clean = self.text(joined, echoed)
@@ -197,7 +288,7 @@ class Scrubber:
                 changed = set(parsed)  # cheap and safe: re-serialise every parsed event
         for i in changed:
             events[i] = "data: " + json.dumps(parsed[i], ensure_ascii=False)
-        out = self.text("\n\n".join(events), echoed)
+        out = self._redactor.raw("\n\n".join(events))
         return out.encode("utf-8") if isinstance(body, bytes) else out
 
     def uri(self, uri: str) -> str:
@@ -487,7 +578,7 @@ def _make_cassette_class():
             # One field per line: diffs of a re-recorded suite stay reviewable.
             text = json.dumps({"version": 1, "interactions": interactions}, indent=1, ensure_ascii=False) + "\n"
             # Belt and braces: the run's own keys must never reach the disk, whatever path they took.
-            text = self._session.scrubber.literals(text)
+            text = self._session.scrubber.raw_literals(text)
             path = self.shard_path(shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text, umask_mode=True)
@@ -552,6 +643,10 @@ def _recording_async_patch(cassette, vcr_request_cls, original):
         # The stored copy must be plain text for scrubbing and reading.
         request.headers["accept-encoding"] = "identity"
         response = await original(self, request)
+        # These headers are ours, put on replayed responses: from a live server they would
+        # mark its answer as replayed and give it timings of its choosing.
+        for ours in (RECORDED_HEADER, INTERACTION_HEADER):
+            response.headers.pop(ours, None)
         if response.status_code >= 500 or response.status_code == 429:
             return response  # transient: the retry is what gets recorded
         headers: dict[str, list[str]] = {}

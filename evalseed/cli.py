@@ -65,6 +65,11 @@ def run(
     out_dir: Path = typer.Option(Path("runs"), "--out-dir", help="Run artefacts (generated images)."),
     config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml (default: ./evalseed.yaml if present)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    max_answer_bytes: int = typer.Option(4 * 1024 * 1024, "--max-answer-bytes", min=1024,
+                                         help="Bytes of text kept per answer; a longer answer is cut and marked so."),
+    allow_download_from: Optional[List[str]] = typer.Option(
+        None, "--allow-download-from", help="A private address or network (10.0.0.0/8) that links in answers may "
+        "point at; repeat for more. Default: public addresses and the run's own server only."),
 ) -> None:
     """Run suites against models and store every case in DuckDB."""
     from .runner import RunOptions, run_command
@@ -78,7 +83,8 @@ def run(
         base_url=base_url, api_key_env=api_key_env, cassettes=cassettes, cassette_dir=str(cassette_dir),
         budget_usd=budget_usd, label=label, resume=resume, dry_run=dry_run, rpm=rpm, tpm=tpm,
         timeout=timeout, max_attempts=max_attempts, out_dir=str(out_dir),
-        config=str(config) if config else None, progress=progress,
+        config=str(config) if config else None, progress=progress, max_answer_bytes=max_answer_bytes,
+        allow_download_from=list(allow_download_from or []),
     )
     if gate and not dry_run:
         from .compare import check_baseline

@@ -33,6 +33,9 @@ class CallResult:
     cost_usd: float | None = None
     attempts: int = 1
     replayed: bool = False
+    # What the engine had to correct in the answer, by name (`answer_cut`, `untrusted_usage`,
+    # `extra_images`): stored in the row's `details.flags`.
+    flags: dict[str, Any] = field(default_factory=dict)
 
     @property
     def message(self) -> dict:

@@ -31,6 +31,14 @@ def chat_cost(model: ModelInfo, prompt_tokens: int | None, completion_tokens: in
     return ((prompt_tokens - cached) * input_price + cached * cached_price + completion_tokens * output_price) / 1e6
 
 
+def priced(model: ModelInfo) -> bool:
+    """Whether every call of `model` can be priced (what --budget-usd needs)."""
+    p = model.prices
+    if model.kind == "image":
+        return p.per_image is not None
+    return p.input is not None and p.output is not None
+
+
 def image_cost(model: ModelInfo, images: int | None) -> float | None:
     if model.prices.per_image is None or images is None:
         return None

@@ -128,10 +128,16 @@ class CaseJob:
             score = self.kind.score(self.suite, self.case, prepared, outcome)
         except Exception as e:  # a scorer bug must cost one case, not the run
             log.debug("scorer failed:\n%s", traceback.format_exc())
+            details = self._base_details(prepared)
+            if flags := call_flags(calls):
+                details["flags"] = flags
             row.update(status="error", error=f"ScorerError: {type(e).__name__}: {e}", finished_at=_now(),
-                       details=self._base_details(prepared))
+                       details=details)
             return row
         details = {**self._base_details(prepared), **score.details}
+        flags = call_flags(calls)
+        if flags:
+            details["flags"] = flags
         row.update(
             status="ok",
             error=None,
@@ -161,6 +167,16 @@ def file_part(text: str) -> str:
     if safe != text:
         safe = f"{safe[:80]}-{hashlib.sha1(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
     return safe
+
+
+def call_flags(calls: list[CallResult]) -> dict[str, Any]:
+    """What the engine corrected in these calls' answers (`CallResult.flags`), for the row's
+    `details.flags`; a tool loop's later call keeps its own entry under `<name>@<step>`."""
+    out: dict[str, Any] = {}
+    for step, c in enumerate(calls):
+        for name, value in (c.flags or {}).items():
+            out[name if name not in out else f"{name}@{step}"] = value
+    return out
 
 
 def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:

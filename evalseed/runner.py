@@ -47,6 +47,8 @@ class RunOptions:
     out_dir: str = "runs"
     config: str | None = None
     progress: bool = True
+    max_answer_bytes: int = 4 * 1024 * 1024
+    allow_download_from: list[str] = field(default_factory=list)
     run_id: str | None = None  # set by run_command
 
 
@@ -180,6 +182,30 @@ def _check_base_url(url: str) -> None:
                          "the run, and the client cannot use it); give the URL up to /v1 and the key with --api-key-env.")
 
 
+def _check_network_options(opts: RunOptions) -> None:
+    import ipaddress
+
+    for net in opts.allow_download_from:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise UsageError(f"--allow-download-from {net!r} is not an address or network such as 10.0.0.0/8.") from None
+
+
+def _check_budget_is_enforceable(plan: Plan) -> None:
+    """--budget-usd counts spend from prices: with a model whose price is unknown it would let
+    every request of that model through while looking like a limit. Refused before anything is
+    sent, rather than warned about, because a budget is set so that no one has to watch the run."""
+    from .costs import priced
+
+    unpriced = sorted(name for name, info in plan.models.items() if not priced(info))
+    if unpriced:
+        raise UsageError(
+            f"--budget-usd cannot be enforced: the price of {', '.join(unpriced)} is unknown; give it in evalseed.yaml "
+            f"(models: {{{unpriced[0]}: {{prices: {{input: ..., output: ...}}}}}}, USD per million tokens, or "
+            "per_image) or run without --budget-usd.")
+
+
 def _git_sha() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2)
@@ -224,6 +250,9 @@ def run_command(opts: RunOptions) -> int:
             _check_base_url(opts.base_url)
         suites = load_suites(opts.paths)
     plan = make_plan(cfg, suites, opts.models, opts.provider, opts.base_url, opts.api_key_env)
+    _check_network_options(opts)
+    if opts.budget_usd is not None:
+        _check_budget_is_enforceable(plan)
     for n in plan.notices:
         _stderr(f"evalseed: {n}")
     _learn_token_ratios(opts.db, plan)
@@ -253,6 +282,8 @@ def _dry_run(plan: Plan, opts: RunOptions) -> int:
     from rich.table import Table
 
     from .costs import worst_case_cost
+    from .engine import billable_output_tokens
+    from .engine.api import asked_images
 
     table = Table(title="Dry run: nothing was sent", show_lines=False)
     for col in ("suite", "model", "requests", "skipped", "est. prompt tokens", "max cost $"):
@@ -270,13 +301,16 @@ def _dry_run(plan: Plan, opts: RunOptions) -> int:
                     continue
                 req += sp.suite.repeats
                 tokens += prepared.est_prompt_tokens * sp.suite.repeats
-                images = (prepared.request or {}).get("n", 1) if m.kind == "image" else 0
-                cost += worst_case_cost(m, prepared.est_prompt_tokens, prepared.max_output_tokens, images) * sp.suite.repeats
+                body = prepared.request or {}
+                images = asked_images(body) if m.kind == "image" else 0
+                out = billable_output_tokens(body, m) if m.kind != "image" else 0
+                cost += worst_case_cost(m, prepared.est_prompt_tokens, out, images) * sp.suite.repeats
             grand += cost
             total_req += req
             table.add_row(sp.suite.name, m.name, str(req), str(skipped), f"{tokens:,}", f"{cost:.4f}")
     console().print(table)
-    print(f"{total_req} requests; at most ${grand:.4f} if every answer used its max_tokens"
+    print(f"{total_req} requests; at most ${grand:.4f} if every answer used its max_tokens (and, with thinking "
+          "on, every chain of thought its 65,536-token limit)"
           + (f" (budget ${opts.budget_usd})" if opts.budget_usd is not None else "") + ".")
     return 0
 
@@ -286,7 +320,8 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
     from .engine import Budget, EngineOptions, Redactor
 
     eng_opts = EngineOptions(concurrency=opts.concurrency, timeout=opts.timeout, max_attempts=opts.max_attempts,
-                             backoff_base=opts.backoff_base, rpm=opts.rpm, tpm=opts.tpm)
+                             backoff_base=opts.backoff_base, rpm=opts.rpm, tpm=opts.tpm,
+                             max_answer_bytes=opts.max_answer_bytes)
     keys = {name: _api_key(p, _needs_key(p, opts.cassettes)) for name, p in plan.providers.items()}
     # The placeholder sent to local servers is no secret: scrubbing it would mangle answers.
     redact = Redactor(k for k in keys.values() if k != "no-key")
@@ -394,7 +429,8 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
             for sp in plan.suites
         ],
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
-                    "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm},
+                    "cassettes": opts.cassettes, "budget_usd": opts.budget_usd, "rpm": opts.rpm, "tpm": opts.tpm,
+                    "max_answer_bytes": opts.max_answer_bytes, "allow_download_from": opts.allow_download_from},
         "rate_limits": {m: dict(zip(("rpm", "tpm"), rate_limits(i, opts.rpm, opts.tpm, opts.cassettes)))
                         for m, i in plan.models.items()},
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
@@ -430,7 +466,8 @@ def _jobs_for(plan: Plan, model: ModelInfo, run_id: str, out_dir: str, skip: set
 def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redact, budget, writer,
            skip: set[tuple]):
     """Start what the run needs (local server, cassettes), run the engine, flush as it goes."""
-    from .engine import Downloads, Engine, JobApi, ModelLane
+    from .engine import AddressPolicy, Downloads, Engine, JobApi, ModelLane
+    from .engine.transport import api_http_client
     from .limits import RateLimiter
 
     total = plan.total(skip)
@@ -469,7 +506,10 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             import openai
 
             clients: dict[tuple, Any] = {}
-            downloads = Downloads()
+            # A replayed run never touches the network: its links are answered by the cassettes.
+            downloads = Downloads(None if opts.cassettes == "replay" else AddressPolicy.for_run(
+                {p.base_url for p in plan.providers.values() if p.base_url} | set(base_urls.values()),
+                opts.allow_download_from))
             lanes: dict[str, ModelLane] = {}
             for name, info in plan.models.items():
                 prov = plan.providers[name]
@@ -477,7 +517,8 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
                 ckey = (url, prov.name)
                 if ckey not in clients:
                     clients[ckey] = openai.AsyncOpenAI(base_url=url, api_key=keys[name], max_retries=0,
-                                                       timeout=eng_opts.timeout)
+                                                       timeout=eng_opts.timeout,
+                                                       http_client=api_http_client(eng_opts.timeout))
                 rpm, tpm = rate_limits(info, eng_opts.rpm, eng_opts.tpm, opts.cassettes)
                 limiter = RateLimiter(rpm, tpm) if (rpm or tpm) else None
                 lane_opts = eng_opts
@@ -827,6 +868,8 @@ def rescore_command(db: str, run_ref: str) -> int:
             score = kind.score(suite, case, prepared, Outcome(calls=[call], response=r["response"],
                                                                output_text=r["output_text"]))
             details = {**job._base_details(prepared), **score.details}
+            if isinstance(r["details"], dict) and r["details"].get("flags"):
+                details["flags"] = r["details"]["flags"]  # what the engine corrected when the answer came
             updates.append({"suite": r["suite"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
                             "score": float(score.score), "passed": bool(score.passed),
                             "details": _json.dumps(details, ensure_ascii=False, default=str),

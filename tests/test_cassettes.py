@@ -322,3 +322,18 @@ def test_an_answer_keeps_its_own_hash_like_text_but_not_what_the_request_carried
     assert "ab12" * 10 in clean  # the model's own hex: part of the answer that was scored
     assert request_token not in clean and REDACTED in clean
     assert fake_key in echoed  # the key without its "Bearer " too
+
+
+def test_a_live_server_cannot_pass_its_answer_off_as_replayed(cli, stub, tmp_path):
+    # x-evalseed-recorded is the header a replayed response carries: from a live server, it
+    # would make its answer `replayed` with timings of its choosing.
+    forged = {"x-evalseed-recorded": json.dumps({"latency_ms": 0.001, "ttft_ms": 0.001}), "x-evalseed-interaction": "1"}
+    srv = stub(responder=lambda body: Reply(content="positive", delay=0.05, headers=forged))
+    suite = write_suite(tmp_path / "suites", "tiny.yaml", SMALL_SUITE)
+    code, _, err = _run(cli, suite, tmp_path / "f.duckdb", tmp_path / "cas", "record", srv.base_url)
+    assert code == 0, err
+    got = rows(tmp_path / "f.duckdb")
+    assert len(got) == 3
+    assert all(not r["replayed"] and r["latency_ms"] >= 50 for r in got), got
+    data = json.loads((tmp_path / "cas" / "custom" / "tiny" / f"{FLASH}.json").read_text())
+    assert all(it["response"]["evalseed"]["latency_ms"] >= 50 for it in data["interactions"])

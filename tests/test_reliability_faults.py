@@ -227,7 +227,9 @@ def test_odd_text_in_answers_is_stored_not_fatal(tmp_path):
     def responder(body):
         i = int(body["messages"][-1]["content"].split(":")[0].split()[-1])
         text = by_case.get(i % len(by_case))
-        return Reply(content=text, reasoning_content=text)
+        # Usage a real server could report for this request (the stub would count 100,000 tokens
+        # for the huge text, more than max_tokens allows, and the run would stop on it).
+        return Reply(content=text, reasoning_content=text, usage={"completion_tokens": 4000, "reasoning_tokens": 3996})
 
     n = 20
     with StubServer(responder=responder) as srv:

@@ -7,25 +7,28 @@ with our own retry loop. It knows nothing of task kinds and imports nothing from
 
 - `lane`: EngineOptions and ModelLane, what every call to one model shares.
 - `api`: JobApi, the calls one job makes, measured into CallResults, and its downloads.
-- `download`: the HTTP client for links in answers and one download attempt.
+- `download`: the HTTP client for links in answers (public addresses only, unless allowed) and
+  one download attempt.
+- `usage`: the usage a server reports, checked against what the request allowed.
 - `retry`: the retry loop, what each failure means, the backoff.
 - `failures`: HTTP error statuses and bodies as retried or final failures, Retry-After.
 - `sse`: reading a streamed answer and assembling it.
 - `budget`: --budget-usd reservations and the estimates they rest on.
-- `redact`: the run's keys kept out of stored and printed text.
+- `redact`: the run's keys kept out of stored and printed text, in any spelling.
+- `transport`: the API client's HTTP client, error bodies capped.
 - `scheduling`: Engine, the per-model workers.
 """
 
 from ..errors import BudgetExhausted, CallFailed
 from .api import JobApi
 from .budget import MAX_COMPLETION_TOKENS, Budget, billable_output_tokens
-from .download import Downloads
+from .download import AddressPolicy, Downloads
 from .lane import CallObserver, EngineOptions, ModelLane
 from .redact import Redactor
 from .retry import DOWN_STREAK
 from .scheduling import Engine, Job
 
 __all__ = [
-    "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Downloads",
+    "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "AddressPolicy", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Downloads",
     "Engine", "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
 ]

@@ -7,17 +7,22 @@ from __future__ import annotations
 import inspect
 import json
 import time
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, AsyncIterable, Awaitable, Callable, Mapping
 
 from ..config import Provider
 from ..core import CallResult, max_output_tokens
 from ..costs import chat_cost, image_cost, worst_case_cost
-from ..errors import TransientCallError
+from ..errors import PermanentCallError, TransientCallError
 from .budget import billable_output_tokens, estimate_prompt_tokens
 from .download import fetch
 from .lane import ModelLane
 from .retry import with_retries
 from .sse import read_stream
+from .usage import check_chat_usage, check_image_count
+
+# What one image in a response may take: the largest file the image kind keeps (64 MB), as
+# base64 (4/3 larger).
+IMAGE_BODY_BYTES = 64 * 1024 * 1024 * 4 // 3
 
 # The SDK methods' own keyword arguments, read once from their signatures: everything else in a
 # body (Seed's `thinking`...) has to travel in extra_body.
@@ -59,8 +64,7 @@ class JobApi:
         lane = self.lane
         body = dict(body)
         body.setdefault("model", lane.model.api_name)
-        n = body.get("n") or (body.get("sequential_image_generation_options") or {}).get("max_images") or 1
-        return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=n), 0)
+        return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=asked_images(body)), 0)
 
     async def download(self, url: str, max_bytes: int) -> bytes:
         """The body at `url` (a link in an answer: a generated image), at most `max_bytes` long.
@@ -120,47 +124,91 @@ class JobApi:
             **kwargs, extra_body=extra or None, extra_headers=self._headers()
         ) as resp:
             headers = resp.headers
-            acc = await read_stream(resp.iter_lines())
+            acc = await read_stream(resp.iter_bytes(), lane.opts.max_answer_bytes)
         t_end = time.perf_counter()
-        return self._observed(self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first), headers)
+        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first)
+        if acc.cut:
+            call.flags["answer_cut"] = {"kept_bytes": acc.kept, "dropped_bytes": acc.dropped,
+                                        "oversized_lines": acc.oversized_lines, "limit": lane.opts.max_answer_bytes}
+        return self._observed(call, headers)
 
     async def _chat_plain(self, body: dict) -> CallResult:
         completions = self.lane.client.chat.completions
         response, headers, t0, t_end = await self._plain("chat", completions.create,
-                                                         completions.with_raw_response.create, body)
+                                                         completions.with_streaming_response.create, body,
+                                                         self.lane.opts.max_answer_bytes)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise TransientCallError("EmptyChoices", "the response has no choices")
         return self._observed(self._finish(body, response, t0, t_end, None), headers)
 
     async def _images_once(self, body: dict) -> CallResult:
-        images = self.lane.client.images
+        lane = self.lane
+        images = lane.client.images
+        asked = asked_images(body)
         response, headers, t0, t_end = await self._plain("images", images.generate,
-                                                         images.with_raw_response.generate, body)
+                                                         images.with_streaming_response.generate, body,
+                                                         lane.opts.max_answer_bytes + asked * IMAGE_BODY_BYTES)
         if not isinstance(response, dict) or not isinstance(response.get("data"), list):
             raise TransientCallError("EmptyData", "the image response has no data list")
-        usage = response.get("usage") or {}
+        flags: dict[str, Any] = {}
+        data = response["data"]
+        if len(data) > asked:
+            # Nothing past what was asked for is downloaded, saved or paid for.
+            flags["extra_images"] = {"asked": asked, "returned": len(data), "dropped": len(data) - asked}
+            response = {**response, "data": data[:asked]}
+        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
         ok_images = sum(1 for d in response["data"] if isinstance(d, dict) and not d.get("error"))
-        count = usage.get("generated_images") if isinstance(usage.get("generated_images"), int) else ok_images
+        count, problems = check_image_count(usage.get("generated_images"), asked, ok_images)
+        output_tokens = _int(usage.get("output_tokens"))
+        if output_tokens is not None and output_tokens < 0:
+            problems.append(f"output_tokens {output_tokens:,} is negative")
+            output_tokens = 0
+        if problems:
+            flags["untrusted_usage"] = {"problems": problems,
+                                        "reported": {"generated_images": usage.get("generated_images")}}
+            self._distrust(problems)
         call = CallResult(
             request=body,
             response=response,
             latency_ms=(t_end - t0) * 1000.0,
-            completion_tokens=_int(usage.get("output_tokens")),
+            completion_tokens=output_tokens,
             images=count,
-            cost_usd=image_cost(self.lane.model, count),
+            cost_usd=image_cost(lane.model, count),
+            flags=flags,
         )
         return self._observed(call, headers)
 
-    async def _plain(self, method: str, fn: Callable, raw_fn: Callable,
-                     body: dict) -> tuple[Any, Mapping[str, str], float, float]:
-        """One non-streamed request: its body parsed from the redacted text (a key the server
-        echoes never reaches a row), its headers, and when it was sent and finished."""
+    async def _plain(self, method: str, fn: Callable, stream_fn: Callable, body: dict,
+                     max_bytes: int) -> tuple[Any, Mapping[str, str], float, float]:
+        """One non-streamed request: its body read up to `max_bytes` (a longer one is refused
+        unread, see read_capped), parsed, and only then redacted, string by string: a key the
+        server spells with JSON escapes is only the key once decoded. Its headers, and when it
+        was sent and finished."""
         kwargs, extra = self._sdk_args(method, fn, body)
         t0 = time.perf_counter()
-        raw = await raw_fn(**kwargs, extra_body=extra or None, extra_headers=self._headers())
-        text = self.lane.redact(raw.http_response.text)
+        async with stream_fn(**kwargs, extra_body=extra or None, extra_headers=self._headers()) as resp:
+            headers = resp.headers
+            data = await read_capped(resp.iter_bytes(), max_bytes, headers.get("content-length"))
         t_end = time.perf_counter()
-        return _json_body(text), raw.http_response.headers, t0, t_end
+        return self.lane.redact.body(self._json_body(data)), headers, t0, t_end
+
+    def _json_body(self, data: bytes) -> Any:
+        text = data.decode("utf-8", "replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            text = self.lane.redact(text)
+            raise TransientCallError("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
+
+    def _distrust(self, problems: list[str]) -> None:
+        """Stop the run after this answer is stored: its usage cannot be true."""
+        lane = self.lane
+        if lane.halt is None:
+            where = lane.provider.base_url or lane.provider.name
+            lane.halt = lane.redact(
+                f"{where} reported usage no request can have for model {lane.model.name} ({problems[0]}), so the "
+                "run stopped rather than count spend from figures it cannot trust; the answer is stored with its "
+                "usage clamped and what was reported in details.flags; check the server, then finish with --resume.")
 
     def _observed(self, call: CallResult, headers: Mapping[str, str]) -> CallResult:
         # The cassette layer stores the measured figures with a recording, or puts the recorded
@@ -169,11 +217,13 @@ class JobApi:
         return observer.after_call(call, headers) if observer else call
 
     def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None) -> CallResult:
-        usage = response.get("usage") or {}
-        prompt = _int(usage.get("prompt_tokens"))
-        completion = _int(usage.get("completion_tokens"))
-        cached = _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
-        reasoning = _int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+        model = self.lane.model
+        usage = check_chat_usage(response.get("usage"), model, billable_output_tokens(body, model))
+        prompt, completion, cached, reasoning = usage.prompt, usage.completion, usage.cached, usage.reasoning
+        flags: dict[str, Any] = {}
+        if usage.problems:
+            flags["untrusted_usage"] = {"problems": usage.problems, "reported": usage.reported}
+            self._distrust(usage.problems)
         ttft = (t_first - t0) * 1000.0 if t_first is not None else None
         tps = None
         if t_first is not None and completion and t_end > t_first:
@@ -188,15 +238,35 @@ class JobApi:
             completion_tokens=completion,
             reasoning_tokens=reasoning,
             cached_tokens=cached,
-            cost_usd=chat_cost(self.lane.model, prompt, completion, cached),
+            cost_usd=chat_cost(model, prompt, completion, cached),
+            flags=flags,
         )
 
 
-def _json_body(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise TransientCallError("MalformedResponse", f"the response body is not valid JSON: {text[:120]!r}") from None
+def asked_images(body: dict) -> int:
+    """How many images an image request asks for: `n`, or ModelArk's `max_images`, else one."""
+    options = body.get("sequential_image_generation_options")
+    for v in (body.get("n"), options.get("max_images") if isinstance(options, dict) else None):
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return 1
+
+
+async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int, content_length: str | None) -> bytes:
+    """A whole body of at most `max_bytes`. A longer one (by its Content-Length, or once that
+    many bytes have come) is refused without reading on: one answer must not take the memory of
+    the run. Not retried: the same request would bring the same answer."""
+    if content_length and content_length.isdigit() and int(content_length) > max_bytes:
+        raise PermanentCallError("AnswerTooLarge", f"the answer is {int(content_length):,} bytes, over the "
+                                 f"{max_bytes:,} kept per answer (--max-answer-bytes): not kept")
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise PermanentCallError("AnswerTooLarge", f"the answer was cut at {max_bytes:,} bytes, the most kept "
+                                     "per answer (--max-answer-bytes): not kept")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _int(v: Any) -> int | None:

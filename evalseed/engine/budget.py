@@ -33,22 +33,26 @@ class Budget:
 
     def settle(self, reservation: float, actual: float | None) -> None:
         self.reserved -= reservation
-        # An unknown cost is charged at its worst case: the limit must hold.
-        self.spent += reservation if actual is None else actual
+        # An unknown cost is charged at its worst case: the limit must hold. A negative one is
+        # impossible (usage is clamped before it is priced); it must never give budget back.
+        self.spent += reservation if actual is None else max(0.0, actual)
 
 
 def billable_output_tokens(body: dict, model: ModelInfo) -> int:
     """The most output tokens a chat request can be billed for: what the budget must reserve.
-    With thinking on and only `max_tokens` set, the reasoning can run to the completion limit."""
+    With thinking on and only `max_tokens` set, the reasoning can run to the completion limit;
+    each of the `n` choices asked for is billed as a whole answer."""
+    n = body.get("n")
+    choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
     total = body.get("max_completion_tokens")
     if isinstance(total, int) and total > 0:
-        return total
+        return total * choices
     answer = max_output_tokens(body, model)
     thinking = body.get("thinking")
     off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
     if model.thinking and not off:
-        return max(answer, MAX_COMPLETION_TOKENS)
-    return answer
+        return max(answer, MAX_COMPLETION_TOKENS) * choices
+    return answer * choices
 
 
 def estimate_prompt_tokens(body: dict) -> int:

@@ -24,6 +24,9 @@ class EngineOptions:
     backoff_max: float = 30.0
     retry_time_budget: float = 600.0  # seconds one request may spend retrying in all
     stream: bool = True
+    # Bytes of text kept per answer (--max-answer-bytes): a 65,536-token answer is well under
+    # 1 MB; a server sending 100 MB must not take the run's memory with it.
+    max_answer_bytes: int = 4 * 1024 * 1024
     rpm: int | None = None
     tpm: int | None = None
 
@@ -51,6 +54,9 @@ class ModelLane:
     server_failure: Callable[[], str | None] | None = None
     # Shared by a run's lanes so downloads reuse connections; the runner closes it at the end.
     downloads: Downloads = field(default_factory=Downloads)
+    # Why the run must stop once the answer in hand is stored (a server whose usage cannot be
+    # true); the engine checks it after each job.
+    halt: str | None = None
 
     async def dead_server(self, wait_s: float = 1.0) -> str | None:
         if self.server_failure is None:

@@ -59,7 +59,8 @@ async def with_retries(lane: ModelLane, once: Callable[[], Awaitable[T]], *, sui
                 lane.down_streak = 0
             return result, attempt
         if isinstance(err, PermanentCallError):
-            raise CallFailed(err.error_class, lane.redact(err.message), attempt, request)
+            # The class holds the server's error code, the message its text: either may echo the key.
+            raise CallFailed(lane.redact(err.error_class), lane.redact(err.message), attempt, request)
         if (why := await lane.dead_server()) is not None:
             raise RunAborted(lane.redact(why))
         elapsed = time.monotonic() - started
@@ -72,7 +73,7 @@ async def with_retries(lane: ModelLane, once: Callable[[], Awaitable[T]], *, sui
                         f"in a row for model {lane.model.name}, each after {attempt} attempts ({err.message}); "
                         "check the server, then finish with --resume."))
             raise CallFailed(
-                err.error_class,
+                lane.redact(err.error_class),
                 lane.redact(f"{err.message} (gave up after {attempt} attempts, {elapsed:.1f} s)"),
                 attempt, request,
             )

@@ -55,6 +55,11 @@ class Engine:
                     return
                 if row is not None:
                     sink(row)
+                if lane.halt is not None:
+                    if not abort:
+                        abort.append(RunAborted(lane.halt))
+                    stop.set()
+                    return
 
         tasks = []
         for model, it in jobs.items():

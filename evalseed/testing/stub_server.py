@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextvars
 import functools
 import hashlib
 import inspect
@@ -102,6 +103,17 @@ class Reply:
     the error body of an HTTP fault. ``raw_body`` (any JSON value) is sent verbatim as a 200
     answer instead of a well-formed one; ``raw_chunks`` (JSON values) are sent as the ``data:``
     events of a streamed answer, then ``[DONE]``: for fuzzing what a client does with any shape.
+
+    Hostile answers: ``spelling`` writes every JSON string of the answer (error bodies and
+    stream events included) in another legal spelling: ``"unicode"`` escapes every character as
+    ``\\uXXXX``, ``"solidus"`` writes ``/`` as ``\\/``; what the body decodes to is unchanged.
+    ``error_extra`` adds fields to an HTTP fault's error object (``{"param": ...}``).
+    ``image_bytes`` is served as every image instead of a generated picture (a decompression
+    bomb); ``image_urls`` are sent as the images' links instead of the server's own (links to
+    anywhere, for a client's download guard). ``chunk_chars`` overrides the server's characters
+    per streamed chunk for this answer (one huge line). ``headers`` are added to a chat answer's
+    response headers. A request's ``n`` (chat) gives that many choices,
+    each the reply, with usage counted for all of them.
     """
 
     content: Optional[str] = "ok"
@@ -122,6 +134,17 @@ class Reply:
     error_message: Optional[str] = None
     raw_body: Any = None
     raw_chunks: Optional[Sequence[Any]] = None
+    spelling: Optional[str] = None
+    error_extra: Mapping[str, Any] = field(default_factory=dict)
+    image_bytes: Optional[bytes] = None
+    image_urls: Optional[Sequence[str]] = None
+    chunk_chars: Optional[int] = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+SPELLINGS = ("unicode", "solidus")
+# The spelling of the answer being written, per connection task (see Reply.spelling).
+_SPELLING: "contextvars.ContextVar[Optional[str]]" = contextvars.ContextVar("stub_spelling", default=None)
 
 
 @dataclass
@@ -232,12 +255,18 @@ def _tokens(text: Optional[str]) -> int:
     return (len(text) + 3) // 4 if text else 0
 
 
+def _choices(body: Mapping[str, Any]) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and 1 < n <= 128 else 1
+
+
 def _usage(body: Mapping[str, Any], reply: Reply, details: bool) -> Dict[str, Any]:
     messages = body.get("messages") if isinstance(body.get("messages"), list) else []
     prompt = sum(_tokens(_message_text(m)) + 4 for m in messages if isinstance(m, Mapping))
-    reasoning = _tokens(reply.reasoning_content)
-    completion = _tokens(reply.content) + reasoning + sum(
-        _tokens(tc.name) + _tokens(tc.arguments_text()) for tc in reply.tool_calls)
+    n = _choices(body)
+    reasoning = _tokens(reply.reasoning_content) * n
+    completion = (_tokens(reply.content) + sum(
+        _tokens(tc.name) + _tokens(tc.arguments_text()) for tc in reply.tool_calls)) * n + reasoning
     usage: Dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if details:
@@ -285,20 +314,22 @@ def _stream_events(body: Mapping[str, Any], reply: Reply, rid: str, created: int
     model = body.get("model")
     base = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model}
 
-    def chunk(delta: Dict[str, Any], finish: Optional[str] = None) -> Dict[str, Any]:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    events: List[Dict[str, Any]] = []
+    for choice in range(_choices(body)):
+        def chunk(delta: Dict[str, Any], finish: Optional[str] = None) -> Dict[str, Any]:
+            return {**base, "choices": [{"index": choice, "delta": delta, "finish_reason": finish}]}
 
-    events = [chunk({"role": "assistant", "content": ""})]
-    if reply.reasoning_content:
-        events += [chunk({"reasoning_content": p}) for p in _pieces(reply.reasoning_content, chunk_chars)]
-    if reply.content:
-        events += [chunk({"content": p}) for p in _pieces(reply.content, chunk_chars)]
-    for index, (cid, tc) in enumerate(zip(_tool_call_ids(reply, rid), reply.tool_calls)):
-        events.append(chunk({"tool_calls": [{"index": index, "id": cid, "type": "function",
-                                             "function": {"name": tc.name, "arguments": ""}}]}))
-        for piece in _pieces(tc.arguments_text(), chunk_chars):
-            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
-    events.append(chunk({}, _finish(reply)))
+        events.append(chunk({"role": "assistant", "content": ""}))
+        if reply.reasoning_content:
+            events += [chunk({"reasoning_content": p}) for p in _pieces(reply.reasoning_content, chunk_chars)]
+        if reply.content:
+            events += [chunk({"content": p}) for p in _pieces(reply.content, chunk_chars)]
+        for index, (cid, tc) in enumerate(zip(_tool_call_ids(reply, rid), reply.tool_calls)):
+            events.append(chunk({"tool_calls": [{"index": index, "id": cid, "type": "function",
+                                                 "function": {"name": tc.name, "arguments": ""}}]}))
+            for piece in _pieces(tc.arguments_text(), chunk_chars):
+                events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        events.append(chunk({}, _finish(reply)))
     options = body.get("stream_options")
     if isinstance(options, Mapping) and options.get("include_usage"):
         events.append({**base, "choices": [], "usage": _usage(body, reply, details)})
@@ -396,6 +427,8 @@ class StubServer:
         self.files: Dict[str, Tuple[bytes, str]] = {}
         #: Per file name, faults for its next GETs in order (see ``fail_file``).
         self.file_faults: Dict[str, List[str]] = defaultdict(list)
+        #: Per file name, where a GET of ``/files/<name>`` is redirected (``redirect_file``).
+        self.redirects: Dict[str, str] = {}
         #: TCP connections accepted (keep-alive makes this much smaller than the request count).
         self.connections = 0
         self._attempts: Counter = Counter()
@@ -429,6 +462,10 @@ class StubServer:
             raise ValueError(f"unknown file faults {unknown}")
         with self._lock:
             self.file_faults[name].extend(faults)
+
+    def redirect_file(self, name: str, location: str) -> None:
+        """Answer GETs of ``/files/<name>`` with a 302 to ``location``."""
+        self.redirects[name] = location
 
     def count(self, path: Optional[str] = None) -> int:
         """Requests received on ``path`` (``/v1`` prefix optional), or in all when None."""
@@ -553,10 +590,15 @@ class StubServer:
 
     async def _dispatch(self, method: str, path: str, headers: Dict[str, str], raw: bytes,
                         reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        _SPELLING.set(None)
         route = _normalise(path.split("?", 1)[0])
         self.counts[route] += 1
         if method == "GET" and route.startswith("/files/"):
             name = route[len("/files/"):]
+            if name in self.redirects:
+                self._note(method, path, headers, None, raw, None, None)
+                await _send(writer, 302, {"location": self.redirects[name]}, b"")
+                return True
             with self._lock:
                 queued = self.file_faults.get(name) or self.file_faults.get("*")
                 fault = queued.pop(0) if queued else None
@@ -604,6 +646,9 @@ class StubServer:
         reply = self.responder(body, ctx) if self._two_args else self.responder(body)
         if reply is None:
             reply = Reply()
+        if reply.spelling is not None and reply.spelling not in SPELLINGS:
+            raise ValueError(f"unknown spelling {reply.spelling!r}; known: {', '.join(SPELLINGS)}")
+        _SPELLING.set(reply.spelling)
         if reply.fault is None:
             fault, failures = self.plan(key)
             if fault is not None and (failures is None or attempt <= failures):
@@ -650,18 +695,18 @@ class StubServer:
         rid = self._rid()
         payload = {
             "id": rid, "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
-            "choices": [{"index": 0, "message": _chat_message(reply, rid), "finish_reason": _finish(reply),
-                         "logprobs": None}],
+            "choices": [{"index": i, "message": _chat_message(reply, rid), "finish_reason": _finish(reply),
+                         "logprobs": None} for i in range(_choices(body))],
             "usage": _usage(body, reply, self._details(reply)),
         }
-        return await _send_json(writer, 200, payload)
+        return await _send_json(writer, 200, payload, reply.headers)
 
     async def _chat_stream(self, body: dict, reply: Reply, writer: asyncio.StreamWriter, delay: float,
                            cut_after: Optional[int] = None, garbage_at: Optional[int] = None) -> bool:
         rid = self._rid()
-        events = _stream_events(body, reply, rid, int(time.time()), self.chunk_chars, self._details(reply))
+        events = _stream_events(body, reply, rid, int(time.time()), reply.chunk_chars or self.chunk_chars, self._details(reply))
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8",
-                                           "cache-control": "no-cache"})
+                                           "cache-control": "no-cache", **reply.headers})
         if delay:
             await asyncio.sleep(delay)
         for i, event in enumerate(events):
@@ -704,9 +749,11 @@ class StubServer:
                 code, message = reply.image_errors[i]
                 data.append({"error": {"code": code, "message": message}})
                 continue
-            png = make_image(size[0], size[1], fmt, (colour + i) % len(_COLOURS))
+            png = reply.image_bytes or make_image(size[0], size[1], fmt, (colour + i) % len(_COLOURS))
             item: Dict[str, Any] = {"size": f"{size[0]}x{size[1]}"}
-            if as_url:
+            if reply.image_urls is not None:
+                item["url"] = reply.image_urls[i % len(reply.image_urls)]
+            elif as_url:
                 name = f"img-{next(self._ids):08d}.{'png' if fmt == 'png' else 'jpeg'}"
                 self.files[name] = (png, f"image/{fmt}")
                 item["url"] = f"{self.root_url}/files/{name}"
@@ -726,6 +773,7 @@ class StubServer:
             status, code, etype, message = _HTTP_FAULTS[fault]
             headers = {"retry-after": reply.retry_after} if fault == "429-retry-after" else {}
             payload = _error_body(reply.error_code or code, reply.error_message or message, etype)
+            payload["error"].update(reply.error_extra)
             return await _send_json(writer, status, payload, headers)
         if fault == "disconnect":
             _abort(writer)
@@ -779,7 +827,7 @@ class StubServer:
 
     async def _no_done(self, body: dict, reply: Reply, writer: asyncio.StreamWriter) -> bool:
         rid = self._rid()
-        events = _stream_events(body, reply, rid, int(time.time()), self.chunk_chars, self._details(reply))
+        events = _stream_events(body, reply, rid, int(time.time()), reply.chunk_chars or self.chunk_chars, self._details(reply))
         events = [e for e in events if e["choices"] and e["choices"][0]["finish_reason"] is None]
         await _start_chunked(writer, 200, {"content-type": "text/event-stream; charset=utf-8"})
         for event in events[: max(1, len(events) // 2)]:
@@ -812,9 +860,27 @@ def _normalise(path: str) -> str:
     return path
 
 
+def _spelled(value: Any, spelling: str) -> str:
+    """JSON text with every string in the given spelling (see Reply.spelling)."""
+    if isinstance(value, str):
+        if spelling == "solidus":
+            return json.dumps(value, ensure_ascii=False).replace("/", "\\/")
+        units = value.encode("utf-16-le", "surrogatepass")
+        return '"' + "".join(f"\\u{int.from_bytes(units[i:i + 2], 'little'):04x}"
+                             for i in range(0, len(units), 2)) + '"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_spelled(str(k), spelling)}: {_spelled(v, spelling)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_spelled(v, spelling) for v in value) + "]"
+    return json.dumps(value)
+
+
 def _dumps(payload: Any) -> bytes:
     """JSON as UTF-8. Text holding a lone surrogate (half an emoji, as a model streaming tokens
     can emit) cannot be UTF-8: it goes out escaped (``"\\ud83d"``), as real servers send it."""
+    spelling = _SPELLING.get()
+    if spelling is not None:
+        return _spelled(payload, spelling).encode()
     try:
         return json.dumps(payload, ensure_ascii=False).encode()
     except UnicodeEncodeError:
