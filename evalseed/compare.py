@@ -214,6 +214,7 @@ class _Paired:
     cand: list[list[_Row]]
     excluded: dict[str, int]
     status_counts: dict[str, dict[str, int]]
+    min_accuracy: float | None = None  # the suite's gate.min_accuracy
 
 
 def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
@@ -305,7 +306,7 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
         noise={"base": _noise(p.base), "cand": _noise(p.cand)},
         flips=flips,
         cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
-        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1],
+        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
     )
 
 
@@ -337,6 +338,14 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
         u.reasons.append(f"{acc}: a significant improvement")
     else:
         u.reasons.append(f"{acc}: not significant at alpha={alpha:g}")
+    floor, acc_c = u.min_accuracy, u.cand_accuracy.estimate
+    if floor is not None and not (acc_c is not None and acc_c >= floor):
+        # An absolute floor needs no test: the suite's owner said what is not good enough.
+        u.failed = True
+        u.verdict = "regression"
+        u.reasons.append(f"candidate accuracy {100 * acc_c:.1f}% is below the suite's floor of {100 * floor:g}% "
+                         "(gate.min_accuracy)")
+        u.fail_reasons.append(u.reasons[-1])
     for limit, delta, what in ((max_cost, u.cost, "mean cost per case"), (max_latency, u.latency_p50, "p50 latency")):
         if limit is None:
             continue
@@ -405,13 +414,15 @@ def compare_runs(
     n_resamples: int = stats.DEFAULT_RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
     details: bool = True,
+    allow_partial: bool = False,
 ) -> Comparison:
     """Compare two stored runs; see the module docstring for pairing, counting and the gate.
 
     `con` is a DuckDB connection (`store.open_db(path, read_only=True)`); runs are given as ids,
     unique prefixes or `latest`. `base_model` / `cand_model` restrict a side to one model when a
     run holds several. `details=False` skips fetching expected answers and outputs of flipped
-    cases. Raises UsageError on bad settings, unknown runs, or runs with no case in common.
+    cases. Raises UsageError on bad settings, unknown runs, runs with no case in common, and --
+    unless `allow_partial` -- a run that did not finish or a candidate that lacks cases of the base.
     """
     from . import store
 
@@ -426,11 +437,18 @@ def compare_runs(
     cand_id = store.resolve_run(con, cand_run)
     base_side, cand_side = _side(con, base_id), _side(con, cand_id)
     notes: list[str] = []
+    partial: list[str] = []
     for side, who in ((base_side, "base"), (cand_side, "candidate")):
         if not side.models:
             raise UsageError(f"the {who} run {side.run_id} has no results to compare.")
         if side.status and side.status != "finished":
-            notes.append(f"the {who} run {side.run_id} has status {side.status!r}: it may be incomplete.")
+            # An aborted or interrupted run holds whatever was answered before it stopped; a gate
+            # that passed it would pass a release nobody finished testing.
+            what = f"the {who} run {side.run_id} did not finish (status {side.status!r})"
+            if not allow_partial:
+                raise UsageError(f"{what}; finish it with `evalseed run --resume {side.run_id}`, "
+                                 "or pass --allow-partial to compare the cases it holds.")
+            partial.append(what)
     bm_all = [m for m in base_side.models if base_model in (None, m)]
     cm_all = [m for m in cand_side.models if cand_model in (None, m)]
     for given, avail, who in ((base_model, bm_all, base_side), (cand_model, cm_all, cand_side)):
@@ -439,14 +457,22 @@ def compare_runs(
     model_pairs, model_notes = match_models(bm_all, cm_all)
     notes += model_notes
     base_rows, cand_rows = _load(con, base_id), _load(con, cand_id)
+    missing = _missing(base_rows, cand_rows, model_pairs)
+    if missing and not allow_partial:
+        raise UsageError(f"the candidate run {cand_id} does not cover the base run {base_id}: "
+                         f"{'; '.join(missing)} missing; run the same suites, or pass --allow-partial "
+                         "to compare the cases both runs hold.")
+    partial += [f"the candidate lacks {m}" for m in missing]
+    floors = _floors(con, cand_id)
     base_suites = sorted({s for s, m in base_rows if m in bm_all})
     cand_suites = sorted({s for s, m in cand_rows if m in cm_all})
-    for s in base_suites:
-        if s not in cand_suites:
-            notes.append(f"suite {s} is only in the base run: not compared.")
-    for s in cand_suites:
-        if s not in base_suites:
-            notes.append(f"suite {s} is only in the candidate run: not compared.")
+    new_suites = []
+    for (suite, cm), cases in sorted(cand_rows.items()):
+        if cm in cm_all and suite not in base_suites:
+            new_suites.append(_new_suite(suite, cm, cases, floors.get(suite)))
+            notes.append(f"suite {suite} is only in the candidate run: no paired test, "
+                         + (f"held to its floor of {100 * floors[suite]:g}%." if suite in floors
+                            else "no floor (gate.min_accuracy) to hold it to."))
 
     paired: list[tuple[str, _Paired]] = []
     for suite in sorted(set(base_suites) & set(cand_suites)):
@@ -454,6 +480,7 @@ def compare_runs(
             if (suite, bm) not in base_rows or (suite, cm) not in cand_rows:
                 continue
             p = _pair(suite, bm, cm, base_rows[(suite, bm)], cand_rows[(suite, cm)])
+            p.min_accuracy = floors.get(suite)
             name = suite if len(model_pairs) == 1 else f"{suite} [{cm}]"
             if not p.case_ids:
                 notes.append(f"{name}: no case answered on both sides (all skipped, or different case ids).")
@@ -472,10 +499,60 @@ def compare_runs(
     if details:
         _attach_details(con, base_id, cand_id, units)
     settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
-                "max_latency_increase": max_latency_increase, "confidence": 0.95,
+                "max_latency_increase": max_latency_increase, "allow_partial": allow_partial, "confidence": 0.95,
                 "n_resamples": n_resamples, "seed": seed}
     return Comparison(base_side, cand_side, settings, units, overall, notes,
-                      failed=any(u.failed for u in family))
+                      failed=any(u.failed for u in family) or any(n["failed"] for n in new_suites),
+                      partial=partial, new_suites=new_suites)
+
+
+def _ids(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def _missing(base_rows, cand_rows, model_pairs) -> list[str]:
+    """What the base run holds that the candidate does not, one phrase per suite: a whole suite, or
+    the case ids it lacks. Covered means the same suites and case ids (any status: a case the
+    candidate skipped was still tried)."""
+    out = []
+    for (suite, bm), cases in sorted(base_rows.items()):
+        for b, c in model_pairs:
+            if b != bm:
+                continue
+            on = f" on {c}" if len(model_pairs) > 1 else ""
+            got = cand_rows.get((suite, c))
+            if not got:
+                out.append(f"suite {suite}{on} ({len(cases)} cases)")
+                continue
+            gone = sorted(set(cases) - set(got))
+            if gone:
+                out.append(f"{len(gone)} of the {len(cases)} cases of suite {suite}{on} ({_ids(gone)})")
+    return out
+
+
+def _floors(con, run_id: str) -> dict[str, float]:
+    """Each suite's `gate.min_accuracy` as the run recorded it (runs.config.suites[].gate)."""
+    from . import store
+
+    out = {}
+    for s in store.run_config(con, run_id).get("suites", []) or []:
+        floor = (s.get("gate") or {}).get("min_accuracy")
+        if floor is not None:
+            out[s["name"]] = float(floor)
+    return out
+
+
+def _new_suite(suite: str, model: str, cases: dict[str, list[_Row]], floor: float | None) -> dict:
+    """A suite only the candidate ran: nothing to pair it with, so only its floor can fail it."""
+    acc = Accuracy.of_cases(map(_tally, cases.values())).estimate
+    failed = floor is not None and (acc is None or acc < floor)
+    reason = None
+    if failed:
+        reason = (f"new suite {suite}: candidate accuracy "
+                  f"{'n/a' if acc is None else f'{100 * acc:.1f}%'} is below its floor of {100 * floor:g}% "
+                  "(gate.min_accuracy)")
+    return {"suite": suite, "model": model, "cases": len(cases), "accuracy": acc, "min_accuracy": floor,
+            "failed": failed, "reason": reason}
 
 
 def _attach_metrics(con, base_id: str, cand_id: str, paired: list[tuple[str, _Paired]], units: list[Unit]) -> None:
@@ -539,6 +616,7 @@ def compare_command(
     junit: str | None = None,
     markdown: str | None = None,
     json_path: str | None = None,
+    allow_partial: bool = False,
 ) -> int:
     """The `evalseed compare` body: compare, print the table, write the files; 1 on regression."""
     from . import store
@@ -551,7 +629,7 @@ def compare_command(
     try:
         cmp = compare_runs(con, base_run, cand_run, alpha=alpha, min_drop=min_drop,
                            max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
-                           base_model=base_model, cand_model=cand_model)
+                           base_model=base_model, cand_model=cand_model, allow_partial=allow_partial)
     finally:
         con.close()
     # Files first: a closed stdout (`| head`) must not cost the CI job its report.

@@ -117,6 +117,12 @@ def print_table(cmp: Comparison, file=None) -> None:
             console.print(f"  {u.name} pass->fail: {shown}{more}", markup=False)
     for n in cmp.notes:
         console.print(f"  note: {n}", markup=False)
+    for n in cmp.new_suites:
+        if n["failed"]:
+            console.print(f"  [red]{n['suite']}[/]: {n['reason']}", markup=True)
+    if cmp.partial:
+        console.print(f"[bold yellow]PARTIAL comparison (--allow-partial)[/]: {'; '.join(cmp.partial)}; "
+                      "only the cases both runs hold were compared.")
     if cmp.failed:
         console.print("[bold red]verdict: REGRESSION[/] (exit 1)")
     else:
@@ -148,6 +154,8 @@ def render_markdown(cmp: Comparison) -> str:
         + (f"; p50 latency up to +{100 * s['max_latency_increase']:g}%" if s["max_latency_increase"] is not None else "")
         + ".",
         "",
+        *([f"> ⚠ **Partial comparison** (--allow-partial): {_md_escape('; '.join(cmp.partial))}; "
+           "only the cases both runs hold were compared.", ""] if cmp.partial else []),
         "| suite | models | n | base acc | cand acc | diff pts [95% CI] | pass→fail / fail→pass | p (Holm) "
         "| cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
@@ -170,6 +178,9 @@ def render_markdown(cmp: Comparison) -> str:
                 lines.append(f"- {_md_escape(u.name)}: {side} model disagrees with itself on "
                              f"{n.unstable_cases} of {n.cases} repeated cases "
                              f"(pairwise disagreement {_pct(n.pairwise_disagreement)}).")
+    for n in cmp.new_suites:
+        if n["failed"]:
+            lines.append(f"- **{_md_escape(n['suite'])}**: {_md_escape(n['reason'])}")
     for n in cmp.notes:
         lines.append(f"- note: {_md_escape(n)}")
     size = sum(len(x.encode()) + 1 for x in lines)
@@ -211,15 +222,24 @@ def render_junit(cmp: Comparison) -> str:
     import xml.etree.ElementTree as ET
 
     rows = _rows(cmp)
-    failures = sum(u.failed for u in rows)
-    root = ET.Element("testsuites", name="evalseed compare", tests=str(len(rows)), failures=str(failures),
+    failures = sum(u.failed for u in rows) + sum(n["failed"] for n in cmp.new_suites)
+    tests = len(rows) + len(cmp.new_suites)
+    root = ET.Element("testsuites", name="evalseed compare", tests=str(tests), failures=str(failures),
                       errors="0")
     suite = ET.SubElement(root, "testsuite", name=f"evalseed compare {cmp.base.run_id} -> {cmp.cand.run_id}",
-                          tests=str(len(rows)), failures=str(failures), errors="0", skipped="0")
+                          tests=str(tests), failures=str(failures), errors="0", skipped="0")
     props = ET.SubElement(suite, "properties")
     for k, v in (("base_run", cmp.base.run_id), ("cand_run", cmp.cand.run_id),
                  *((f"setting.{k}", v) for k, v in cmp.settings.items() if v is not None)):
         ET.SubElement(props, "property", name=k, value=str(v))
+    if cmp.partial:
+        ET.SubElement(props, "property", name="partial", value="; ".join(cmp.partial))
+    for n in cmp.new_suites:
+        tc = ET.SubElement(suite, "testcase", classname="evalseed.compare", name=n["suite"], time="0")
+        if n["failed"]:
+            ET.SubElement(tc, "failure", message=n["reason"], type="floor").text = n["reason"]
+        ET.SubElement(tc, "system-out").text = (
+            f"only in the candidate ({n['model']}): {n['cases']} cases, accuracy {_pct(n['accuracy'])}")
     for u in rows:
         tc = ET.SubElement(suite, "testcase", classname="evalseed.compare", name=u.name, time="0")
         summary = (f"{_models(u)}: n={u.n_pairs}, accuracy {_pct(u.base_accuracy.estimate)} -> "
@@ -234,6 +254,9 @@ def render_junit(cmp: Comparison) -> str:
             f = ET.SubElement(tc, "failure", message=f"{u.name}: {fail_reasons[0]}", type="regression")
             f.text = "\n".join(body)
         ET.SubElement(tc, "system-out").text = "\n".join([summary, *u.reasons])
+    if cmp.partial:
+        ET.SubElement(suite, "system-out").text = (
+            "PARTIAL comparison (--allow-partial): " + "; ".join(cmp.partial))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -13,9 +13,11 @@ cases `diff` is not `cand_accuracy - base_accuracy`.
 
     {"schema": 1, "failed": bool, "verdict": "regression" | "no regression",
      "base": Side, "cand": Side,
-     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase",
+     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase", "allow_partial",
                   "confidence", "n_resamples", "seed"},
-     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...]}
+     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...],
+     "partial": [str, ...]           (empty when the candidate covers the base and both finished),
+     "new_suites": [{"suite", "model", "cases", "accuracy", "min_accuracy", "failed", "reason"}]}
     Side = {"run_id", "label", "status", "started_at", "models": [str]}
     Unit = {"name", "suite", "kind", "base_model", "cand_model", "n_pairs",
             "repeats": {"base": int, "cand": int},
@@ -30,7 +32,7 @@ cases `diff` is not `cand_accuracy - base_accuracy`.
             "flips": {"regressed": [Flip], "improved": [Flip]},
             "cost": Delta, "latency_p50": Delta, "latency_p95": Delta, "ttft_p50": Delta, "ttft_p95": Delta,
             "verdict": "regression" | "improvement" | "no significant change", "failed": bool,
-            "reasons": [str], "fail_reasons": [str]}
+            "reasons": [str], "fail_reasons": [str], "min_accuracy": float|null}
     Interval = {"estimate", "low", "high", "confidence"}
     Metrics = the record `evalseed runs RUN_ID --json` prints for a suite and model (cases, rows,
               ok, errors, skipped, accuracy, the kind's metrics), over the side's paired rows
@@ -137,6 +139,8 @@ class Unit:
     # metrics such as macro_f1); None for "overall", which pools suites of different kinds.
     base_metrics: dict[str, Any] | None = None
     cand_metrics: dict[str, Any] | None = None
+    # The suite's gate.min_accuracy (from the candidate run's config); None without a floor.
+    min_accuracy: float | None = None
 
 
 @dataclass
@@ -148,6 +152,11 @@ class Comparison:
     overall: Unit | None
     notes: list[str]
     failed: bool = False
+    # Why the comparison covers less than the base run (--allow-partial): one statement each;
+    # empty when it is complete. Every output repeats them.
+    partial: list[str] = field(default_factory=list)
+    # Suites only the candidate ran: {suite, model, cases, accuracy, min_accuracy, failed, reason}.
+    new_suites: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -166,6 +175,8 @@ class Comparison:
                 "units": self.units,
                 "overall": self.overall,
                 "notes": self.notes,
+                "partial": self.partial,
+                "new_suites": self.new_suites,
             }
         )
 

@@ -389,7 +389,9 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "suites": [
             {"name": sp.suite.name, "kind": sp.suite.kind, "path": sp.suite.path, "hash": sp.suite.content_hash,
              "cases": len(sp.cases), "repeats": sp.suite.repeats, "params": sp.suite.params,
-             "models": [m.name for m in sp.models]}
+             "models": [m.name for m in sp.models],
+             # compare reads the floors from the run, so a gate holds what the suite said when it ran.
+             "gate": sp.suite.gate.model_dump() if sp.suite.gate else None}
             for sp in plan.suites
         ],
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,

@@ -175,7 +175,11 @@ def test_errors_and_skips_count_as_documented(db):
     b.append(_row(None, "s", "c7", "m-260101", None, status="skipped"))
     add_run(con, "a", a)
     add_run(con, "b", b, minutes=1)
-    u = _cmp(con, "a", "b").units[0]
+    with pytest.raises(UsageError, match=r"does not cover .*1 of the 7 cases of suite s \(c5\)"):
+        _cmp(con, "a", "b")
+    cmp = _cmp(con, "a", "b", allow_partial=True)
+    assert cmp.partial == ["the candidate lacks 1 of the 7 cases of suite s (c5)"]
+    u = cmp.units[0]
     assert u.n_pairs == 5  # c0..c4
     assert u.excluded == {"both_skipped": 1, "only_in_base": 1, "only_in_cand": 1}
     assert (u.worse, u.better) == (2, 0)
@@ -289,8 +293,10 @@ def test_bad_input_is_a_usage_error(db):
     _, con = db
     add_run(con, "a", binary_rows([1, 0, 1], suite="x"))
     add_run(con, "b", binary_rows([1, 0, 1], suite="y"), minutes=1)
-    with pytest.raises(UsageError, match="no cases in common"):
+    with pytest.raises(UsageError, match="does not cover"):
         _cmp(con, "a", "b")
+    with pytest.raises(UsageError, match="no cases in common"):
+        _cmp(con, "a", "b", allow_partial=True)
     with pytest.raises(UsageError, match="no run 'zzz'"):
         _cmp(con, "a", "zzz")
     with pytest.raises(UsageError, match="--alpha"):
@@ -308,7 +314,8 @@ def test_to_dict_is_json_and_has_the_documented_keys(db):
     d = _cmp(con, "a", "b").to_dict()
     text = json.dumps(d, allow_nan=False)  # NaN must have become null
     assert json.loads(text) == d
-    assert set(d) == {"schema", "failed", "verdict", "base", "cand", "settings", "units", "overall", "notes"}
+    assert set(d) == {"schema", "failed", "verdict", "base", "cand", "settings", "units", "overall", "notes",
+                      "partial", "new_suites"}
     u = d["units"][0]
     for key in ("name", "suite", "kind", "base_model", "cand_model", "n_pairs", "repeats", "excluded",
                 "skipped_one_side", "status_counts", "base_accuracy", "cand_accuracy", "accuracy_method", "diff",
@@ -846,3 +853,101 @@ def test_gate_checks_the_baseline_before_spending_and_pins_latest(cli, stub, tmp
     assert code == 1, out + err
     with pytest.raises(UsageError, match="is the run just made"):
         compare.gate_after_run(str(db), "latest", _run_ids(db)[-1])
+
+
+# ---- completeness (issue 15, item 1): a candidate must cover the base --------------------------
+
+
+def _set_floor(con, run_id, suite, floor):
+    con.execute("UPDATE runs SET config = ? WHERE run_id = ?",
+                [json.dumps({"suites": [{"name": suite, "gate": {"min_accuracy": floor}}]}), run_id])
+
+
+def test_cli_aborted_candidate_with_half_its_cases_is_refused(db, tmp_path):
+    # Before: exit 0 with a note "may be incomplete". An aborted run that answered well on the
+    # half it reached says nothing about the other half.
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 80, suite="polarity"))
+    add_run(con, "cand", binary_rows([1] * 40, suite="polarity"), minutes=1, status="aborted")
+    con.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "did not finish (status 'aborted')" in res.output and "--allow-partial" in res.output
+    assert "Traceback" not in res.output
+    # A finished run with the same hole is refused for the hole, naming the missing cases.
+    con = store.open_db(path)
+    con.execute("UPDATE runs SET status = 'finished' WHERE run_id = 'cand'")
+    con.close()
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "40 of the 80 cases of suite polarity (c0040, c0041" in res.output
+
+
+def test_cli_allow_partial_compares_the_intersection_and_says_so_everywhere(db, tmp_path):
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 80, suite="polarity") + binary_rows([1] * 20, suite="gone"))
+    add_run(con, "cand", binary_rows([1] * 40, suite="polarity"), minutes=1, status="aborted")
+    con.close()
+    junit, md, js = tmp_path / "j.xml", tmp_path / "s.md", tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--allow-partial",
+                                   "--junit", str(junit), "--markdown", str(md), "--json", str(js)])
+    assert res.exit_code == 0, res.output
+    assert "PARTIAL comparison" in res.output and "suite gone (20 cases)" in res.output
+    assert "Partial comparison" in md.read_text()
+    d = json.loads(js.read_text())
+    assert d["settings"]["allow_partial"] is True
+    assert any("did not finish" in p for p in d["partial"]) and any("suite gone" in p for p in d["partial"])
+    assert d["units"][0]["n_pairs"] == 40
+    props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert "suite gone" in props["partial"]
+
+
+def test_cli_swapped_suite_failing_everything_fails_on_its_floor(db, tmp_path):
+    # Before: the candidate dropped a suite and added one that fails 100%: exit 0. The dropped
+    # suite is now a coverage error; with --allow-partial the new suite is held to its floor.
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 50, suite="old") + binary_rows([1] * 50, suite="kept"))
+    add_run(con, "cand", binary_rows([1] * 50, suite="kept") + binary_rows([0] * 30, suite="fresh"), minutes=1)
+    _set_floor(con, "cand", "fresh", 0.9)
+    con.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path)])
+    assert res.exit_code == 2 and "suite old (50 cases) missing" in res.output, res.output
+    junit = tmp_path / "j.xml"
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path), "--allow-partial", "--junit", str(junit)])
+    assert res.exit_code == 1, res.output
+    assert "new suite fresh: candidate accuracy 0.0% is below its floor of 90%" in res.output
+    cases = {tc.get("name"): tc for tc in ET.parse(junit).getroot().iter("testcase")}
+    assert cases["fresh"].find("failure") is not None and cases["kept"].find("failure") is None
+
+
+def test_floor_fails_a_suite_whatever_the_test_says(db):
+    # 10 cases, 100% -> 70%: 3 flips, far from significant; the floor of 0.9 fails it anyway.
+    _, con = db
+    add_run(con, "a", binary_rows([1] * 10, suite="tiny"))
+    add_run(con, "b", binary_rows([1] * 7 + [0] * 3, suite="tiny"), minutes=1)
+    assert not _cmp(con, "a", "b").failed
+    _set_floor(con, "b", "tiny", 0.9)
+    u = _cmp(con, "a", "b").units[0]
+    assert u.failed and u.min_accuracy == 0.9 and "below the suite's floor of 90%" in u.fail_reasons[0]
+
+
+def test_suite_gate_key_is_validated_and_recorded(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    text = _e2e_suite(4).replace("cases:\n", "gate: {min_accuracy: 0.75}\ncases:\n", 1)
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", text)
+    bad = write_suite(tmp_path / "bad", "polarity.yaml", text.replace("0.75", "1.5"))
+    code, _, err = cli("validate", bad)
+    assert code == 2 and "gate.min_accuracy" in err, err
+    db = tmp_path / "e.duckdb"
+    srv = stub(responder=_responder(set()))
+    assert cli("run", suite, "--base-url", srv.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    con = store.open_db(db, read_only=True)
+    try:
+        (run_id,) = _run_ids(db)
+        assert store.run_config(con, run_id)["suites"][0]["gate"] == {"min_accuracy": 0.75}
+    finally:
+        con.close()
