@@ -177,10 +177,13 @@ def compare(
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per suite)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full comparison as JSON."),
+    max_error_rate: float = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
+                                         "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3)."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
                                        "candidate lacks some of the base's or a run did not finish (every output says so)."),
 ) -> None:
-    """Compare two runs case by case; exit 1 when the candidate is significantly worse."""
+    """Compare two runs case by case; exit 1 when the candidate is significantly worse, 3 when it left
+    significantly more cases unanswered (its infrastructure failed), 2 when it does not cover the base."""
     from .compare import compare_command
 
     raise typer.Exit(_guard(
@@ -188,7 +191,7 @@ def compare(
         max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
         base_model=base_model, cand_model=cand_model, junit=str(junit) if junit else None,
         markdown=str(markdown) if markdown else None, json_path=str(json_out) if json_out else None,
-        allow_partial=allow_partial,
+        allow_partial=allow_partial, max_error_rate=max_error_rate,
     ))
 
 # ---- route (owner: router) --------------------------------------------------------------------

@@ -7,12 +7,15 @@ run holds exactly one model, with each other. When either side ran a case more t
 (`repeats > 1`), the case's pass rate over its repeats is what gets paired, and each side's
 within-model noise (how often the same model disagrees with itself) is reported.
 
-How rows count. A row passes when `passed` is true. An `error` row counts as a failure on its
-side (an error in the candidate where the base passed is a regression: users see errors, not
-exceptions). A `skipped` row counts as a failure too when the other side answered the case (a
-case the new model cannot take, e.g. too long for its window, is a capability lost), but a case
-skipped on *both* sides carries no information and is left out. Cases present in one run only
-are left out and counted (`only_in_base`, `only_in_cand`).
+How rows count. Each side's accuracy is evalseed.metrics' (an error row is a failure, a skipped
+row is left out). The quality test, its difference and the flipped cases use the cases answered
+(an `ok` row) on both sides, each case's pass rate over its ok repeats; the other cases are left
+out of it and counted by why (`left_out`). Errors and skips are compared apart, as each case's
+unanswered share of rows (`unanswered`): a significant rise above `max_error_rate` is the
+*infrastructure* verdict (exit 3), not a regression, so a 429 storm does not fail a model. A
+case skipped on *both* sides carries no information and is left out. Cases present in one run
+only are left out and counted (`only_in_base`, `only_in_cand`); without `allow_partial` a
+candidate lacking cases of the base, or a run that did not finish, is refused.
 
 Statistics (evalseed.stats). Accuracy: Wilson interval (single runs) or a bootstrap over cases
 (repeats). Difference: paired percentile bootstrap, 95%. Test: exact McNemar on the discordant
@@ -146,12 +149,21 @@ def _tally(rows: list[_Row]) -> tuple[int, int]:
     return sum(1 for r in asked if r.value), len(asked)
 
 
-def _case_value(rows: list[_Row]) -> float:
-    """What the difference and the test pair: the case's pass rate over its asked repeats, or 0
-    when the case was skipped on this side only (a capability lost counts as a failure; cases
-    skipped on both sides were left out when pairing)."""
-    k, n = _tally(rows)
-    return k / n if n else 0.0
+def _quality(rows: list[_Row]) -> float | None:
+    """What the quality test pairs: the case's pass rate over its *answered* (ok) repeats; None
+    when no repeat was answered. Errors and skips are the unanswered rate's business (`_unanswered`),
+    so a gateway's bad afternoon is not read as the model getting worse."""
+    ok = [r for r in rows if r.status == "ok"]
+    return sum(r.value for r in ok) / len(ok) if ok else None
+
+
+def _unanswered(rows: list[_Row]) -> float:
+    """The share of a case's rows that got no answer (error or skipped)."""
+    return sum(1 for r in rows if r.status != "ok") / len(rows)
+
+
+def _why_unanswered(rows: list[_Row]) -> str:
+    return "error" if any(r.status == "error" for r in rows) else "skipped"
 
 
 def _noise(cases: list[list[_Row]]) -> Noise | None:
@@ -250,9 +262,17 @@ def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
 
 def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: list | None = None) -> Unit:
     seed = seed + zlib.crc32(name.encode())  # a stream of its own per unit, stable across runs
-    bv = [_case_value(rows) for rows in p.base]
-    cv = [_case_value(rows) for rows in p.cand]
-    n = len(bv)
+    n = len(p.case_ids)
+    # The quality test runs on the cases answered on both sides; the others are counted by why.
+    answered = [i for i in range(n) if _quality(p.base[i]) is not None and _quality(p.cand[i]) is not None]
+    bv = [_quality(p.base[i]) for i in answered]
+    cv = [_quality(p.cand[i]) for i in answered]
+    left_out = {"base_error": 0, "base_skipped": 0, "cand_error": 0, "cand_skipped": 0}
+    for side, cases in (("base", p.base), ("cand", p.cand)):
+        for rows in cases:
+            if _quality(rows) is None:
+                left_out[f"{side}_{_why_unanswered(rows)}"] += 1
+    q_strata = [strata[i] for i in answered] if strata else None
     # Each side's accuracy is evalseed.metrics' figure over its paired rows, the one the run
     # summary and the report show for the same rows; the difference and the test pair cases.
     b_acc, c_acc = Accuracy.of_cases(map(_tally, p.base)), Accuracy.of_cases(map(_tally, p.cand))
@@ -261,8 +281,20 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     cand_acc = c_acc.interval(n_resamples=n_resamples, seed=seed + 2, method=method)
     skipped_one_side = {"base": sum(1 for rows in p.base if not _tally(rows)[1]),
                         "cand": sum(1 for rows in p.cand if not _tally(rows)[1])}
-    diff = stats.paired_bootstrap_diff(bv, cv, strata=strata, n_resamples=n_resamples, seed=seed)
+    diff = stats.paired_bootstrap_diff(bv, cv, strata=q_strata, n_resamples=n_resamples, seed=seed)
     p_value, worse, better = stats.sign_test(bv, cv)
+    ub = [_unanswered(rows) for rows in p.base]
+    uc = [_unanswered(rows) for rows in p.cand]
+    u_p, u_worse, u_better = stats.sign_test([-x for x in ub], [-x for x in uc])
+    rows_of = lambda side: sum(p.status_counts[side].values()) or 1  # noqa: E731
+    unanswered = {
+        "base_rate": (p.status_counts["base"].get("error", 0) + p.status_counts["base"].get("skipped", 0)) / rows_of("base"),
+        "cand_rate": (p.status_counts["cand"].get("error", 0) + p.status_counts["cand"].get("skipped", 0)) / rows_of("cand"),
+        "cand_errors": p.status_counts["cand"].get("error", 0), "cand_skipped": p.status_counts["cand"].get("skipped", 0),
+        "base_errors": p.status_counts["base"].get("error", 0), "base_skipped": p.status_counts["base"].get("skipped", 0),
+        "more": u_worse, "fewer": u_better, "diff": (sum(uc) - sum(ub)) / n if n else 0.0,
+        "p_value": u_p, "p_holm": None,
+    }
 
     def scores(cases):
         # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
@@ -290,7 +322,8 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     lat = _quantile_deltas("latency", lat_pairs, seed + 4, n_secondary)
     ttft = _quantile_deltas("ttft", ttft_pairs, seed + 6, n_secondary)
     flips: dict[str, list[Flip]] = {"regressed": [], "improved": []}
-    for cid, b, c, x, y in zip(p.case_ids, p.base, p.cand, bv, cv):
+    for cid, b, c, x, y in zip([p.case_ids[i] for i in answered], [p.base[i] for i in answered],
+                               [p.cand[i] for i in answered], bv, cv):
         if x != y:
             flips["regressed" if y < x else "improved"].append(
                 Flip(cid, x, y, _status_summary(b), _status_summary(c),
@@ -298,6 +331,7 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
             )
     return Unit(
         name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
+        n_answered=len(answered), left_out=left_out, unanswered=unanswered,
         repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
         excluded=p.excluded, skipped_one_side=skipped_one_side, status_counts=p.status_counts,
         base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
@@ -362,6 +396,22 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
             u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% exceeds +{100 * limit:g}% but is not significant")
 
 
+def _judge_errors(u: Unit, alpha: float, max_error_rate: float) -> None:
+    """The infrastructure verdict: the candidate left more than `max_error_rate` of its rows
+    unanswered (error or skipped) and significantly more cases than the base (sign test on the
+    per-case unanswered share, Holm over the units). Not a quality regression: exit 3."""
+    e = u.unanswered
+    p_holm = e["p_holm"] if e["p_holm"] is not None else e["p_value"]
+    if e["cand_rate"] > max_error_rate and e["diff"] > 0 and p_holm < alpha:
+        u.infra_failed = True
+        u.reasons.append(
+            f"the candidate's infrastructure failed: {100 * e['cand_rate']:.1f}% of its rows unanswered "
+            f"({e['cand_errors']} errors, {e['cand_skipped']} skipped) against {100 * e['base_rate']:.1f}% for the base, "
+            f"more on {e['more']} cases and fewer on {e['fewer']}, Holm p{_fmt_p(p_holm)}; above --max-error-rate "
+            f"{100 * max_error_rate:g}%: not a quality regression, rerun or resume it")
+        u.infra_reasons.append(u.reasons[-1])
+
+
 def _fmt_p(p: float | None) -> str:
     """`=0.026` or `<0.001`, to follow a `p`."""
     if p is None or math.isnan(p):
@@ -371,7 +421,7 @@ def _fmt_p(p: float | None) -> str:
 
 def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: float,
               max_cost_increase: float | None, max_latency_increase: float | None,
-              n_resamples: int, seed: int) -> tuple[list[Unit], Unit | None]:
+              n_resamples: int, seed: int, max_error_rate: float = 0.02) -> tuple[list[Unit], Unit | None]:
     """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
     rows are paired, so the decision can be exercised on simulated pairs without a database."""
     units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
@@ -392,8 +442,12 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
     family = units + ([overall] if overall else [])
     for u, ph in zip(family, stats.holm([u.p_value for u in family])):
         u.p_holm = ph
+    # Errors are a family of their own: a storm of 429s must not spend the quality tests' alpha.
+    for u, ph in zip(family, stats.holm([u.unanswered["p_value"] for u in family])):
+        u.unanswered["p_holm"] = ph
     for u in family:
         _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
+        _judge_errors(u, alpha, max_error_rate)
     return units, overall
 
 
@@ -415,6 +469,7 @@ def compare_runs(
     seed: int = stats.DEFAULT_SEED,
     details: bool = True,
     allow_partial: bool = False,
+    max_error_rate: float = 0.02,
 ) -> Comparison:
     """Compare two stored runs; see the module docstring for pairing, counting and the gate.
 
@@ -430,6 +485,8 @@ def compare_runs(
         raise UsageError(f"--alpha must be between 0 and 1 (e.g. 0.05), not {alpha}.")
     if not 0 <= min_drop < 1:
         raise UsageError(f"--min-drop is an accuracy difference between 0 and 1 (0.02 = 2 points), not {min_drop}.")
+    if not 0 <= max_error_rate <= 1:
+        raise UsageError(f"--max-error-rate is a share of rows between 0 and 1 (0.02 = 2%), not {max_error_rate}.")
     for flag, v in (("--max-cost-increase", max_cost_increase), ("--max-latency-increase", max_latency_increase)):
         if v is not None and v < 0:
             raise UsageError(f"{flag} is a ratio >= 0 (0.2 = +20%), not {v}.")
@@ -493,16 +550,19 @@ def compare_runs(
         )
 
     units, overall = _verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
-                               max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed)
+                               max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed,
+                               max_error_rate=max_error_rate)
     family = units + ([overall] if overall else [])
     _attach_metrics(con, base_id, cand_id, paired, units)
     if details:
         _attach_details(con, base_id, cand_id, units)
     settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
-                "max_latency_increase": max_latency_increase, "allow_partial": allow_partial, "confidence": 0.95,
+                "max_latency_increase": max_latency_increase, "max_error_rate": max_error_rate,
+                "allow_partial": allow_partial, "confidence": 0.95,
                 "n_resamples": n_resamples, "seed": seed}
     return Comparison(base_side, cand_side, settings, units, overall, notes,
                       failed=any(u.failed for u in family) or any(n["failed"] for n in new_suites),
+                      infra_failed=any(u.infra_failed for u in family),
                       partial=partial, new_suites=new_suites)
 
 
@@ -617,8 +677,10 @@ def compare_command(
     markdown: str | None = None,
     json_path: str | None = None,
     allow_partial: bool = False,
+    max_error_rate: float = 0.02,
 ) -> int:
-    """The `evalseed compare` body: compare, print the table, write the files; 1 on regression."""
+    """The `evalseed compare` body: compare, print the table, write the files; 1 on a quality
+    regression, else 3 when the candidate's infrastructure failed, else 0."""
     from . import store
     from .compare_output import print_table, write_json, write_junit, write_markdown
 
@@ -629,7 +691,8 @@ def compare_command(
     try:
         cmp = compare_runs(con, base_run, cand_run, alpha=alpha, min_drop=min_drop,
                            max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
-                           base_model=base_model, cand_model=cand_model, allow_partial=allow_partial)
+                           base_model=base_model, cand_model=cand_model, allow_partial=allow_partial,
+                           max_error_rate=max_error_rate)
     finally:
         con.close()
     # Files first: a closed stdout (`| head`) must not cost the CI job its report.
@@ -640,7 +703,8 @@ def compare_command(
     if json_path:
         write_json(cmp, json_path)
     print_table(cmp)
-    return 1 if cmp.failed else 0
+    # A quality regression found on the cases both sides answered stands whatever the errors.
+    return 1 if cmp.failed else (3 if cmp.infra_failed else 0)
 
 
 def check_baseline(db_path: str, base_ref: str) -> str:

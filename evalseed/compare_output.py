@@ -64,7 +64,27 @@ def _models(u: Unit) -> str:
 
 
 def _verdict_word(u: Unit) -> str:
-    return "REGRESSION" if u.failed else ("improved" if u.verdict == "improvement" else "ok")
+    if u.failed:
+        return "REGRESSION"
+    if u.infra_failed:
+        return "INFRA FAILED"
+    return "improved" if u.verdict == "improvement" else "ok"
+
+
+def _unanswered_cell(u: Unit) -> str:
+    e = u.unanswered
+    return f"{_pct(e.get('base_rate'))} → {_pct(e.get('cand_rate'))}" if e else "-"
+
+
+def _left_out_text(u: Unit) -> str | None:
+    """Why cases are missing from the quality test, or None when every paired case is in it."""
+    lo = {k: v for k, v in (u.left_out or {}).items() if v}
+    if not lo:
+        return None
+    parts = [f"{v} {k.split('_')[1].replace('error', 'errors')} on the {'base' if k.startswith('base') else 'candidate'}"
+             for k, v in lo.items()]
+    return (f"{u.n_pairs - u.n_answered} of {u.n_pairs} cases left out of the quality test, unanswered "
+            f"({', '.join(parts)}); accuracy counts errors as failures")
 
 
 # ---- terminal ---------------------------------------------------------------------------------
@@ -90,16 +110,16 @@ def print_table(cmp: Comparison, file=None) -> None:
                   caption_justify="left")
     cols = [("suite", "left")] + ([("models", "left")] if many else []) + [
         ("n", "right"), ("base acc", "right"), ("cand acc", "right"), ("diff pts", "right"),
-        ("worse/better", "right"), ("p Holm", "right"), ("cost", "right"), ("p50 latency", "right"),
-        ("verdict", "left")]
+        ("worse/better", "right"), ("p Holm", "right"), ("unanswered", "right"), ("cost", "right"),
+        ("p50 latency", "right"), ("verdict", "left")]
     for col, just in cols:
         table.add_column(col, justify=just)
     for u in _rows(cmp):
-        style = "red" if u.failed else ("green" if u.verdict == "improvement" else None)
+        style = "red" if u.failed else ("yellow" if u.infra_failed else ("green" if u.verdict == "improvement" else None))
         cells = [u.name] + ([_models(u)] if many else []) + [
             str(u.n_pairs), _acc_cell(u, "base"), _acc_cell(u, "cand"), _diff_cell(u),
-            f"{u.worse}/{u.better}", _p(u.p_holm), _delta_text(u.cost), _delta_text(u.latency_p50),
-            _verdict_word(u)]
+            f"{u.worse}/{u.better}", _p(u.p_holm), _unanswered_cell(u), _delta_text(u.cost),
+            _delta_text(u.latency_p50), _verdict_word(u)]
         table.add_row(*cells, style=style)
     console.print(table)
     for u in _rows(cmp):
@@ -107,9 +127,11 @@ def print_table(cmp: Comparison, file=None) -> None:
                  for side, n in u.noise.items() if n]
         if noise:
             console.print(f"  {u.name} within-model noise: " + "; ".join(noise))
-        if u.failed:
+        if u.failed or u.infra_failed:
             for r in u.reasons:
                 console.print(f"  [red]{u.name}[/]: {r}", markup=True)
+        if (lo := _left_out_text(u)):
+            console.print(f"  {u.name}: {lo}", markup=False)
         flips = u.flips["regressed"]
         if flips and (u.failed or len(flips) <= _FLIPS_SHOWN_TERMINAL):
             shown = ", ".join(f.case_id for f in flips[:_FLIPS_SHOWN_TERMINAL])
@@ -125,6 +147,9 @@ def print_table(cmp: Comparison, file=None) -> None:
                       "only the cases both runs hold were compared.")
     if cmp.failed:
         console.print("[bold red]verdict: REGRESSION[/] (exit 1)")
+    elif cmp.infra_failed:
+        console.print("[bold yellow]verdict: the candidate's infrastructure failed[/] (exit 3): too many cases went "
+                      "unanswered to judge it; not a quality regression")
     else:
         console.print("[bold green]verdict: no regression[/]")
 
@@ -145,7 +170,7 @@ def render_markdown(cmp: Comparison) -> str:
     b, c = cmp.base, cmp.cand
     s = cmp.settings
     lines = [
-        f"## evalseed compare: {'❌ regression' if cmp.failed else '✅ no regression'}",
+        f"## evalseed compare: {'❌ regression' if cmp.failed else ('⚠ infrastructure failure' if cmp.infra_failed else '✅ no regression')}",
         "",
         f"Base {_md_escape(b.run_id)} ({_md_escape(', '.join(b.models))}) vs candidate {_md_escape(c.run_id)} "
         f"({_md_escape(', '.join(c.models))}). "
@@ -157,22 +182,24 @@ def render_markdown(cmp: Comparison) -> str:
         *([f"> ⚠ **Partial comparison** (--allow-partial): {_md_escape('; '.join(cmp.partial))}; "
            "only the cases both runs hold were compared.", ""] if cmp.partial else []),
         "| suite | models | n | base acc | cand acc | diff pts [95% CI] | pass→fail / fail→pass | p (Holm) "
-        "| cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| unanswered | cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for u in _rows(cmp):
         name = f"**{_md_escape(u.name)}**" if u.failed else _md_escape(u.name)
         lines.append(
             f"| {name} | {_md_escape(_models(u))} | {u.n_pairs} | {_acc_cell(u, 'base')} | {_acc_cell(u, 'cand')} "
-            f"| {_diff_cell(u)} | {u.worse} / {u.better} | {_p(u.p_holm)} | {_delta_text(u.cost)} "
+            f"| {_diff_cell(u)} | {u.worse} / {u.better} | {_p(u.p_holm)} | {_unanswered_cell(u)} | {_delta_text(u.cost)} "
             f"| {_delta_text(u.latency_p50)} | {_delta_text(u.latency_p95)} | {_delta_text(u.ttft_p50)} "
-            f"| {'❌ regression' if u.failed else ('⬆ improved' if u.verdict == 'improvement' else 'ok')} |"
+            f"| {'❌ regression' if u.failed else ('⚠ infrastructure' if u.infra_failed else ('⬆ improved' if u.verdict == 'improvement' else 'ok'))} |"
         )
     lines.append("")
     for u in _rows(cmp):
-        if u.failed:
+        if u.failed or u.infra_failed:
             for r in u.reasons:
                 lines.append(f"- **{_md_escape(u.name)}**: {_md_escape(r)}")
+        if (lo := _left_out_text(u)):
+            lines.append(f"- {_md_escape(u.name)}: {_md_escape(lo)}")
         for side, n in u.noise.items():
             if n:
                 lines.append(f"- {_md_escape(u.name)}: {side} model disagrees with itself on "
@@ -223,11 +250,12 @@ def render_junit(cmp: Comparison) -> str:
 
     rows = _rows(cmp)
     failures = sum(u.failed for u in rows) + sum(n["failed"] for n in cmp.new_suites)
+    errors = sum(u.infra_failed and not u.failed for u in rows)
     tests = len(rows) + len(cmp.new_suites)
     root = ET.Element("testsuites", name="evalseed compare", tests=str(tests), failures=str(failures),
-                      errors="0")
+                      errors=str(errors))
     suite = ET.SubElement(root, "testsuite", name=f"evalseed compare {cmp.base.run_id} -> {cmp.cand.run_id}",
-                          tests=str(tests), failures=str(failures), errors="0", skipped="0")
+                          tests=str(tests), failures=str(failures), errors=str(errors), skipped="0")
     props = ET.SubElement(suite, "properties")
     for k, v in (("base_run", cmp.base.run_id), ("cand_run", cmp.cand.run_id),
                  *((f"setting.{k}", v) for k, v in cmp.settings.items() if v is not None)):
@@ -244,7 +272,9 @@ def render_junit(cmp: Comparison) -> str:
         tc = ET.SubElement(suite, "testcase", classname="evalseed.compare", name=u.name, time="0")
         summary = (f"{_models(u)}: n={u.n_pairs}, accuracy {_pct(u.base_accuracy.estimate)} -> "
                    f"{_pct(u.cand_accuracy.estimate)}, diff {_diff_cell(u)} pts, "
-                   f"{u.worse} pass->fail / {u.better} fail->pass, Holm p={_p(u.p_holm)}")
+                   f"{u.worse} pass->fail / {u.better} fail->pass, Holm p={_p(u.p_holm)}, "
+                   f"unanswered {_unanswered_cell(u).replace('→', '->')}")
+        lo = _left_out_text(u)
         if u.failed:
             fail_reasons = u.fail_reasons or u.reasons
             body = [summary, *u.reasons]
@@ -253,7 +283,11 @@ def render_junit(cmp: Comparison) -> str:
                 body.append("pass->fail: " + ", ".join(f.case_id for f in regressed))
             f = ET.SubElement(tc, "failure", message=f"{u.name}: {fail_reasons[0]}", type="regression")
             f.text = "\n".join(body)
-        ET.SubElement(tc, "system-out").text = "\n".join([summary, *u.reasons])
+        elif u.infra_failed:
+            # JUnit's <error>: the test could not be carried out, which is what happened.
+            e = ET.SubElement(tc, "error", message=f"{u.name}: {u.infra_reasons[0]}", type="infrastructure")
+            e.text = "\n".join([summary, *u.reasons])
+        ET.SubElement(tc, "system-out").text = "\n".join([summary, *([lo] if lo else []), *u.reasons])
     if cmp.partial:
         ET.SubElement(suite, "system-out").text = (
             "PARTIAL comparison (--allow-partial): " + "; ".join(cmp.partial))

@@ -182,16 +182,17 @@ def test_errors_and_skips_count_as_documented(db):
     u = cmp.units[0]
     assert u.n_pairs == 5  # c0..c4
     assert u.excluded == {"both_skipped": 1, "only_in_base": 1, "only_in_cand": 1}
-    assert (u.worse, u.better) == (2, 0)
-    flips = {f.case_id: f for f in u.flips["regressed"]}
-    assert flips["c1"].cand_status == "error" and "timed out" in flips["c1"].cand_error
-    assert flips["c2"].cand_status == "skipped"
+    # The quality test sees c0, c3, c4 (answered on both sides): no change there. c1 (error) and
+    # c2 (skipped) are left out of it, counted by why, and compared as the unanswered rate.
+    assert u.n_answered == 3 and (u.worse, u.better) == (0, 0) and u.diff.estimate == 0
+    assert u.left_out == {"base_error": 0, "base_skipped": 0, "cand_error": 1, "cand_skipped": 1}
+    assert u.unanswered["cand_rate"] == pytest.approx(2 / 5) and u.unanswered["base_rate"] == 0
+    assert (u.unanswered["more"], u.unanswered["fewer"]) == (2, 0)
     assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1}
-    # Each side's accuracy is the metrics' figure over its paired rows: the candidate's skipped c2
-    # is left out (3 of 4 asked cases passed), while the difference counts it as failed.
+    # Each side's accuracy stays the metrics' figure over its paired rows: the candidate's error
+    # c1 is a failure, its skipped c2 is left out (3 of 4 asked cases passed).
     assert u.skipped_one_side == {"base": 0, "cand": 1}
     assert (u.base_accuracy.estimate, u.cand_accuracy.estimate) == (1.0, 3 / 4)
-    assert u.diff.estimate == pytest.approx(-2 / 5)
     m = u.cand_metrics
     assert (m["cases"], m["ok"], m["errors"], m["skipped"], m["accuracy"]) == (5, 3, 1, 1, 3 / 4)
 
@@ -314,7 +315,7 @@ def test_to_dict_is_json_and_has_the_documented_keys(db):
     d = _cmp(con, "a", "b").to_dict()
     text = json.dumps(d, allow_nan=False)  # NaN must have become null
     assert json.loads(text) == d
-    assert set(d) == {"schema", "failed", "verdict", "base", "cand", "settings", "units", "overall", "notes",
+    assert set(d) == {"schema", "failed", "infra_failed", "verdict", "base", "cand", "settings", "units", "overall", "notes",
                       "partial", "new_suites"}
     u = d["units"][0]
     for key in ("name", "suite", "kind", "base_model", "cand_model", "n_pairs", "repeats", "excluded",
@@ -398,8 +399,17 @@ def test_an_injected_ten_point_drop_on_400_cases_always_fails(tmp_path_factory, 
     add_run(con, "a", a)
     add_run(con, "b", b, minutes=1)
     c = compare.compare_runs(con, "a", "b", n_resamples=300)
-    assert c.failed and c.units[0].failed
-    assert c.units[0].diff.estimate == pytest.approx(-0.10)
+    u = c.units[0]
+    # The one accuracy counts the errors as failures: 10 points down either way.
+    assert u.cand_accuracy.estimate == pytest.approx(u.base_accuracy.estimate - 0.10)
+    if errors_as_drop:
+        # 20 cases unanswered (5% of the rows) is the infrastructure verdict; the quality test
+        # sees the other 20 lost cases among the 380 answered on both sides.
+        assert c.infra_failed and u.infra_failed and u.n_answered == 380
+        assert u.diff.estimate == pytest.approx(-20 / 380)
+    else:
+        assert c.failed and u.failed and not c.infra_failed
+        assert u.diff.estimate == pytest.approx(-0.10)
     con.close()
 
 
@@ -951,3 +961,72 @@ def test_suite_gate_key_is_validated_and_recorded(cli, stub, tmp_path):
         assert store.run_config(con, run_id)["suites"][0]["gate"] == {"min_accuracy": 0.75}
     finally:
         con.close()
+
+
+# ---- errors apart from quality (issue 15, item 2) -----------------------------------------------
+
+
+def test_cli_errors_are_an_infrastructure_verdict_not_a_regression(db, tmp_path):
+    # Before: 30 of 200 candidate rows were gateway errors on cases the base passed: exit 1.
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 150 + [0] * 50))
+    cand = binary_rows([1] * 150 + [0] * 50, model="seed-1-6-260301")
+    for r in cand[:30]:
+        r.update(status="error", passed=None, score=None, error="RateLimitError: 429 (gave up after 6 attempts)")
+    add_run(con, "cand", cand, minutes=1)
+    con.close()
+    runner = CliRunner()
+    junit, js = tmp_path / "j.xml", tmp_path / "c.json"
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path), "--junit", str(junit), "--json", str(js)])
+    assert res.exit_code == 3, res.output
+    assert "infrastructure failed" in res.output and "REGRESSION" not in res.output
+    assert "30 of 200 cases left out of the quality test, unanswered (30 errors on the candidate)" in res.output
+    d = json.loads(js.read_text())
+    assert d["verdict"] == "infrastructure failure" and not d["failed"] and d["infra_failed"]
+    u = d["units"][0]
+    assert u["n_answered"] == 170 and u["cand_accuracy"]["estimate"] == pytest.approx(120 / 200)
+    (tc,) = ET.parse(junit).getroot().iter("testcase")
+    assert tc.find("error").get("type") == "infrastructure" and tc.find("failure") is None
+    # --max-error-rate tunes it: 15% unanswered allowed means no verdict at all.
+    res = runner.invoke(app, ["compare", "base", "cand", "--db", str(path), "--max-error-rate", "0.2"])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_real_regression_beside_errors_is_still_exit_one(db):
+    _, con = db
+    add_run(con, "base", binary_rows([1] * 200))
+    cand = binary_rows([1] * 140 + [0] * 60)
+    for r in cand[:30]:
+        r.update(status="error", passed=None, score=None, error="APITimeoutError")
+    add_run(con, "cand", cand, minutes=1)
+    c = _cmp(con, "base", "cand")
+    assert c.failed and c.infra_failed and c.verdict == "regression"
+
+
+def _storm_responder(storm: set[int]):
+    from evalseed.testing.stub_server import Reply, last_message_text
+
+    good = _responder(set())
+
+    def respond(body):
+        i = int(re.search(r"review number (\d+)", last_message_text(body)).group(1))
+        return Reply(fault="429") if i in storm else good(body)
+
+    return respond
+
+
+def test_run_gate_429_storm_exits_three_not_one(cli, stub, tmp_path):
+    # Before: the 429s after every retry became error rows, counted as failures: exit 1.
+    from conftest import write_suite
+
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(60))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    assert cli("run", suite, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    (base_id,) = _run_ids(db)
+    stormy = stub(responder=_storm_responder(set(range(0, 60, 3))))
+    code, out, err = cli("run", suite, "--base-url", stormy.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--max-attempts", "1", "--baseline", base_id, "--gate")
+    assert code == 3, out + err
+    assert "infrastructure failed" in out and "REGRESSION" not in out
