@@ -329,7 +329,7 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
                 Flip(cid, x, y, _status_summary(b), _status_summary(c),
                      next((r.error for r in b if r.error), None), next((r.error for r in c if r.error), None))
             )
-    return Unit(
+    u = Unit(
         name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
         n_answered=len(answered), left_out=left_out, unanswered=unanswered,
         repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
@@ -342,6 +342,9 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
         cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
         latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
     )
+    # Not part of the result tree (no dataclass field): what the power figures are computed from.
+    u._quality_pairs = (bv, cv)
+    return u
 
 
 def _status_summary(rows: list[_Row]) -> str:
@@ -412,6 +415,48 @@ def _judge_errors(u: Unit, alpha: float, max_error_rate: float) -> None:
         u.infra_reasons.append(u.reasons[-1])
 
 
+POWER = 0.8  # the power the minimum detectable drop is quoted at
+
+
+def _power(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
+    """What this unit can detect at its size. Holm's strictest step tests at alpha/tests, which is
+    what one regressing suite among unchanged ones faces. The minimum detectable drop (80% power)
+    is the normal approximation of the paired test: (z_{1-a/2} + z_0.8) * sd / sqrt(n), with sd the
+    observed spread of the per-case differences, but never below what a pure shift allows (a drop
+    delta moves at least delta/step cases by at least `step`, the finest per-case change the repeat
+    counts allow); then at least --min-drop. `min_flips` is exact: the fewest cases going from
+    pass to fail, none the other way, that the test would call significant at that level; a unit
+    with fewer cases that can get worse cannot fail at all."""
+    from statistics import NormalDist
+
+    bv, cv = getattr(u, "_quality_pairs", ([], []))
+    n = len(bv)
+    level = alpha / tests
+    out = {"power": POWER, "tests": tests, "level": level, "mdd": None, "min_flips": None, "can_fail": False,
+           "warning": None}
+    if not n:
+        out["warning"] = f"{u.name}: no case answered on both sides, so nothing can be detected"
+        return out
+    k = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(POWER)
+    v = sum((c - b) ** 2 for b, c in zip(bv, cv)) / n
+    step = 1 / math.lcm(max(u.repeats.get("base", 1), 1), max(u.repeats.get("cand", 1), 1))
+    mdd = max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+    flips = next((j for j in range(1, n + 1) if stats.mcnemar_exact(j, 0) < level and j / n > min_drop), None)
+    can_worsen = sum(1 for b in bv if b > 0)
+    base_acc = sum(bv) / n
+    out.update(mdd=mdd, min_flips=flips, can_fail=flips is not None and flips <= can_worsen)
+    if not out["can_fail"]:
+        out["warning"] = (f"{u.name} cannot fail the gate: with {n} cases and {tests} tests under Holm, even every "
+                          f"case that passed going to fail would not be significant at alpha; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    elif mdd >= base_acc:
+        out["warning"] = (f"{u.name} can hardly fail the gate: it needs at least {flips} of its {n} cases to go from "
+                          f"pass to fail with none the other way (a drop of {100 * flips / n:.0f} pts), and a drop "
+                          f"is caught 80% of the time only above {100 * mdd:.0f} pts; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    return out
+
+
 def _fmt_p(p: float | None) -> str:
     """`=0.026` or `<0.001`, to follow a `p`."""
     if p is None or math.isnan(p):
@@ -446,6 +491,7 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
     for u, ph in zip(family, stats.holm([u.unanswered["p_value"] for u in family])):
         u.unanswered["p_holm"] = ph
     for u in family:
+        u.power = _power(u, alpha, min_drop, len(family))
         _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall

@@ -76,6 +76,13 @@ def _unanswered_cell(u: Unit) -> str:
     return f"{_pct(e.get('base_rate'))} → {_pct(e.get('cand_rate'))}" if e else "-"
 
 
+def _mdd_cell(u: Unit) -> str:
+    mdd = (u.power or {}).get("mdd")
+    if mdd is None:
+        return "-"
+    return f"{100 * mdd:.0f} pts" + ("" if u.power.get("can_fail") else " (cannot fail)")
+
+
 def _left_out_text(u: Unit) -> str | None:
     """Why cases are missing from the quality test, or None when every paired case is in it."""
     lo = {k: v for k, v in (u.left_out or {}).items() if v}
@@ -106,11 +113,13 @@ def print_table(cmp: Comparison, file=None) -> None:
     many = len(pairs) > 1
     if not many:
         console.print(f"models: {_models(cmp.units[0])}", markup=False)
-    table = Table(show_lines=False, header_style="bold", caption="[..] = 95% intervals; cost in % of base mean per case",
+    table = Table(show_lines=False, header_style="bold",
+                  caption="[..] = 95% intervals; detectable = the drop caught 80% of the time at this size; "
+                          "cost in % of base mean per case",
                   caption_justify="left")
     cols = [("suite", "left")] + ([("models", "left")] if many else []) + [
         ("n", "right"), ("base acc", "right"), ("cand acc", "right"), ("diff pts", "right"),
-        ("worse/better", "right"), ("p Holm", "right"), ("unanswered", "right"), ("cost", "right"),
+        ("worse/better", "right"), ("p Holm", "right"), ("detectable", "right"), ("unanswered", "right"), ("cost", "right"),
         ("p50 latency", "right"), ("verdict", "left")]
     for col, just in cols:
         table.add_column(col, justify=just)
@@ -118,7 +127,7 @@ def print_table(cmp: Comparison, file=None) -> None:
         style = "red" if u.failed else ("yellow" if u.infra_failed else ("green" if u.verdict == "improvement" else None))
         cells = [u.name] + ([_models(u)] if many else []) + [
             str(u.n_pairs), _acc_cell(u, "base"), _acc_cell(u, "cand"), _diff_cell(u),
-            f"{u.worse}/{u.better}", _p(u.p_holm), _unanswered_cell(u), _delta_text(u.cost),
+            f"{u.worse}/{u.better}", _p(u.p_holm), _mdd_cell(u), _unanswered_cell(u), _delta_text(u.cost),
             _delta_text(u.latency_p50), _verdict_word(u)]
         table.add_row(*cells, style=style)
     console.print(table)
@@ -132,6 +141,8 @@ def print_table(cmp: Comparison, file=None) -> None:
                 console.print(f"  [red]{u.name}[/]: {r}", markup=True)
         if (lo := _left_out_text(u)):
             console.print(f"  {u.name}: {lo}", markup=False)
+        if (u.power or {}).get("warning"):
+            console.print(f"  [yellow]warning[/]: {u.power['warning']}", markup=True)
         flips = u.flips["regressed"]
         if flips and (u.failed or len(flips) <= _FLIPS_SHOWN_TERMINAL):
             shown = ", ".join(f.case_id for f in flips[:_FLIPS_SHOWN_TERMINAL])
@@ -182,14 +193,14 @@ def render_markdown(cmp: Comparison) -> str:
         *([f"> ⚠ **Partial comparison** (--allow-partial): {_md_escape('; '.join(cmp.partial))}; "
            "only the cases both runs hold were compared.", ""] if cmp.partial else []),
         "| suite | models | n | base acc | cand acc | diff pts [95% CI] | pass→fail / fail→pass | p (Holm) "
-        "| unanswered | cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| detectable drop | unanswered | cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for u in _rows(cmp):
         name = f"**{_md_escape(u.name)}**" if u.failed else _md_escape(u.name)
         lines.append(
             f"| {name} | {_md_escape(_models(u))} | {u.n_pairs} | {_acc_cell(u, 'base')} | {_acc_cell(u, 'cand')} "
-            f"| {_diff_cell(u)} | {u.worse} / {u.better} | {_p(u.p_holm)} | {_unanswered_cell(u)} | {_delta_text(u.cost)} "
+            f"| {_diff_cell(u)} | {u.worse} / {u.better} | {_p(u.p_holm)} | {_mdd_cell(u)} | {_unanswered_cell(u)} | {_delta_text(u.cost)} "
             f"| {_delta_text(u.latency_p50)} | {_delta_text(u.latency_p95)} | {_delta_text(u.ttft_p50)} "
             f"| {'❌ regression' if u.failed else ('⚠ infrastructure' if u.infra_failed else ('⬆ improved' if u.verdict == 'improvement' else 'ok'))} |"
         )
@@ -200,6 +211,8 @@ def render_markdown(cmp: Comparison) -> str:
                 lines.append(f"- **{_md_escape(u.name)}**: {_md_escape(r)}")
         if (lo := _left_out_text(u)):
             lines.append(f"- {_md_escape(u.name)}: {_md_escape(lo)}")
+        if (u.power or {}).get("warning"):
+            lines.append(f"- ⚠ {_md_escape(u.power['warning'])}")
         for side, n in u.noise.items():
             if n:
                 lines.append(f"- {_md_escape(u.name)}: {side} model disagrees with itself on "
@@ -273,7 +286,8 @@ def render_junit(cmp: Comparison) -> str:
         summary = (f"{_models(u)}: n={u.n_pairs}, accuracy {_pct(u.base_accuracy.estimate)} -> "
                    f"{_pct(u.cand_accuracy.estimate)}, diff {_diff_cell(u)} pts, "
                    f"{u.worse} pass->fail / {u.better} fail->pass, Holm p={_p(u.p_holm)}, "
-                   f"unanswered {_unanswered_cell(u).replace('→', '->')}")
+                   f"unanswered {_unanswered_cell(u).replace('→', '->')}, "
+                   f"detectable drop (80% power) {_mdd_cell(u)}")
         lo = _left_out_text(u)
         if u.failed:
             fail_reasons = u.fail_reasons or u.reasons
@@ -287,7 +301,9 @@ def render_junit(cmp: Comparison) -> str:
             # JUnit's <error>: the test could not be carried out, which is what happened.
             e = ET.SubElement(tc, "error", message=f"{u.name}: {u.infra_reasons[0]}", type="infrastructure")
             e.text = "\n".join([summary, *u.reasons])
-        ET.SubElement(tc, "system-out").text = "\n".join([summary, *([lo] if lo else []), *u.reasons])
+        warn = (u.power or {}).get("warning")
+        ET.SubElement(tc, "system-out").text = "\n".join(
+            [summary, *([lo] if lo else []), *([f"warning: {warn}"] if warn else []), *u.reasons])
     if cmp.partial:
         ET.SubElement(suite, "system-out").text = (
             "PARTIAL comparison (--allow-partial): " + "; ".join(cmp.partial))

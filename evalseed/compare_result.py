@@ -38,7 +38,8 @@ are compared apart (`unanswered`).
             "n_answered": int, "left_out": {"base_error", "base_skipped", "cand_error", "cand_skipped"},
             "unanswered": {"base_rate", "cand_rate", "base_errors", "base_skipped", "cand_errors",
                            "cand_skipped", "more", "fewer", "diff", "p_value", "p_holm"},
-            "infra_failed": bool, "infra_reasons": [str]}
+            "infra_failed": bool, "infra_reasons": [str],
+            "power": {"power", "tests", "level", "mdd", "min_flips", "can_fail", "warning"}}
     Interval = {"estimate", "low", "high", "confidence"}
     Metrics = the record `evalseed runs RUN_ID --json` prints for a suite and model (cases, rows,
               ok, errors, skipped, accuracy, the kind's metrics), over the side's paired rows
@@ -157,6 +158,10 @@ class Unit:
     unanswered: dict[str, Any] = field(default_factory=dict)
     infra_failed: bool = False
     infra_reasons: list[str] = field(default_factory=list)
+    # What the unit can detect (compare._power): {power (0.8), tests (the Holm family's size),
+    # level (alpha / tests), mdd (minimum detectable drop at that power and level, accuracy units),
+    # min_flips (fewest pass->fail cases that could fail it), can_fail, warning (str or null)}.
+    power: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1030,3 +1030,66 @@ def test_run_gate_429_storm_exits_three_not_one(cli, stub, tmp_path):
                          "--no-progress", "--max-attempts", "1", "--baseline", base_id, "--gate")
     assert code == 3, out + err
     assert "infrastructure failed" in out and "REGRESSION" not in out
+
+
+# ---- power made visible (issue 15, item 3) ------------------------------------------------------
+
+
+def _six_suites(con, tiny_base, tiny_cand):
+    rng = np.random.default_rng(3)
+    a = binary_rows(tiny_base, suite="tiny")
+    b = binary_rows(tiny_cand, suite="tiny")
+    for s in range(5):
+        v = (rng.random(100) < 0.8).astype(int)
+        a += binary_rows(v, suite=f"big{s}")
+        b += binary_rows(v, suite=f"big{s}")
+    add_run(con, "base", a)
+    add_run(con, "cand", b, minutes=1)
+    con.close()
+
+
+def test_cli_a_ten_case_suite_that_cannot_really_fail_is_flagged_everywhere(db, tmp_path):
+    # Before: 100% -> 40% on a 10-case suite beside 5 others passed silently.
+    path, con = db
+    _six_suites(con, [1] * 10, [1] * 4 + [0] * 6)
+    junit, md, js = tmp_path / "j.xml", tmp_path / "s.md", tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--junit", str(junit),
+                                   "--markdown", str(md), "--json", str(js)])
+    assert res.exit_code == 0, res.output  # the test itself is right not to reject on 6 flips
+    assert "tiny can hardly fail the gate: it needs at least 9 of its 10 cases" in res.output
+    assert "detectable" in res.output
+    assert "tiny can hardly fail the gate" in md.read_text() and "detectable drop" in md.read_text()
+    cases = {tc.get("name"): tc for tc in ET.parse(junit).getroot().iter("testcase")}
+    assert "warning: tiny can hardly fail" in cases["tiny"].find("system-out").text
+    assert "detectable drop (80% power)" in cases["big0"].find("system-out").text
+    d = json.loads(js.read_text())
+    tiny = next(u for u in d["units"] if u["name"] == "tiny")
+    assert tiny["power"]["tests"] == 7 and tiny["power"]["min_flips"] == 9 and tiny["power"]["can_fail"]
+    assert tiny["power"]["mdd"] > 1.0
+    big = next(u for u in d["units"] if u["name"] == "big0")
+    assert big["power"]["warning"] is None and 0.02 <= big["power"]["mdd"] < 0.5
+
+
+def test_a_suite_that_cannot_fail_at_all_says_so(db):
+    # Half the cases already fail: at most 5 can go pass -> fail, and 9 would be needed.
+    _, con = db
+    _six_suites(con, [1] * 5 + [0] * 5, [0] * 10)
+    con2 = store.open_db(db[0], read_only=True)
+    try:
+        tiny = next(u for u in _cmp(con2, "base", "cand").units if u.name == "tiny")
+    finally:
+        con2.close()
+    assert not tiny.failed and not tiny.power["can_fail"]
+    assert "tiny cannot fail the gate" in tiny.power["warning"]
+
+
+def test_minimum_detectable_drop_matches_simulated_power():
+    # The quoted drop should be caught about 80% of the time: simulate a drop of that size
+    # through the real decision code and check the rate is in a sensible band.
+    rng = np.random.default_rng(11)
+    ref = compare._verdicts(_simulated(rng, 1, 400, drop=0.0), alpha=0.05, min_drop=0.02, max_cost_increase=None,
+                            max_latency_increase=None, n_resamples=50, seed=1)[0][0]
+    mdd = ref.power["mdd"]
+    assert 0.05 < mdd < 0.12, mdd
+    caught = sum(_gate_fails(_simulated(rng, 1, 400, drop=mdd)) for _ in range(100))
+    assert 60 <= caught <= 97, (mdd, caught)
