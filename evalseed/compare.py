@@ -18,8 +18,10 @@ only are left out and counted (`only_in_base`, `only_in_cand`); without `allow_p
 candidate lacking cases of the base, or a run that did not finish, is refused.
 
 Statistics (evalseed.stats). Accuracy: Wilson interval (single runs) or a bootstrap over cases
-(repeats). Difference: paired percentile bootstrap, 95%. Test: exact McNemar on the discordant
-pairs (its sign-test form for repeated runs), Holm-adjusted over the family {every unit, plus
+(repeats). Difference: paired percentile bootstrap, 95%. Test: paired sign-flip permutation test
+of the mean per-case difference (`stats.paired_permutation_test`: exact McNemar on single runs,
+exact over the lattice of pass rates with repeats, valid when the two sides ran different repeat
+counts, where a sign test is not), Holm-adjusted over the family {every unit, plus
 "overall" when there is more than one unit}. Cost, latency and TTFT: paired bootstrap intervals
 of the change in mean cost per case and in p50/p95 of per-case latency.
 
@@ -282,10 +284,14 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     skipped_one_side = {"base": sum(1 for rows in p.base if not _tally(rows)[1]),
                         "cand": sum(1 for rows in p.cand if not _tally(rows)[1])}
     diff = stats.paired_bootstrap_diff(bv, cv, strata=q_strata, n_resamples=n_resamples, seed=seed)
-    p_value, worse, better = stats.sign_test(bv, cv)
+    # The test is on the mean of the per-case differences (a sign-flip permutation test: exact
+    # McNemar on single runs); worse/better are the counts shown beside it.
+    _, worse, better = stats.sign_test(bv, cv)
+    p_value = stats.paired_permutation_test(bv, cv, n_resamples=n_resamples, seed=seed + 7)
     ub = [_unanswered(rows) for rows in p.base]
     uc = [_unanswered(rows) for rows in p.cand]
-    u_p, u_worse, u_better = stats.sign_test([-x for x in ub], [-x for x in uc])
+    _, u_worse, u_better = stats.sign_test([-x for x in ub], [-x for x in uc])
+    u_p = stats.paired_permutation_test(ub, uc, n_resamples=n_resamples, seed=seed + 8)
     rows_of = lambda side: sum(p.status_counts[side].values()) or 1  # noqa: E731
     unanswered = {
         "base_rate": (p.status_counts["base"].get("error", 0) + p.status_counts["base"].get("skipped", 0)) / rows_of("base"),
@@ -357,13 +363,13 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     d = u.diff
     p_holm = u.p_holm if u.p_holm is not None else u.p_value
     acc = (f"accuracy {pts(d.estimate)} (95% CI {pts(d.low)} to {pts(d.high)}), "
-           f"{u.worse} pass->fail vs {u.better} fail->pass, McNemar p{_fmt_p(u.p_value)}, Holm p{_fmt_p(p_holm)}")
+           f"{u.worse} pass->fail vs {u.better} fail->pass, "
+           f"{'McNemar' if max(u.repeats.values(), default=1) <= 1 else 'sign-flip'} p{_fmt_p(u.p_value)}, "
+           f"Holm p{_fmt_p(p_holm)}")
     significant = p_holm < alpha
-    # With repeats the sign test counts cases and the difference weighs them: both must point the
-    # same way before a verdict is drawn from either (with single runs they always do).
-    if significant and (u.worse > u.better) != (d.estimate < 0):
-        u.reasons.append(f"{acc}: the case counts and the mean difference disagree in direction; no verdict")
-    elif significant and d.estimate < -min_drop:
+    # The test and the difference are both about the mean per-case difference, so they point the
+    # same way (the worse/better counts may not, with repeats: they are shown, not tested).
+    if significant and d.estimate < -min_drop:
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
@@ -401,7 +407,7 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
 
 def _judge_errors(u: Unit, alpha: float, max_error_rate: float) -> None:
     """The infrastructure verdict: the candidate left more than `max_error_rate` of its rows
-    unanswered (error or skipped) and significantly more cases than the base (sign test on the
+    unanswered (error or skipped) and significantly more than the base (sign-flip test on the
     per-case unanswered share, Holm over the units). Not a quality regression: exit 3."""
     e = u.unanswered
     p_holm = e["p_holm"] if e["p_holm"] is not None else e["p_value"]

@@ -763,8 +763,9 @@ def test_ci_doc_workflows_rehearse(stub, tmp_path):
     assert _run_step(gate_wf, "Compare and gate", pr_ws).returncode == 1
 
 
-def test_repeats_direction_conflict_gives_no_verdict(db):
-    # 45 cases lose a little (1 -> 2/3), 20 cases gain a lot (0 -> 1): more cases worse, mean better.
+def test_repeats_test_the_mean_not_the_case_counts(db):
+    # 45 cases lose a little (1 -> 2/3), 20 cases gain a lot (0 -> 1): more cases worse, mean better
+    # (+7.7 pts). The test is on the mean, so this is never a regression.
     _, con = db
     a, b = [], []
     for i in range(65):
@@ -774,29 +775,30 @@ def test_repeats_direction_conflict_gives_no_verdict(db):
     add_run(con, "a", a)
     add_run(con, "b", b, minutes=1)
     u = _cmp(con, "a", "b").units[0]
-    assert (u.worse, u.better) == (45, 20) and u.p_value < 0.05 and u.diff.estimate > 0
-    assert not u.failed and u.verdict == "no significant change" and "disagree in direction" in u.reasons[0]
+    assert (u.worse, u.better) == (45, 20) and u.diff.estimate == pytest.approx(5 / 65)
+    assert not u.failed and "sign-flip p" in u.reasons[0]
 
 
 # ---- calibration: the real decision code on simulated noisy models ----------------------------
 
 
-def _simulated(rng, n_suites, n_cases, drop):
+def _simulated(rng, n_suites, n_cases, drop, repeats=(1, 1)):
     """Pairs from a stochastic model: case i passes with its own probability p_i on each side
     independently (so the same model flips cases between runs); the candidate's p_i is lowered
-    by `drop`."""
+    by `drop`. `repeats`: (base, candidate) repeat counts."""
     paired = []
+    rb, rc = repeats
     for s in range(n_suites):
         p = rng.beta(2.0, 0.7, size=n_cases)
-        b = rng.random(n_cases) < p
-        c = rng.random(n_cases) < np.clip(p - drop, 0, 1)
-        mk = lambda v, i: [compare._Row(f"c{i}", "classification", 0, "ok", None, bool(v), float(v),  # noqa: E731
-                                        None, None, None)]
+        b = rng.random((n_cases, rb)) < p[:, None]
+        c = rng.random((n_cases, rc)) < np.clip(p - drop, 0, 1)[:, None]
+        mk = lambda vs, i: [compare._Row(f"c{i}", "classification", r, "ok", None, bool(v), float(v),  # noqa: E731
+                                         None, None, None) for r, v in enumerate(vs)]
         paired.append((f"s{s}", compare._Paired(
             f"s{s}", "classification", "m", "m", [f"c{i}" for i in range(n_cases)],
             [mk(v, i) for i, v in enumerate(b)], [mk(v, i) for i, v in enumerate(c)],
             {"both_skipped": 0, "only_in_base": 0, "only_in_cand": 0},
-            {"base": {"ok": n_cases}, "cand": {"ok": n_cases}})))
+            {"base": {"ok": n_cases * rb}, "cand": {"ok": n_cases * rc}})))
     return paired
 
 
@@ -1093,3 +1095,45 @@ def test_minimum_detectable_drop_matches_simulated_power():
     assert 0.05 < mdd < 0.12, mdd
     caught = sum(_gate_fails(_simulated(rng, 1, 400, drop=mdd)) for _ in range(100))
     assert 60 <= caught <= 97, (mdd, caught)
+
+
+# ---- repeats done right (issue 15, item 4) ------------------------------------------------------
+
+
+def test_cli_unequal_repeats_no_longer_read_noise_as_a_regression(db):
+    # Every case passes 90% of the time on both sides; the base ran once, the candidate 3 times.
+    # Realised counts as a typical draw: 115 cases look "worse" and 40 "better" (a 90% case
+    # drops below 3/3 far more often than a failed single run rises), the mean is 2.25 pts
+    # lower. Before: the sign test called that a regression (exit 1). The mean difference is
+    # within noise (sign-flip p ~ 0.2).
+    path, con = db
+    base, cand = [], []
+    spec = [(1, 3, 245), (1, 2, 95), (1, 1, 20), (0, 3, 29), (0, 2, 10), (0, 1, 1)]
+    i = 0
+    for b, k, count in spec:
+        for _ in range(count):
+            base.append(_row(None, "s", f"c{i:04d}", "m", b))
+            cand += [_row(None, "s", f"c{i:04d}", "m", r < k, repeat=r) for r in range(3)]
+            i += 1
+    assert i == 400
+    add_run(con, "base", base)
+    add_run(con, "cand", cand, minutes=1)
+    con.close()
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path)])
+    assert res.exit_code == 0, res.output
+    con = store.open_db(path, read_only=True)
+    u = _cmp(con, "base", "cand").units[0]
+    con.close()
+    assert (u.worse, u.better) == (115, 40) and u.diff.estimate == pytest.approx(-9 / 400)
+    assert stats.sign_test([0] * 40, [1] * 40)[0] < 1e-6  # what the old test saw, in miniature
+    assert 0.1 < u.p_value < 0.4
+
+
+@pytest.mark.parametrize("repeats", [(1, 3), (3, 3)])
+def test_false_alarm_rate_with_repeats_holds_alpha(repeats):
+    # The issue's case: 5 suites x 400 cases, no true difference. The sign test gave 12.3%
+    # false alarms with (1, 3); the mean test must stay at or below alpha.
+    rng = np.random.default_rng(15)
+    sims = 120
+    alarms = sum(_gate_fails(_simulated(rng, 5, 400, drop=0.0, repeats=repeats)) for _ in range(sims))
+    assert alarms / sims <= 0.05, f"{alarms}/{sims} false alarms with repeats {repeats}"
