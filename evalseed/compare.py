@@ -350,7 +350,33 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     )
     # Not part of the result tree (no dataclass field): what the power figures are computed from.
     u._quality_pairs = (bv, cv)
+    if p.suite != "*":  # "overall" pools kinds whose scores mean different things
+        u.metric_tests = _score_tests(p, answered, n_resamples, seed)
     return u
+
+
+def _score_tests(p: _Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
+    """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
+    long context and image record partial scores too): each case's mean score over its ok repeats,
+    on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
+    every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
+    def case_score(rows):
+        vals = [rules.score(r.score, r.passed) for r in rows if r.status == "ok"]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
+    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
+        return []
+    b, c = [x for x, _ in pairs], [y for _, y in pairs]
+    name = "field F1" if p.kind == "json_extraction" else "score"
+    return [{
+        "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
+        "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),
+        "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12),
+        "p_holm": None, "failed": False, "reason": None,
+    }]
 
 
 def _status_summary(rows: list[_Row]) -> str:
@@ -381,6 +407,19 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
         u.reasons.append(f"{acc}: a significant improvement")
     else:
         u.reasons.append(f"{acc}: not significant at alpha={alpha:g}")
+    for t in u.metric_tests:
+        dt = t["diff"]
+        text = (f"{t['metric']} {pts(dt.estimate)} (95% CI {pts(dt.low)} to {pts(dt.high)}) on {t['n']} cases, "
+                f"paired bootstrap p{_fmt_p(t['p_value'])}, Holm p{_fmt_p(t['p_holm'])}")
+        if t["p_holm"] < alpha and dt.estimate < -min_drop:
+            t["failed"] = True
+            t["reason"] = f"{text}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts"
+            u.failed = True
+            u.verdict = "regression"
+            u.fail_reasons.append(t["reason"])
+        else:
+            t["reason"] = f"{text}: {'within the allowed drop' if t['p_holm'] < alpha and dt.estimate < 0 else 'no significant drop'}"
+        u.reasons.append(t["reason"])
     floor, acc_c = u.min_accuracy, u.cand_accuracy.estimate
     if floor is not None and not (acc_c is not None and acc_c >= floor):
         # An absolute floor needs no test: the suite's owner said what is not good enough.
@@ -491,13 +530,18 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
         overall.base_model = ", ".join(sorted({p.base_model for _, p in paired}))
         overall.cand_model = ", ".join(sorted({p.cand_model for _, p in paired}))
     family = units + ([overall] if overall else [])
-    for u, ph in zip(family, stats.holm([u.p_value for u in family])):
+    # One Holm family for everything tested on quality: each unit's accuracy and its score tests.
+    scored = [t for u in units for t in u.metric_tests]
+    adjusted = stats.holm([u.p_value for u in family] + [t["p_value"] for t in scored])
+    for u, ph in zip(family, adjusted):
         u.p_holm = ph
+    for t, ph in zip(scored, adjusted[len(family):]):
+        t["p_holm"] = ph
     # Errors are a family of their own: a storm of 429s must not spend the quality tests' alpha.
     for u, ph in zip(family, stats.holm([u.unanswered["p_value"] for u in family])):
         u.unanswered["p_holm"] = ph
     for u in family:
-        u.power = _power(u, alpha, min_drop, len(family))
+        u.power = _power(u, alpha, min_drop, len(family) + len(scored))
         _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall

@@ -143,6 +143,10 @@ def print_table(cmp: Comparison, file=None) -> None:
             console.print(f"  {u.name}: {lo}", markup=False)
         if (u.power or {}).get("warning"):
             console.print(f"  [yellow]warning[/]: {u.power['warning']}", markup=True)
+        if not u.failed:
+            for t in u.metric_tests:
+                console.print(f"  {u.name} {t['metric']} {_pct(t['base'])} -> {_pct(t['cand'])}: {t['reason']}",
+                              markup=False)
         flips = u.flips["regressed"]
         if flips and (u.failed or len(flips) <= _FLIPS_SHOWN_TERMINAL):
             shown = ", ".join(f.case_id for f in flips[:_FLIPS_SHOWN_TERMINAL])
@@ -213,6 +217,10 @@ def render_markdown(cmp: Comparison) -> str:
             lines.append(f"- {_md_escape(u.name)}: {_md_escape(lo)}")
         if (u.power or {}).get("warning"):
             lines.append(f"- ⚠ {_md_escape(u.power['warning'])}")
+        if not u.failed:
+            for t in u.metric_tests:
+                lines.append(f"- {_md_escape(u.name)} {_md_escape(t['metric'])} {_pct(t['base'])} → "
+                             f"{_pct(t['cand'])}: {_md_escape(t['reason'])}")
         for side, n in u.noise.items():
             if n:
                 lines.append(f"- {_md_escape(u.name)}: {side} model disagrees with itself on "

@@ -39,7 +39,9 @@ are compared apart (`unanswered`).
             "unanswered": {"base_rate", "cand_rate", "base_errors", "base_skipped", "cand_errors",
                            "cand_skipped", "more", "fewer", "diff", "p_value", "p_holm"},
             "infra_failed": bool, "infra_reasons": [str],
-            "power": {"power", "tests", "level", "mdd", "min_flips", "can_fail", "warning"}}
+            "power": {"power", "tests", "level", "mdd", "min_flips", "can_fail", "warning"},
+            "metric_tests": [{"metric", "n", "base", "cand", "diff": Interval, "p_value", "p_holm",
+                              "failed", "reason"}]}
     Interval = {"estimate", "low", "high", "confidence"}
     Metrics = the record `evalseed runs RUN_ID --json` prints for a suite and model (cases, rows,
               ok, errors, skipped, accuracy, the kind's metrics), over the side's paired rows
@@ -162,6 +164,10 @@ class Unit:
     # level (alpha / tests), mdd (minimum detectable drop at that power and level, accuracy units),
     # min_flips (fewest pass->fail cases that could fail it), can_fail, warning (str or null)}.
     power: dict[str, Any] = field(default_factory=dict)
+    # Tests of per-case scores beyond pass/fail (compare._score_tests), in the same Holm family as
+    # the accuracy tests: [{metric ("field F1" | "score"), n, base, cand, diff: Interval, p_value,
+    # p_holm, failed, reason}].
+    metric_tests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -1137,3 +1137,48 @@ def test_false_alarm_rate_with_repeats_holds_alpha(repeats):
     sims = 120
     alarms = sum(_gate_fails(_simulated(rng, 5, 400, drop=0.0, repeats=repeats)) for _ in range(sims))
     assert alarms / sims <= 0.05, f"{alarms}/{sims} false alarms with repeats {repeats}"
+
+
+# ---- more metrics (issue 15, item 5) ------------------------------------------------------------
+
+
+def _f1_rows(f1s, passes, model="seed-1-6-250915"):
+    rows = binary_rows(passes, model=model)
+    for r, f1 in zip(rows, f1s):
+        r.update(kind="json_extraction", score=float(f1), details={"expected": {"a": 1}, "f1": float(f1)})
+    return rows
+
+
+def test_cli_a_field_f1_drop_fails_the_gate(db, tmp_path):
+    # Before: only `passed` was gated. Here no case changes pass/fail (60 of 200 pass on both
+    # sides) while the partial answers lose fields: mean field F1 0.90 -> 0.82.
+    path, con = db
+    rng = np.random.default_rng(5)
+    passes = [1] * 60 + [0] * 140
+    base_f1 = [1.0] * 60 + list(np.clip(rng.normal(0.86, 0.05, 140), 0, 0.99))
+    cand_f1 = [1.0] * 60 + list(np.clip(np.array(base_f1[60:]) - rng.uniform(0.05, 0.17, 140), 0, 0.99))
+    add_run(con, "base", _f1_rows(base_f1, passes))
+    add_run(con, "cand", _f1_rows(cand_f1, passes), minutes=1)
+    con.close()
+    js, junit = tmp_path / "c.json", tmp_path / "j.xml"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--json", str(js),
+                                   "--junit", str(junit)])
+    assert res.exit_code == 1, res.output
+    u = json.loads(js.read_text())["units"][0]
+    assert u["worse"] == u["better"] == 0 and u["p_value"] == 1.0
+    (t,) = u["metric_tests"]
+    assert t["metric"] == "field F1" and t["failed"] and t["p_holm"] < 0.05
+    assert t["diff"]["estimate"] == pytest.approx(np.mean(cand_f1) - np.mean(base_f1))
+    (tc,) = ET.parse(junit).getroot().iter("testcase")
+    assert "field F1 -" in tc.find("failure").get("message")
+
+
+def test_score_tests_join_the_holm_family_and_skip_plain_pass_fail(db):
+    _, con = db
+    add_run(con, "a", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"))
+    add_run(con, "b", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=1)
+    c = _cmp(con, "a", "b")
+    by = {u.name: u for u in c.units}
+    assert by["t"].metric_tests == []  # scores 0/1 are `passed` again: not tested twice
+    assert len(by["s"].metric_tests) == 1 and by["s"].metric_tests[0]["p_value"] == 1.0
+    assert by["s"].power["tests"] == 4  # s, t, overall and s's field F1
