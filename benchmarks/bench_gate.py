@@ -17,6 +17,12 @@ exactly D, with no clipping at zero.
    often the gate fails, beside the minimum detectable drop the gate itself quotes (mean over the
    simulations), which should be caught about 80% of the time.
 
+3. The sequential gate (`evalseed.sequential.SequentialGate`, fed one answer at a time as the
+   runner feeds it): share of the cases it sends before stopping, and how often it fails the
+   build, for no change, a 10-point and a 25-point drop, at 400 and 2,000 cases; a run it does not
+   stop falls back to the fixed gate on all cases, as `run --gate --sequential` does. Beside it,
+   the fixed gate's failure rate on the same simulated runs.
+
 Exit 0 always when the measurement ran: a missed target is printed as MISSED, not an error.
 """
 
@@ -31,7 +37,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from types import SimpleNamespace  # noqa: E402
+
 from evalseed import compare, stats  # noqa: E402
+from evalseed.sequential import SequentialGate  # noqa: E402
 
 from _common import machine, run_main, verdict  # noqa: E402
 
@@ -68,6 +77,28 @@ def gate(paired):
                                        max_latency_increase=None, n_resamples=200, seed=1)
     family = units + ([overall] if overall else [])
     return any(u.failed for u in family), units
+
+
+def sequential(rng, n: int, drop: float):
+    """(share of cases sent, sequential verdict failed, fixed gate failed) for one simulated run."""
+    paired, _ = simulate(rng, 1, n, drop, (1, 1))
+    p = paired[0][1]
+    base = {"s0": {cid: rows[0].value for cid, rows in zip(p.case_ids, p.base)}}
+    cand = {cid: rows[0] for cid, rows in zip(p.case_ids, p.cand)}
+    gate_ = SequentialGate(base, {"s0": n})
+    suite = SimpleNamespace(name="s0")
+    jobs = [SimpleNamespace(suite=suite, case_id=cid, repeat=0) for cid in p.case_ids]
+    sent = 0
+    for job in gate_.feed(jobs):
+        sent += 1
+        r = cand[job.case_id]
+        gate_.add({"suite": "s0", "case_id": job.case_id, "status": "ok", "passed": r.passed})
+    fixed_failed = gate(paired)[0]
+    if gate_.suites["s0"].state == "regression":
+        return sent / n, True, fixed_failed
+    if sent == n:  # ran to the end unsettled: the fixed gate decides, as in the runner
+        return 1.0, fixed_failed, fixed_failed
+    return sent / n, False, fixed_failed
 
 
 def rate(k: int, n: int) -> str:
@@ -114,6 +145,23 @@ def main() -> int:
                 mdds.append(units[0].power["mdd"])
             cells.append(f"{100 * caught / psims:5.1f}% (mdd {100 * np.mean(mdds):4.1f} pts)  ")
         print(f"  {n:>5}   " + "".join(cells))
+    ssims = 20 if args.small else 200
+    print(f"\nsequential gate, one suite, single runs, {ssims} simulations per row:")
+    print("  cases  drop    share of cases sent (mean)  sequential failed   fixed gate failed (same runs)")
+    for n in (400, 2000):
+        for d in (0.0, 0.10, 0.25):
+            shares, sf, ff = [], 0, 0
+            for _ in range(ssims):
+                share, s_failed, f_failed = sequential(rng, n, d)
+                shares.append(share)
+                sf += s_failed
+                ff += f_failed
+            print(f"  {n:>5}  {int(100 * d):>2} pts  {100 * np.mean(shares):5.1f}%                      "
+                  f"{rate(sf, ssims):<30}  {rate(ff, ssims)}")
+            if d == 0.25 and np.mean(shares) >= 0.30:
+                missed.append(f"25-pt drop at {n} cases needs {100 * np.mean(shares):.0f}% of the calls (goal < 30%)")
+            if d == 0.0 and sf / ssims > ALPHA:
+                missed.append(f"sequential false alarms at {n} cases")
     print(f"\n{time.time() - t0:.0f} s")
     if missed:
         print("MISSED: " + "; ".join(missed))

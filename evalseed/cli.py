@@ -58,6 +58,8 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count requests, estimate cost; call nothing."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="With --gate: the run to compare against."),
     gate: bool = typer.Option(False, "--gate", help="After the run, compare with --baseline; exit 1 on regression."),
+    sequential: bool = typer.Option(False, "--sequential", help="With --gate: random order, stop each suite as soon as "
+                                    "its verdict is settled (anytime-valid; docs/ci.md)."),
     rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
@@ -71,6 +73,8 @@ def run(
 
     if gate and not baseline:
         _fail(2, "--gate needs --baseline RUN_ID (the run to compare against).")
+    if sequential and not gate:
+        _fail(2, "--sequential needs --baseline RUN_ID --gate.")
     if cassettes not in ("off", "replay", "record", "auto"):
         _fail(2, f"--cassettes must be off, replay, record or auto, not {cassettes!r}.")
     opts = RunOptions(
@@ -88,6 +92,8 @@ def run(
             baseline = check_baseline(str(db), baseline)
         except UsageError as e:
             _fail(e.exit_code, str(e))
+        if sequential:
+            opts.sequential_baseline = baseline
     code = _guard(run_command, opts)
     if code == 0 and gate and not dry_run:
         from .compare import gate_after_run

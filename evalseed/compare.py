@@ -26,10 +26,14 @@ counts, where a sign test is not), Holm-adjusted over the family {every unit, pl
 of the change in mean cost per case and in p50/p95 of per-case latency.
 
 Gate. A unit (or overall) *regresses* when its accuracy drop is significant (Holm p < alpha)
-AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points). With
-`max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose by more
-than that and the rise is significant (its 95% interval lies above zero); the same for
-`max_latency_increase` on p50 latency. The comparison fails when anything fails.
+AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points); the same for each
+per-case score a kind records beyond pass/fail (field F1, `score`: paired bootstrap, in the same
+Holm family). It also fails below its floor (`gate.min_accuracy` in the suite), whatever the
+test. With `max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose
+by more than that and the rise is significant (its 95% interval lies above zero); the same for
+`max_latency_increase` on p50 latency. The comparison fails when anything fails; a new suite (only
+in the candidate) fails below its floor. Apart from these, the infrastructure verdict (above).
+Each unit reports its minimum detectable drop and whether it can fail at all (`_power`).
 
 The result tree (`Comparison`, `Unit`...) and its JSON shape are in `evalseed.compare_result`,
 below this module and `compare_output`, which both use it.
@@ -229,6 +233,7 @@ class _Paired:
     excluded: dict[str, int]
     status_counts: dict[str, dict[str, int]]
     min_accuracy: float | None = None  # the suite's gate.min_accuracy
+    sequential: dict | None = None  # the suite's record when the candidate stopped early (--sequential)
 
 
 def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
@@ -384,7 +389,29 @@ def _status_summary(rows: list[_Row]) -> str:
     return statuses[0] if len(statuses) == 1 else "/".join(statuses)
 
 
-def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_latency: float | None) -> None:
+def _judge_sequential(u: Unit, rec: dict | None, min_drop: float) -> None:
+    """A candidate that stopped early (--sequential) is judged by its own anytime-valid record:
+    p-values of fixed-size tests are not valid after stopping on the data, so they are shown, not
+    used (evalseed.sequential)."""
+    if rec is None:
+        u.reasons.append("not judged by a fixed test: the candidate is a sequential run that stopped early")
+        return
+    mean = "n/a" if rec["mean_diff"] is None else f"{100 * rec['mean_diff']:+.1f} pts"
+    head = (f"sequential gate after {rec['cases_sent']} of {rec['cases']} cases ({rec['pairs']} paired), "
+            f"mean difference {mean}")
+    if rec["state"] == "regression":
+        u.failed = True
+        u.verdict = "regression"
+        u.reasons.append(f"{head}: a regression (e-value {rec['e_regression']:.3g})")
+        u.fail_reasons.append(u.reasons[-1])
+    elif rec["state"] == "no regression":
+        u.reasons.append(f"{head}: a drop larger than {100 * min_drop:g} pts ruled out (e-value {rec['e_ruled_out']:.3g})")
+    else:
+        u.reasons.append(f"{head}: not settled when the run stopped on another suite's regression")
+
+
+def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_latency: float | None,
+           fixed: bool = True) -> None:
     pts = lambda x: f"{100 * x:+.1f} pts"  # noqa: E731
     d = u.diff
     p_holm = u.p_holm if u.p_holm is not None else u.p_value
@@ -392,7 +419,7 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
            f"{u.worse} pass->fail vs {u.better} fail->pass, "
            f"{'McNemar' if max(u.repeats.values(), default=1) <= 1 else 'sign-flip'} p{_fmt_p(u.p_value)}, "
            f"Holm p{_fmt_p(p_holm)}")
-    significant = p_holm < alpha
+    significant = p_holm < alpha and fixed
     # The test and the difference are both about the mean per-case difference, so they point the
     # same way (the worse/better counts may not, with repeats: they are shown, not tested).
     if significant and d.estimate < -min_drop:
@@ -405,13 +432,15 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     elif significant and d.estimate > 0:
         u.verdict = "improvement"
         u.reasons.append(f"{acc}: a significant improvement")
-    else:
+    elif fixed:
         u.reasons.append(f"{acc}: not significant at alpha={alpha:g}")
+    else:
+        u.reasons.append(f"{acc}: shown, not tested (a fixed-size test is not valid after a sequential stop)")
     for t in u.metric_tests:
         dt = t["diff"]
         text = (f"{t['metric']} {pts(dt.estimate)} (95% CI {pts(dt.low)} to {pts(dt.high)}) on {t['n']} cases, "
                 f"paired bootstrap p{_fmt_p(t['p_value'])}, Holm p{_fmt_p(t['p_holm'])}")
-        if t["p_holm"] < alpha and dt.estimate < -min_drop:
+        if fixed and t["p_holm"] < alpha and dt.estimate < -min_drop:
             t["failed"] = True
             t["reason"] = f"{text}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts"
             u.failed = True
@@ -511,7 +540,8 @@ def _fmt_p(p: float | None) -> str:
 
 def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: float,
               max_cost_increase: float | None, max_latency_increase: float | None,
-              n_resamples: int, seed: int, max_error_rate: float = 0.02) -> tuple[list[Unit], Unit | None]:
+              n_resamples: int, seed: int, max_error_rate: float = 0.02,
+              sequential: bool = False) -> tuple[list[Unit], Unit | None]:
     """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
     rows are paired, so the decision can be exercised on simulated pairs without a database."""
     units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
@@ -540,9 +570,12 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
     # Errors are a family of their own: a storm of 429s must not spend the quality tests' alpha.
     for u, ph in zip(family, stats.holm([u.unanswered["p_value"] for u in family])):
         u.unanswered["p_holm"] = ph
+    seq_of = {u.name: p.sequential for (_, p), u in zip(paired, units)}
     for u in family:
         u.power = _power(u, alpha, min_drop, len(family) + len(scored))
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
+        if sequential:
+            _judge_sequential(u, seq_of.get(u.name), min_drop)
+        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=not sequential)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall
 
@@ -610,13 +643,23 @@ def compare_runs(
     model_pairs, model_notes = match_models(bm_all, cm_all)
     notes += model_notes
     base_rows, cand_rows = _load(con, base_id), _load(con, cand_id)
-    missing = _missing(base_rows, cand_rows, model_pairs)
+    cand_config = store.run_config(con, cand_id)
+    seq = cand_config.get("sequential") if (cand_config.get("sequential") or {}).get("stopped_early") else None
+    if seq:
+        # Cases a sequential run never sent were left out on purpose: its own record is the verdict.
+        partial.append(f"the candidate is a sequential run that stopped early ({seq['reason'] or 'no reason recorded'}): "
+                      + ", ".join(f"suite {s} {r['cases_sent']} of {r['cases']} cases" for s, r in seq["suites"].items()))
+        seq_suites = set(seq["suites"])
+        base_rows_cov = {k: v for k, v in base_rows.items() if k[0] not in seq_suites}
+    else:
+        base_rows_cov = base_rows
+    missing = _missing(base_rows_cov, cand_rows, model_pairs)
     if missing and not allow_partial:
         raise UsageError(f"the candidate run {cand_id} does not cover the base run {base_id}: "
                          f"{'; '.join(missing)} missing; run the same suites, or pass --allow-partial "
                          "to compare the cases both runs hold.")
     partial += [f"the candidate lacks {m}" for m in missing]
-    floors = _floors(con, cand_id)
+    floors = _floors(cand_config)
     base_suites = sorted({s for s, m in base_rows if m in bm_all})
     cand_suites = sorted({s for s, m in cand_rows if m in cm_all})
     new_suites = []
@@ -634,6 +677,7 @@ def compare_runs(
                 continue
             p = _pair(suite, bm, cm, base_rows[(suite, bm)], cand_rows[(suite, cm)])
             p.min_accuracy = floors.get(suite)
+            p.sequential = (seq or {}).get("suites", {}).get(suite)
             name = suite if len(model_pairs) == 1 else f"{suite} [{cm}]"
             if not p.case_ids:
                 notes.append(f"{name}: no case answered on both sides (all skipped, or different case ids).")
@@ -647,7 +691,7 @@ def compare_runs(
 
     units, overall = _verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
                                max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed,
-                               max_error_rate=max_error_rate)
+                               max_error_rate=max_error_rate, sequential=bool(seq))
     family = units + ([overall] if overall else [])
     _attach_metrics(con, base_id, cand_id, paired, units)
     if details:
@@ -686,12 +730,10 @@ def _missing(base_rows, cand_rows, model_pairs) -> list[str]:
     return out
 
 
-def _floors(con, run_id: str) -> dict[str, float]:
+def _floors(config: dict) -> dict[str, float]:
     """Each suite's `gate.min_accuracy` as the run recorded it (runs.config.suites[].gate)."""
-    from . import store
-
     out = {}
-    for s in store.run_config(con, run_id).get("suites", []) or []:
+    for s in config.get("suites", []) or []:
         floor = (s.get("gate") or {}).get("min_accuracy")
         if floor is not None:
             out[s["name"]] = float(floor)

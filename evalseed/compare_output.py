@@ -158,7 +158,7 @@ def print_table(cmp: Comparison, file=None) -> None:
         if n["failed"]:
             console.print(f"  [red]{n['suite']}[/]: {n['reason']}", markup=True)
     if cmp.partial:
-        console.print(f"[bold yellow]PARTIAL comparison (--allow-partial)[/]: {'; '.join(cmp.partial)}; "
+        console.print(f"[bold yellow]PARTIAL comparison[/]: {'; '.join(cmp.partial)}; "
                       "only the cases both runs hold were compared.")
     if cmp.failed:
         console.print("[bold red]verdict: REGRESSION[/] (exit 1)")
@@ -194,7 +194,7 @@ def render_markdown(cmp: Comparison) -> str:
         + (f"; p50 latency up to +{100 * s['max_latency_increase']:g}%" if s["max_latency_increase"] is not None else "")
         + ".",
         "",
-        *([f"> ⚠ **Partial comparison** (--allow-partial): {_md_escape('; '.join(cmp.partial))}; "
+        *([f"> ⚠ **Partial comparison**: {_md_escape('; '.join(cmp.partial))}; "
            "only the cases both runs hold were compared.", ""] if cmp.partial else []),
         "| suite | models | n | base acc | cand acc | diff pts [95% CI] | pass→fail / fail→pass | p (Holm) "
         "| detectable drop | unanswered | cost [95% CI] | p50 latency | p95 latency | TTFT p50 | verdict |",
@@ -314,7 +314,7 @@ def render_junit(cmp: Comparison) -> str:
             [summary, *([lo] if lo else []), *([f"warning: {warn}"] if warn else []), *u.reasons])
     if cmp.partial:
         ET.SubElement(suite, "system-out").text = (
-            "PARTIAL comparison (--allow-partial): " + "; ".join(cmp.partial))
+            "PARTIAL comparison: " + "; ".join(cmp.partial))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

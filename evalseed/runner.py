@@ -48,6 +48,10 @@ class RunOptions:
     config: str | None = None
     progress: bool = True
     run_id: str | None = None  # set by run_command
+    # `run --baseline X --gate --sequential`: the baseline's full run id; run_command builds the
+    # monitor (evalseed.sequential.SequentialGate) that orders the cases and stops the feed.
+    sequential_baseline: str | None = None
+    sequential: Any = None
 
 
 @dataclass
@@ -229,7 +233,36 @@ def run_command(opts: RunOptions) -> int:
     _learn_token_ratios(opts.db, plan)
     if opts.dry_run:
         return _dry_run(plan, opts)
+    if opts.sequential_baseline:
+        opts.sequential = _sequential_gate(plan, opts)
     return _execute(plan, cfg, opts, stored_config)
+
+
+def _sequential_gate(plan: Plan, opts: RunOptions):
+    """The monitor for `--sequential`: the baseline's per-case pass rates (over ok repeats) for
+    the plan's suites, matched to the plan's one model as compare matches models."""
+    from . import compare, store
+    from .sequential import SequentialGate
+
+    if opts.resume:
+        raise UsageError("--sequential cannot resume a run; start a new one.")
+    if len(plan.models) != 1:
+        raise UsageError("--sequential gates one model at a time; pass one model to --models.")
+    con = store.open_db(opts.db, read_only=True)
+    try:
+        side = compare._side(con, opts.sequential_baseline)
+        rows = compare._load(con, opts.sequential_baseline)
+    finally:
+        con.close()
+    pairs, _ = compare.match_models(side.models, list(plan.models))
+    if not pairs:
+        raise UsageError(f"the baseline {opts.sequential_baseline} ran no model that pairs with {next(iter(plan.models))}.")
+    bm = pairs[0][0]
+    base = {}
+    for sp in plan.suites:
+        cases = rows.get((sp.suite.name, bm), {})
+        base[sp.suite.name] = {cid: q for cid, rs in cases.items() if (q := compare._quality(rs)) is not None}
+    return SequentialGate(base, {sp.suite.name: len(sp.cases) for sp in plan.suites}, seed=0)
 
 
 def _learn_token_ratios(db: str, plan: Plan) -> None:
@@ -325,6 +358,12 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             trouble = _store_the_rest(writer, opts.db, run_id)
             if trouble:
                 status, message = "aborted", trouble
+            if opts.sequential is not None:
+                # The run says it stopped early and why; compare reads this to judge it.
+                with contextlib.suppress(Exception):
+                    stored = store.run_config(con, run_id)
+                    stored["sequential"] = dict(opts.sequential.record(), baseline=opts.sequential_baseline)
+                    con.execute("UPDATE runs SET config = ? WHERE run_id = ?", [store._json(stored), run_id])
             with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
         if writer.failed is None:
@@ -494,12 +533,16 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             engine = Engine(lanes, budget)
             # No new request once the database refuses rows: answers it cannot store would be paid
             # for and then asked again by --resume.
-            jobs = {name: _while_stored(_jobs_for(plan, info, run_id, out_dir, skip), writer)
+            seq = opts.sequential
+            jobs = {name: _while_stored(seq.feed(list(_jobs_for(plan, info, run_id, out_dir, skip))) if seq
+                                        else _jobs_for(plan, info, run_id, out_dir, skip), writer)
                     for name, info in plan.models.items()}
 
             def sink(row: dict) -> None:
                 writer.add(row)
                 progress.update(row, budget.spent)
+                if seq:
+                    seq.add(row)
 
             stop_flush = asyncio.Event()
 

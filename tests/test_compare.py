@@ -1182,3 +1182,62 @@ def test_score_tests_join_the_holm_family_and_skip_plain_pass_fail(db):
     assert by["t"].metric_tests == []  # scores 0/1 are `passed` again: not tested twice
     assert len(by["s"].metric_tests) == 1 and by["s"].metric_tests[0]["p_value"] == 1.0
     assert by["s"].power["tests"] == 4  # s, t, overall and s's field F1
+
+
+# ---- the sequential gate (issue 15, item 6 of the issue) ----------------------------------------
+
+
+def _runs_config(db, run_id):
+    con = store.open_db(db, read_only=True)
+    try:
+        return store.run_config(con, run_id)
+    finally:
+        con.close()
+
+
+def test_sequential_gate_stops_early_on_a_clear_regression_and_compare_reads_it(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(300))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    assert cli("run", suite, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    (base_id,) = _run_ids(db)
+    # The new version gets 30% of the cases wrong (every third case).
+    worse = stub(responder=_responder(set(range(0, 300, 3))))
+    code, out, err = cli("run", suite, "--base-url", worse.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--concurrency", "2", "--baseline", base_id, "--gate", "--sequential")
+    assert code == 1, out + err
+    cand_id = _run_ids(db)[-1]
+    seq = _runs_config(db, cand_id)["sequential"]
+    assert seq["stopped_early"] and "suite polarity regressed" in seq["reason"]
+    sent = worse.count()
+    assert sent < 150, sent  # well under the 300 cases a fixed gate pays for
+    assert "sequential gate after" in out and "a regression" in out and "stopped early" in out
+    # compare reads the stored record: not refused as incomplete, same verdict.
+    code, out, _ = cli("compare", base_id, cand_id, "--db", db)
+    assert code == 1 and "PARTIAL comparison" in out and "sequential run that stopped early" in out
+
+
+def test_sequential_gate_rules_out_a_drop_on_an_unchanged_model(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    suite = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(600))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    assert cli("run", suite, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    (base_id,) = _run_ids(db)
+    same = stub(responder=_responder(set()))
+    code, out, err = cli("run", suite, "--base-url", same.base_url, "--models", "seed-1-6-260301", "--db", db,
+                         "--no-progress", "--concurrency", "2", "--baseline", base_id, "--gate", "--sequential")
+    assert code == 0, out + err
+    seq = _runs_config(db, _run_ids(db)[-1])["sequential"]
+    assert seq["suites"]["polarity"]["state"] == "no regression" and seq["stopped_early"]
+    assert same.count() < 600 and "ruled out" in out
+
+
+def test_sequential_needs_gate(cli, tmp_path):
+    code, _, err = cli("run", tmp_path, "--sequential")
+    assert code == 2 and "--sequential needs --baseline RUN_ID --gate" in err
