@@ -573,9 +573,14 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
     seq_of = {u.name: p.sequential for (_, p), u in zip(paired, units)}
     for u in family:
         u.power = _power(u, alpha, min_drop, len(family) + len(scored))
-        if sequential:
-            _judge_sequential(u, seq_of.get(u.name), min_drop)
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=not sequential)
+        rec = seq_of.get(u.name)
+        # A suite of a stopped sequential run that sent all its cases unsettled is complete: the
+        # fixed test judges it (the other half of alpha, evalseed.sequential). The others, and the
+        # overall line that pools them, are judged by the sequential record alone.
+        fixed = not sequential or (rec is not None and rec["state"] == "running" and rec["cases_sent"] >= rec["cases"])
+        if not fixed:
+            _judge_sequential(u, rec, min_drop)
+        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall
 

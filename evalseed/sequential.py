@@ -164,6 +164,10 @@ class SequentialGate:
     def record(self) -> dict:
         """What the run stores in runs.config.sequential, for compare to read."""
         stopped = any(m.sent < m.total for m in self.suites.values())
+        reason = self.reason
+        if stopped and reason is None:  # some suites settled, the rest ran out of cases
+            reason = "; ".join(f"suite {s}: {'ran all its cases' if m.state == 'running' else m.state}"
+                               for s, m in self.suites.items())
         return {"method": METHOD, "alpha": self.alpha, "min_drop": self.min_drop, "seed": self.seed,
-                "stopped_early": stopped, "reason": self.reason,
+                "stopped_early": stopped, "reason": reason,
                 "suites": {s: m.record() for s, m in self.suites.items()}}

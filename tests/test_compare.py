@@ -1241,3 +1241,47 @@ def test_sequential_gate_rules_out_a_drop_on_an_unchanged_model(cli, stub, tmp_p
 def test_sequential_needs_gate(cli, tmp_path):
     code, _, err = cli("run", tmp_path, "--sequential")
     assert code == 2 and "--sequential needs --baseline RUN_ID --gate" in err
+
+
+def test_a_stopped_sequential_run_judges_an_exhausted_suite_by_the_fixed_test(db):
+    # Suite "small" ran out of cases unsettled (and lost 40 pts); suite "big" was settled as no
+    # regression and stopped early. The complete suite keeps the fixed test; the other is not
+    # judged by a p-value computed after stopping on the data.
+    _, con = db
+    add_run(con, "a", binary_rows([1] * 60, suite="small") + binary_rows([1] * 400, suite="big"))
+    add_run(con, "b", binary_rows([1] * 36 + [0] * 24, suite="small") + binary_rows([1] * 100 + [0] * 50, suite="big"),
+            minutes=1)
+    rec = lambda state, sent, total, k: {"state": state, "cases_sent": sent, "cases": total, "pairs": sent,  # noqa: E731
+                                         "mean_diff": 0.0, "e_regression": 1.0, "e_ruled_out": k}
+    con.execute("UPDATE runs SET config = ? WHERE run_id = 'b'", [json.dumps({"sequential": {
+        "stopped_early": True, "reason": "test", "suites": {"small": rec("running", 60, 60, 1.0),
+                                                           "big": rec("no regression", 150, 400, 25.0)}}})])
+    by = {u.name: u for u in _cmp(con, "a", "b").units}
+    assert by["small"].failed and "significant at alpha" in by["small"].fail_reasons[0]
+    assert not by["big"].failed and "ruled out" in by["big"].reasons[0]
+
+
+def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
+    from types import SimpleNamespace
+
+    from evalseed.sequential import SequentialGate
+
+    def one(rng, n, drop):
+        p = rng.beta(0.77, 0.257, size=n)
+        b = rng.random(n) < p
+        c = rng.random(n) < p * (1 - drop / p.mean())
+        g = SequentialGate({"s": {f"c{i}": float(v) for i, v in enumerate(b)}}, {"s": n})
+        suite = SimpleNamespace(name="s")
+        sent = 0
+        for job in g.feed([SimpleNamespace(suite=suite, case_id=f"c{i}", repeat=0) for i in range(n)]):
+            sent += 1
+            i = int(job.case_id[1:])
+            g.add({"suite": "s", "case_id": job.case_id, "status": "ok", "passed": bool(c[i])})
+        return g.suites["s"].state, sent
+
+    rng = np.random.default_rng(21)
+    alarms = sum(one(rng, 400, 0.0)[0] == "regression" for _ in range(200))
+    assert alarms <= 5, alarms  # the stop alone spends at most alpha/2 = 2.5%
+    results = [one(rng, 400, 0.25) for _ in range(30)]
+    assert all(state == "regression" for state, _ in results)
+    assert np.mean([sent for _, sent in results]) < 0.3 * 400
