@@ -106,6 +106,21 @@ def _load(con, run_id: str) -> dict[tuple[str, str], dict[str, list[_Row]]]:
     return out
 
 
+def baseline_case_rates(con, base_id: str, cand_model: str, suites: list[str]) -> dict[str, dict[str, float]]:
+    """For `run --gate --sequential`: per suite, each case's pass rate over the baseline's ok
+    repeats (what the quality test pairs), for the baseline model that pairs with `cand_model`."""
+    side = _side(con, base_id)
+    pairs, _ = match_models(side.models, [cand_model])
+    if not pairs:
+        raise UsageError(f"the baseline {base_id} ran no model that pairs with {cand_model}.")
+    rows = _load(con, base_id)
+    out = {}
+    for suite in suites:
+        cases = rows.get((suite, pairs[0][0]), {})
+        out[suite] = {cid: q for cid, rs in cases.items() if (q := _quality(rs)) is not None}
+    return out
+
+
 def family_of(model: str) -> str:
     """`seed-1-6-250915` -> `seed-1-6`; a name without a version suffix is its own family."""
     return _VERSION_SUFFIX.sub("", model)

@@ -250,18 +250,10 @@ def _sequential_gate(plan: Plan, opts: RunOptions):
         raise UsageError("--sequential gates one model at a time; pass one model to --models.")
     con = store.open_db(opts.db, read_only=True)
     try:
-        side = compare._side(con, opts.sequential_baseline)
-        rows = compare._load(con, opts.sequential_baseline)
+        base = compare.baseline_case_rates(con, opts.sequential_baseline, next(iter(plan.models)),
+                                           [sp.suite.name for sp in plan.suites])
     finally:
         con.close()
-    pairs, _ = compare.match_models(side.models, list(plan.models))
-    if not pairs:
-        raise UsageError(f"the baseline {opts.sequential_baseline} ran no model that pairs with {next(iter(plan.models))}.")
-    bm = pairs[0][0]
-    base = {}
-    for sp in plan.suites:
-        cases = rows.get((sp.suite.name, bm), {})
-        base[sp.suite.name] = {cid: q for cid, rs in cases.items() if (q := compare._quality(rs)) is not None}
     return SequentialGate(base, {sp.suite.name: len(sp.cases) for sp in plan.suites}, seed=0)
 
 
@@ -361,9 +353,8 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             if opts.sequential is not None:
                 # The run says it stopped early and why; compare reads this to judge it.
                 with contextlib.suppress(Exception):
-                    stored = store.run_config(con, run_id)
-                    stored["sequential"] = dict(opts.sequential.record(), baseline=opts.sequential_baseline)
-                    con.execute("UPDATE runs SET config = ? WHERE run_id = ?", [store._json(stored), run_id])
+                    store.add_to_run_config(con, run_id, "sequential",
+                                            dict(opts.sequential.record(), baseline=opts.sequential_baseline))
             with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
         if writer.failed is None:
