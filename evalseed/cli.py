@@ -58,6 +58,8 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count requests, estimate cost; call nothing."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="With --gate: the run to compare against."),
     gate: bool = typer.Option(False, "--gate", help="After the run, compare with --baseline; exit 1 on regression."),
+    sequential: bool = typer.Option(False, "--sequential", help="With --gate: random order, stop each suite as soon as "
+                                    "its verdict is settled (anytime-valid; docs/ci.md)."),
     rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
@@ -76,6 +78,8 @@ def run(
 
     if gate and not baseline:
         _fail(2, "--gate needs --baseline RUN_ID (the run to compare against).")
+    if sequential and not gate:
+        _fail(2, "--sequential needs --baseline RUN_ID --gate.")
     if cassettes not in ("off", "replay", "record", "auto"):
         _fail(2, f"--cassettes must be off, replay, record or auto, not {cassettes!r}.")
     opts = RunOptions(
@@ -94,6 +98,8 @@ def run(
             baseline = check_baseline(str(db), baseline or "")  # --gate without --baseline failed above
         except UsageError as e:
             _fail(e.exit_code, str(e))
+        if sequential:
+            opts.sequential_baseline = baseline
     code = _guard(run_command, opts)
     if code == 0 and gate and not dry_run:
         from .compare import gate_after_run
@@ -183,8 +189,13 @@ def compare(
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per suite)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full comparison as JSON."),
+    max_error_rate: float = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
+                                         "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3)."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
+                                       "candidate lacks some of the base's or a run did not finish (every output says so)."),
 ) -> None:
-    """Compare two runs case by case; exit 1 when the candidate is significantly worse."""
+    """Compare two runs case by case; exit 1 when the candidate is significantly worse, 3 when it left
+    significantly more cases unanswered (its infrastructure failed), 2 when it does not cover the base."""
     from .compare import compare_command
 
     raise typer.Exit(_guard(
@@ -192,6 +203,7 @@ def compare(
         max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
         base_model=base_model, cand_model=cand_model, junit=str(junit) if junit else None,
         markdown=str(markdown) if markdown else None, json_path=str(json_out) if json_out else None,
+        allow_partial=allow_partial, max_error_rate=max_error_rate,
     ))
 
 # ---- route (owner: router) --------------------------------------------------------------------

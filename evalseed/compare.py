@@ -7,24 +7,33 @@ run holds exactly one model, with each other. When either side ran a case more t
 (`repeats > 1`), the case's pass rate over its repeats is what gets paired, and each side's
 within-model noise (how often the same model disagrees with itself) is reported.
 
-How rows count. A row passes when `passed` is true. An `error` row counts as a failure on its
-side (an error in the candidate where the base passed is a regression: users see errors, not
-exceptions). A `skipped` row counts as a failure too when the other side answered the case (a
-case the new model cannot take, e.g. too long for its window, is a capability lost), but a case
-skipped on *both* sides carries no information and is left out. Cases present in one run only
-are left out and counted (`only_in_base`, `only_in_cand`).
+How rows count. Each side's accuracy is evalseed.metrics' (an error row is a failure, a skipped
+row is left out). The quality test, its difference and the flipped cases use the cases answered
+(an `ok` row) on both sides, each case's pass rate over its ok repeats; the other cases are left
+out of it and counted by why (`left_out`). Errors and skips are compared apart, as each case's
+unanswered share of rows (`unanswered`): a significant rise above `max_error_rate` is the
+*infrastructure* verdict (exit 3), not a regression, so a 429 storm does not fail a model. A
+case skipped on *both* sides carries no information and is left out. Cases present in one run
+only are left out and counted (`only_in_base`, `only_in_cand`); without `allow_partial` a
+candidate lacking cases of the base, or a run that did not finish, is refused.
 
 Statistics (evalseed.stats). Accuracy: Wilson interval (single runs) or a bootstrap over cases
-(repeats). Difference: paired percentile bootstrap, 95%. Test: exact McNemar on the discordant
-pairs (its sign-test form for repeated runs), Holm-adjusted over the family {every unit, plus
+(repeats). Difference: paired percentile bootstrap, 95%. Test: paired sign-flip permutation test
+of the mean per-case difference (`stats.paired_permutation_test`: exact McNemar on single runs,
+exact over the lattice of pass rates with repeats, valid when the two sides ran different repeat
+counts, where a sign test is not), Holm-adjusted over the family {every unit, plus
 "overall" when there is more than one unit}. Cost, latency and TTFT: paired bootstrap intervals
 of the change in mean cost per case and in p50/p95 of per-case latency.
 
 Gate. A unit (or overall) *regresses* when its accuracy drop is significant (Holm p < alpha)
-AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points). With
-`max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose by more
-than that and the rise is significant (its 95% interval lies above zero); the same for
-`max_latency_increase` on p50 latency. The comparison fails when anything fails.
+AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points); the same for each
+per-case score a kind records beyond pass/fail (field F1, `score`: paired bootstrap, in the same
+Holm family). It also fails below its floor (`gate.min_accuracy` in the suite), whatever the
+test. With `max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose
+by more than that and the rise is significant (its 95% interval lies above zero); the same for
+`max_latency_increase` on p50 latency. The comparison fails when anything fails; a new suite (only
+in the candidate) fails below its floor. Apart from these, the infrastructure verdict (above).
+Each unit reports its minimum detectable drop and whether it can fail at all (`_power`).
 
 The result tree (`Comparison`, `Unit`...) and its JSON shape are in `evalseed.compare_result`,
 below this module and `compare_output`, which both use it.
@@ -97,6 +106,21 @@ def _load(con, run_id: str) -> dict[tuple[str, str], dict[str, list[_Row]]]:
     return out
 
 
+def baseline_case_rates(con, base_id: str, cand_model: str, suites: list[str]) -> dict[str, dict[str, float]]:
+    """For `run --gate --sequential`: per suite, each case's pass rate over the baseline's ok
+    repeats (what the quality test pairs), for the baseline model that pairs with `cand_model`."""
+    side = _side(con, base_id)
+    pairs, _ = match_models(side.models, [cand_model])
+    if not pairs:
+        raise UsageError(f"the baseline {base_id} ran no model that pairs with {cand_model}.")
+    rows = _load(con, base_id)
+    out = {}
+    for suite in suites:
+        cases = rows.get((suite, pairs[0][0]), {})
+        out[suite] = {cid: q for cid, rs in cases.items() if (q := _quality(rs)) is not None}
+    return out
+
+
 def family_of(model: str) -> str:
     """`seed-1-6-250915` -> `seed-1-6`; a name without a version suffix is its own family."""
     return _VERSION_SUFFIX.sub("", model)
@@ -146,12 +170,21 @@ def _tally(rows: list[_Row]) -> tuple[int, int]:
     return sum(1 for r in asked if r.value), len(asked)
 
 
-def _case_value(rows: list[_Row]) -> float:
-    """What the difference and the test pair: the case's pass rate over its asked repeats, or 0
-    when the case was skipped on this side only (a capability lost counts as a failure; cases
-    skipped on both sides were left out when pairing)."""
-    k, n = _tally(rows)
-    return k / n if n else 0.0
+def _quality(rows: list[_Row]) -> float | None:
+    """What the quality test pairs: the case's pass rate over its *answered* (ok) repeats; None
+    when no repeat was answered. Errors and skips are the unanswered rate's business (`_unanswered`),
+    so a gateway's bad afternoon is not read as the model getting worse."""
+    ok = [r for r in rows if r.status == "ok"]
+    return sum(r.value for r in ok) / len(ok) if ok else None
+
+
+def _unanswered(rows: list[_Row]) -> float:
+    """The share of a case's rows that got no answer (error or skipped)."""
+    return sum(1 for r in rows if r.status != "ok") / len(rows)
+
+
+def _why_unanswered(rows: list[_Row]) -> str:
+    return "error" if any(r.status == "error" for r in rows) else "skipped"
 
 
 def _noise(cases: list[list[_Row]]) -> Noise | None:
@@ -214,6 +247,8 @@ class _Paired:
     cand: list[list[_Row]]
     excluded: dict[str, int]
     status_counts: dict[str, dict[str, int]]
+    min_accuracy: float | None = None  # the suite's gate.min_accuracy
+    sequential: dict | None = None  # the suite's record when the candidate stopped early (--sequential)
 
 
 def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
@@ -249,9 +284,17 @@ def _pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[_Row]],
 
 def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: list | None = None) -> Unit:
     seed = seed + zlib.crc32(name.encode())  # a stream of its own per unit, stable across runs
-    bv = [_case_value(rows) for rows in p.base]
-    cv = [_case_value(rows) for rows in p.cand]
-    n = len(bv)
+    n = len(p.case_ids)
+    # The quality test runs on the cases answered on both sides; the others are counted by why.
+    answered = [i for i in range(n) if _quality(p.base[i]) is not None and _quality(p.cand[i]) is not None]
+    bv = [_quality(p.base[i]) for i in answered]
+    cv = [_quality(p.cand[i]) for i in answered]
+    left_out = {"base_error": 0, "base_skipped": 0, "cand_error": 0, "cand_skipped": 0}
+    for side, cases in (("base", p.base), ("cand", p.cand)):
+        for rows in cases:
+            if _quality(rows) is None:
+                left_out[f"{side}_{_why_unanswered(rows)}"] += 1
+    q_strata = [strata[i] for i in answered] if strata else None
     # Each side's accuracy is evalseed.metrics' figure over its paired rows, the one the run
     # summary and the report show for the same rows; the difference and the test pair cases.
     b_acc, c_acc = Accuracy.of_cases(map(_tally, p.base)), Accuracy.of_cases(map(_tally, p.cand))
@@ -260,8 +303,24 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     cand_acc = c_acc.interval(n_resamples=n_resamples, seed=seed + 2, method=method)
     skipped_one_side = {"base": sum(1 for rows in p.base if not _tally(rows)[1]),
                         "cand": sum(1 for rows in p.cand if not _tally(rows)[1])}
-    diff = stats.paired_bootstrap_diff(bv, cv, strata=strata, n_resamples=n_resamples, seed=seed)
-    p_value, worse, better = stats.sign_test(bv, cv)
+    diff = stats.paired_bootstrap_diff(bv, cv, strata=q_strata, n_resamples=n_resamples, seed=seed)
+    # The test is on the mean of the per-case differences (a sign-flip permutation test: exact
+    # McNemar on single runs); worse/better are the counts shown beside it.
+    _, worse, better = stats.sign_test(bv, cv)
+    p_value = stats.paired_permutation_test(bv, cv, n_resamples=n_resamples, seed=seed + 7)
+    ub = [_unanswered(rows) for rows in p.base]
+    uc = [_unanswered(rows) for rows in p.cand]
+    _, u_worse, u_better = stats.sign_test([-x for x in ub], [-x for x in uc])
+    u_p = stats.paired_permutation_test(ub, uc, n_resamples=n_resamples, seed=seed + 8)
+    rows_of = lambda side: sum(p.status_counts[side].values()) or 1  # noqa: E731
+    unanswered = {
+        "base_rate": (p.status_counts["base"].get("error", 0) + p.status_counts["base"].get("skipped", 0)) / rows_of("base"),
+        "cand_rate": (p.status_counts["cand"].get("error", 0) + p.status_counts["cand"].get("skipped", 0)) / rows_of("cand"),
+        "cand_errors": p.status_counts["cand"].get("error", 0), "cand_skipped": p.status_counts["cand"].get("skipped", 0),
+        "base_errors": p.status_counts["base"].get("error", 0), "base_skipped": p.status_counts["base"].get("skipped", 0),
+        "more": u_worse, "fewer": u_better, "diff": (sum(uc) - sum(ub)) / n if n else 0.0,
+        "p_value": u_p, "p_holm": None,
+    }
 
     def scores(cases):
         # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
@@ -289,14 +348,16 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
     lat = _quantile_deltas("latency", lat_pairs, seed + 4, n_secondary)
     ttft = _quantile_deltas("ttft", ttft_pairs, seed + 6, n_secondary)
     flips: dict[str, list[Flip]] = {"regressed": [], "improved": []}
-    for cid, b, c, x, y in zip(p.case_ids, p.base, p.cand, bv, cv):
+    for cid, b, c, x, y in zip([p.case_ids[i] for i in answered], [p.base[i] for i in answered],
+                               [p.cand[i] for i in answered], bv, cv):
         if x != y:
             flips["regressed" if y < x else "improved"].append(
                 Flip(cid, x, y, _status_summary(b), _status_summary(c),
                      next((r.error for r in b if r.error), None), next((r.error for r in c if r.error), None))
             )
-    return Unit(
+    u = Unit(
         name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
+        n_answered=len(answered), left_out=left_out, unanswered=unanswered,
         repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
         excluded=p.excluded, skipped_one_side=skipped_one_side, status_counts=p.status_counts,
         base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
@@ -305,8 +366,37 @@ def _unit_stats(name: str, p: _Paired, *, n_resamples: int, seed: int, strata: l
         noise={"base": _noise(p.base), "cand": _noise(p.cand)},
         flips=flips,
         cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
-        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1],
+        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
     )
+    # Not part of the result tree (no dataclass field): what the power figures are computed from.
+    u._quality_pairs = (bv, cv)
+    if p.suite != "*":  # "overall" pools kinds whose scores mean different things
+        u.metric_tests = _score_tests(p, answered, n_resamples, seed)
+    return u
+
+
+def _score_tests(p: _Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
+    """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
+    long context and image record partial scores too): each case's mean score over its ok repeats,
+    on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
+    every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
+    def case_score(rows):
+        vals = [rules.score(r.score, r.passed) for r in rows if r.status == "ok"]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
+    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
+        return []
+    b, c = [x for x, _ in pairs], [y for _, y in pairs]
+    name = "field F1" if p.kind == "json_extraction" else "score"
+    return [{
+        "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
+        "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),
+        "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12),
+        "p_holm": None, "failed": False, "reason": None,
+    }]
 
 
 def _status_summary(rows: list[_Row]) -> str:
@@ -314,18 +404,40 @@ def _status_summary(rows: list[_Row]) -> str:
     return statuses[0] if len(statuses) == 1 else "/".join(statuses)
 
 
-def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_latency: float | None) -> None:
+def _judge_sequential(u: Unit, rec: dict | None, min_drop: float) -> None:
+    """A candidate that stopped early (--sequential) is judged by its own anytime-valid record:
+    p-values of fixed-size tests are not valid after stopping on the data, so they are shown, not
+    used (evalseed.sequential)."""
+    if rec is None:
+        u.reasons.append("not judged by a fixed test: the candidate is a sequential run that stopped early")
+        return
+    mean = "n/a" if rec["mean_diff"] is None else f"{100 * rec['mean_diff']:+.1f} pts"
+    head = (f"sequential gate after {rec['cases_sent']} of {rec['cases']} cases ({rec['pairs']} paired), "
+            f"mean difference {mean}")
+    if rec["state"] == "regression":
+        u.failed = True
+        u.verdict = "regression"
+        u.reasons.append(f"{head}: a regression (e-value {rec['e_regression']:.3g})")
+        u.fail_reasons.append(u.reasons[-1])
+    elif rec["state"] == "no regression":
+        u.reasons.append(f"{head}: a drop larger than {100 * min_drop:g} pts ruled out (e-value {rec['e_ruled_out']:.3g})")
+    else:
+        u.reasons.append(f"{head}: not settled when the run stopped on another suite's regression")
+
+
+def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_latency: float | None,
+           fixed: bool = True) -> None:
     pts = lambda x: f"{100 * x:+.1f} pts"  # noqa: E731
     d = u.diff
     p_holm = u.p_holm if u.p_holm is not None else u.p_value
     acc = (f"accuracy {pts(d.estimate)} (95% CI {pts(d.low)} to {pts(d.high)}), "
-           f"{u.worse} pass->fail vs {u.better} fail->pass, McNemar p{_fmt_p(u.p_value)}, Holm p{_fmt_p(p_holm)}")
-    significant = p_holm < alpha
-    # With repeats the sign test counts cases and the difference weighs them: both must point the
-    # same way before a verdict is drawn from either (with single runs they always do).
-    if significant and (u.worse > u.better) != (d.estimate < 0):
-        u.reasons.append(f"{acc}: the case counts and the mean difference disagree in direction; no verdict")
-    elif significant and d.estimate < -min_drop:
+           f"{u.worse} pass->fail vs {u.better} fail->pass, "
+           f"{'McNemar' if max(u.repeats.values(), default=1) <= 1 else 'sign-flip'} p{_fmt_p(u.p_value)}, "
+           f"Holm p{_fmt_p(p_holm)}")
+    significant = p_holm < alpha and fixed
+    # The test and the difference are both about the mean per-case difference, so they point the
+    # same way (the worse/better counts may not, with repeats: they are shown, not tested).
+    if significant and d.estimate < -min_drop:
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
@@ -335,8 +447,31 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     elif significant and d.estimate > 0:
         u.verdict = "improvement"
         u.reasons.append(f"{acc}: a significant improvement")
-    else:
+    elif fixed:
         u.reasons.append(f"{acc}: not significant at alpha={alpha:g}")
+    else:
+        u.reasons.append(f"{acc}: shown, not tested (a fixed-size test is not valid after a sequential stop)")
+    for t in u.metric_tests:
+        dt = t["diff"]
+        text = (f"{t['metric']} {pts(dt.estimate)} (95% CI {pts(dt.low)} to {pts(dt.high)}) on {t['n']} cases, "
+                f"paired bootstrap p{_fmt_p(t['p_value'])}, Holm p{_fmt_p(t['p_holm'])}")
+        if fixed and t["p_holm"] < alpha and dt.estimate < -min_drop:
+            t["failed"] = True
+            t["reason"] = f"{text}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts"
+            u.failed = True
+            u.verdict = "regression"
+            u.fail_reasons.append(t["reason"])
+        else:
+            t["reason"] = f"{text}: {'within the allowed drop' if t['p_holm'] < alpha and dt.estimate < 0 else 'no significant drop'}"
+        u.reasons.append(t["reason"])
+    floor, acc_c = u.min_accuracy, u.cand_accuracy.estimate
+    if floor is not None and not (acc_c is not None and acc_c >= floor):
+        # An absolute floor needs no test: the suite's owner said what is not good enough.
+        u.failed = True
+        u.verdict = "regression"
+        u.reasons.append(f"candidate accuracy {100 * acc_c:.1f}% is below the suite's floor of {100 * floor:g}% "
+                         "(gate.min_accuracy)")
+        u.fail_reasons.append(u.reasons[-1])
     for limit, delta, what in ((max_cost, u.cost, "mean cost per case"), (max_latency, u.latency_p50, "p50 latency")):
         if limit is None:
             continue
@@ -353,6 +488,64 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
             u.reasons.append(f"{what} {100 * delta.ratio:+.0f}% exceeds +{100 * limit:g}% but is not significant")
 
 
+def _judge_errors(u: Unit, alpha: float, max_error_rate: float) -> None:
+    """The infrastructure verdict: the candidate left more than `max_error_rate` of its rows
+    unanswered (error or skipped) and significantly more than the base (sign-flip test on the
+    per-case unanswered share, Holm over the units). Not a quality regression: exit 3."""
+    e = u.unanswered
+    p_holm = e["p_holm"] if e["p_holm"] is not None else e["p_value"]
+    if e["cand_rate"] > max_error_rate and e["diff"] > 0 and p_holm < alpha:
+        u.infra_failed = True
+        u.reasons.append(
+            f"the candidate's infrastructure failed: {100 * e['cand_rate']:.1f}% of its rows unanswered "
+            f"({e['cand_errors']} errors, {e['cand_skipped']} skipped) against {100 * e['base_rate']:.1f}% for the base, "
+            f"more on {e['more']} cases and fewer on {e['fewer']}, Holm p{_fmt_p(p_holm)}; above --max-error-rate "
+            f"{100 * max_error_rate:g}%: not a quality regression, rerun or resume it")
+        u.infra_reasons.append(u.reasons[-1])
+
+
+POWER = 0.8  # the power the minimum detectable drop is quoted at
+
+
+def _power(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
+    """What this unit can detect at its size. Holm's strictest step tests at alpha/tests, which is
+    what one regressing suite among unchanged ones faces. The minimum detectable drop (80% power)
+    is the normal approximation of the paired test: (z_{1-a/2} + z_0.8) * sd / sqrt(n), with sd the
+    observed spread of the per-case differences, but never below what a pure shift allows (a drop
+    delta moves at least delta/step cases by at least `step`, the finest per-case change the repeat
+    counts allow); then at least --min-drop. `min_flips` is exact: the fewest cases going from
+    pass to fail, none the other way, that the test would call significant at that level; a unit
+    with fewer cases that can get worse cannot fail at all."""
+    from statistics import NormalDist
+
+    bv, cv = getattr(u, "_quality_pairs", ([], []))
+    n = len(bv)
+    level = alpha / tests
+    out = {"power": POWER, "tests": tests, "level": level, "mdd": None, "min_flips": None, "can_fail": False,
+           "warning": None}
+    if not n:
+        out["warning"] = f"{u.name}: no case answered on both sides, so nothing can be detected"
+        return out
+    k = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(POWER)
+    v = sum((c - b) ** 2 for b, c in zip(bv, cv)) / n
+    step = 1 / math.lcm(max(u.repeats.get("base", 1), 1), max(u.repeats.get("cand", 1), 1))
+    mdd = max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+    flips = next((j for j in range(1, n + 1) if stats.mcnemar_exact(j, 0) < level and j / n > min_drop), None)
+    can_worsen = sum(1 for b in bv if b > 0)
+    base_acc = sum(bv) / n
+    out.update(mdd=mdd, min_flips=flips, can_fail=flips is not None and flips <= can_worsen)
+    if not out["can_fail"]:
+        out["warning"] = (f"{u.name} cannot fail the gate: with {n} cases and {tests} tests under Holm, even every "
+                          f"case that passed going to fail would not be significant at alpha; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    elif mdd >= base_acc:
+        out["warning"] = (f"{u.name} can hardly fail the gate: it needs at least {flips} of its {n} cases to go from "
+                          f"pass to fail with none the other way (a drop of {100 * flips / n:.0f} pts), and a drop "
+                          f"is caught 80% of the time only above {100 * mdd:.0f} pts; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    return out
+
+
 def _fmt_p(p: float | None) -> str:
     """`=0.026` or `<0.001`, to follow a `p`."""
     if p is None or math.isnan(p):
@@ -362,7 +555,8 @@ def _fmt_p(p: float | None) -> str:
 
 def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: float,
               max_cost_increase: float | None, max_latency_increase: float | None,
-              n_resamples: int, seed: int) -> tuple[list[Unit], Unit | None]:
+              n_resamples: int, seed: int, max_error_rate: float = 0.02,
+              sequential: bool = False) -> tuple[list[Unit], Unit | None]:
     """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
     rows are paired, so the decision can be exercised on simulated pairs without a database."""
     units = [_unit_stats(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
@@ -381,10 +575,28 @@ def _verdicts(paired: list[tuple[str, _Paired]], *, alpha: float, min_drop: floa
         overall.base_model = ", ".join(sorted({p.base_model for _, p in paired}))
         overall.cand_model = ", ".join(sorted({p.cand_model for _, p in paired}))
     family = units + ([overall] if overall else [])
-    for u, ph in zip(family, stats.holm([u.p_value for u in family])):
+    # One Holm family for everything tested on quality: each unit's accuracy and its score tests.
+    scored = [t for u in units for t in u.metric_tests]
+    adjusted = stats.holm([u.p_value for u in family] + [t["p_value"] for t in scored])
+    for u, ph in zip(family, adjusted):
         u.p_holm = ph
+    for t, ph in zip(scored, adjusted[len(family):]):
+        t["p_holm"] = ph
+    # Errors are a family of their own: a storm of 429s must not spend the quality tests' alpha.
+    for u, ph in zip(family, stats.holm([u.unanswered["p_value"] for u in family])):
+        u.unanswered["p_holm"] = ph
+    seq_of = {u.name: p.sequential for (_, p), u in zip(paired, units)}
     for u in family:
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase)
+        u.power = _power(u, alpha, min_drop, len(family) + len(scored))
+        rec = seq_of.get(u.name)
+        # A suite of a stopped sequential run that sent all its cases unsettled is complete: the
+        # fixed test judges it (the other half of alpha, evalseed.sequential). The others, and the
+        # overall line that pools them, are judged by the sequential record alone.
+        fixed = not sequential or (rec is not None and rec["state"] == "running" and rec["cases_sent"] >= rec["cases"])
+        if not fixed:
+            _judge_sequential(u, rec, min_drop)
+        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
+        _judge_errors(u, alpha, max_error_rate)
     return units, overall
 
 
@@ -405,13 +617,16 @@ def compare_runs(
     n_resamples: int = stats.DEFAULT_RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
     details: bool = True,
+    allow_partial: bool = False,
+    max_error_rate: float = 0.02,
 ) -> Comparison:
     """Compare two stored runs; see the module docstring for pairing, counting and the gate.
 
     `con` is a DuckDB connection (`store.open_db(path, read_only=True)`); runs are given as ids,
     unique prefixes or `latest`. `base_model` / `cand_model` restrict a side to one model when a
     run holds several. `details=False` skips fetching expected answers and outputs of flipped
-    cases. Raises UsageError on bad settings, unknown runs, or runs with no case in common.
+    cases. Raises UsageError on bad settings, unknown runs, runs with no case in common, and --
+    unless `allow_partial` -- a run that did not finish or a candidate that lacks cases of the base.
     """
     from . import store
 
@@ -419,6 +634,8 @@ def compare_runs(
         raise UsageError(f"--alpha must be between 0 and 1 (e.g. 0.05), not {alpha}.")
     if not 0 <= min_drop < 1:
         raise UsageError(f"--min-drop is an accuracy difference between 0 and 1 (0.02 = 2 points), not {min_drop}.")
+    if not 0 <= max_error_rate <= 1:
+        raise UsageError(f"--max-error-rate is a share of rows between 0 and 1 (0.02 = 2%), not {max_error_rate}.")
     for flag, v in (("--max-cost-increase", max_cost_increase), ("--max-latency-increase", max_latency_increase)):
         if v is not None and v < 0:
             raise UsageError(f"{flag} is a ratio >= 0 (0.2 = +20%), not {v}.")
@@ -426,11 +643,18 @@ def compare_runs(
     cand_id = store.resolve_run(con, cand_run)
     base_side, cand_side = _side(con, base_id), _side(con, cand_id)
     notes: list[str] = []
+    partial: list[str] = []
     for side, who in ((base_side, "base"), (cand_side, "candidate")):
         if not side.models:
             raise UsageError(f"the {who} run {side.run_id} has no results to compare.")
         if side.status and side.status != "finished":
-            notes.append(f"the {who} run {side.run_id} has status {side.status!r}: it may be incomplete.")
+            # An aborted or interrupted run holds whatever was answered before it stopped; a gate
+            # that passed it would pass a release nobody finished testing.
+            what = f"the {who} run {side.run_id} did not finish (status {side.status!r})"
+            if not allow_partial:
+                raise UsageError(f"{what}; finish it with `evalseed run --resume {side.run_id}`, "
+                                 "or pass --allow-partial to compare the cases it holds.")
+            partial.append(what)
     bm_all = [m for m in base_side.models if base_model in (None, m)]
     cm_all = [m for m in cand_side.models if cand_model in (None, m)]
     for given, avail, who in ((base_model, bm_all, base_side), (cand_model, cm_all, cand_side)):
@@ -439,14 +663,32 @@ def compare_runs(
     model_pairs, model_notes = match_models(bm_all, cm_all)
     notes += model_notes
     base_rows, cand_rows = _load(con, base_id), _load(con, cand_id)
+    cand_config = store.run_config(con, cand_id)
+    seq = cand_config.get("sequential") if (cand_config.get("sequential") or {}).get("stopped_early") else None
+    if seq:
+        # Cases a sequential run never sent were left out on purpose: its own record is the verdict.
+        partial.append(f"the candidate is a sequential run that stopped early ({seq['reason'] or 'no reason recorded'}): "
+                      + ", ".join(f"suite {s} {r['cases_sent']} of {r['cases']} cases" for s, r in seq["suites"].items()))
+        seq_suites = set(seq["suites"])
+        base_rows_cov = {k: v for k, v in base_rows.items() if k[0] not in seq_suites}
+    else:
+        base_rows_cov = base_rows
+    missing = _missing(base_rows_cov, cand_rows, model_pairs)
+    if missing and not allow_partial:
+        raise UsageError(f"the candidate run {cand_id} does not cover the base run {base_id}: "
+                         f"{'; '.join(missing)} missing; run the same suites, or pass --allow-partial "
+                         "to compare the cases both runs hold.")
+    partial += [f"the candidate lacks {m}" for m in missing]
+    floors = _floors(cand_config)
     base_suites = sorted({s for s, m in base_rows if m in bm_all})
     cand_suites = sorted({s for s, m in cand_rows if m in cm_all})
-    for s in base_suites:
-        if s not in cand_suites:
-            notes.append(f"suite {s} is only in the base run: not compared.")
-    for s in cand_suites:
-        if s not in base_suites:
-            notes.append(f"suite {s} is only in the candidate run: not compared.")
+    new_suites = []
+    for (suite, cm), cases in sorted(cand_rows.items()):
+        if cm in cm_all and suite not in base_suites:
+            new_suites.append(_new_suite(suite, cm, cases, floors.get(suite)))
+            notes.append(f"suite {suite} is only in the candidate run: no paired test, "
+                         + (f"held to its floor of {100 * floors[suite]:g}%." if suite in floors
+                            else "no floor (gate.min_accuracy) to hold it to."))
 
     paired: list[tuple[str, _Paired]] = []
     for suite in sorted(set(base_suites) & set(cand_suites)):
@@ -454,6 +696,8 @@ def compare_runs(
             if (suite, bm) not in base_rows or (suite, cm) not in cand_rows:
                 continue
             p = _pair(suite, bm, cm, base_rows[(suite, bm)], cand_rows[(suite, cm)])
+            p.min_accuracy = floors.get(suite)
+            p.sequential = (seq or {}).get("suites", {}).get(suite)
             name = suite if len(model_pairs) == 1 else f"{suite} [{cm}]"
             if not p.case_ids:
                 notes.append(f"{name}: no case answered on both sides (all skipped, or different case ids).")
@@ -466,16 +710,67 @@ def compare_runs(
         )
 
     units, overall = _verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
-                               max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed)
+                               max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed,
+                               max_error_rate=max_error_rate, sequential=bool(seq))
     family = units + ([overall] if overall else [])
     _attach_metrics(con, base_id, cand_id, paired, units)
     if details:
         _attach_details(con, base_id, cand_id, units)
     settings = {"alpha": alpha, "min_drop": min_drop, "max_cost_increase": max_cost_increase,
-                "max_latency_increase": max_latency_increase, "confidence": 0.95,
+                "max_latency_increase": max_latency_increase, "max_error_rate": max_error_rate,
+                "allow_partial": allow_partial, "confidence": 0.95,
                 "n_resamples": n_resamples, "seed": seed}
     return Comparison(base_side, cand_side, settings, units, overall, notes,
-                      failed=any(u.failed for u in family))
+                      failed=any(u.failed for u in family) or any(n["failed"] for n in new_suites),
+                      infra_failed=any(u.infra_failed for u in family),
+                      partial=partial, new_suites=new_suites)
+
+
+def _ids(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def _missing(base_rows, cand_rows, model_pairs) -> list[str]:
+    """What the base run holds that the candidate does not, one phrase per suite: a whole suite, or
+    the case ids it lacks. Covered means the same suites and case ids (any status: a case the
+    candidate skipped was still tried)."""
+    out = []
+    for (suite, bm), cases in sorted(base_rows.items()):
+        for b, c in model_pairs:
+            if b != bm:
+                continue
+            on = f" on {c}" if len(model_pairs) > 1 else ""
+            got = cand_rows.get((suite, c))
+            if not got:
+                out.append(f"suite {suite}{on} ({len(cases)} cases)")
+                continue
+            gone = sorted(set(cases) - set(got))
+            if gone:
+                out.append(f"{len(gone)} of the {len(cases)} cases of suite {suite}{on} ({_ids(gone)})")
+    return out
+
+
+def _floors(config: dict) -> dict[str, float]:
+    """Each suite's `gate.min_accuracy` as the run recorded it (runs.config.suites[].gate)."""
+    out = {}
+    for s in config.get("suites", []) or []:
+        floor = (s.get("gate") or {}).get("min_accuracy")
+        if floor is not None:
+            out[s["name"]] = float(floor)
+    return out
+
+
+def _new_suite(suite: str, model: str, cases: dict[str, list[_Row]], floor: float | None) -> dict:
+    """A suite only the candidate ran: nothing to pair it with, so only its floor can fail it."""
+    acc = Accuracy.of_cases(map(_tally, cases.values())).estimate
+    failed = floor is not None and (acc is None or acc < floor)
+    reason = None
+    if failed:
+        reason = (f"new suite {suite}: candidate accuracy "
+                  f"{'n/a' if acc is None else f'{100 * acc:.1f}%'} is below its floor of {100 * floor:g}% "
+                  "(gate.min_accuracy)")
+    return {"suite": suite, "model": model, "cases": len(cases), "accuracy": acc, "min_accuracy": floor,
+            "failed": failed, "reason": reason}
 
 
 def _attach_metrics(con, base_id: str, cand_id: str, paired: list[tuple[str, _Paired]], units: list[Unit]) -> None:
@@ -539,8 +834,11 @@ def compare_command(
     junit: str | None = None,
     markdown: str | None = None,
     json_path: str | None = None,
+    allow_partial: bool = False,
+    max_error_rate: float = 0.02,
 ) -> int:
-    """The `evalseed compare` body: compare, print the table, write the files; 1 on regression."""
+    """The `evalseed compare` body: compare, print the table, write the files; 1 on a quality
+    regression, else 3 when the candidate's infrastructure failed, else 0."""
     from . import store
     from .compare_output import print_table, write_json, write_junit, write_markdown
 
@@ -551,7 +849,8 @@ def compare_command(
     try:
         cmp = compare_runs(con, base_run, cand_run, alpha=alpha, min_drop=min_drop,
                            max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
-                           base_model=base_model, cand_model=cand_model)
+                           base_model=base_model, cand_model=cand_model, allow_partial=allow_partial,
+                           max_error_rate=max_error_rate)
     finally:
         con.close()
     # Files first: a closed stdout (`| head`) must not cost the CI job its report.
@@ -562,7 +861,8 @@ def compare_command(
     if json_path:
         write_json(cmp, json_path)
     print_table(cmp)
-    return 1 if cmp.failed else 0
+    # A quality regression found on the cases both sides answered stands whatever the errors.
+    return 1 if cmp.failed else (3 if cmp.infra_failed else 0)
 
 
 def check_baseline(db_path: str, base_ref: str) -> str:

@@ -4,18 +4,22 @@ below both so neither imports the other for its types.
 
 Accuracy (`base_accuracy`, `cand_accuracy`, and `accuracy` in `base_metrics`/`cand_metrics`) is
 evalseed.metrics' definition over the side's paired rows -- the figure the run summary and the
-report show for the same rows. `diff`, `worse`/`better` and the test pair each case's pass rate,
-with a case skipped on one side only counted as failed there (`skipped_one_side`), so with such
-cases `diff` is not `cand_accuracy - base_accuracy`.
+report show for the same rows (errors count as failures). `diff`, `worse`/`better` and the test
+pair each case's pass rate over its answered (ok) repeats, on the `n_answered` cases answered on
+both sides; so with errors or skips `diff` is not `cand_accuracy - base_accuracy`. Errors and skips
+are compared apart (`unanswered`).
 
 `Comparison.to_dict()` is the stable, JSON-safe form the HTML report and `--json` consumers read
 (NaN becomes null). Its shape (schema 1):
 
-    {"schema": 1, "failed": bool, "verdict": "regression" | "no regression",
+    {"schema": 1, "failed": bool, "infra_failed": bool,
+     "verdict": "regression" | "infrastructure failure" | "no regression",
      "base": Side, "cand": Side,
-     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase",
+     "settings": {"alpha", "min_drop", "max_cost_increase", "max_latency_increase", "allow_partial",
                   "confidence", "n_resamples", "seed"},
-     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...]}
+     "units": [Unit, ...], "overall": Unit | null, "notes": [str, ...],
+     "partial": [str, ...]           (empty when the candidate covers the base and both finished),
+     "new_suites": [{"suite", "model", "cases", "accuracy", "min_accuracy", "failed", "reason"}]}
     Side = {"run_id", "label", "status", "started_at", "models": [str]}
     Unit = {"name", "suite", "kind", "base_model", "cand_model", "n_pairs",
             "repeats": {"base": int, "cand": int},
@@ -30,7 +34,14 @@ cases `diff` is not `cand_accuracy - base_accuracy`.
             "flips": {"regressed": [Flip], "improved": [Flip]},
             "cost": Delta, "latency_p50": Delta, "latency_p95": Delta, "ttft_p50": Delta, "ttft_p95": Delta,
             "verdict": "regression" | "improvement" | "no significant change", "failed": bool,
-            "reasons": [str], "fail_reasons": [str]}
+            "reasons": [str], "fail_reasons": [str], "min_accuracy": float|null,
+            "n_answered": int, "left_out": {"base_error", "base_skipped", "cand_error", "cand_skipped"},
+            "unanswered": {"base_rate", "cand_rate", "base_errors", "base_skipped", "cand_errors",
+                           "cand_skipped", "more", "fewer", "diff", "p_value", "p_holm"},
+            "infra_failed": bool, "infra_reasons": [str],
+            "power": {"power", "tests", "level", "mdd", "min_flips", "can_fail", "warning"},
+            "metric_tests": [{"metric", "n", "base", "cand", "diff": Interval, "p_value", "p_holm",
+                              "failed", "reason"}]}
     Interval = {"estimate", "low", "high", "confidence"}
     Metrics = the record `evalseed runs RUN_ID --json` prints for a suite and model (cases, rows,
               ok, errors, skipped, accuracy, the kind's metrics), over the side's paired rows
@@ -137,6 +148,26 @@ class Unit:
     # metrics such as macro_f1); None for "overall", which pools suites of different kinds.
     base_metrics: dict[str, Any] | None = None
     cand_metrics: dict[str, Any] | None = None
+    # The suite's gate.min_accuracy (from the candidate run's config); None without a floor.
+    min_accuracy: float | None = None
+    # The quality test's cases: those answered (an ok row) on both sides; `left_out` counts the
+    # others per side by why (`base_error`, `base_skipped`, `cand_error`, `cand_skipped`).
+    n_answered: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+    # Errors apart from quality: {base_rate, cand_rate (shares of rows), base_errors, base_skipped,
+    # cand_errors, cand_skipped, more, fewer (cases with a higher/lower unanswered share), diff (mean
+    # per-case change), p_value, p_holm}.
+    unanswered: dict[str, Any] = field(default_factory=dict)
+    infra_failed: bool = False
+    infra_reasons: list[str] = field(default_factory=list)
+    # What the unit can detect (compare._power): {power (0.8), tests (the Holm family's size),
+    # level (alpha / tests), mdd (minimum detectable drop at that power and level, accuracy units),
+    # min_flips (fewest pass->fail cases that could fail it), can_fail, warning (str or null)}.
+    power: dict[str, Any] = field(default_factory=dict)
+    # Tests of per-case scores beyond pass/fail (compare._score_tests), in the same Holm family as
+    # the accuracy tests: [{metric ("field F1" | "score"), n, base, cand, diff: Interval, p_value,
+    # p_holm, failed, reason}].
+    metric_tests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -148,10 +179,19 @@ class Comparison:
     overall: Unit | None
     notes: list[str]
     failed: bool = False
+    # Why the comparison covers less than the base run (--allow-partial): one statement each;
+    # empty when it is complete. Every output repeats them.
+    partial: list[str] = field(default_factory=list)
+    # Suites only the candidate ran: {suite, model, cases, accuracy, min_accuracy, failed, reason}.
+    new_suites: list[dict[str, Any]] = field(default_factory=list)
+    # The candidate left significantly more unanswered than the base (exit 3, not a regression).
+    infra_failed: bool = False
 
     @property
     def verdict(self) -> str:
-        return "regression" if self.failed else "no regression"
+        if self.failed:
+            return "regression"
+        return "infrastructure failure" if self.infra_failed else "no regression"
 
     def to_dict(self) -> dict:
         """The JSON-safe dict documented in this module's docstring (NaN -> None)."""
@@ -159,6 +199,7 @@ class Comparison:
             {
                 "schema": SCHEMA,
                 "failed": self.failed,
+                "infra_failed": self.infra_failed,
                 "verdict": self.verdict,
                 "base": self.base,
                 "cand": self.cand,
@@ -166,6 +207,8 @@ class Comparison:
                 "units": self.units,
                 "overall": self.overall,
                 "notes": self.notes,
+                "partial": self.partial,
+                "new_suites": self.new_suites,
             }
         )
 

@@ -50,6 +50,10 @@ class RunOptions:
     max_answer_bytes: int = 4 * 1024 * 1024
     allow_download_from: list[str] = field(default_factory=list)
     run_id: str | None = None  # set by run_command
+    # `run --baseline X --gate --sequential`: the baseline's full run id; run_command builds the
+    # monitor (evalseed.sequential.SequentialGate) that orders the cases and stops the feed.
+    sequential_baseline: str | None = None
+    sequential: Any = None
 
 
 @dataclass
@@ -258,7 +262,30 @@ def run_command(opts: RunOptions) -> int:
     _learn_token_ratios(opts.db, plan)
     if opts.dry_run:
         return _dry_run(plan, opts)
+    if opts.sequential_baseline:
+        opts.sequential = _sequential_gate(plan, opts)
     return _execute(plan, cfg, opts, stored_config)
+
+
+def _sequential_gate(plan: Plan, opts: RunOptions):
+    """The monitor for `--sequential`: the baseline's per-case pass rates (over ok repeats) for
+    the plan's suites, matched to the plan's one model as compare matches models."""
+    from . import compare, store
+    from .sequential import SequentialGate
+
+    if opts.resume:
+        raise UsageError("--sequential cannot resume a run; start a new one.")
+    if len(plan.models) != 1:
+        raise UsageError("--sequential gates one model at a time; pass one model to --models.")
+    if not opts.sequential_baseline:
+        raise UsageError("--sequential needs --baseline RUN_ID and --gate.")
+    con = store.open_db(opts.db, read_only=True)
+    try:
+        base = compare.baseline_case_rates(con, opts.sequential_baseline, next(iter(plan.models)),
+                                           [sp.suite.name for sp in plan.suites])
+    finally:
+        con.close()
+    return SequentialGate(base, {sp.suite.name: len(sp.cases) for sp in plan.suites}, seed=0)
 
 
 def _learn_token_ratios(db: str, plan: Plan) -> None:
@@ -361,6 +388,11 @@ def _execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | No
             trouble = _store_the_rest(writer, opts.db, run_id)
             if trouble:
                 status, message = "aborted", trouble
+            if opts.sequential is not None:
+                # The run says it stopped early and why; compare reads this to judge it.
+                with contextlib.suppress(Exception):
+                    store.add_to_run_config(con, run_id, "sequential",
+                                            dict(opts.sequential.record(), baseline=opts.sequential_baseline))
             with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
         if writer.failed is None:
@@ -425,7 +457,9 @@ def _run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "suites": [
             {"name": sp.suite.name, "kind": sp.suite.kind, "path": sp.suite.path, "hash": sp.suite.content_hash,
              "cases": len(sp.cases), "repeats": sp.suite.repeats, "params": sp.suite.params,
-             "models": [m.name for m in sp.models]}
+             "models": [m.name for m in sp.models],
+             # compare reads the floors from the run, so a gate holds what the suite said when it ran.
+             "gate": sp.suite.gate.model_dump() if sp.suite.gate else None}
             for sp in plan.suites
         ],
         "options": {"concurrency": opts.concurrency, "timeout": opts.timeout, "max_attempts": opts.max_attempts,
@@ -534,12 +568,16 @@ def _drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, reda
             engine = Engine(lanes, budget)
             # No new request once the database refuses rows: answers it cannot store would be paid
             # for and then asked again by --resume.
-            jobs = {name: _while_stored(_jobs_for(plan, info, run_id, out_dir, skip), writer)
+            seq = opts.sequential
+            jobs = {name: _while_stored(seq.feed(list(_jobs_for(plan, info, run_id, out_dir, skip))) if seq
+                                        else _jobs_for(plan, info, run_id, out_dir, skip), writer)
                     for name, info in plan.models.items()}
 
             def sink(row: dict) -> None:
                 writer.add(row)
                 progress.update(row, budget.spent)
+                if seq:
+                    seq.add(row)
 
             stop_flush = asyncio.Event()
 

@@ -366,6 +366,113 @@ def sign_test(base: Sequence[float], cand: Sequence[float]) -> tuple[float, int,
     return mcnemar_exact(worse, better), worse, better
 
 
+def _binom_half_pmf(k: int):
+    """Binomial(k, 1/2) probabilities of 0..k (log-space, so large k does not overflow)."""
+    import numpy as np
+
+    j = np.arange(1, k + 1, dtype=float)
+    logc = np.concatenate([[0.0], np.cumsum(np.log(k - j + 1) - np.log(j))])
+    return np.exp(logc - k * math.log(2.0))
+
+
+def _convolve(a, b):
+    import numpy as np
+
+    if min(a.size, b.size) < 64:
+        return np.convolve(a, b)
+    n = a.size + b.size - 1
+    size = 1 << (n - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(a, size) * np.fft.rfft(b, size), size)[:n]
+
+
+# Per-case differences are multiples of 1/L when each side's values are pass rates over r repeats
+# (L = lcm of the repeat counts); up to this L the sign-flip distribution is computed exactly.
+_MAX_LATTICE = 60
+
+
+def paired_permutation_test(base: Sequence[float], cand: Sequence[float], *, n_resamples: int = DEFAULT_RESAMPLES,
+                            seed: int = DEFAULT_SEED) -> float:
+    """Two-sided paired sign-flip permutation test of the mean difference `mean(cand - base)`.
+
+    Under "no difference" each case's difference is as likely to have either sign, so the null
+    distribution of the sum of differences is that of sum(+-|d_i|). With 0/1 values this *is* the
+    exact McNemar test (`mcnemar_exact`, used for it, so it agrees with scipy). When the values
+    are pass rates over repeats, the differences lie on a lattice (multiples of 1/L) and the
+    distribution is computed exactly by convolving one Binomial(k, 1/2) per distinct |d| (FFT;
+    p-values below ~1e-12 are then accurate only to floating error, far below any alpha/m).
+    Otherwise (continuous scores) `n_resamples` random sign flips give p = (1 + hits) / (1 + n).
+
+    Why not the sign test for repeats: with unequal repeat counts (base 1, candidate 3) the
+    per-case difference is not symmetric even with no change (a case passing 90% of the time
+    looks "worse" on 24% of cases and "better" on 10%), so counting signs is lopsided (the issue
+    measured 12% false alarms at alpha 5%). The *mean* difference is still 0 under no change and
+    the sign-flip distribution of the sum has the right variance (sum of d_i^2), so this test is
+    valid asymptotically there and exact with equal repeat counts (d_i then symmetric).
+    benchmarks/bench_gate.py measures its false-alarm rate for both.
+    """
+    import numpy as np
+
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(cand, dtype=float)
+    if b.shape != c.shape or b.ndim != 1:
+        raise ValueError("base and cand must be one-dimensional and of equal length")
+    d = c - b
+    d = d[np.abs(d) > 1e-12]
+    if d.size == 0:
+        return 1.0
+    lattice = next((q for q in range(1, _MAX_LATTICE + 1) if np.allclose(d * q, np.round(d * q), atol=1e-9)), None)
+    if lattice is not None:
+        k = np.round(d * lattice).astype(np.int64)
+        a = np.abs(k)
+        values, counts = np.unique(a, return_counts=True)
+        if values.size == 1:
+            worse = int((k < 0).sum())
+            return mcnemar_exact(worse, int(k.size) - worse)
+        dist = np.array([1.0])
+        for v, n in zip(values.tolist(), counts.tolist()):
+            arr = np.zeros(2 * v * n + 1)
+            arr[:: 2 * v] = _binom_half_pmf(n)
+            dist = _convolve(dist, arr)
+        dist = np.clip(dist, 0.0, None)
+        total = int(a.sum())
+        sums = np.arange(-total, total + 1)
+        return float(min(1.0, dist[np.abs(sums) >= abs(int(k.sum()))].sum() / dist.sum()))
+    rng = np.random.default_rng(seed)
+    observed = abs(d.sum())
+    hits = 0
+    block = max(1, _BLOCK_ELEMENTS // d.size)
+    done = 0
+    while done < n_resamples:
+        m = min(block, n_resamples - done)
+        signs = rng.integers(0, 2, size=(m, d.size)) * 2 - 1
+        hits += int((np.abs(signs @ d) >= observed - 1e-12).sum())
+        done += m
+    return (1 + hits) / (1 + n_resamples)
+
+
+def paired_bootstrap_test(base: Sequence[float], cand: Sequence[float], *, n_resamples: int = DEFAULT_RESAMPLES,
+                          seed: int = DEFAULT_SEED) -> float:
+    """Two-sided paired bootstrap p-value of `mean(cand - base) = 0`, for per-case scores (field
+    F1, a kind's `score`) that are no lattice: resample cases, centre the resampled means on the
+    observed one (the null distribution's shape, shifted to zero), count how often they are at
+    least as far from zero as the observed mean: p = (1 + hits) / (1 + n_resamples).
+    (Efron and Tibshirani, An Introduction to the Bootstrap, 16.4.)"""
+    import numpy as np
+
+    b = np.asarray(base, dtype=float)
+    c = np.asarray(cand, dtype=float)
+    if b.shape != c.shape or b.ndim != 1:
+        raise ValueError("base and cand must be one-dimensional and of equal length")
+    d = c - b
+    if d.size == 0 or np.all(np.abs(d) < 1e-12):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    means = _resample_sums(d, n_resamples, rng) / d.size
+    observed = float(d.mean())
+    hits = int((np.abs(means - observed) >= abs(observed) - 1e-12).sum())
+    return (1 + hits) / (1 + n_resamples)
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values, in the input order.
 

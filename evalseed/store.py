@@ -412,6 +412,13 @@ def finish_run(con, run_id: str, status: str) -> None:
     con.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", [_now(), status, run_id])
 
 
+def add_to_run_config(con, run_id: str, key: str, value: Any) -> None:
+    """Record something learnt during the run (e.g. why a sequential gate stopped) in its config."""
+    config = run_config(con, run_id)
+    config[key] = value
+    con.execute("UPDATE runs SET config = ? WHERE run_id = ?", [_json(config), run_id])
+
+
 def set_run_status(con, run_id: str, status: str) -> None:
     con.execute("UPDATE runs SET status = ?, finished_at = NULL WHERE run_id = ?", [status, run_id])
 

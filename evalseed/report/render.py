@@ -178,7 +178,9 @@ def _comparison(con, run_ids: list[str]) -> dict | None:
     if len(run_ids) != 2:
         return None
     try:
-        result = compare_runs(con, run_ids[0], run_ids[1])
+        # A report shows what two runs hold even when one is partial; the gate is compare's job,
+        # and the partial statements are shown above the table.
+        result = compare_runs(con, run_ids[0], run_ids[1], allow_partial=True)
     except UsageError as e:
         return {"unavailable": str(e)}
     return {"data": result.to_dict()}  # to_dict is JSON-safe already (NaN -> None)

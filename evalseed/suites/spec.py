@@ -37,6 +37,16 @@ class BaseCase(BaseModel):
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
+class SuiteGate(BaseModel):
+    """`gate:` in a suite: what `evalseed compare` holds this suite to besides the paired test.
+    `min_accuracy` is an absolute floor on the candidate's accuracy (the one definition, errors
+    counting as failures): below it the suite fails whatever the significance, as promptfoo's
+    thresholds do, because a small suite may be unable to fail the test at all."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+
+
 class BaseSuite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -46,6 +56,7 @@ class BaseSuite(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     messages: list[Message] | None = None
     repeats: int = Field(default=1, ge=1, le=100)
+    gate: SuiteGate | None = None
     cases: list[BaseCase] = Field(default_factory=list)
 
     # Set by the loader, not by the file.
