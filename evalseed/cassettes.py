@@ -176,27 +176,22 @@ class Scrubber:
         dict, key) alone; True when anything changed."""
         changed = False
         if isinstance(value, dict):
-            for k in list(value):
-                v = value[k]
-                if (id(value), k) in skip:
-                    continue
-                if isinstance(v, str):
-                    clean = self.text(v, echoed)
-                    if clean != v:
-                        value[k], changed = clean, True
-                elif self._in_place(v, echoed, skip):
-                    changed = True
-                if isinstance(k, str) and (ck := self.text(k, echoed)) != k:
-                    value[ck] = value.pop(k)
-                    changed = True
+            items: list[tuple[Any, Any]] = [(k, value[k]) for k in list(value) if (id(value), k) not in skip]
         elif isinstance(value, list):
-            for j, v in enumerate(value):
-                if isinstance(v, str):
-                    clean = self.text(v, echoed)
-                    if clean != v:
-                        value[j], changed = clean, True
-                elif self._in_place(v, echoed, skip):
-                    changed = True
+            items = list(enumerate(value))
+        else:
+            return False
+        for k, v in items:
+            if isinstance(v, str):
+                clean = self.text(v, echoed)
+                if clean != v:
+                    value[k], changed = clean, True
+            elif self._in_place(v, echoed, skip):
+                changed = True
+            # A dict key can carry the key too (a server may echo it as a field name).
+            if isinstance(value, dict) and isinstance(k, str) and (ck := self.text(k, echoed)) != k:
+                value[ck] = value.pop(k)
+                changed = True
         return changed
 
     def _json_text(self, s: str, echoed: Iterable[str] | None) -> str:
