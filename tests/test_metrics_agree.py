@@ -173,7 +173,9 @@ def compare_view(cli, db, tmp, a, b) -> dict | None:
     if code == 2:  # no case answered on both sides: nothing to compare, nothing shown
         assert "no cases in common" in err
         return None
-    assert code in (0, 1), err
+    # 3: the candidate left significantly more cases unanswered (the gate's infrastructure
+    # verdict); its figures are written all the same and must agree too.
+    assert code in (0, 1, 3), err
     return json.loads(path.read_text())
 
 

@@ -25,9 +25,15 @@ from test_reliability_faults import ANSWERS, FLASH, big_suite, evalseed, result_
 ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 
+def _default_sigint() -> None:
+    # A shell starting a job in the background hands it SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored: the Ctrl-C test would then see a run that never stops.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "evalseed", "run", *map(str, args)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def db_state(db: Path) -> tuple[str | None, int, int]:
