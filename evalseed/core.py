@@ -109,6 +109,14 @@ def content_text(content: Any) -> str | None:
     return None
 
 
+def thinking_may_run(body: dict, model: "ModelInfo") -> bool:
+    """Whether a request may produce a chain of thought: the model thinks and the request does not
+    turn it off (`thinking: {type: disabled}` or `reasoning_effort: minimal`)."""
+    thinking = body.get("thinking")
+    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
+    return model.thinking and not off
+
+
 def max_output_tokens(body: dict, model: "ModelInfo") -> int:
     """The most output tokens a request allows (for budgets): what it asks, else the model default."""
     for k in ("max_completion_tokens", "max_tokens"):

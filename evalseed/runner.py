@@ -434,7 +434,8 @@ def _store_the_rest(writer, db: str, run_id: str) -> str | None:
         writer.flush()
     except StoreFailed as e:
         n = writer.pending
-        saved = writer.spill([p.parent for p in _unsaved_files(db, run_id)], _unsaved_files(db, run_id)[0].name)
+        places = _unsaved_files(db, run_id)
+        saved = writer.spill([p.parent for p in places], places[0].name)
         where = (f"the {n} answered rows it could not take are saved in {saved}" if saved
                  else f"the {n} answered rows it could not take could not be saved anywhere either, and are lost")
         return (f"{e}, so the run stopped sending requests; {where}; free space, then finish with "

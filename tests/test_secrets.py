@@ -48,14 +48,21 @@ def _grep_tree(root: Path, key: str) -> list[str]:
     return hits
 
 
+def _isolated(work: Path, home: Path, key: str) -> dict[str, str]:
+    """A working folder and a private HOME (so every file evalseed writes is under the test's
+    eyes), and the environment that names them, with the fake key in EVALSEED_FAKE_KEY."""
+    work.mkdir()
+    home.mkdir()
+    env = {**os.environ, "EVALSEED_FAKE_KEY": key, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    return env
+
+
 def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     work = tmp_path / "work"
     home = tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
-    env = {**os.environ, "EVALSEED_FAKE_KEY": fake_key, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
-           "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-    env.pop("OPENAI_API_KEY", None)
+    env = _isolated(work, home, fake_key)
     printed: list[str] = []
 
     def evalseed(*args, expect=None):
@@ -275,11 +282,7 @@ def test_a_key_in_any_spelling_never_reaches_an_artefact(tmp_path):
 
     key = hostile_key()
     work, home = tmp_path / "work", tmp_path / "home"
-    work.mkdir()
-    home.mkdir()
-    env = {**os.environ, "EVALSEED_FAKE_KEY": key, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
-           "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-    env.pop("OPENAI_API_KEY", None)
+    env = _isolated(work, home, key)
     printed: list[str] = []
 
     def evalseed(*args, expect=None, environ=None):

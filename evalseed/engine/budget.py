@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..config import ModelInfo
-from ..core import max_output_tokens
+from ..core import max_output_tokens, thinking_may_run
 from ..costs import rough_tokens
 from ..errors import BudgetExhausted
 
@@ -48,9 +48,7 @@ def billable_output_tokens(body: dict, model: ModelInfo) -> int:
     if isinstance(total, int) and total > 0:
         return total * choices
     answer = max_output_tokens(body, model)
-    thinking = body.get("thinking")
-    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
-    if model.thinking and not off:
+    if thinking_may_run(body, model):
         return max(answer, MAX_COMPLETION_TOKENS) * choices
     return answer * choices
 

@@ -26,6 +26,7 @@ from .. import tokens
 from ..scoring.text import token_f1, words
 from ..suites.spec import BaseCase, BaseSuite, Message
 from ..templating import render_messages
+from ..core import thinking_may_run
 from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
                    max_output_tokens)
 
@@ -88,9 +89,7 @@ THINKING_RESERVE = 8_192
 def window_margin(est: int, body: dict, model) -> tuple[int, str]:
     """Tokens to keep free beyond the estimate and the answer, and why."""
     margin, parts = int(est * ESTIMATE_MARGIN), [f"{ESTIMATE_MARGIN:.0%} for the estimate"]
-    thinking = body.get("thinking")
-    off = (isinstance(thinking, dict) and thinking.get("type") == "disabled") or body.get("reasoning_effort") == "minimal"
-    if model.thinking and not off and not isinstance(body.get("max_completion_tokens"), int):
+    if thinking_may_run(body, model) and not isinstance(body.get("max_completion_tokens"), int):
         margin += THINKING_RESERVE
         parts.append(f"{THINKING_RESERVE:,} for the chain of thought; set max_completion_tokens to bound it")
     return margin, ", ".join(parts)
