@@ -50,7 +50,8 @@ class CallResult:
 class Api(Protocol):
     """What a kind may call. Implemented by the engine (retries, limits, timers, cassettes)."""
 
-    provider: "Provider"
+    @property
+    def provider(self) -> "Provider": ...
 
     async def chat(self, body: dict) -> CallResult: ...
 

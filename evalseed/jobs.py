@@ -124,31 +124,32 @@ class CaseJob:
             row["request"] = calls[0].request
         row["response"] = outcome.response
         row["output_text"] = outcome.output_text
+        row.update(self.verdict(prepared, outcome))
+        return row
+
+    def verdict(self, prepared: Prepared, outcome: Outcome) -> dict[str, Any]:
+        """The row's verdict columns for an outcome: `status`, `error`, `score`, `passed`,
+        `details`, `finished_at`, and `output_text` when the scorer rewrote it. A scorer that
+        raises costs this case (`ScorerError: ...`), not the run. `evalseed rescore` calls this
+        on stored responses, so a rescored row is what the run would have stored."""
+        flags = call_flags(outcome.calls)
         try:
             score = self.kind.score(self.suite, self.case, prepared, outcome)
         except Exception as e:  # a scorer bug must cost one case, not the run
             log.debug("scorer failed:\n%s", traceback.format_exc())
             details = self._base_details(prepared)
-            if flags := call_flags(calls):
+            if flags:
                 details["flags"] = flags
-            row.update(status="error", error=f"ScorerError: {type(e).__name__}: {e}", finished_at=_now(),
-                       details=details)
-            return row
+            return {"status": "error", "error": f"ScorerError: {type(e).__name__}: {e}", "finished_at": _now(),
+                    "details": details}
         details = {**self._base_details(prepared), **score.details}
-        flags = call_flags(calls)
         if flags:
             details["flags"] = flags
-        row.update(
-            status="ok",
-            error=None,
-            score=float(score.score),
-            passed=bool(score.passed),
-            details=details,
-            finished_at=_now(),
-        )
+        fields: dict[str, Any] = {"status": "ok", "error": None, "score": float(score.score),
+                                  "passed": bool(score.passed), "details": details, "finished_at": _now()}
         if score.output_text is not None:
-            row["output_text"] = score.output_text
-        return row
+            fields["output_text"] = score.output_text
+        return fields
 
     def _error(self, row: dict, cls: str, message: str, request: dict | None, attempts: int,
                prepared: Prepared | None) -> dict[str, Any]:
