@@ -78,7 +78,8 @@ def stub_process(tmp: Path):
 
 
 def evalseed_run(suite: Path, db: Path, cassettes: Path, mode: str, base_url: str) -> float:
-    from evalseed.runner import RunOptions, run_command
+    from evalseed.run.command import run_command
+    from evalseed.run.plan import RunOptions
 
     opts = RunOptions(paths=[str(suite)], models=MODEL, db=str(db), base_url=base_url, cassettes=mode,
                       cassette_dir=str(cassettes), progress=False, concurrency=8)

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only write recorded-scores.json from the latest run in DB (a recording made by hand)")
     args = ap.parse_args(argv)
 
-    from evalseed.runner import RunOptions, run_command
+    from evalseed.run.command import run_command
+    from evalseed.run.plan import RunOptions
     from evalseed.suites.loader import load_suites
 
     names = [s.name for s in load_suites(args.paths)]

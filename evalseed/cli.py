@@ -74,7 +74,8 @@ def run(
         "point at; repeat for more. Default: public addresses and the run's own server only."),
 ) -> None:
     """Run suites against models and store every case in DuckDB."""
-    from .runner import RunOptions, run_command
+    from .run.command import run_command
+    from .run.plan import RunOptions
 
     if gate and not baseline:
         _fail(2, "--gate needs --baseline RUN_ID (the run to compare against).")
@@ -115,7 +116,7 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output: suites and problems."),
 ) -> None:
     """Check suites without running them."""
-    from .runner import validate_command
+    from .run.validate import validate_command
 
     raise typer.Exit(_guard(validate_command, [str(p) for p in paths], str(config) if config else None, as_json))
 
@@ -126,7 +127,7 @@ def models(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output, limits per provider included."),
 ) -> None:
     """List models, their prices, context windows and features, and the model sets."""
-    from .runner import models_command
+    from .run.models import models_command
 
     raise typer.Exit(_guard(models_command, str(config) if config else None, as_json))
 
@@ -140,7 +141,7 @@ def runs(
                                                        "kind's metrics (with RUN_ID), or the list of runs."),
 ) -> None:
     """List the runs stored in the database, newest first; with RUN_ID, that run's summary."""
-    from .runner import runs_command
+    from .run.stored_runs import runs_command
 
     raise typer.Exit(_guard(runs_command, str(db), limit, run_id, as_json))
 
@@ -151,7 +152,7 @@ def rescore(
     db: Path = DB_OPTION,
 ) -> None:
     """Re-score a run's stored responses with the current scorers; no API calls."""
-    from .runner import rescore_command
+    from .run.rescore import rescore_command
 
     raise typer.Exit(_guard(rescore_command, str(db), run_id))
 

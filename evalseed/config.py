@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UsageError
+from .tokens import DEFAULT_RATIO, TokenRatio
 
 PRICES_AS_OF = "2026-11-26"
 PRICES_SOURCE = "BytePlus ModelArk list prices (undated pages), collected 2026-11-26"
@@ -78,6 +79,10 @@ class ModelInfo:
     # are only needed to go lower; 429s still back off either way.
     default_rpm: int | None = None
     default_tpm: int | None = None
+    # How this model's tokens relate to characters in this run (evalseed.tokens): learned from the
+    # database by the run, recorded with it, read back by --resume and rescore; the kinds size
+    # prompts with it. The default until a run learns one.
+    token_ratio: TokenRatio = DEFAULT_RATIO
 
     @property
     def api_name(self) -> str:

@@ -8,14 +8,16 @@ per chat message. That base estimate is then scaled per model by a factor learne
 `prompt_tokens` the API returned in earlier runs (the `results` table), so a model whose
 tokenizer is denser or looser than the default is measured rather than guessed.
 
-The runner learns the ratios once per run (`load_ratios`); kinds ask `ratio_for(model)`.
+Nothing here holds state: a run learns the ratios once (`learn_ratios`), records them with the run
+(`runs.config.token_ratios`, `TokenRatio.to_record`) and hands each to the kinds on its model
+(`ModelInfo.token_ratio`); `--resume` and `evalseed rescore` read them back (`ratios_from_record`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .core import content_text
 
@@ -96,6 +98,10 @@ class TokenRatio:
         per_char = ((1 - cjk_share) / DEFAULT_CHARS_PER_TOKEN + cjk_share * DEFAULT_CJK_TOKENS_PER_CHAR) * self.scale
         return max(0, int(tokens / per_char)) if per_char > 0 else 0
 
+    def to_record(self) -> dict[str, Any]:
+        """The ratio as JSON data, as a run records it (`ratios_from_record` reads it back)."""
+        return {"scale": self.scale, "rows": self.rows, "source": self.source}
+
     def describe(self) -> str:
         if self.source == "default":
             return f"default {self.chars_per_token:.2f} chars/token"
@@ -164,27 +170,21 @@ def learn_ratio(con, model: str, provider: str | None = None) -> TokenRatio:
     return fit_scale(samples)
 
 
-# The ratios in force for this process (set by the runner from the run's database).
-_RATIOS: dict[str, TokenRatio] = {}
+def learn_ratios(con, providers: Mapping[str, str | None]) -> dict[str, TokenRatio]:
+    """The ratio of each model, learned from its rows on its provider (`model -> provider`; None:
+    any provider). A run calls this once, before preparing cases."""
+    return {m: learn_ratio(con, m, prov) for m, prov in providers.items()}
 
 
-def load_ratios(con, providers: dict[str, str | None]) -> dict[str, TokenRatio]:
-    """Learn and install the ratio of each model, from its rows on its provider (`model ->
-    provider`; None: any provider). Call once per run, before preparing cases."""
-    learned = {m: learn_ratio(con, m, prov) for m, prov in providers.items()}
-    _RATIOS.update(learned)
-    return learned
-
-
-def set_ratio(model: str, ratio: TokenRatio) -> None:
-    """Install a ratio for a model (tests; a run that knows better)."""
-    _RATIOS[model] = ratio
-
-
-def clear_ratios() -> None:
-    _RATIOS.clear()
-
-
-def ratio_for(model: str) -> TokenRatio:
-    """The ratio in force for `model` (the default until `load_ratios` learned one)."""
-    return _RATIOS.get(model, DEFAULT_RATIO)
+def ratios_from_record(record: Any) -> dict[str, TokenRatio]:
+    """The ratios a run recorded (`model -> TokenRatio.to_record()`); an entry that is not one
+    (an older run recorded none) is left out, so that model gets the default."""
+    out: dict[str, TokenRatio] = {}
+    for model, rec in (record.items() if isinstance(record, Mapping) else ()):
+        if not isinstance(rec, Mapping):
+            continue
+        scale, rows, source = rec.get("scale"), rec.get("rows", 0), rec.get("source", "learned")
+        if (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0
+                and isinstance(rows, int) and isinstance(source, str)):
+            out[str(model)] = DEFAULT_RATIO if source == "default" else TokenRatio(float(scale), rows, source)
+    return out

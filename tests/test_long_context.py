@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -45,13 +46,6 @@ cases:
     expected: [120 ms, 120 milliseconds]
 """
 SPEC = "# Spec\n\nThe p99 latency guarantee for reads is 120 ms within one region.\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ratios():
-    tokens.clear_ratios()
-    yield
-    tokens.clear_ratios()
 
 
 def load(tmp_path: Path, text: str = GRID_SUITE, name: str = "lc.yaml"):
@@ -216,11 +210,13 @@ def test_a_learned_ratio_changes_sizes_and_skips(tmp_path):
     grid = next(c for c in KIND.cases(suite) if c.id == "needle-40000-at-050")
     default_chars = KIND.prepare(suite, grid, GEMMA).state["filler_chars"]
     # ...but this model's tokenizer turned out 25% denser: now it does not fit.
-    tokens.set_ratio(GEMMA.name, tokens.TokenRatio(scale=1.25, rows=9, source="learned"))
-    p = KIND.prepare(suite, spec, GEMMA)
+    denser = replace(GEMMA, token_ratio=tokens.TokenRatio(scale=1.25, rows=9, source="learned"))
+    p = KIND.prepare(suite, spec, denser)
     assert p.skip_reason and "3.20 chars/token learned from 9 earlier results" in p.skip_reason
     # Grid documents shrink in characters so their length in tokens stays the target.
-    assert KIND.prepare(suite, grid, GEMMA).state["filler_chars"] == pytest.approx(default_chars / 1.25, rel=0.02)
+    assert KIND.prepare(suite, grid, denser).state["filler_chars"] == pytest.approx(default_chars / 1.25, rel=0.02)
+    # The ratio travels with the model it was given to: the table's entry is untouched.
+    assert KIND.prepare(suite, spec, GEMMA).skip_reason is None
 
 
 def test_a_120k_grid_for_three_models_holds_one_haystack_per_length(tmp_path):

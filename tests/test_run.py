@@ -187,3 +187,33 @@ def test_base_url_with_credentials_is_refused(cli, tmp_path):
     code, _, err = cli("run", p, "--base-url", "http://user:sk-secret@127.0.0.1:9/v1", "--db", tmp_path / "c.duckdb")
     assert code == 2 and "must not carry credentials" in err and "sk-secret" not in err
     assert not (tmp_path / "c.duckdb").exists()
+
+
+def test_rescore_goes_through_the_jobs_scorer_guard(cli, stub, tmp_path, monkeypatch):
+    """A scorer that raises during rescore costs its rows (ScorerError, as in a run), not the
+    command; once fixed, rescore scores those rows again from their stored answers."""
+    from evalseed.kinds import get_kind
+
+    srv = stub(answers=ANSWERS)
+    code, _, err, db = run(cli, tmp_path, srv)
+    assert code == 0, err
+    before = {r["case_id"]: (r["status"], r["score"], r["passed"], r["details"]) for r in result_rows(db)}
+    kind = type(get_kind("classification"))
+
+    def broken(self, suite, case, prepared, outcome):
+        raise ValueError("scorer bug")
+
+    with monkeypatch.context() as m:
+        m.setattr(kind, "score", broken)
+        code, out, err = cli("rescore", "latest", "--db", db)
+        assert code == 0, err
+        assert "rescored 3 rows" in out
+    rows = result_rows(db)
+    assert {r["status"] for r in rows} == {"error"}
+    assert all(r["error"] == "ScorerError: ValueError: scorer bug" and r["score"] is None and r["passed"] is None
+               and json.loads(r["details"])["expected"] for r in rows)
+    code, out, err = cli("rescore", "latest", "--db", db)
+    assert code == 0, err
+    after = {r["case_id"]: (r["status"], r["score"], r["passed"], r["details"]) for r in result_rows(db)}
+    assert {k: (s, sc, p, json.loads(d)) for k, (s, sc, p, d) in after.items()} == \
+        {k: (s, sc, p, json.loads(d)) for k, (s, sc, p, d) in before.items()}

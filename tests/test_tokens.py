@@ -13,13 +13,6 @@ from evalseed import store, tokens
 from evalseed.tokens import DEFAULT_RATIO, TokenRatio, count_cjk, fit_scale, learn_ratio
 
 
-@pytest.fixture(autouse=True)
-def _clean_ratios():
-    tokens.clear_ratios()
-    yield
-    tokens.clear_ratios()
-
-
 def test_cjk_is_counted_per_character_and_weighs_more_than_latin():
     assert count_cjk("plain ascii text") == 0
     assert count_cjk("生产数据库的备份") == 8
@@ -107,10 +100,15 @@ def test_ratio_is_learned_from_stored_prompt_tokens(tmp_path):
         assert learn_ratio(con, "never-seen-250101") is DEFAULT_RATIO
         # Filtered by provider: rows from a stub server do not teach the real provider's ratio.
         assert learn_ratio(con, "seed-x-250101", provider="custom") is DEFAULT_RATIO
-        learned = tokens.load_ratios(con, {"seed-x-250101": None, "never-seen-250101": None})
-        assert tokens.ratio_for("seed-x-250101") == learned["seed-x-250101"]
-        assert tokens.ratio_for("never-seen-250101") is DEFAULT_RATIO
-        assert "learned from 4 earlier results" in tokens.ratio_for("seed-x-250101").describe()
+        learned = tokens.learn_ratios(con, {"seed-x-250101": None, "never-seen-250101": None})
+        assert learned["seed-x-250101"] == r and learned["never-seen-250101"] is DEFAULT_RATIO
+        assert "learned from 4 earlier results" in learned["seed-x-250101"].describe()
+        # What a run records reads back as the same ratios; anything else is left to the default.
+        record = {m: ratio.to_record() for m, ratio in learned.items()}
+        assert tokens.ratios_from_record(record) == learned
+        assert tokens.ratios_from_record(record)["never-seen-250101"] is DEFAULT_RATIO
+        assert tokens.ratios_from_record({"a": {"scale": "x"}, "b": None, "c": {"scale": 0}}) == {}
+        assert tokens.ratios_from_record(None) == {}
     finally:
         con.close()
 
@@ -182,3 +180,22 @@ def test_a_second_run_sizes_prompts_with_the_ratio_the_first_one_measured(cli, s
     assert all(pt / d["target_tokens"] == pytest.approx(4 / 3, rel=0.02) for pt, d in first)
     assert all(d["token_ratio"] == "3.00 chars/token learned from 4 earlier results" for _, d in second)
     assert all(pt / d["target_tokens"] == pytest.approx(1.0, rel=0.01) for pt, d in second)
+    # The second run recorded the ratio it sized with; rescore prepares its cases with that ratio
+    # again (not the default, nor one learned anew from both runs' rows).
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        config = json.loads(con.execute("SELECT config FROM runs WHERE run_id = ?", [runs[1]]).fetchone()[0])
+    finally:
+        con.close()
+    assert config["token_ratios"]["seed-1-8-251228"]["source"] == "learned"
+    assert config["token_ratios"]["seed-1-8-251228"]["rows"] == 4
+    code, out, err = cli("rescore", runs[1], "--db", db)
+    assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rescored = [json.loads(d) for (d,) in con.execute("SELECT details FROM results WHERE run_id = ?",
+                                                         [runs[1]]).fetchall()]
+    finally:
+        con.close()
+    assert [d["token_ratio"] for d in rescored] == [d["token_ratio"] for _, d in second]
+    assert sorted(d["document_chars"] for d in rescored) == sorted(d["document_chars"] for _, d in second)

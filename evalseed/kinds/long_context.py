@@ -363,7 +363,7 @@ class LongContext(Kind):
                              expected=suite.expected or "", tags=["needle", f"{t}-tokens", f"depth-{round(d * 100)}"])
 
     def prepare(self, suite: LongContextSuite, case: BaseCase, model) -> Prepared:
-        ratio = tokens.ratio_for(model.name)
+        ratio = model.token_ratio
         messages_t = suite.messages or DEFAULT_MESSAGES
         variables = {**case.vars, "question": case.question}
         around = render_messages(messages_t, {**variables, "document": ""})
