@@ -20,9 +20,10 @@ with our own retry loop. It knows nothing of task kinds and imports nothing from
 """
 
 from ..errors import BudgetExhausted, CallFailed
-from .api import JobApi
+from .api import JobApi, row_finish_reason
 from .budget import MAX_COMPLETION_TOKENS, Budget, billable_output_tokens
 from .download import AddressPolicy, Downloads
+from .failures import FILTER_FINISH_REASON, FILTERED, content_filtered
 from .lane import CallObserver, EngineOptions, ModelLane
 from .redact import Redactor
 from .retry import DOWN_STREAK
@@ -30,5 +31,6 @@ from .scheduling import Engine, Job
 
 __all__ = [
     "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "AddressPolicy", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Downloads",
-    "Engine", "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
+    "Engine", "EngineOptions", "FILTERED", "FILTER_FINISH_REASON", "Job", "JobApi", "ModelLane", "Redactor",
+    "billable_output_tokens", "content_filtered", "row_finish_reason",
 ]

@@ -15,6 +15,7 @@ from ..costs import chat_cost, image_cost, worst_case_cost
 from ..errors import PermanentCallError, TransientCallError
 from .budget import billable_output_tokens, estimate_prompt_tokens
 from .download import fetch
+from .failures import FILTER_FINISH_REASON
 from .lane import ModelLane
 from .retry import with_retries
 from .sse import read_stream
@@ -126,7 +127,7 @@ class JobApi:
             headers = resp.headers
             acc = await read_stream(resp.iter_bytes(), lane.opts.max_answer_bytes)
         t_end = time.perf_counter()
-        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first)
+        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first, acc.t_first_answer)
         if acc.cut:
             call.flags["answer_cut"] = {"kept_bytes": acc.kept, "dropped_bytes": acc.dropped,
                                         "oversized_lines": acc.oversized_lines, "limit": lane.opts.max_answer_bytes}
@@ -139,7 +140,7 @@ class JobApi:
                                                          self.lane.opts.max_answer_bytes)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise TransientCallError("EmptyChoices", "the response has no choices")
-        return self._observed(self._finish(body, response, t0, t_end, None), headers)
+        return self._observed(self._finish(body, response, t0, t_end, None, None), headers)
 
     async def _images_once(self, body: dict) -> CallResult:
         lane = self.lane
@@ -214,9 +215,19 @@ class JobApi:
         # The cassette layer stores the measured figures with a recording, or puts the recorded
         # ones back on a replayed call.
         observer = self.lane.observer
-        return observer.after_call(call, headers) if observer else call
+        if observer is None:
+            return call
+        measured = call.ttft_answer_ms
+        call = observer.after_call(call, headers)
+        if call.replayed and call.ttft_answer_ms is measured:
+            # The cassette put back the recorded timings but not this one: what was measured just
+            # now is the replay's. Without a chain of thought the first token is the answer's.
+            reasoned = bool(call.message.get("reasoning_content"))
+            call.ttft_answer_ms = None if reasoned else call.ttft_ms
+        return call
 
-    def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None) -> CallResult:
+    def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None,
+                t_first_answer: float | None) -> CallResult:
         model = self.lane.model
         usage = check_chat_usage(response.get("usage"), model, billable_output_tokens(body, model))
         prompt, completion, cached, reasoning = usage.prompt, usage.completion, usage.cached, usage.reasoning
@@ -225,6 +236,7 @@ class JobApi:
             flags["untrusted_usage"] = {"problems": usage.problems, "reported": usage.reported}
             self._distrust(usage.problems)
         ttft = (t_first - t0) * 1000.0 if t_first is not None else None
+        ttft_answer = (t_first_answer - t0) * 1000.0 if t_first_answer is not None else None
         tps = None
         if t_first is not None and completion and t_end > t_first:
             tps = completion / (t_end - t_first)
@@ -240,7 +252,25 @@ class JobApi:
             cached_tokens=cached,
             cost_usd=chat_cost(model, prompt, completion, cached),
             flags=flags,
+            finish_reason=finish_reason(response),
+            ttft_answer_ms=ttft_answer,
         )
+
+
+def finish_reason(response: Any) -> str | None:
+    """`choices[0].finish_reason` of a chat body (the choice that is scored), as text the server
+    chose: kept short, never anything but a string."""
+    choices = response.get("choices") if isinstance(response, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    reason = first.get("finish_reason") if isinstance(first, dict) else None
+    return reason[:64] if isinstance(reason, str) and reason else None
+
+
+def row_finish_reason(calls: list[CallResult]) -> str | None:
+    """A row's `finish_reason` from its calls: `content_filter` when any call was filtered (a tool
+    loop ends there), else the last call's (the one that ended the case)."""
+    reasons = [c.finish_reason for c in calls]
+    return FILTER_FINISH_REASON if FILTER_FINISH_REASON in reasons else (reasons[-1] if reasons else None)
 
 
 def asked_images(body: dict) -> int:
