@@ -11,12 +11,14 @@ from typing import Any, AsyncIterable, Awaitable, Callable, Mapping
 
 from ..config import Provider
 from ..core import CallResult, max_output_tokens
-from ..costs import chat_cost, image_cost, worst_case_cost
+from ..costs import chat_cost, image_cost
 from ..errors import PermanentCallError, TransientCallError
-from .budget import billable_output_tokens, estimate_prompt_tokens
+from .budget import asked_images, billable_output_tokens, worst_case
 from .download import fetch
 from .failures import FILTER_FINISH_REASON
 from .lane import ModelLane
+
+__all__ = ["JobApi", "asked_images", "finish_reason", "read_capped", "row_finish_reason"]
 from .retry import with_retries
 from .sse import read_stream
 from .usage import check_chat_usage, check_image_count
@@ -55,17 +57,16 @@ class JobApi:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        est_prompt = estimate_prompt_tokens(body)
+        worst = worst_case(body, lane.model)
         max_out = max_output_tokens(body, lane.model)
-        return await self._call(body, self._chat_stream if stream else self._chat_plain,
-                                worst_case_cost(lane.model, est_prompt, billable_output_tokens(body, lane.model)),
-                                est_prompt + max_out)
+        return await self._call(body, self._chat_stream if stream else self._chat_plain, worst.cost_usd,
+                                worst.prompt_tokens + max_out)
 
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
         body.setdefault("model", lane.model.api_name)
-        return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=asked_images(body)), 0)
+        return await self._call(body, self._images_once, worst_case(body, lane.model).cost_usd, 0)
 
     async def download(self, url: str, max_bytes: int) -> bytes:
         """The body at `url` (a link in an answer: a generated image), at most `max_bytes` long.
@@ -88,7 +89,7 @@ class JobApi:
                     worst_cost: float, est_tokens: int) -> CallResult:
         """`once(body)` with retries, its worst case reserved from the budget while in flight."""
         lane = self.lane
-        reservation = lane.budget.reserve(worst_cost)
+        reservation = await lane.budget.acquire(worst_cost)
         actual: float | None = None
         try:
             call, attempts = await with_retries(lane, lambda: once(body), suite=self.suite, case_id=self.case_id,
@@ -271,15 +272,6 @@ def row_finish_reason(calls: list[CallResult]) -> str | None:
     loop ends there), else the last call's (the one that ended the case)."""
     reasons = [c.finish_reason for c in calls]
     return FILTER_FINISH_REASON if FILTER_FINISH_REASON in reasons else (reasons[-1] if reasons else None)
-
-
-def asked_images(body: dict) -> int:
-    """How many images an image request asks for: `n`, or ModelArk's `max_images`, else one."""
-    options = body.get("sequential_image_generation_options")
-    for v in (body.get("n"), options.get("max_images") if isinstance(options, dict) else None):
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return 1
 
 
 async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int, content_length: str | None) -> bytes:
