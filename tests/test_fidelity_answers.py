@@ -115,3 +115,22 @@ def test_a_version_1_database_is_upgraded_with_the_new_columns_null(tmp_path):
     finally:
         con.close()
     assert cols == store.RESULT_NAMES and row == (None, None, "ok") and version == store.SCHEMA_VERSION == 2
+
+
+def test_a_replayed_row_has_no_answer_ttft_it_cannot_know(cli, stub, tmp_path):
+    # Recordings keep ttft_ms, not yet ttft_answer_ms (cassettes.REPLAYED_FIELDS): on replay the
+    # replay's own timing must not stand in for it. Without a chain of thought it equals ttft_ms.
+    srv = stub(answers={"love": Reply(content="positive", reasoning_content="x" * 40, chunk_delay=0.01),
+                        "hate": Reply(content="negative", chunk_delay=0.01)})
+    p = write_suite(tmp_path / "suites", "tiny.yaml", SMALL_SUITE)
+    common = ("run", p, "--base-url", srv.base_url, "--models", "seed-1-8-251228", "--no-progress",
+              "--cassette-dir", tmp_path / "cassettes")
+    code, _, err = cli(*common, "--db", tmp_path / "rec.duckdb", "--cassettes", "record")
+    assert code == 0, err
+    code, _, err = cli(*common, "--db", tmp_path / "rep.duckdb", "--cassettes", "replay")
+    assert code == 0, err
+    recorded, replayed = by_case(tmp_path / "rec.duckdb"), by_case(tmp_path / "rep.duckdb")
+    assert replayed["good"]["replayed"] is True and replayed["good"]["ttft_answer_ms"] is None
+    assert replayed["good"]["ttft_ms"] == recorded["good"]["ttft_ms"]
+    assert replayed["bad"]["ttft_answer_ms"] == replayed["bad"]["ttft_ms"] == recorded["bad"]["ttft_ms"]
+    assert replayed["good"]["finish_reason"] == "stop"
