@@ -36,6 +36,10 @@ class CallResult:
     # What the engine had to correct in the answer, by name (`answer_cut`, `untrusted_usage`,
     # `extra_images`): stored in the row's `details.flags`.
     flags: dict[str, Any] = field(default_factory=dict)
+    # Why the answer ended (`choices[0].finish_reason`: stop, length, content_filter, tool_calls),
+    # and when its first answer token came (content or a tool call; ttft_ms counts reasoning too).
+    finish_reason: str | None = None
+    ttft_answer_ms: float | None = None
 
     @property
     def message(self) -> dict:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import ModelInfo
 from .core import CallResult, Outcome, Prepared
-from .engine import JobApi
+from .engine import FILTER_FINISH_REASON, FILTERED, JobApi, content_filtered, row_finish_reason
 from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
 from .kinds.base import Kind
 from .suites.spec import BaseCase, BaseSuite
@@ -149,12 +149,14 @@ class CaseJob:
                                   "passed": bool(score.passed), "details": details, "finished_at": _now()}
         if score.output_text is not None:
             fields["output_text"] = score.output_text
+        if row_finish_reason(outcome.calls) == FILTER_FINISH_REASON:  # a content filter ended the answer: its own status
+            fields.update(status=FILTERED, passed=False, score=0.0, error="content_filter: a filter ended the answer")
         return fields
 
     def _error(self, row: dict, cls: str, message: str, request: dict | None, attempts: int,
                prepared: Prepared | None) -> dict[str, Any]:
-        row.update(status="error", error=f"{cls}: {message}", attempts=attempts, finished_at=_now(),
-                   details=self._base_details(prepared))
+        row.update(status=FILTERED if content_filtered(cls) else "error", error=f"{cls}: {message}",
+                   attempts=attempts, finished_at=_now(), details=self._base_details(prepared))
         if request is not None:
             row["request"] = request
         return row
@@ -200,6 +202,8 @@ def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:
     return {
         "latency_ms": total("latency_ms"),
         "ttft_ms": calls[0].ttft_ms,
+        "ttft_answer_ms": calls[0].ttft_answer_ms,
+        "finish_reason": row_finish_reason(calls),
         "output_tps": (gen_tokens / gen_time) if gen_time > 0 else None,
         "prompt_tokens": total("prompt_tokens"),
         "completion_tokens": total("completion_tokens"),

@@ -50,6 +50,9 @@ RESULT_COLUMNS: list[tuple[str, str]] = [
     ("started_at", "TIMESTAMP"),
     ("finished_at", "TIMESTAMP"),
 ]
+_M1_RESULT_COLUMNS = list(RESULT_COLUMNS)  # what migration 1 created: frozen
+# Migration 2 (issue 18): why each answer ended, and when its first answer (not reasoning) token came.
+RESULT_COLUMNS += [("finish_reason", "VARCHAR"), ("ttft_answer_ms", "DOUBLE")]
 RESULT_NAMES = [c for c, _ in RESULT_COLUMNS]
 JSON_COLUMNS = {c for c, t in RESULT_COLUMNS if t == "JSON"}
 KEY_COLUMNS = ("suite", "case_id", "model", "repeat")
@@ -69,7 +72,7 @@ def _m1(con) -> None:
             config JSON
         )"""
     )
-    cols = ",\n".join(f'"{c}" {t}' for c, t in RESULT_COLUMNS)
+    cols = ",\n".join(f'"{c}" {t}' for c, t in _M1_RESULT_COLUMNS)
     con.execute(f"CREATE TABLE results ({cols})")
     con.execute(
         """
@@ -81,8 +84,13 @@ def _m1(con) -> None:
     )
 
 
+def _m2_finish_reason_and_answer_ttft(con) -> None:
+    con.execute("ALTER TABLE results ADD COLUMN finish_reason VARCHAR")
+    con.execute("ALTER TABLE results ADD COLUMN ttft_answer_ms DOUBLE")
+
+
 # Append only: a migration, once released, never changes; a new one goes at the end.
-MIGRATIONS: list[Callable] = [_m1]
+MIGRATIONS: list[Callable] = [_m1, _m2_finish_reason_and_answer_ttft]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

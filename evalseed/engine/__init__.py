@@ -13,16 +13,18 @@ with our own retry loop. It knows nothing of task kinds and imports nothing from
 - `retry`: the retry loop, what each failure means, the backoff.
 - `failures`: HTTP error statuses and bodies as retried or final failures, Retry-After.
 - `sse`: reading a streamed answer and assembling it.
-- `budget`: --budget-usd reservations and the estimates they rest on.
+- `budget`: --budget-usd reservations (waiting for room rather than stopping) and `worst_case`,
+  the one estimate both they and --dry-run use.
 - `redact`: the run's keys kept out of stored and printed text, in any spelling.
 - `transport`: the API client's HTTP client, error bodies capped.
 - `scheduling`: Engine, the per-model workers.
 """
 
 from ..errors import BudgetExhausted, CallFailed
-from .api import JobApi
-from .budget import MAX_COMPLETION_TOKENS, Budget, billable_output_tokens
+from .api import JobApi, row_finish_reason
+from .budget import MAX_COMPLETION_TOKENS, Budget, WorstCase, billable_output_tokens, case_worst_case, worst_case
 from .download import AddressPolicy, Downloads
+from .failures import FILTER_FINISH_REASON, FILTERED, content_filtered
 from .lane import CallObserver, EngineOptions, ModelLane
 from .redact import Redactor
 from .retry import DOWN_STREAK
@@ -30,5 +32,6 @@ from .scheduling import Engine, Job
 
 __all__ = [
     "DOWN_STREAK", "MAX_COMPLETION_TOKENS", "AddressPolicy", "Budget", "BudgetExhausted", "CallFailed", "CallObserver", "Downloads",
-    "Engine", "EngineOptions", "Job", "JobApi", "ModelLane", "Redactor", "billable_output_tokens",
+    "Engine", "EngineOptions", "FILTERED", "FILTER_FINISH_REASON", "Job", "JobApi", "ModelLane", "Redactor",
+    "WorstCase", "billable_output_tokens", "case_worst_case", "content_filtered", "row_finish_reason", "worst_case",
 ]

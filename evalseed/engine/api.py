@@ -11,11 +11,14 @@ from typing import Any, AsyncIterable, Awaitable, Callable, Mapping
 
 from ..config import Provider
 from ..core import CallResult, max_output_tokens
-from ..costs import chat_cost, image_cost, worst_case_cost
+from ..costs import chat_cost, image_cost
 from ..errors import PermanentCallError, TransientCallError
-from .budget import billable_output_tokens, estimate_prompt_tokens
+from .budget import asked_images, billable_output_tokens, worst_case
 from .download import fetch
+from .failures import FILTER_FINISH_REASON
 from .lane import ModelLane
+
+__all__ = ["JobApi", "asked_images", "finish_reason", "read_capped", "row_finish_reason"]
 from .retry import with_retries
 from .sse import read_stream
 from .usage import check_chat_usage, check_image_count
@@ -54,17 +57,16 @@ class JobApi:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        est_prompt = estimate_prompt_tokens(body)
+        worst = worst_case(body, lane.model)
         max_out = max_output_tokens(body, lane.model)
-        return await self._call(body, self._chat_stream if stream else self._chat_plain,
-                                worst_case_cost(lane.model, est_prompt, billable_output_tokens(body, lane.model)),
-                                est_prompt + max_out)
+        return await self._call(body, self._chat_stream if stream else self._chat_plain, worst.cost_usd,
+                                worst.prompt_tokens + max_out)
 
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
         body = dict(body)
         body.setdefault("model", lane.model.api_name)
-        return await self._call(body, self._images_once, worst_case_cost(lane.model, 0, 0, images=asked_images(body)), 0)
+        return await self._call(body, self._images_once, worst_case(body, lane.model).cost_usd, 0)
 
     async def download(self, url: str, max_bytes: int) -> bytes:
         """The body at `url` (a link in an answer: a generated image), at most `max_bytes` long.
@@ -87,7 +89,7 @@ class JobApi:
                     worst_cost: float, est_tokens: int) -> CallResult:
         """`once(body)` with retries, its worst case reserved from the budget while in flight."""
         lane = self.lane
-        reservation = lane.budget.reserve(worst_cost)
+        reservation = await lane.budget.acquire(worst_cost)
         actual: float | None = None
         try:
             call, attempts = await with_retries(lane, lambda: once(body), suite=self.suite, case_id=self.case_id,
@@ -126,7 +128,7 @@ class JobApi:
             headers = resp.headers
             acc = await read_stream(resp.iter_bytes(), lane.opts.max_answer_bytes)
         t_end = time.perf_counter()
-        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first)
+        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first, acc.t_first_answer)
         if acc.cut:
             call.flags["answer_cut"] = {"kept_bytes": acc.kept, "dropped_bytes": acc.dropped,
                                         "oversized_lines": acc.oversized_lines, "limit": lane.opts.max_answer_bytes}
@@ -139,7 +141,7 @@ class JobApi:
                                                          self.lane.opts.max_answer_bytes)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise TransientCallError("EmptyChoices", "the response has no choices")
-        return self._observed(self._finish(body, response, t0, t_end, None), headers)
+        return self._observed(self._finish(body, response, t0, t_end, None, None), headers)
 
     async def _images_once(self, body: dict) -> CallResult:
         lane = self.lane
@@ -214,9 +216,19 @@ class JobApi:
         # The cassette layer stores the measured figures with a recording, or puts the recorded
         # ones back on a replayed call.
         observer = self.lane.observer
-        return observer.after_call(call, headers) if observer else call
+        if observer is None:
+            return call
+        measured = call.ttft_answer_ms
+        call = observer.after_call(call, headers)
+        if call.replayed and call.ttft_answer_ms is measured:
+            # The cassette put back the recorded timings but not this one: what was measured just
+            # now is the replay's. Without a chain of thought the first token is the answer's.
+            reasoned = bool(call.message.get("reasoning_content"))
+            call.ttft_answer_ms = None if reasoned else call.ttft_ms
+        return call
 
-    def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None) -> CallResult:
+    def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None,
+                t_first_answer: float | None) -> CallResult:
         model = self.lane.model
         usage = check_chat_usage(response.get("usage"), model, billable_output_tokens(body, model))
         prompt, completion, cached, reasoning = usage.prompt, usage.completion, usage.cached, usage.reasoning
@@ -225,6 +237,7 @@ class JobApi:
             flags["untrusted_usage"] = {"problems": usage.problems, "reported": usage.reported}
             self._distrust(usage.problems)
         ttft = (t_first - t0) * 1000.0 if t_first is not None else None
+        ttft_answer = (t_first_answer - t0) * 1000.0 if t_first_answer is not None else None
         tps = None
         if t_first is not None and completion and t_end > t_first:
             tps = completion / (t_end - t_first)
@@ -240,16 +253,25 @@ class JobApi:
             cached_tokens=cached,
             cost_usd=chat_cost(model, prompt, completion, cached),
             flags=flags,
+            finish_reason=finish_reason(response),
+            ttft_answer_ms=ttft_answer,
         )
 
 
-def asked_images(body: dict) -> int:
-    """How many images an image request asks for: `n`, or ModelArk's `max_images`, else one."""
-    options = body.get("sequential_image_generation_options")
-    for v in (body.get("n"), options.get("max_images") if isinstance(options, dict) else None):
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return 1
+def finish_reason(response: Any) -> str | None:
+    """`choices[0].finish_reason` of a chat body (the choice that is scored), as text the server
+    chose: kept short, never anything but a string."""
+    choices = response.get("choices") if isinstance(response, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    reason = first.get("finish_reason") if isinstance(first, dict) else None
+    return reason[:64] if isinstance(reason, str) and reason else None
+
+
+def row_finish_reason(calls: list[CallResult]) -> str | None:
+    """A row's `finish_reason` from its calls: `content_filter` when any call was filtered (a tool
+    loop ends there), else the last call's (the one that ended the case)."""
+    reasons = [c.finish_reason for c in calls]
+    return FILTER_FINISH_REASON if FILTER_FINISH_REASON in reasons else (reasons[-1] if reasons else None)
 
 
 async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int, content_length: str | None) -> bytes:

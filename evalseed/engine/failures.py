@@ -54,3 +54,20 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+# A row's status when a content filter, not the model's answer, decided the case (issue 18).
+FILTERED = "filtered"
+FILTER_FINISH_REASON = "content_filter"
+# OpenAI's and Azure's codes for a refused prompt; Seed's are `...SensitiveContentDetected`
+# (SEED_API.md: InputTextSensitiveContentDetected, OutputImageSensitiveContentDetected, ...).
+_FILTER_CODES = {"content_filter", "content_policy_violation", "responsibleaipolicyviolation"}
+
+
+def content_filtered(error_class: str | None) -> bool:
+    """Whether a failed request's class (`HTTP400 InputTextSensitiveContentDetected`) is a content
+    filter's refusal: the case's outcome, recorded as status `filtered` rather than an error."""
+    if not error_class:
+        return False
+    code = error_class.split(" ", 1)[-1].strip()
+    return code.endswith("SensitiveContentDetected") or code.lower() in _FILTER_CODES

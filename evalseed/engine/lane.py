@@ -31,6 +31,54 @@ class EngineOptions:
     tpm: int | None = None
 
 
+class AdaptiveConcurrency:
+    """How many requests of one model may be in flight: --concurrency at first, halved when the
+    server answers 429 for a rate limit (once per level: the 429s of requests sent at a higher
+    level say nothing new), raised by one after twice the level's answers in a row without one.
+    A rate limit lowers the run's pace instead of turning requests into error rows."""
+
+    def __init__(self, limit: int):
+        self.max = self.limit = max(1, limit)
+        self.lowest = self.limit
+        self.in_flight = 0
+        self._good = 0
+        self._freed: asyncio.Event | None = None
+
+    async def acquire(self) -> int:
+        """Wait for a free slot; returns the level it was taken at."""
+        while self.in_flight >= self.limit:
+            if self._freed is None:
+                self._freed = asyncio.Event()
+            await self._freed.wait()
+        self.in_flight += 1
+        return self.limit
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def rate_limited(self, level: int) -> bool:
+        """A 429 for a request sent at `level`: halve once per level. True when it lowered."""
+        self._good = 0
+        if level != self.limit or self.limit == 1:
+            return False
+        self.limit = max(1, self.limit // 2)
+        self.lowest = min(self.lowest, self.limit)
+        return True
+
+    def answered(self) -> None:
+        self._good += 1
+        if self.limit < self.max and self._good >= 2 * self.limit:
+            self._good = 0
+            self.limit += 1
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._freed is not None:
+            freed, self._freed = self._freed, None
+            freed.set()
+
+
 class CallObserver(Protocol):
     def after_call(self, call: CallResult, headers: Mapping[str, str]) -> CallResult: ...
 
@@ -57,6 +105,11 @@ class ModelLane:
     # Why the run must stop once the answer in hand is stored (a server whose usage cannot be
     # true); the engine checks it after each job.
     halt: str | None = None
+    # Requests in flight to this model, lowered on rate-limit 429s (see AdaptiveConcurrency).
+    concurrency: AdaptiveConcurrency = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.concurrency = AdaptiveConcurrency(self.opts.concurrency)
 
     async def dead_server(self, wait_s: float = 1.0) -> str | None:
         if self.server_failure is None:

@@ -2,8 +2,10 @@
 
 The SDK's own retries are off so that attempts are counted and Seed's error codes decide what is
 retried: a transient failure (429, 5xx, a dropped connection, a cut stream, a timeout) is tried
-again after a backoff; a permanent one fails the request (the case's `error` row); an auth
-failure, a spent quota, a dead local server or a missing recording ends the run.
+again after a backoff (a rate-limit 429 also lowers the model's concurrency, and counts against
+--max-attempts only once that is down to one); a permanent one fails the request (the case's
+`error` row); an auth failure, a spent quota, a dead local server or a missing recording ends the
+run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
 from typing import Awaitable, Callable, TypeVar
 
@@ -38,10 +41,14 @@ async def with_retries(lane: ModelLane, once: Callable[[], Awaitable[T]], *, sui
     opts = lane.opts
     started = time.monotonic()
     attempt = 0
+    counted = 0  # attempts that count against --max-attempts
+    # Requests to the model take a slot of its adaptive concurrency; downloads do not.
+    slots = lane.concurrency if rate_limited else None
     while True:
         attempt += 1
         if rate_limited and lane.limiter is not None:
             await lane.limiter.acquire(est_tokens)
+        level = await slots.acquire() if slots is not None else 0
         try:
             async with asyncio.timeout(opts.timeout):
                 result = await once()
@@ -57,14 +64,26 @@ async def with_retries(lane: ModelLane, once: Callable[[], Awaitable[T]], *, sui
         else:
             if to_model:
                 lane.down_streak = 0
+            if slots is not None:
+                slots.answered()
             return result, attempt
+        finally:
+            if slots is not None:
+                slots.release()
+        counted += 1
+        if slots is not None and err.error_class.startswith("HTTP429"):
+            if slots.rate_limited(level):
+                print(f"evalseed: {lane.redact(err.error_class)} from {lane.model.name}: requests in flight lowered "
+                      f"to {slots.limit}.", file=sys.stderr)
+            if level > 1:
+                counted -= 1  # sent at a concurrency the server refused: the lower one is tried, not counted
         if isinstance(err, PermanentCallError):
             # The class holds the server's error code, the message its text: either may echo the key.
             raise CallFailed(lane.redact(err.error_class), lane.redact(err.message), attempt, request)
         if (why := await lane.dead_server()) is not None:
             raise RunAborted(lane.redact(why))
         elapsed = time.monotonic() - started
-        if attempt >= opts.max_attempts or elapsed >= opts.retry_time_budget:
+        if counted >= opts.max_attempts or elapsed >= opts.retry_time_budget:
             if to_model and err.error_class in _UNREACHABLE:
                 lane.down_streak += 1
                 if lane.down_streak >= DOWN_STREAK:

@@ -14,8 +14,8 @@ import json
 import time
 from typing import Any, AsyncIterable, AsyncIterator
 
-from ..errors import TransientCallError
-from .failures import error_code
+from ..errors import PermanentCallError, TransientCallError
+from .failures import content_filtered, error_code
 
 # Room for the JSON around a chunk's text: a line longer than the text cap plus this cannot be a
 # chunk of an answer we keep.
@@ -50,7 +50,10 @@ async def read_stream(chunks: AsyncIterable[bytes], max_bytes: int) -> "StreamAs
         raise TransientCallError("TruncatedStream", "the stream ended before data: [DONE]")
     if acc.error is not None:
         code, message = error_code(acc.error, "error inside the stream")
-        raise TransientCallError("StreamError" + (f" {code}" if code else ""), message)
+        error_class = "StreamError" + (f" {code}" if code else "")
+        if content_filtered(error_class):
+            raise PermanentCallError(error_class, message)  # a filter's verdict: the same again if asked again
+        raise TransientCallError(error_class, message)
     if not acc.saw_choice:
         raise TransientCallError("EmptyChoices", "the response has no choices")
     return acc
@@ -126,14 +129,15 @@ class StreamAssembler:
     """Folds chat.completion.chunk objects into one chat.completion body, one choice per index
     (a request with `n` > 1 streams its choices interleaved)."""
 
-    __slots__ = ("choices", "usage", "meta", "t_first", "done", "error", "saw_choice", "max_bytes", "kept",
-                 "dropped", "oversized_lines")
+    __slots__ = ("choices", "usage", "meta", "t_first", "t_first_answer", "done", "error", "saw_choice", "max_bytes",
+                 "kept", "dropped", "oversized_lines")
 
     def __init__(self, max_bytes: int = 1 << 62) -> None:
         self.choices: dict[int, _Choice] = {}
         self.usage = None
         self.meta: dict = {}
-        self.t_first: float | None = None
+        self.t_first: float | None = None  # the first token of any kind, the chain of thought's included
+        self.t_first_answer: float | None = None  # the first token of the answer: content or a tool call
         self.done = False
         self.error = None
         self.saw_choice = False
@@ -185,6 +189,8 @@ class StreamAssembler:
             tcs = delta.get("tool_calls")
             if self.t_first is None and (c or r or tcs):
                 self.t_first = now
+            if self.t_first_answer is None and (c or tcs):
+                self.t_first_answer = now
             if c and isinstance(c, str):
                 slot.content.append(self._keep(c))
             if r and isinstance(r, str):

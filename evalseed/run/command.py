@@ -97,9 +97,7 @@ def sequential_gate(plan: Plan, opts: RunOptions):
 def dry_run(plan: Plan, opts: RunOptions) -> int:
     from rich.table import Table
 
-    from ..costs import worst_case_cost
-    from ..engine import billable_output_tokens
-    from ..engine.api import asked_images
+    from ..engine import case_worst_case
 
     table = Table(title="Dry run: nothing was sent", show_lines=False)
     for col in ("suite", "model", "requests", "skipped", "est. prompt tokens", "max cost $"):
@@ -117,16 +115,14 @@ def dry_run(plan: Plan, opts: RunOptions) -> int:
                     continue
                 req += sp.suite.repeats
                 tokens += prepared.est_prompt_tokens * sp.suite.repeats
-                body = prepared.request or {}
-                images = asked_images(body) if m.kind == "image" else 0
-                out = billable_output_tokens(body, m) if m.kind != "image" else 0
-                cost += worst_case_cost(m, prepared.est_prompt_tokens, out, images) * sp.suite.repeats
+                cost += case_worst_case(prepared, m).cost_usd * sp.suite.repeats
             grand += cost
             total_req += req
             table.add_row(sp.suite.name, m.name, str(req), str(skipped), f"{tokens:,}", f"{cost:.4f}")
     console().print(table)
     print(f"{total_req} requests; at most ${grand:.4f} if every answer used its max_tokens (and, with thinking "
-          "on, every chain of thought its 65,536-token limit)"
+          "on, every chain of thought its 65,536-token limit; every tool loop all its max_steps), the worst "
+          "case --budget-usd reserves per request"
           + (f" (budget ${opts.budget_usd})" if opts.budget_usd is not None else "") + ".")
     return 0
 
@@ -167,8 +163,8 @@ def execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | Non
             stopped = drive(plan, opts, eng_opts, run_id, keys, redact, budget, writer, skip=done)
             status = "budget" if stopped else "finished"
             if stopped:
-                message = (f"stopped before spending past --budget-usd {opts.budget_usd} "
-                           f"(spent ${budget.spent:.4f}); finish with --resume {run_id} and a larger budget.")
+                message = (f"stopped before spending past --budget-usd {opts.budget_usd}: {stopped.removeprefix('budget: ')}"
+                           f"; finish with --resume {run_id} and a larger budget.")
         except RunAborted as e:
             status = "aborted"
             message = str(e)

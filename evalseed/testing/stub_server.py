@@ -52,12 +52,14 @@ TRANSIENT_FAULTS = (
     "disconnect", "cut-body", "truncate-stream", "no-done", "malformed-json", "stall", "empty-choices",
 )
 #: Faults that fail every attempt: the request (or the account) is wrong, retrying cannot help.
-PERMANENT_FAULTS = ("400", "401", "403", "404", "quota", "bad-tool-args")
+PERMANENT_FAULTS = ("400", "401", "403", "404", "quota", "bad-tool-args", "sensitive")
 ALL_FAULTS = TRANSIENT_FAULTS + PERMANENT_FAULTS
 
 #: HTTP status, Seed error code, error type and message for each HTTP-level fault.
 _HTTP_FAULTS: Dict[str, Tuple[int, str, str, str]] = {
     "400": (400, "InvalidParameter", "BadRequest", "The parameter `messages` specified in the request is not valid."),
+    "sensitive": (400, "InputTextSensitiveContentDetected", "BadRequest",
+                  "The request failed because the input text may contain sensitive information."),
     "401": (401, "AuthenticationError", "Unauthorized", "The API key in the request is missing or invalid."),
     "403": (403, "AccessDenied", "Forbidden", "You do not have access to the requested resource."),
     "404": (404, "ModelNotOpen", "NotFound", "Your account has not activated the model service."),
@@ -395,14 +397,19 @@ class StubServer:
     ``stall_s`` how long a stall lasts at most (the client should give up first);
     ``usage_details`` whether usage carries ``*_tokens_details``; ``chunk_chars`` characters per
     streamed chunk; ``min_image_pixels`` to refuse small image sizes with 400 as Seedream 4.5
-    does; ``record`` False keeps only counts (long benchmarks).
+    does; ``record`` False keeps only counts (long benchmarks). ``max_in_flight``: a request
+    arriving while more than that many are being answered gets a 429
+    (``RateLimitExceeded.EndpointRPMExceeded``) with ``Retry-After: retry_after_s``, as a
+    provider's concurrency limit does; ``in_flight``, ``peak_in_flight`` and ``throttled`` say
+    what happened.
     """
 
     def __init__(self, responder: Optional[Responder] = None, *, answers: Optional[Mapping[str, Any]] = None,
                  port: int = 0, fault_rate: float = 0.0, seed: int = 0, faults: Sequence[str] = TRANSIENT_FAULTS,
                  transient_failures: Union[int, Tuple[int, int]] = (1, 2), delay_ms: float = 0.0,
                  stall_s: float = 600.0, usage_details: bool = True, chunk_chars: int = 8,
-                 min_image_pixels: Optional[int] = None, record: bool = True) -> None:
+                 min_image_pixels: Optional[int] = None, record: bool = True,
+                 max_in_flight: Optional[int] = None, retry_after_s: float = 1.0) -> None:
         unknown = [f for f in faults if f not in ALL_FAULTS]
         if unknown:
             raise ValueError(f"unknown faults {unknown}; known: {', '.join(ALL_FAULTS)}")
@@ -419,6 +426,12 @@ class StubServer:
         self.chunk_chars = max(1, chunk_chars)
         self.min_image_pixels = min_image_pixels
         self.record = record
+        self.max_in_flight = max_in_flight
+        self.retry_after_s = retry_after_s
+        #: API requests being answered now, the most at once, and how many got the concurrency 429.
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.throttled = 0
 
         self.requests: List[Recorded] = []
         self.counts: Counter = Counter()
@@ -643,9 +656,23 @@ class StubServer:
             self._attempts[key] += 1
             attempt = self._attempts[key]
         ctx = RequestContext(path=route, headers=headers, key=key, attempt=attempt)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(method, path, headers, raw, body, key, ctx, route, reader, writer)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, method: str, path: str, headers: Dict[str, str], raw: bytes, body: dict, key: str,
+                      ctx: RequestContext, route: str, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> bool:
+        attempt = ctx.attempt
         reply = self.responder(body, ctx) if self._two_args else self.responder(body)
         if reply is None:
             reply = Reply()
+        if self.max_in_flight is not None and self.in_flight > self.max_in_flight and reply.fault is None:
+            self.throttled += 1
+            reply = Reply(fault="429-retry-after", retry_after=f"{self.retry_after_s:g}")
         if reply.spelling is not None and reply.spelling not in SPELLINGS:
             raise ValueError(f"unknown spelling {reply.spelling!r}; known: {', '.join(SPELLINGS)}")
         _SPELLING.set(reply.spelling)
