@@ -130,6 +130,7 @@ class _State:
     work_db: Optional[Path] = None
     outcomes: dict = field(default_factory=dict)   # (suite path, model, cassette dir) -> Outcome
     model_sets: Optional[dict] = None
+    model_kinds: dict = field(default_factory=dict)  # model name -> text | image
     baseline_runs: Optional[dict] = None            # label -> run id (newest finished)
 
     # -- paths and modes --
@@ -197,13 +198,21 @@ class _State:
             args = self.run_args()
             cfg = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"]
             r = self.evalseed("models", "--json", *(["--config", cfg[-1]] if cfg else []))
-            self.model_sets = json.loads(r.stdout).get("model_sets", {}) if r.returncode == 0 else {}
+            data = json.loads(r.stdout) if r.returncode == 0 else {}
+            self.model_sets = data.get("model_sets", {})
+            self.model_kinds = {m["name"]: m.get("kind") for m in data.get("models", [])}
         out: list[str] = []
         for n in names:
             for m in (self.model_sets or {}).get(n, [n]):
                 if m not in out:
                     out.append(m)
         return out
+
+    def fits(self, model: str, suite_kind: str) -> bool:
+        """Whether a model answers suites of this kind (image suites go to image models only); a
+        model evalseed's table does not know is given the benefit of the doubt."""
+        kind = self.model_kinds.get(model.split("[")[0])
+        return kind is None or (kind == "image") == (suite_kind == "image")
 
     def baseline_run(self, label: str) -> Optional[str]:
         if self.update_baseline or not self.baseline.is_file():
@@ -355,7 +364,13 @@ class SuiteFile(pytest.File):
         st = _state(self.config)
         spec = str(_opt(self.config, "--evalseed-models", "evalseed_models") or self.head["models"] or "default")
         per_case = bool(self.config.getoption("--evalseed-per-case"))
-        for model in st.expand_models(spec):
+        models = st.expand_models(spec)
+        fitting = [m for m in models if st.fits(m, self.head["kind"])]
+        if not fitting:
+            item = SuiteItem.from_parent(self, name=f"{self.head['name']}[-]", model="")
+            item.add_marker(pytest.mark.skip(reason=f"no model of {spec!r} answers {self.head['kind']} suites"))
+            yield item
+        for model in fitting:
             yield SuiteItem.from_parent(self, name=f"{self.head['name']}[{model}]", model=model)
             if per_case and self.head["cases"]:
                 for case in self.head["cases"]:
@@ -389,7 +404,7 @@ class SuiteItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
-        return self.path, None, f"evalseed suite {self.name}"
+        return self.path, 0, f"evalseed suite {self.name}"
 
 
 class CaseItem(SuiteItem):
