@@ -367,28 +367,31 @@ class SuiteFile(pytest.File):
         models = st.expand_models(spec)
         fitting = [m for m in models if st.fits(m, self.head["kind"])]
         if not fitting:
-            item = SuiteItem.from_parent(self, name=f"{self.head['name']}[-]", model="")
+            item = SuiteItem.from_parent(self, name=f"{self.head['name']}[-]", model="", suite=self.head["name"])
             item.add_marker(pytest.mark.skip(reason=f"no model of {spec!r} answers {self.head['kind']} suites"))
             yield item
         for model in fitting:
-            yield SuiteItem.from_parent(self, name=f"{self.head['name']}[{model}]", model=model)
+            yield SuiteItem.from_parent(self, name=f"{self.head['name']}[{model}]", model=model,
+                                      suite=self.head["name"])
             if per_case and self.head["cases"]:
                 for case in self.head["cases"]:
                     yield CaseItem.from_parent(self, name=f"{self.head['name']}[{model}]::{case}", model=model,
+                                               suite=self.head["name"],
                                                case=case)
 
 
 class SuiteItem(pytest.Item):
     """One suite on one model: the run and the gate."""
 
-    def __init__(self, *, model: str, **kwargs: Any) -> None:
+    def __init__(self, *, model: str, suite: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
+        self.suite = suite
         self.add_marker(MARKER)
 
     def _outcome(self) -> Outcome:
         st = _state(self.config)
-        return st.outcome(self.path, self.parent.head["name"], self.model, st.cassette_dir)
+        return st.outcome(self.path, self.suite, self.model, st.cassette_dir)
 
     def runtest(self) -> None:
         out = self._outcome()
@@ -420,7 +423,7 @@ class CaseItem(SuiteItem):
         if out.run_id is None:
             raise EvalseedFailure(out.message)
         st = _state(self.config)
-        suite = self.parent.head["name"]
+        suite = self.suite
         now = st.case_rows(out.run_id, suite, self.model).get(self.case)
         if now is None:
             raise EvalseedFailure(f"case {self.case} has no row in run {out.run_id}.")
