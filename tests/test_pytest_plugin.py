@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
@@ -181,3 +183,53 @@ def test_marker_runs_a_suite_next_to_unit_tests(project, stub):
     r.assert_outcomes(passed=2, failed=1)
     out = r.stdout.str()
     assert "test_gate_only" in out and "REGRESSION" in out and "15 pass->fail" in out
+
+
+def _relabel(cassette: dict, labels: dict[str, str]) -> dict:
+    """A copy of a streamed cassette whose answer for each case id in `labels` is that label (the
+    first content delta carries it, the others are emptied; usage and timings stay as recorded)."""
+    out = json.loads(json.dumps(cassette))
+    for inter in out["interactions"]:
+        case = inter["request"]["headers"]["x-evalseed-case"][0]
+        if case not in labels:
+            continue
+        events, first = [], True
+        for ev in inter["response"]["body"]["string"].split("\n\n"):
+            if ev.startswith("data: {"):
+                chunk = json.loads(ev[len("data: "):])
+                for choice in chunk.get("choices", []):
+                    if "content" in (choice.get("delta") or {}):
+                        choice["delta"]["content"] = labels[case] if first else ""
+                        first = False
+                ev = "data: " + json.dumps(chunk)
+            events.append(ev)
+        assert not first, f"{case}: no content delta"
+        inter["response"]["body"]["string"] = "\n\n".join(events)
+    return out
+
+
+def test_bundled_suite_replays_offline_and_a_seeded_regression_fails(pytester):
+    """The bundled review-sentiment suite and its recording of the embedded model, no server and no
+    llama.cpp: a baseline from the recording edited to answer every case right, then a candidate
+    cassette with 15 of those answers made wrong fails the gate with compare's table."""
+    suite = yaml.safe_load((ROOT / "suites" / "review-sentiment.yaml").read_text(encoding="utf-8"))
+    expected = {c["id"]: c["expected"] for c in suite["cases"]}
+    wrong = {cid: ("negative" if label != "negative" else "positive") for cid, label in sorted(expected.items())[:15]}
+    recorded = json.loads((ROOT / "cassettes" / "local" / "review-sentiment" / "gemma-3-270m.json").read_text())
+    for name, labels in (("good", expected), ("worse", {**expected, **wrong})):
+        shard = pytester.path / name / "local" / "review-sentiment" / "gemma-3-270m.json"
+        shard.parent.mkdir(parents=True)
+        shard.write_text(json.dumps(_relabel(recorded, labels)))
+    (pytester.path / "suites").mkdir()
+    shutil.copy(ROOT / "suites" / "review-sentiment.yaml", pytester.path / "suites")
+    pytester.makeini("[pytest]\n")
+    base = [*_plugin_args(), "-p", "no:cacheprovider", "--evalseed", "--evalseed-models", "local", "suites"]
+    pytester.runpytest(*base, "--evalseed-cassette-dir", "good", "--evalseed-update-baseline").assert_outcomes(passed=1)
+    r = pytester.runpytest(*base, "--evalseed-cassette-dir", "worse")
+    r.assert_outcomes(failed=1)
+    out = r.stdout.str()
+    assert "review-sentiment" in out and "REGRESSION" in out and "15 pass->fail" in out
+    # The recording as bundled (0 of 44 right) is a regression against that baseline too.
+    r = pytester.runpytest(*base, "--evalseed-cassette-dir", str(ROOT / "cassettes"))
+    r.assert_outcomes(failed=1)
+    assert "44 pass->fail" in r.stdout.str()
