@@ -334,7 +334,7 @@ def init_command(folder: str, action: str | None = None) -> int:
     print("\nNext steps:")
     print(f"  1. {here}evalseed validate suites/            # check the suites; nothing is sent")
     print("  2. export AISA_API_KEY=...                 # or ARK_API_KEY with --provider ark")
-    print("     evalseed run suites/ --models current --budget-usd 1 && evalseed report")
+    print("     evalseed run suites/ --models current --budget-usd 2 && evalseed report")
     print("     (offline: pip install 'evalseed[local]' && evalseed local install, then --models local)")
     print("  3. edit the suites: docs/first-suite.md explains every key; one suite per task you care about")
     if not action:
