@@ -171,7 +171,13 @@ class _State:
                 db = _rooted(self.config, given)
                 db.parent.mkdir(parents=True, exist_ok=True)
             else:
-                db = self.config._tmp_path_factory.mktemp("evalseed") / "evalseed.duckdb"  # type: ignore[attr-defined]
+                factory = getattr(self.config, "_tmp_path_factory", None)  # absent with -p no:tmpdir
+                if factory is not None:
+                    db = factory.mktemp("evalseed") / "evalseed.duckdb"
+                else:
+                    import tempfile
+
+                    db = Path(tempfile.mkdtemp(prefix="evalseed-pytest-")) / "evalseed.duckdb"
             for stale in (db, db.with_name(db.name + ".wal")):
                 if stale.exists():
                     stale.unlink()
@@ -183,7 +189,10 @@ class _State:
     # -- talking to evalseed --
     def evalseed(self, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
         env = dict(os.environ)
-        env.setdefault("COLUMNS", "160")       # compare's table reads well at 160 columns
+        try:  # compare's table cuts its own headers below about 160 columns
+            env["COLUMNS"] = str(max(160, int(env.get("COLUMNS") or 0)))
+        except ValueError:
+            env["COLUMNS"] = "160"
         root = str(Path(__file__).resolve().parent.parent)
         if "site-packages" not in root and "dist-packages" not in root:
             # A source checkout: the subprocess runs the evalseed this plugin came from.

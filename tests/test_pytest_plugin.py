@@ -71,6 +71,21 @@ def test_entry_point_is_declared():
     assert data["project"]["entry-points"]["pytest11"] == {"evalseed": "evalseed.pytest_plugin"}
 
 
+def test_loading_the_plugin_imports_nothing_heavy():
+    """Every pytest session of a project with evalseed installed loads the plugin: it must not pull
+    in evalseed's command line, the engine or their libraries."""
+    import subprocess
+    import sys
+
+    code = ("import sys, evalseed.pytest_plugin; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('typer', 'duckdb', 'openai', 'httpx', 'vcr', 'numpy', 'rich', 'yaml', 'jinja2') "
+            "or m.startswith('evalseed.') and m != 'evalseed.pytest_plugin'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 def test_plugin_is_inert_without_its_options(project):
     project.makepyfile(test_plain="def test_one():\n    assert 1\n")
     r = project.runpytest(*_plugin_args(), "-p", "no:cacheprovider", "suites", "test_plain.py")
