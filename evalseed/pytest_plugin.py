@@ -104,6 +104,16 @@ def _rooted(config: pytest.Config, p: str) -> Path:
     return path if path.is_absolute() else Path(config.rootpath) / path
 
 
+def _path_opt(config: pytest.Config, name: str, ini: str) -> Path:
+    """A path option: relative to where pytest was started when given on the command line, to
+    the rootdir when it comes from the ini file."""
+    v = config.getoption(name)
+    if v not in (None, ""):
+        path = Path(os.path.expanduser(str(v)))
+        return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+    return _rooted(config, str(config.getini(ini)))
+
+
 @dataclass
 class Outcome:
     """One (suite, model) run and its gate."""
@@ -140,7 +150,7 @@ class _State:
 
     @property
     def baseline(self) -> Path:
-        return _rooted(self.config, str(_opt(self.config, "--evalseed-baseline", "evalseed_baseline")))
+        return _path_opt(self.config, "--evalseed-baseline", "evalseed_baseline")
 
     @property
     def cassette_mode(self) -> str:
@@ -150,7 +160,7 @@ class _State:
 
     @property
     def cassette_dir(self) -> Path:
-        return _rooted(self.config, str(_opt(self.config, "--evalseed-cassette-dir", "evalseed_cassette_dir")))
+        return _path_opt(self.config, "--evalseed-cassette-dir", "evalseed_cassette_dir")
 
     def run_args(self) -> list[str]:
         return shlex.split(str(_opt(self.config, "--evalseed-run-args", "evalseed_run_args") or ""))
@@ -168,7 +178,7 @@ class _State:
         if self.work_db is None:
             given = self.config.getoption("--evalseed-db")
             if given:
-                db = _rooted(self.config, given)
+                db = Path(self.config.invocation_params.dir) / os.path.expanduser(given)
                 db.parent.mkdir(parents=True, exist_ok=True)
             else:
                 factory = getattr(self.config, "_tmp_path_factory", None)  # absent with -p no:tmpdir
