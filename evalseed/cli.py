@@ -157,6 +157,21 @@ def rescore(
     raise typer.Exit(_guard(rescore_command, str(db), run_id))
 
 
+# ---- init (owner: ecosystem) ------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    folder: Path = typer.Argument(Path("."), help="Where to write the starter project (default: here)."),
+    action: Optional[str] = typer.Option(None, "--action", help="Where evalseed's GitHub Action lives, as the "
+                                         "workflow's `uses:` (OWNER/REPO@REF); default: a placeholder to replace."),
+) -> None:
+    """Write a starter project: one small suite per kind, evalseed.yaml and a CI workflow; never overwrites."""
+    from .init_project import init_command
+
+    raise typer.Exit(_guard(init_command, str(folder), action))
+
+
 # ---- report (owner: report) -------------------------------------------------------------------
 
 
