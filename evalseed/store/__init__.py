@@ -23,9 +23,13 @@ from .queries import (
     run_configs,
     run_header,
     run_models,
+    run_prices,
+    run_record,
+    runs_models,
     runs_since,
     spent_usd,
     stored_keys,
+    suite_model_measures,
 )
 from .schema import JSON_COLUMNS, KEY_COLUMNS, RESULT_COLUMNS, RESULT_NAMES, TIMESTAMP_COLUMNS, now
 from .writer import (
@@ -48,6 +52,7 @@ __all__ = [
     "TIMESTAMP_COLUMNS", "Migration", "ResultWriter", "RunHeader", "RunListing", "add_to_run_config",
     "delete_run", "fetch_rows", "finish_run", "first_answers", "has_results", "insert_prices", "insert_run",
     "list_runs", "migrate", "new_run_id", "now", "open_db", "recover", "resolve_run", "results_relation",
-    "run_config", "run_configs", "run_header", "run_models", "runs_since", "set_run_status", "set_run_times",
-    "spent_usd", "stored_keys", "to_json", "unsaved_file_name",
+    "run_config", "run_configs", "run_header", "run_models", "run_prices", "run_record", "runs_models",
+    "runs_since", "set_run_status", "set_run_times", "spent_usd", "stored_keys", "suite_model_measures",
+    "to_json", "unsaved_file_name",
 ]

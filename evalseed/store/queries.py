@@ -66,6 +66,25 @@ def run_header(con: Any, run_id: str) -> RunHeader | None:
     return RunHeader(*row) if row else None
 
 
+def run_record(con: Any, run_id: str) -> dict[str, Any] | None:
+    """The run's `runs` row as a dict (config as stored JSON text); None when there is no such run."""
+    cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def run_prices(con: Any, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The price rows the runs recorded (`run_prices`), ordered by run and model."""
+    if not run_ids:
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    cur = con.execute(
+        f"""SELECT run_id, model, as_of, input, cached_input, output, long_input, long_output, per_image
+            FROM run_prices WHERE run_id IN ({marks}) ORDER BY run_id, model""", list(run_ids))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
 def run_configs(con: Any) -> list[tuple[str, dict]]:
     """(run id, config) of every run."""
     return [(run_id, json.loads(cfg) if cfg else {})
@@ -99,6 +118,16 @@ def run_models(con: Any, run_id: str) -> list[str]:
     """The models a run holds results for, sorted."""
     return [r[0] for r in con.execute(
         "SELECT DISTINCT model FROM results WHERE run_id = ? ORDER BY model", [run_id]).fetchall()]
+
+
+def runs_models(con: Any, run_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """The distinct (run id, model) pairs of the runs' results, sorted."""
+    if not run_ids:
+        return []
+    marks = ", ".join("?" for _ in run_ids)
+    return [(r, m) for r, m in con.execute(
+        f"SELECT DISTINCT run_id, model FROM results WHERE run_id IN ({marks}) ORDER BY run_id, model",
+        list(run_ids)).fetchall()]
 
 
 def has_results(con: Any, run_id: str) -> bool:
@@ -136,6 +165,18 @@ def fetch_rows(con: Any, where: str = "TRUE", params: list | None = None, column
                 d[c] = json.loads(d[c])
         out.append(d)
     return out
+
+
+def suite_model_measures(con: Any, run_id: str) -> dict[tuple[str, str], tuple]:
+    """Per (suite, model) of a run: (p50 and p95 latency of ok rows, total cost, any row replayed)."""
+    return {
+        (suite, model): tuple(rest) for suite, model, *rest in con.execute(
+            """SELECT suite, model,
+                      quantile_cont(latency_ms, 0.5) FILTER (status = 'ok'),
+                      quantile_cont(latency_ms, 0.95) FILTER (status = 'ok'),
+                      sum(cost_usd), bool_or(replayed)
+               FROM results WHERE run_id = ? GROUP BY suite, model""", [run_id]).fetchall()
+    }
 
 
 def results_relation(run_id: str, suite: str | None = None, model: str | None = None,
