@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .. import store
 from ..errors import UsageError
@@ -11,35 +12,18 @@ from .terminal import print_table
 from .write import write_json, write_junit, write_markdown
 
 
-def compare_command(
-    db: str,
-    base_run: str,
-    cand_run: str,
-    *,
-    alpha: float = 0.05,
-    min_drop: float = 0.02,
-    max_cost_increase: float | None = None,
-    max_latency_increase: float | None = None,
-    base_model: str | None = None,
-    cand_model: str | None = None,
-    junit: str | None = None,
-    markdown: str | None = None,
-    json_path: str | None = None,
-    allow_partial: bool = False,
-    max_error_rate: float = 0.02,
-) -> int:
+def compare_command(db: str, base_run: str, cand_run: str, *, junit: str | None = None, markdown: str | None = None,
+                    json_path: str | None = None, **settings: Any) -> int:
     """The `evalseed compare` body: compare, print the table, write the files; 1 on a quality
-    regression, else 3 when the candidate's infrastructure failed, else 0."""
-
+    regression, else 3 when the candidate's infrastructure failed, else 0. `settings` are
+    `compare_runs`' keyword arguments (alpha, min_drop, the cost and latency limits, base_model,
+    cand_model, allow_partial, max_error_rate), with its defaults."""
     for path in (junit, markdown, json_path):
         if path:
             _check_writable(path)
     con = store.open_db(db, read_only=True)
     try:
-        cmp = compare_runs(con, base_run, cand_run, alpha=alpha, min_drop=min_drop,
-                           max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
-                           base_model=base_model, cand_model=cand_model, allow_partial=allow_partial,
-                           max_error_rate=max_error_rate)
+        cmp = compare_runs(con, base_run, cand_run, **settings)
     finally:
         con.close()
     # Files first: a closed stdout (`| head`) must not cost the CI job its report.

@@ -5,18 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from .cells import (
-    acc_cell,
-    delta_text,
-    diff_cell,
-    left_out_text,
-    mdd_cell,
-    models_text,
-    p_text,
-    pct_text,
-    unanswered_cell,
-    unit_rows,
-)
+from .cells import acc_cell, delta_text, diff_cell, left_out_text, mdd_cell, models_text
+from .cells import p_text, pct_text, unanswered_cell, unit_rows
 from .result import Comparison
 
 _FLIPS_SHOWN_MARKDOWN = 25
