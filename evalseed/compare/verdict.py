@@ -17,7 +17,7 @@ from .result import Unit
 def _judge_sequential(u: Unit, rec: dict | None, min_drop: float) -> None:
     """A candidate that stopped early (--sequential) is judged by its own anytime-valid record:
     p-values of fixed-size tests are not valid after stopping on the data, so they are shown, not
-    used (evalseed.sequential)."""
+    used (evalseed.compare.sequential)."""
     if rec is None:
         u.reasons.append("not judged by a fixed test: the candidate is a sequential run that stopped early")
         return
@@ -158,7 +158,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
         u.power = power_of(u, alpha, min_drop, len(family) + len(scored))
         rec = seq_of.get(u.name)
         # A suite of a stopped sequential run that sent all its cases unsettled is complete: the
-        # fixed test judges it (the other half of alpha, evalseed.sequential). The others, and the
+        # fixed test judges it (the other half of alpha, evalseed.compare.sequential). The others, and the
         # overall line that pools them, are judged by the sequential record alone.
         fixed = not sequential or (rec is not None and rec["state"] == "running" and rec["cases_sent"] >= rec["cases"])
         if not fixed:
