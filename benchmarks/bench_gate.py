@@ -1,5 +1,5 @@
 """How often the version-bump gate is wrong: false alarms and power, by simulation through the
-real decision code (`compare._verdicts`: the paired test, Holm, --min-drop, the verdict).
+real decision code (`compare.verdicts`: the paired test, Holm, --min-drop, the verdict).
 
     python benchmarks/bench_gate.py                 # 400 simulations per false-alarm setting, 200 per power cell
     python benchmarks/bench_gate.py --small         # 40 / 20: a smoke run, figures too rough to quote
@@ -17,7 +17,7 @@ exactly D, with no clipping at zero.
    often the gate fails, beside the minimum detectable drop the gate itself quotes (mean over the
    simulations), which should be caught about 80% of the time.
 
-3. The sequential gate (`evalseed.sequential.SequentialGate`, fed one answer at a time as the
+3. The sequential gate (`evalseed.compare.sequential.SequentialGate`, fed one answer at a time as the
    runner feeds it): share of the cases it sends before stopping, and how often it fails the
    build, for no change, a 10-point and a 25-point drop, at 400 and 2,000 cases; a run it does not
    stop falls back to the fixed gate on all cases, as `run --gate --sequential` does. Beside it,
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from types import SimpleNamespace  # noqa: E402
 
 from evalseed import compare, stats  # noqa: E402
-from evalseed.sequential import SequentialGate  # noqa: E402
+from evalseed.compare.sequential import SequentialGate  # noqa: E402
 
 from _common import machine, run_main, verdict  # noqa: E402
 
@@ -62,10 +62,10 @@ def simulate(rng, n_suites: int, n_cases: int, drop: float, repeats: tuple[int, 
         firsts += n_cases
 
         def rows(vs, i):
-            return [compare._Row(f"c{i}", "classification", r, "ok", None, bool(v), float(v), None, None, None)
+            return [compare.Row(f"c{i}", "classification", r, "ok", None, bool(v), float(v), None, None, None)
                     for r, v in enumerate(vs)]
 
-        paired.append((f"s{s}", compare._Paired(
+        paired.append((f"s{s}", compare.Paired(
             f"s{s}", "classification", "m", "m", [f"c{i}" for i in range(n_cases)],
             [rows(v, i) for i, v in enumerate(b)], [rows(v, i) for i, v in enumerate(c)], dict(_EXCLUDED),
             {"base": {"ok": n_cases * rb}, "cand": {"ok": n_cases * rc}})))
@@ -73,8 +73,8 @@ def simulate(rng, n_suites: int, n_cases: int, drop: float, repeats: tuple[int, 
 
 
 def gate(paired):
-    units, overall = compare._verdicts(paired, alpha=ALPHA, min_drop=0.02, max_cost_increase=None,
-                                       max_latency_increase=None, n_resamples=200, seed=1)
+    units, overall = compare.verdicts(paired, alpha=ALPHA, min_drop=0.02, max_cost_increase=None,
+                                      max_latency_increase=None, n_resamples=200, seed=1)
     family = units + ([overall] if overall else [])
     return any(u.failed for u in family), units
 

@@ -94,7 +94,7 @@ def write_with_executemany(path: Path, rows: list[dict]) -> tuple[float, float]:
         cols = store.RESULT_NAMES
         sql = f"INSERT INTO results ({', '.join(chr(34) + c + chr(34) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
         w0, c0 = time.perf_counter(), time.process_time()
-        params = [[store._json(r.get(c)) if c in store.JSON_COLUMNS else r.get(c) for c in cols] for r in rows]
+        params = [[store.to_json(r.get(c)) if c in store.JSON_COLUMNS else r.get(c) for c in cols] for r in rows]
         con.execute("BEGIN TRANSACTION")
         con.executemany(sql, params)
         con.execute("COMMIT")
@@ -105,7 +105,7 @@ def write_with_executemany(path: Path, rows: list[dict]) -> tuple[float, float]:
 
 def json_encoding(rows: list[dict]) -> tuple[float, float]:
     """CPU seconds to serialise the JSON columns of `rows`: json.dumps as the writer did before
-    (options given per call), and store._json (orjson) as it does now."""
+    (options given per call), and store.to_json (orjson) as it does now."""
     import json
 
     from evalseed import store
@@ -116,7 +116,7 @@ def json_encoding(rows: list[dict]) -> tuple[float, float]:
         json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
     c1 = time.process_time()
     for v in values:
-        store._json(v)
+        store.to_json(v)
     return c1 - c0, time.process_time() - c1
 
 
@@ -166,7 +166,7 @@ def main() -> int:
           f"{per_e * len(rows):.1f} s for {len(rows):,} at that rate")
     print(f"ratio executemany / ResultWriter per row: {per_e / per_w:.1f}x")
     dumps_s, ours_s = json_encoding(rows)
-    print(f"JSON columns alone: json.dumps {dumps_s:.2f} s CPU, store._json {ours_s:.2f} s CPU "
+    print(f"JSON columns alone: json.dumps {dumps_s:.2f} s CPU, store.to_json {ours_s:.2f} s CPU "
           f"({dumps_s / max(ours_s, 1e-9):.1f}x)")
     if a.rows >= 100_000:
         print(f"target <= {TARGET_S:g} s for {a.rows:,} rows: {verdict(ww <= TARGET_S)} ({ww:.2f} s wall, {wc:.2f} s CPU)")

@@ -270,10 +270,10 @@ def test_a_long_recording_is_written_as_it_goes(stub, tmp_path, monkeypatch):
 
     import openai
 
-    from evalseed import cassettes
+    from evalseed.cassettes import storage
     from evalseed.kinds.base import CallResult
 
-    monkeypatch.setattr(cassettes, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(storage, "SAVE_EVERY_S", 0.0)
     srv = stub(answers={"love": "positive"})
     root = tmp_path / "cas"
 

@@ -250,7 +250,7 @@ def test_cost_and_latency_deltas_and_limits(db):
 def test_cost_only_failure_names_cost_in_junit_message(db):
     """Accuracy unchanged ("not significant at alpha" reason) but cost +30%: the JUnit failure
     message must give the cost reason, not the accuracy one."""
-    from evalseed.compare_output import render_junit
+    from evalseed.compare import render_junit
 
     _, con = db
     add_run(con, "a", binary_rows([1, 0, 1, 1] * 25, cost=0.001))
@@ -792,9 +792,9 @@ def _simulated(rng, n_suites, n_cases, drop, repeats=(1, 1)):
         p = rng.beta(2.0, 0.7, size=n_cases)
         b = rng.random((n_cases, rb)) < p[:, None]
         c = rng.random((n_cases, rc)) < np.clip(p - drop, 0, 1)[:, None]
-        mk = lambda vs, i: [compare._Row(f"c{i}", "classification", r, "ok", None, bool(v), float(v),  # noqa: E731
-                                         None, None, None) for r, v in enumerate(vs)]
-        paired.append((f"s{s}", compare._Paired(
+        mk = lambda vs, i: [compare.Row(f"c{i}", "classification", r, "ok", None, bool(v), float(v),  # noqa: E731
+                                        None, None, None) for r, v in enumerate(vs)]
+        paired.append((f"s{s}", compare.Paired(
             f"s{s}", "classification", "m", "m", [f"c{i}" for i in range(n_cases)],
             [mk(v, i) for i, v in enumerate(b)], [mk(v, i) for i, v in enumerate(c)],
             {"both_skipped": 0, "only_in_base": 0, "only_in_cand": 0},
@@ -803,8 +803,8 @@ def _simulated(rng, n_suites, n_cases, drop, repeats=(1, 1)):
 
 
 def _gate_fails(paired) -> bool:
-    units, overall = compare._verdicts(paired, alpha=0.05, min_drop=0.02, max_cost_increase=None,
-                                       max_latency_increase=None, n_resamples=50, seed=1)
+    units, overall = compare.verdicts(paired, alpha=0.05, min_drop=0.02, max_cost_increase=None,
+                                      max_latency_increase=None, n_resamples=50, seed=1)
     return any(u.failed for u in units + ([overall] if overall else []))
 
 
@@ -827,7 +827,7 @@ def test_power_against_a_real_ten_point_drop_under_the_same_noise():
 
 
 def test_markdown_stays_under_the_step_summary_limit(db, monkeypatch):
-    from evalseed import compare_output
+    from evalseed.compare import markdown as compare_output
 
     _, con = db
     a, b = [], []
@@ -1089,8 +1089,8 @@ def test_minimum_detectable_drop_matches_simulated_power():
     # The quoted drop should be caught about 80% of the time: simulate a drop of that size
     # through the real decision code and check the rate is in a sensible band.
     rng = np.random.default_rng(11)
-    ref = compare._verdicts(_simulated(rng, 1, 400, drop=0.0), alpha=0.05, min_drop=0.02, max_cost_increase=None,
-                            max_latency_increase=None, n_resamples=50, seed=1)[0][0]
+    ref = compare.verdicts(_simulated(rng, 1, 400, drop=0.0), alpha=0.05, min_drop=0.02, max_cost_increase=None,
+                           max_latency_increase=None, n_resamples=50, seed=1)[0][0]
     mdd = ref.power["mdd"]
     assert 0.05 < mdd < 0.12, mdd
     caught = sum(_gate_fails(_simulated(rng, 1, 400, drop=mdd)) for _ in range(100))
@@ -1264,7 +1264,7 @@ def test_a_stopped_sequential_run_judges_an_exhausted_suite_by_the_fixed_test(db
 def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
     from types import SimpleNamespace
 
-    from evalseed.sequential import SequentialGate
+    from evalseed.compare.sequential import SequentialGate
 
     def one(rng, n, drop):
         p = rng.beta(0.77, 0.257, size=n)

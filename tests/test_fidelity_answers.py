@@ -102,7 +102,7 @@ def test_a_version_1_database_is_upgraded_with_the_new_columns_null(tmp_path):
     db = tmp_path / "old.duckdb"
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
-    store.MIGRATIONS[0](con)
+    store.MIGRATIONS[0].apply(con)
     con.execute("INSERT INTO schema_version VALUES (1, now())")
     con.execute("INSERT INTO results (run_id, suite, case_id, model, \"repeat\", status) "
                 "VALUES ('r', 's', 'c', 'm', 0, 'ok')")
@@ -117,9 +117,10 @@ def test_a_version_1_database_is_upgraded_with_the_new_columns_null(tmp_path):
     assert cols == store.RESULT_NAMES and row == (None, None, "ok") and version == store.SCHEMA_VERSION == 2
 
 
-def test_a_replayed_row_has_no_answer_ttft_it_cannot_know(cli, stub, tmp_path):
-    # Recordings keep ttft_ms, not yet ttft_answer_ms (cassettes.REPLAYED_FIELDS): on replay the
-    # replay's own timing must not stand in for it. Without a chain of thought it equals ttft_ms.
+def test_a_replay_puts_back_the_recorded_answer_ttft_and_never_invents_one(cli, stub, tmp_path):
+    # New recordings keep ttft_answer_ms beside ttft_ms (cassettes.REPLAYED_FIELDS). Recordings made
+    # before it was measured lack it: then the replay's own timing must not stand in for it, and
+    # without a chain of thought it equals ttft_ms.
     srv = stub(answers={"love": Reply(content="positive", reasoning_content="x" * 40, chunk_delay=0.01),
                         "hate": Reply(content="negative", chunk_delay=0.01)})
     p = write_suite(tmp_path / "suites", "tiny.yaml", SMALL_SUITE)
@@ -130,7 +131,26 @@ def test_a_replayed_row_has_no_answer_ttft_it_cannot_know(cli, stub, tmp_path):
     code, _, err = cli(*common, "--db", tmp_path / "rep.duckdb", "--cassettes", "replay")
     assert code == 0, err
     recorded, replayed = by_case(tmp_path / "rec.duckdb"), by_case(tmp_path / "rep.duckdb")
-    assert replayed["good"]["replayed"] is True and replayed["good"]["ttft_answer_ms"] is None
-    assert replayed["good"]["ttft_ms"] == recorded["good"]["ttft_ms"]
-    assert replayed["bad"]["ttft_answer_ms"] == replayed["bad"]["ttft_ms"] == recorded["bad"]["ttft_ms"]
+    assert replayed["good"]["replayed"] is True
+    assert replayed["good"]["ttft_answer_ms"] == recorded["good"]["ttft_answer_ms"] > recorded["good"]["ttft_ms"]
     assert replayed["good"]["finish_reason"] == "stop"
+
+    files = list((tmp_path / "cassettes").rglob("*.json"))
+    assert files
+    for f in files:  # as a recording made before the figure existed
+        data = json.loads(f.read_text())
+        f.write_text(json.dumps(_without_key(data, "ttft_answer_ms")))
+    code, _, err = cli(*common, "--db", tmp_path / "old.duckdb", "--cassettes", "replay")
+    assert code == 0, err
+    old = by_case(tmp_path / "old.duckdb")
+    assert old["good"]["replayed"] is True and old["good"]["ttft_answer_ms"] is None
+    assert old["good"]["ttft_ms"] == recorded["good"]["ttft_ms"]
+    assert old["bad"]["ttft_answer_ms"] == old["bad"]["ttft_ms"] == recorded["bad"]["ttft_ms"]
+
+
+def _without_key(value, key):
+    if isinstance(value, dict):
+        return {k: _without_key(v, key) for k, v in value.items() if k != key}
+    if isinstance(value, list):
+        return [_without_key(v, key) for v in value]
+    return value

@@ -208,8 +208,7 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
     con = store.open_db(db)
     try:
         if not force:
-            for run_id, cfg in con.execute("SELECT run_id, config FROM runs").fetchall():
-                c = json.loads(cfg) if cfg else {}
+            for run_id, c in store.run_configs(con):
                 if c.get("source_sha256") == sha and c.get("excluded") == sorted(skip):
                     raise UsageError(f"{path} is already imported as run {run_id}; pass --force to import it again.")
         now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -265,8 +264,7 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
                     })
             writer.flush()
         except BaseException:
-            con.execute("DELETE FROM results WHERE run_id = ?", [run_id])
-            con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+            store.delete_run(con, run_id)
             raise
         store.finish_run(con, run_id, "finished")
     finally:

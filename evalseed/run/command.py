@@ -77,7 +77,7 @@ def sequential_gate(plan: Plan, opts: RunOptions):
     """The monitor for `--sequential`: the baseline's per-case pass rates (over ok repeats) for
     the plan's suites, matched to the plan's one model as compare matches models."""
     from .. import compare, store
-    from ..sequential import SequentialGate
+    from ..compare.sequential import SequentialGate
 
     if opts.resume:
         raise UsageError("--sequential cannot resume a run; start a new one.")

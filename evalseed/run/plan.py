@@ -39,7 +39,7 @@ class RunOptions:
     allow_download_from: list[str] = field(default_factory=list)
     run_id: str | None = None  # set by run_command
     # `run --baseline X --gate --sequential`: the baseline's full run id; run_command builds the
-    # monitor (evalseed.sequential.SequentialGate) that orders the cases and stops the feed.
+    # monitor (evalseed.compare.sequential.SequentialGate) that orders the cases and stops the feed.
     sequential_baseline: str | None = None
     sequential: Any = None
 

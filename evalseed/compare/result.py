@@ -1,6 +1,6 @@
-"""What `evalseed compare` finds, as data: the result tree that `compare` builds and
-`compare_output` (terminal, Markdown, JUnit, JSON) and the report's comparison view show. Kept
-below both so neither imports the other for its types.
+"""What `evalseed compare` finds, as data: the result tree that `compare.runs` builds and the
+output formats (`terminal`, `markdown`, `junit`, `write`) and the report's comparison view show.
+It imports nothing else of the package, so every module of it can use these types.
 
 Accuracy (`base_accuracy`, `cand_accuracy`, and `accuracy` in `base_metrics`/`cand_metrics`) is
 evalseed.metrics' definition over the side's paired rows -- the figure the run summary and the
@@ -58,7 +58,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import stats
+from .. import stats
 
 SCHEMA = 1
 
@@ -160,11 +160,11 @@ class Unit:
     unanswered: dict[str, Any] = field(default_factory=dict)
     infra_failed: bool = False
     infra_reasons: list[str] = field(default_factory=list)
-    # What the unit can detect (compare._power): {power (0.8), tests (the Holm family's size),
+    # What the unit can detect (`measure.power_of`): {power (0.8), tests (the Holm family's size),
     # level (alpha / tests), mdd (minimum detectable drop at that power and level, accuracy units),
     # min_flips (fewest pass->fail cases that could fail it), can_fail, warning (str or null)}.
     power: dict[str, Any] = field(default_factory=dict)
-    # Tests of per-case scores beyond pass/fail (compare._score_tests), in the same Holm family as
+    # Tests of per-case scores beyond pass/fail (`measure._score_tests`), in the same Holm family as
     # the accuracy tests: [{metric ("field F1" | "score"), n, base, cand, diff: Interval, p_value,
     # p_holm, failed, reason}].
     metric_tests: list[dict[str, Any]] = field(default_factory=list)

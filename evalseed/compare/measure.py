@@ -1,0 +1,240 @@
+"""The statistics of one compared unit (a suite and a model pair, or "overall"): each side's
+accuracy and its interval, the paired difference and test, the unanswered shares, per-case
+scores, cost and latency changes, flipped cases, within-model noise, and what the unit can detect
+at its size (`power_of`)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any
+
+from .. import stats
+from ..metrics import Accuracy, rules
+from .load import Paired, Row, quality, tally, unanswered_share, why_unanswered
+from .result import Delta, Flip, Noise, Unit
+
+# Cost/latency/TTFT intervals are descriptive (a limit gates only on their lower bound): fewer
+# resamples than the accuracy difference's 10,000 keep a 5,000-case comparison near a second.
+SECONDARY_RESAMPLES = 2_000
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _noise(cases: list[list[Row]]) -> Noise | None:
+    multi = [(k, n) for k, n in map(tally, cases) if n > 1]
+    if not multi:
+        return None
+    unstable = 0
+    disagreement = 0.0
+    for k, r in multi:
+        unstable += 0 < k < r
+        disagreement += 2 * k * (r - k) / (r * (r - 1))
+    return Noise(len(multi), unstable, unstable / len(multi), disagreement / len(multi))
+
+
+def _per_case(rows: list[Row], attr: str, ok_only: bool) -> float | None:
+    vals = [getattr(r, attr) for r in rows if getattr(r, attr) is not None and (r.status == "ok" or not ok_only)]
+    return _mean(vals)
+
+
+def _mean_delta(metric: str, pairs: list[tuple[float, float]], seed: int, n_resamples: int,
+                strata: list | None = None) -> Delta:
+    import numpy as np
+
+    if not pairs:
+        return Delta(metric, "usd_per_case", 0, None, None, None, None)
+    b: Any = np.array([p[0] for p in pairs], dtype=float)
+    c: Any = np.array([p[1] for p in pairs], dtype=float)
+    base, cand = float(b.mean()), float(c.mean())
+    diff = stats.paired_bootstrap_diff(b, c, strata=strata, n_resamples=n_resamples, seed=seed)
+    return Delta(metric, "usd_per_case", len(pairs), base, cand, diff, cand / base - 1 if base > 0 else None)
+
+
+def _quantile_deltas(metric: str, pairs: list[tuple[float, float]], seed: int, n_resamples: int) -> list[Delta]:
+    """p50 and p95 deltas (named `{metric}_p50`, `{metric}_p95`) from one set of resamples."""
+    import numpy as np
+
+    names = [f"{metric}_p50", f"{metric}_p95"]
+    if not pairs:
+        return [Delta(n, "ms", 0, None, None, None, None) for n in names]
+    b: Any = np.array([p[0] for p in pairs], dtype=float)
+    c: Any = np.array([p[1] for p in pairs], dtype=float)
+    diffs = stats.paired_bootstrap_quantile_diffs(b, c, [0.5, 0.95], n_resamples=n_resamples, seed=seed)
+    out = []
+    for name, q, diff in zip(names, (0.5, 0.95), diffs):
+        base, cand = float(np.quantile(b, q)), float(np.quantile(c, q))
+        out.append(Delta(name, "ms", len(pairs), base, cand, diff, cand / base - 1 if base > 0 else None))
+    return out
+
+
+def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: list | None = None) -> Unit:
+    seed = seed + zlib.crc32(name.encode())  # a stream of its own per unit, stable across runs
+    n = len(p.case_ids)
+    # The quality test runs on the cases answered on both sides; the others are counted by why.
+    answered: list[int] = []
+    bv: list[float] = []
+    cv: list[float] = []
+    for i, (x, y) in enumerate(zip(map(quality, p.base), map(quality, p.cand))):
+        if x is not None and y is not None:
+            answered.append(i)
+            bv.append(x)
+            cv.append(y)
+    left_out = {"base_error": 0, "base_skipped": 0, "cand_error": 0, "cand_skipped": 0}
+    for side, cases in (("base", p.base), ("cand", p.cand)):
+        for rows in cases:
+            if quality(rows) is None:
+                left_out[f"{side}_{why_unanswered(rows)}"] += 1
+    q_strata = [strata[i] for i in answered] if strata else None
+    # Each side's accuracy is evalseed.metrics' figure over its paired rows, the one the run
+    # summary and the report show for the same rows; the difference and the test pair cases.
+    b_acc, c_acc = Accuracy.of_cases(map(tally, p.base)), Accuracy.of_cases(map(tally, p.cand))
+    method = "wilson" if b_acc.single and c_acc.single else "bootstrap"
+    base_acc = b_acc.interval(n_resamples=n_resamples, seed=seed + 1, method=method)
+    cand_acc = c_acc.interval(n_resamples=n_resamples, seed=seed + 2, method=method)
+    skipped_one_side = {"base": sum(1 for rows in p.base if not tally(rows)[1]),
+                        "cand": sum(1 for rows in p.cand if not tally(rows)[1])}
+    diff = stats.paired_bootstrap_diff(bv, cv, strata=q_strata, n_resamples=n_resamples, seed=seed)
+    # The test is on the mean of the per-case differences (a sign-flip permutation test: exact
+    # McNemar on single runs); worse/better are the counts shown beside it.
+    _, worse, better = stats.sign_test(bv, cv)
+    p_value = stats.paired_permutation_test(bv, cv, n_resamples=n_resamples, seed=seed + 7)
+    ub = [unanswered_share(rows) for rows in p.base]
+    uc = [unanswered_share(rows) for rows in p.cand]
+    _, u_worse, u_better = stats.sign_test([-x for x in ub], [-x for x in uc])
+    u_p = stats.paired_permutation_test(ub, uc, n_resamples=n_resamples, seed=seed + 8)
+    rows_of = lambda side: sum(p.status_counts[side].values()) or 1  # noqa: E731
+    unanswered = {
+        "base_rate": (p.status_counts["base"].get("error", 0) + p.status_counts["base"].get("skipped", 0)) / rows_of("base"),
+        "cand_rate": (p.status_counts["cand"].get("error", 0) + p.status_counts["cand"].get("skipped", 0)) / rows_of("cand"),
+        "cand_errors": p.status_counts["cand"].get("error", 0), "cand_skipped": p.status_counts["cand"].get("skipped", 0),
+        "base_errors": p.status_counts["base"].get("error", 0), "base_skipped": p.status_counts["base"].get("skipped", 0),
+        "more": u_worse, "fewer": u_better, "diff": (sum(uc) - sum(ub)) / n if n else 0.0,
+        "p_value": u_p, "p_holm": None,
+    }
+
+    def scores(cases):
+        # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
+        per_case = []
+        for rows in cases:
+            asked = [r for r in rows if rules.asked(r.status)]
+            if asked:
+                per_case.append(sum(rules.answer_value(r.status, rules.score(r.score, r.passed))
+                                    for r in asked) / len(asked))
+        return _mean(per_case)
+
+    def pairs(attr, ok_only):
+        out, st = [], []
+        for i, (b, c) in enumerate(zip(p.base, p.cand)):
+            x, y = _per_case(b, attr, ok_only), _per_case(c, attr, ok_only)
+            if x is not None and y is not None:
+                out.append((x, y))
+                st.append(strata[i] if strata else None)
+        return out, (st if strata else None)
+
+    cost_pairs, cost_strata = pairs("cost_usd", False)
+    lat_pairs, _ = pairs("latency_ms", True)
+    ttft_pairs, _ = pairs("ttft_ms", True)
+    n_secondary = min(n_resamples, SECONDARY_RESAMPLES)
+    lat = _quantile_deltas("latency", lat_pairs, seed + 4, n_secondary)
+    ttft = _quantile_deltas("ttft", ttft_pairs, seed + 6, n_secondary)
+    flips: dict[str, list[Flip]] = {"regressed": [], "improved": []}
+    for cid, b, c, x, y in zip([p.case_ids[i] for i in answered], [p.base[i] for i in answered],
+                               [p.cand[i] for i in answered], bv, cv):
+        if x != y:
+            flips["regressed" if y < x else "improved"].append(
+                Flip(cid, x, y, _status_summary(b), _status_summary(c),
+                     next((r.error for r in b if r.error), None), next((r.error for r in c if r.error), None))
+            )
+    u = Unit(
+        name=name, suite=p.suite, kind=p.kind, base_model=p.base_model, cand_model=p.cand_model, n_pairs=n,
+        n_answered=len(answered), left_out=left_out, unanswered=unanswered,
+        repeats={"base": max((len(r) for r in p.base), default=0), "cand": max((len(r) for r in p.cand), default=0)},
+        excluded=p.excluded, skipped_one_side=skipped_one_side, status_counts=p.status_counts,
+        base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
+        worse=worse, better=better, p_value=p_value, p_holm=None,
+        base_score=scores(p.base), cand_score=scores(p.cand),
+        noise={"base": _noise(p.base), "cand": _noise(p.cand)},
+        flips=flips,
+        cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
+        latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
+    )
+    # Not part of the result tree (no dataclass field): what the power figures are computed from.
+    setattr(u, "_quality_pairs", (bv, cv))
+    if p.suite != "*":  # "overall" pools kinds whose scores mean different things
+        u.metric_tests = _score_tests(p, answered, n_resamples, seed)
+    return u
+
+
+def _score_tests(p: Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
+    """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
+    long context and image record partial scores too): each case's mean score over its ok repeats,
+    on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
+    every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
+    def case_score(rows):
+        vals = [rules.score(r.score, r.passed) for r in rows if r.status == "ok"]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
+    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
+        return []
+    b, c = [x for x, _ in pairs], [y for _, y in pairs]
+    name = "field F1" if p.kind == "json_extraction" else "score"
+    return [{
+        "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
+        "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),
+        "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12),
+        "p_holm": None, "failed": False, "reason": None,
+    }]
+
+
+def _status_summary(rows: list[Row]) -> str:
+    statuses = sorted({r.status for r in rows})
+    return statuses[0] if len(statuses) == 1 else "/".join(statuses)
+
+
+POWER = 0.8  # the power the minimum detectable drop is quoted at
+
+
+def power_of(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
+    """What this unit can detect at its size. Holm's strictest step tests at alpha/tests, which is
+    what one regressing suite among unchanged ones faces. The minimum detectable drop (80% power)
+    is the normal approximation of the paired test: (z_{1-a/2} + z_0.8) * sd / sqrt(n), with sd the
+    observed spread of the per-case differences, but never below what a pure shift allows (a drop
+    delta moves at least delta/step cases by at least `step`, the finest per-case change the repeat
+    counts allow); then at least --min-drop. `min_flips` is exact: the fewest cases going from
+    pass to fail, none the other way, that the test would call significant at that level; a unit
+    with fewer cases that can get worse cannot fail at all."""
+    from statistics import NormalDist
+
+    bv, cv = getattr(u, "_quality_pairs", ([], []))
+    n = len(bv)
+    level = alpha / tests
+    out: dict[str, Any] = {"power": POWER, "tests": tests, "level": level, "mdd": None, "min_flips": None, "can_fail": False,
+           "warning": None}
+    if not n:
+        out["warning"] = f"{u.name}: no case answered on both sides, so nothing can be detected"
+        return out
+    k = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(POWER)
+    v = sum((c - b) ** 2 for b, c in zip(bv, cv)) / n
+    step = 1 / math.lcm(max(u.repeats.get("base", 1), 1), max(u.repeats.get("cand", 1), 1))
+    mdd = max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+    flips = next((j for j in range(1, n + 1) if stats.mcnemar_exact(j, 0) < level and j / n > min_drop), None)
+    can_worsen = sum(1 for b in bv if b > 0)
+    base_acc = sum(bv) / n
+    out.update(mdd=mdd, min_flips=flips, can_fail=flips is not None and flips <= can_worsen)
+    if not out["can_fail"]:
+        out["warning"] = (f"{u.name} cannot fail the gate: with {n} cases and {tests} tests under Holm, even every "
+                          f"case that passed going to fail would not be significant at alpha; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    elif mdd >= base_acc and flips is not None:
+        out["warning"] = (f"{u.name} can hardly fail the gate: it needs at least {flips} of its {n} cases to go from "
+                          f"pass to fail with none the other way (a drop of {100 * flips / n:.0f} pts), and a drop "
+                          f"is caught 80% of the time only above {100 * mdd:.0f} pts; add cases or a floor "
+                          f"(gate.min_accuracy)")
+    return out
+
