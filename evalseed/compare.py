@@ -390,7 +390,7 @@ def _score_tests(p: _Paired, answered: list[int], n_resamples: int, seed: int) -
     if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
         return []
     b, c = [x for x, _ in pairs], [y for _, y in pairs]
-    name = "field F1" if p.kind == "json_extraction" else "score"
+    from .kinds import score_name; name = score_name(p.kind)  # noqa: E702 - one line while compare.py is split
     return [{
         "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
         "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),

@@ -110,7 +110,7 @@ class CaseJob:
     def _base_details(self, prepared: Prepared | None) -> dict[str, Any]:
         """What every row's `details` holds whatever happened: the expected answer, the case's
         tags (reports and routers slice by them), and the kind's public state (a grid cell)."""
-        details: dict[str, Any] = {"expected": _expected(self.case)}
+        details: dict[str, Any] = {"expected": self.kind.expected(self.case)}
         if self.case.tags:
             details["tags"] = list(self.case.tags)
         if prepared is not None:
@@ -210,14 +210,6 @@ def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:
         "attempts": sum(c.attempts for c in calls),
         "replayed": all(c.replayed for c in calls),
     }
-
-
-def _expected(case: BaseCase) -> Any:
-    for attr in ("expected", "expected_calls", "expect"):
-        if hasattr(case, attr):
-            v = getattr(case, attr)
-            return v.model_dump() if hasattr(v, "model_dump") else v
-    return None
 
 
 def _public_state(prepared: Prepared) -> dict[str, Any]:

@@ -18,20 +18,24 @@ import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .. import tokens
-from ..scoring.text import token_f1, words
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from ..core import thinking_may_run
-from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
-                   max_output_tokens)
+from ... import tokens
+from ...scoring.text import token_f1, words
+from ...suites.spec import BaseCase, BaseSuite, Message
+from ...templating import render_messages
+from ...core import thinking_may_run
+from ..base import (CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError,
+                    chat_body, check_templates, content_text, max_output_tokens)
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 BUILTIN_HAYSTACK = "builtin"
-_BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
+_BUILTIN_PATH = Path(__file__).resolve().parents[2] / "data" / "haystack.txt"
 
 DEFAULT_MESSAGES = [
     Message(role="system", content=(
@@ -327,9 +331,10 @@ _CHUNK, _STEP = 40, 4
 # ---- the kind ------------------------------------------------------------------------------------
 
 
-class LongContext(Kind):
+class LongContext(Kind[LongContextSuite, BaseCase]):
     name = "long_context"
     suite_model = LongContextSuite
+    title = "Long context: accuracy by length and depth"
 
     def validate(self, suite: LongContextSuite) -> None:
         messages = suite.messages or DEFAULT_MESSAGES
@@ -499,6 +504,33 @@ class LongContext(Kind):
     @classmethod
     def _haystack_path(cls, suite: LongContextSuite) -> str:
         return str(_BUILTIN_PATH) if suite.haystack == BUILTIN_HAYSTACK else cls._beside(suite, suite.haystack)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
+
+    def report_charts(self, sections: list[dict]) -> None:
+        from ...report import charts
+
+        for s in sections:
+            for m in s["maps"]:
+                m["svg"] = charts.heatmap(m)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "needles", "hash": "1234abcd5678", "cases": cases_per_suite}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
 
 
 def _why(e: BaseException) -> str:

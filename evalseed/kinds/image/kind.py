@@ -22,16 +22,20 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import VERSION_RE
-from ..errors import CallFailed
-from ..files import write_atomic
-from ..suites.spec import BaseCase, BaseSuite
-from ..templating import compile_template, render
-from .base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
+from ...config import VERSION_RE
+from ...errors import CallFailed
+from ...files import write_atomic
+from ...suites.spec import BaseCase, BaseSuite
+from ...templating import compile_template, render
+from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 # ---- sizes ----------------------------------------------------------------------------------------
 
@@ -278,9 +282,11 @@ def map_n(body: dict, takes_n: bool) -> dict:
 # ---- the kind -------------------------------------------------------------------------------------
 
 
-class ImageKind(Kind):
+class ImageKind(Kind[ImageSuite, ImageCase]):
     name = "image"
     suite_model = ImageSuite
+    title = "Images"
+    report_order = 1  # the gallery, the longest section, goes after the tables
     model_kinds = ("image",)
 
     def validate(self, suite: ImageSuite) -> None:
@@ -310,6 +316,9 @@ class ImageKind(Kind):
         for case in suite.cases:
             yield case.model_copy(update={"params": effective_params(suite, case),
                                           "expect": effective_expect(suite, case)})
+
+    def expected(self, case: ImageCase) -> Any:
+        return case.expect.model_dump() if case.expect is not None else None
 
     def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
         params = effective_params(suite, case)
@@ -429,6 +438,26 @@ class ImageKind(Kind):
         if prepared.state.get("size_note"):
             details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=details)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "posters", "hash": "feedbeef0042", "cases": max(1, cases_per_suite // 10)}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
 
 
 def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:

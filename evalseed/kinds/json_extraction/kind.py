@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared, check_templates
+from ...suites.spec import BaseCase, BaseSuite, Message
+from ...templating import render_messages
+from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared, check_templates
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 
 class JsonExtractionCase(BaseCase):
@@ -37,7 +41,7 @@ class JsonExtractionSuite(BaseSuite):
 
     @model_validator(mode="after")
     def _schema(self) -> "JsonExtractionSuite":
-        from ..scoring.json_fields import check_schema, schema_errors
+        from ...scoring.json_fields import check_schema, schema_errors
 
         problem = check_schema(self.json_schema)
         if problem:
@@ -72,9 +76,11 @@ def usable_mode(wanted: str, model) -> str:
     return next(m for m in order[order.index(wanted):] if supported[m])
 
 
-class JsonExtraction(Kind):
+class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
     name = "json_extraction"
     suite_model = JsonExtractionSuite
+    title = "JSON extraction: validity and field F1"
+    score_name = "field F1"  # the score is the answer's field F1
 
     def validate(self, suite: JsonExtractionSuite) -> None:
         check_templates(suite, suite.messages, lambda case: _template_vars(suite, case))
@@ -94,7 +100,7 @@ class JsonExtraction(Kind):
 
     def score(self, suite: JsonExtractionSuite, case: JsonExtractionCase, prepared: Prepared,
               outcome: Outcome) -> Score:
-        from ..scoring.json_fields import compare_fields, extract_json, schema_errors
+        from ...scoring.json_fields import compare_fields, extract_json, schema_errors
 
         got = extract_json(outcome.output_text)
         details: dict[str, Any] = {
@@ -127,6 +133,30 @@ class JsonExtraction(Kind):
         passed = not errors and fields.all_equal
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
         return Score(score=fields.f1, passed=passed, details=details)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "invoices", "hash": "0f1e2d3c4b5a", "cases": cases_per_suite}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
+
+    def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
+        row.details["expected"][hostile] = "x"
+        super().synthetic_hostile(row, hostile)
 
 
 KIND = JsonExtraction()

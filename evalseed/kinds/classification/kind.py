@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from pydantic import Field, model_validator
 
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
+from ...suites.spec import BaseCase, BaseSuite, Message
+from ...templating import render_messages
+from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 _TRIM = " \t\r\n\"'`*_“”‘’「」『』"
 _TRAILING = ".!?,;:。！？，；：、…"
@@ -47,9 +51,10 @@ class ClassificationSuite(BaseSuite):
         return self
 
 
-class Classification(Kind):
+class Classification(Kind[ClassificationSuite, ClassificationCase]):
     name = "classification"
     suite_model = ClassificationSuite
+    title = "Classification: confusion matrices"
 
     def prepare(self, suite: ClassificationSuite, case: ClassificationCase, model) -> Prepared:
         messages = render_messages(suite.messages, case.vars)
@@ -71,6 +76,29 @@ class Classification(Kind):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=1.0 if passed else 0.0, passed=passed, details=details)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "sentiment", "hash": "a1b2c3d4e5f6", "cases": cases_per_suite}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
+
+    def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
+        """Row 0's answer is already the `<script>` canary (synthetic.py)."""
 
 
 def _label(suite: ClassificationSuite, text: str) -> str | None:

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..costs import rough_tokens
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
+from ...costs import rough_tokens
+from ...suites.spec import BaseCase, BaseSuite, Message
+from ...templating import render_messages
+from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 
 class FunctionSpec(BaseModel):
@@ -37,7 +41,7 @@ class FunctionSpec(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _parameters(cls, v: dict) -> dict:
-        from ..scoring.json_fields import check_schema
+        from ...scoring.json_fields import check_schema
 
         if v.get("type", "object") != "object":
             raise ValueError("the top-level type must be object")
@@ -126,20 +130,24 @@ def _render_call(name: str, args: dict) -> str:
     return f"{name}({json.dumps(args, ensure_ascii=False, sort_keys=True)})"
 
 
-class ToolCalling(Kind):
+class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
     name = "tool_calling"
     suite_model = ToolCallingSuite
+    title = "Tool calling: failure reasons"
 
     def validate(self, suite: ToolCallingSuite) -> None:
-        from .base import check_templates
+        from ..base import check_templates
 
         # Only cases without messages of their own are rendered with the suite's templates.
         templated = suite.model_copy(update={"cases": [c for c in suite.cases if c.messages is None]})
         if suite.messages:
             check_templates(templated, suite.messages, lambda case: case.vars)
 
+    def expected(self, case: ToolCallingCase) -> Any:
+        return case.expected_calls
+
     def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model) -> Prepared:
-        from ..scoring.bfcl_ast import wire_names
+        from ...scoring.bfcl_ast import wire_names
 
         if case.messages is not None:
             messages = [{"role": m.role, "content": m.content} for m in case.messages]
@@ -219,7 +227,7 @@ class ToolCalling(Kind):
                        output_text=content if isinstance(content, str) else None)
 
     def score(self, suite: ToolCallingSuite, case: ToolCallingCase, prepared: Prepared, outcome: Outcome) -> Score:
-        from ..scoring.bfcl_ast import check_calls, parse_tool_calls
+        from ...scoring.bfcl_ast import check_calls, parse_tool_calls
 
         tools = case_tools(suite, case)
         back: dict[str, str] = prepared.state.get("back", {})  # wire name -> tool name, from prepare
@@ -267,6 +275,31 @@ class ToolCalling(Kind):
         if not text and calls:
             text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
         return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=details, output_text=text)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "weather-tools", "hash": "9988776655aa", "cases": cases_per_suite}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
+
+    def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
+        row.ok, row.score = False, 0.0
+        row.details["reason"] = "bad_call " + hostile
+        super().synthetic_hostile(row, hostile)
 
 
 KIND = ToolCalling()

@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..scoring.text import rouge_l, token_f1, words
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
+from ...scoring.text import rouge_l, token_f1, words
+from ...suites.spec import BaseCase, BaseSuite, Message
+from ...templating import render_messages
+from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+
+if TYPE_CHECKING:
+    from ...metrics.scope import Scope
 
 # type -> what the check reads: one text, a list of texts, either, a pattern, length bounds, the
 # case's reference, or nothing. The keys a check may carry follow from it (see `_FIELDS`).
@@ -222,9 +225,10 @@ def run_check(check: Check, answer: str, reference: str | None) -> tuple[float, 
     raise AssertionError(f"check type {t!r} has no rule")  # CHECK_TYPES and this function disagree
 
 
-class Generation(Kind):
+class Generation(Kind[GenerationSuite, GenerationCase]):
     name = "generation"
     suite_model = GenerationSuite
+    title = "Generation: pass rate per check"
 
     def prepare(self, suite: GenerationSuite, case: GenerationCase, model) -> Prepared:
         messages = render_messages(suite.messages, case.vars)
@@ -258,6 +262,18 @@ class Generation(Kind):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=score, passed=passed, details=details)
+
+    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
+
+    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
+        from .metrics import metrics
+
+        return metrics(con, scope)
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        from .report import section
+
+        return section(con, out_dir, suites)
 
 
 KIND = Generation()
