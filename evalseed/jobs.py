@@ -12,10 +12,10 @@ import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from .config import ModelInfo
-from .core import CallResult, Outcome, Prepared
+from .core import Api, CallResult, Outcome, Prepared
 from .engine import JobApi
 from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
 from .kinds.base import Kind
@@ -95,7 +95,8 @@ class CaseJob:
                        details={**self._base_details(prepared), "skip_reason": prepared.skip_reason})
             return row
         try:
-            outcome = await self.kind.execute(prepared, api)
+            # JobApi is the engine's Api (core.Api declares `provider` settable, JobApi reads it).
+            outcome = await self.kind.execute(prepared, cast(Api, api))
         except CallFailed as e:
             return self._error(row, e.error_class, e.message, e.request, e.attempts, prepared)
         except CaseError as e:

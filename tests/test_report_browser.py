@@ -111,7 +111,7 @@ def parse_dom(text: str) -> Dom:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """A report of all five kinds, hostile strings included, with real image files beside it."""
+    """A report of every kind, hostile strings included, with real image files beside it."""
     tmp = tmp_path_factory.mktemp("browser")
     db = tmp / "b.duckdb"
     con = store.open_db(db)

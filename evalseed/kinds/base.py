@@ -16,7 +16,9 @@ calls its per-case score (`score_name`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Sequence, TypedDict, TypeVar
+
+from pydantic import BaseModel
 
 from ..core import Api, CallResult, Outcome, Prepared, Score, content_text, max_output_tokens
 from ..costs import rough_tokens
@@ -39,7 +41,7 @@ SuiteEntries = tuple[str, list[tuple[str, "SuiteMetrics"]]]
 # The shared types and the case error are defined in `core` and `errors`; a kind module finds
 # everything it needs here, in one import.
 __all__ = [
-    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "Score", "SuiteEntries", "SuiteError",
+    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "RowDetails", "Score", "SuiteEntries", "SuiteError",
     "THINKING_PARAMS",
     "chat_body", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
 ]
@@ -87,7 +89,7 @@ class Kind(Generic[SuiteT, CaseT]):
     def expected(self, case: CaseT) -> Any:
         """The case's expected answer as every row's `details.expected` holds it (JSON-ready)."""
         v = getattr(case, "expected", None)
-        return v.model_dump() if hasattr(v, "model_dump") else v
+        return v.model_dump() if isinstance(v, BaseModel) else v
 
     # ---- the figures ----------------------------------------------------------------------------
 
@@ -196,3 +198,15 @@ def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: d
         state=state,
     )
 
+
+
+class RowDetails(TypedDict, total=False):
+    """What every row's `details` may hold whatever its kind (docs/design.md): the expected answer
+    and the case's tags (jobs.py adds them), what the engine corrected (`flags`), the suite params
+    the model could not take (`dropped_params`). Each kind's `details.py` extends it."""
+
+    expected: Any
+    tags: list[str]
+    flags: dict[str, Any]
+    dropped_params: list[str]
+    skip_reason: str

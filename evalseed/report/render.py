@@ -351,7 +351,8 @@ def report_command(db: str, run_refs: list[str], out_dir: str, router_path: str 
         raise UsageError("the same run is given twice; give each run once.")
     con = store.open_db(db, read_only=True)
     try:
-        run_ids = [store.resolve_run(con, ref) for ref in (run_refs or [None])]
+        refs: list[str | None] = list(run_refs) or [None]  # none given: the latest run
+        run_ids = [store.resolve_run(con, ref) for ref in refs]
         if len(set(run_ids)) != len(run_ids):
             raise UsageError("two of the given run ids name the same run; give each run once.")
         for rid in run_ids:

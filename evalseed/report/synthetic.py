@@ -84,7 +84,7 @@ def build_run(
     """Insert one finished run with rows of every kind that makes synthetic rows (`Kind.synthetic_suite`);
     returns {"run_id", "rows"}.
 
-    Row 0 of the classification suite carries a `<script>` answer (escaping tests look for it).
+    Row 0 of every suite carries the escaping canaries where its kind shows text (`Kind.synthetic_hostile`).
     `image_dir`, when given, is where the image rows claim their files live (tests write them).
     """
     from .. import store
@@ -103,7 +103,7 @@ def build_run(
     }
     store.insert_run(con, run_id, label="synthetic report data " + HOSTILE, git_sha="deadbeef", version="0.1.0", config=config)
     con.execute("UPDATE runs SET started_at = ? WHERE run_id = ?", [t0, run_id])
-    prices = {"as_of": "2026-11-26", "models": {
+    prices: dict[str, Any] = {"as_of": "2026-11-26", "models": {
         "seed-1-6-250915": {"input": 0.25, "cached_input": 0.05, "output": 2.0},
         "seed-1-6-flash-250715": {"input": 0.075, "cached_input": 0.015, "output": 0.30},
         "seed-1-8-251228": {"input": 0.25, "cached_input": 0.05, "output": 2.0},
@@ -160,13 +160,12 @@ def _row(rng: random.Random, run_id: str, kind: Any, s: dict, case_id: str, i: i
         row.cost = None if row.status == "skipped" else row.cost
         if row.status == "skipped":
             latency = row.ttft = None
-    response = {"role": "assistant", "content": row.output}
+    response: dict[str, Any] = {"role": "assistant", "content": row.output}
     if row.reasoning_tokens:
         response["reasoning_content"] = f"Let me think about case {i}... <i>maybe</i> it is {row.output!s:.30}" + (
             HOSTILE if i == 0 else "")
     started = t0 + timedelta(milliseconds=i * 10)
-    ttft = row.ttft
-    completion_tokens = row.completion_tokens
+    ttft, tokens_out = row.ttft, row.completion_tokens
     return {
         "run_id": run_id, "suite": s["name"], "case_id": case_id, "kind": kind.name, "model": model,
         "provider": "stub", "repeat": rep, "status": row.status, "error": row.error, "input_text": row.input_text,
@@ -174,9 +173,8 @@ def _row(rng: random.Random, run_id: str, kind: Any, s: dict, case_id: str, i: i
         "response": response if row.status == "ok" else None, "output_text": row.output, "score": row.score,
         "passed": bool(row.ok) if row.status == "ok" else False, "details": row.details,
         "latency_ms": latency, "ttft_ms": ttft,
-        "output_tps": (completion_tokens / max(latency - (ttft or 0.0), 1.0) * 1000)
-        if (latency and completion_tokens) else None,
-        "prompt_tokens": row.prompt_tokens, "completion_tokens": completion_tokens,
+        "output_tps": (tokens_out / max(latency - (ttft or 0.0), 1.0) * 1000) if (latency and tokens_out) else None,
+        "prompt_tokens": row.prompt_tokens, "completion_tokens": tokens_out,
         "reasoning_tokens": row.reasoning_tokens, "cached_tokens": row.cached_tokens,
         "images": row.images, "cost_usd": row.cost, "attempts": 1, "replayed": False,
         "started_at": started, "finished_at": started + timedelta(milliseconds=latency or 0),

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from ...suites.spec import BaseCase, BaseSuite, Message
 from ...templating import render_messages
 from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from .details import ClassificationDetails
 
 if TYPE_CHECKING:
     from ...metrics.scope import Scope
@@ -36,7 +37,7 @@ class ClassificationSuite(BaseSuite):
     kind: Literal["classification"]
     labels: list[str] = Field(min_length=2)
     messages: list[Message] = Field(min_length=1)
-    cases: list[ClassificationCase] = Field(min_length=1)
+    cases: list[ClassificationCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
 
     @model_validator(mode="after")
     def _labels(self) -> "ClassificationSuite":
@@ -72,10 +73,10 @@ class Classification(Kind[ClassificationSuite, ClassificationCase]):
         predicted = _label(suite, answer)
         expected = _label(suite, case.expected)
         passed = predicted == expected
-        details: dict[str, Any] = {"expected": expected, "predicted": predicted, "unparsed": predicted is None}
+        details: ClassificationDetails = {"expected": expected, "predicted": predicted, "unparsed": predicted is None}
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
-        return Score(score=1.0 if passed else 0.0, passed=passed, details=details)
+        return Score(score=1.0 if passed else 0.0, passed=passed, details=dict(details))
 
     # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
 

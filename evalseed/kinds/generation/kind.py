@@ -23,9 +23,11 @@ from ...scoring.text import rouge_l, token_f1, words
 from ...suites.spec import BaseCase, BaseSuite, Message
 from ...templating import render_messages
 from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from .details import CheckVerdict, GenerationDetails
 
 if TYPE_CHECKING:
     from ...metrics.scope import Scope
+    from ...report.synthetic import SyntheticRow
 
 # type -> what the check reads: one text, a list of texts, either, a pattern, length bounds, the
 # case's reference, or nothing. The keys a check may carry follow from it (see `_FIELDS`).
@@ -132,7 +134,7 @@ class GenerationSuite(BaseSuite):
     messages: list[Message] = Field(min_length=1)
     checks: list[Check] = Field(default_factory=list)
     threshold: float | None = Field(default=None, ge=0, le=1)
-    cases: list[GenerationCase] = Field(min_length=1)
+    cases: list[GenerationCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
 
     @model_validator(mode="after")
     def _cases_can_be_scored(self) -> "GenerationSuite":
@@ -245,7 +247,7 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
     def score(self, suite: GenerationSuite, case: GenerationCase, prepared: Prepared, outcome: Outcome) -> Score:
         answer = outcome.output_text if isinstance(outcome.output_text, str) else ""
         checks = case_checks(suite, case)
-        verdicts = []
+        verdicts: list[CheckVerdict] = []
         total = weighted = 0.0
         # Weights relative to the largest: two weights of 1e308 would overflow their sum to inf.
         top = max(c.weight for c in checks)
@@ -257,11 +259,11 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
             weighted += c.weight / top * score
         score = min(1.0, weighted / total)
         passed = score >= suite.threshold if suite.threshold is not None else all(v["passed"] for v in verdicts)
-        details: dict[str, Any] = {"expected": case.reference, "checks": verdicts, "threshold": suite.threshold,
+        details: GenerationDetails = {"expected": case.reference, "checks": verdicts, "threshold": suite.threshold,
                                    "checks_passed": sum(v["passed"] for v in verdicts)}
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
-        return Score(score=score, passed=passed, details=details)
+        return Score(score=score, passed=passed, details=dict(details))
 
     # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
 
@@ -274,6 +276,14 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         from .report import section
 
         return section(con, out_dir, suites)
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        return {"name": "support-replies", "hash": "5eed9e4e7a71", "cases": cases_per_suite}
+
+    def synthetic_row(self, row: SyntheticRow) -> None:
+        from .synthetic import fill
+
+        fill(row)
 
 
 KIND = Generation()

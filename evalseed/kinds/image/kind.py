@@ -32,6 +32,7 @@ from ...files import write_atomic
 from ...suites.spec import BaseCase, BaseSuite
 from ...templating import compile_template, render
 from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError
+from .details import ImageDetails
 
 if TYPE_CHECKING:
     from ...metrics.scope import Scope
@@ -160,7 +161,7 @@ class ImageSuite(BaseSuite):
     # A template for every case (rendered with each case's vars) when a case has no prompt.
     prompt: str | None = None
     expect: ImageExpect = Field(default_factory=ImageExpect)
-    cases: list[ImageCase] = Field(min_length=1)
+    cases: list[ImageCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
 
     @field_validator("params")
     @classmethod
@@ -351,7 +352,8 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             body = map_n(body, getattr(provider, "images_take_n", True))
         call = await api.images(body)
         response = call.response if isinstance(call.response, dict) else {}
-        items = response.get("data") if isinstance(response.get("data"), list) else []
+        listed = response.get("data")
+        items = listed if isinstance(listed, list) else []
         st = prepared.state
         folder = Path(st.get("out_dir") or "runs") / "images"
         stem = st.get("file_stem") or f"{st.get('suite', 'suite')}/{st.get('case', 'case')}-{st.get('model', 'model')}-0"
@@ -425,19 +427,19 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         if returned != want:
             problems.append(f"{returned} image(s) returned, {want} expected")
         problems.extend(f"image {c['index']}: {p}" for c in checked for p in c.get("problems", []))
-        details = {
+        details: ImageDetails = {
             "expected": expect.model_dump(),
             "count": returned,
             "count_ok": good,
             "failed_images": sum(1 for c in checked if c.get("error")),
-            "images": checked,
+            "images": checked,  # type: ignore[typeddict-item]  # check_image's records
             "problems": problems,
         }
         if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
             details["n_mapped_to"] = "sequential_image_generation"
         if prepared.state.get("size_note"):
             details["size_note"] = prepared.state["size_note"]
-        return Score(score=score, passed=passed, details=details)
+        return Score(score=score, passed=passed, details=dict(details))
 
     # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
 

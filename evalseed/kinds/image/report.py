@@ -54,8 +54,8 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
             elif isinstance(checks, list):
                 checks = [c if isinstance(c, dict) else {"name": str(c), "ok": None} for c in checks]
             else:
-                problems = im.get("problems") if isinstance(im.get("problems"), list) else []
-                checks = [{"name": str(p), "ok": False} for p in problems]
+                problems = im.get("problems")
+                checks = [{"name": str(p), "ok": False} for p in (problems if isinstance(problems, list) else [])]
                 if not checks and im.get("ok") is not None:
                     checks = [{"name": "checks passed" if im.get("ok") else "failed", "ok": bool(im.get("ok"))}]
             if isinstance(im.get("error"), dict) and not path:

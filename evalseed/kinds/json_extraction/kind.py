@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, model_validator
 from ...suites.spec import BaseCase, BaseSuite, Message
 from ...templating import render_messages
 from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared, check_templates
+from .details import JsonExtractionDetails
 
 if TYPE_CHECKING:
     from ...metrics.scope import Scope
@@ -37,7 +38,7 @@ class JsonExtractionSuite(BaseSuite):
     # `schema` would shadow pydantic's BaseModel.schema(); the file key is still `schema`.
     json_schema: dict[str, Any] = Field(alias="schema")
     messages: list[Message] = Field(min_length=1)
-    cases: list[JsonExtractionCase] = Field(min_length=1)
+    cases: list[JsonExtractionCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
 
     @model_validator(mode="after")
     def _schema(self) -> "JsonExtractionSuite":
@@ -103,7 +104,7 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         from ...scoring.json_fields import compare_fields, extract_json, schema_errors
 
         got = extract_json(outcome.output_text)
-        details: dict[str, Any] = {
+        details: JsonExtractionDetails = {
             "expected": case.expected,
             "response_format": suite.response_format,
             "response_format_used": prepared.state.get("response_format_used", suite.response_format),
@@ -114,25 +115,25 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         if not got.parsed:
-            details.update(parse_error=got.error, schema_valid=False, precision=0.0, recall=0.0, f1=0.0)
-            return Score(score=0.0, passed=False, details=details)
+            details.update({"parse_error": got.error, "schema_valid": False, "precision": 0.0, "recall": 0.0, "f1": 0.0})
+            return Score(score=0.0, passed=False, details=dict(details))
         errors = schema_errors(got.value, suite.json_schema)
         fields = compare_fields(case.expected, got.value)
-        details.update(
-            schema_valid=not errors,
-            schema_errors=errors,
-            precision=fields.precision,
-            recall=fields.recall,
-            f1=fields.f1,
-            fields_expected=fields.n_expected,
-            fields_correct=fields.correct,
-            mismatches=fields.mismatches,
-            missing=fields.missing,
-            extra=fields.extra,
-        )
+        details.update({
+            "schema_valid": not errors,
+            "schema_errors": errors,
+            "precision": fields.precision,
+            "recall": fields.recall,
+            "f1": fields.f1,
+            "fields_expected": fields.n_expected,
+            "fields_correct": fields.correct,
+            "mismatches": fields.mismatches,
+            "missing": fields.missing,
+            "extra": fields.extra,
+        })
         passed = not errors and fields.all_equal
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
-        return Score(score=fields.f1, passed=passed, details=details)
+        return Score(score=fields.f1, passed=passed, details=dict(details))
 
     # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
 

@@ -18,7 +18,7 @@ import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -29,8 +29,10 @@ from ...templating import render_messages
 from ...core import thinking_may_run
 from ..base import (CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError,
                     chat_body, check_templates, content_text, max_output_tokens)
+from .details import LongContextDetails
 
 if TYPE_CHECKING:
+    from ...config import ModelInfo
     from ...metrics.scope import Scope
     from ...report.synthetic import SyntheticRow
 
@@ -178,7 +180,8 @@ class LongContextCase(BaseCase):
     @field_validator("expected")
     @classmethod
     def _expected(cls, v: Expected) -> Expected:
-        return _check_expected(v)
+        _check_expected(v)
+        return v
 
 
 class NeedleCase(BaseCase):
@@ -195,7 +198,7 @@ class LongContextSuite(BaseSuite):
     messages: list[Message] | None = None
     # Default document for explicit cases that name none.
     document: DocumentSpec | None = None
-    cases: list[LongContextCase] = Field(default_factory=list)
+    cases: list[LongContextCase] = Field(default_factory=list)  # type: ignore[assignment]  # narrows BaseSuite.cases
     # The needle grid.
     needle: str | None = None
     question: str | None = None
@@ -331,7 +334,7 @@ _CHUNK, _STEP = 40, 4
 # ---- the kind ------------------------------------------------------------------------------------
 
 
-class LongContext(Kind[LongContextSuite, BaseCase]):
+class LongContext(Kind[LongContextSuite, LongContextCase | NeedleCase]):
     name = "long_context"
     suite_model = LongContextSuite
     title = "Long context: accuracy by length and depth"
@@ -360,14 +363,14 @@ class LongContext(Kind[LongContextSuite, BaseCase]):
                 if contains_answer(haystack, answer):
                     raise SuiteError("expected", f"the haystack already contains {answer!r}; pick a needle it lacks")
 
-    def cases(self, suite: LongContextSuite) -> Iterator[BaseCase]:
+    def cases(self, suite: LongContextSuite) -> Iterator[LongContextCase | NeedleCase]:
         """Explicit cases, then one generated case per (length, depth); nothing is built up front."""
         yield from suite.cases
         for t, d in suite._grid_cells():
             yield NeedleCase(id=grid_case_id(t, d), tokens=t, depth=d, question=suite.question or "",
                              expected=suite.expected or "", tags=["needle", f"{t}-tokens", f"depth-{round(d * 100)}"])
 
-    def prepare(self, suite: LongContextSuite, case: BaseCase, model) -> Prepared:
+    def prepare(self, suite: LongContextSuite, case: LongContextCase | NeedleCase, model: ModelInfo) -> Prepared:
         ratio = tokens.ratio_for(model.name)
         messages_t = suite.messages or DEFAULT_MESSAGES
         variables = {**case.vars, "question": case.question}
@@ -388,6 +391,8 @@ class LongContext(Kind[LongContextSuite, BaseCase]):
             doc_label = f"haystack of {chars:,} characters with the needle at depth {case.depth:g}"
         else:
             doc = case.document or suite.document
+            if doc is None:  # the suite's validation makes sure there is one
+                raise CaseError("no document for this case")
             if doc.file is not None:
                 path = self._beside(suite, doc.file)
                 state["document_file"] = path
@@ -447,14 +452,18 @@ class LongContext(Kind[LongContextSuite, BaseCase]):
         call = await api.chat(body)
         return Outcome(calls=[call], response=call.response, output_text=content_text(call.message.get("content")))
 
-    def score(self, suite: LongContextSuite, case: BaseCase, prepared: Prepared, outcome: Outcome) -> Score:
+    def score(self, suite: LongContextSuite, case: LongContextCase | NeedleCase, prepared: Prepared,
+              outcome: Outcome) -> Score:
         answer = outcome.output_text or ""
         answers = _answers(case.expected)
         contained = any(contains_answer(answer, a) for a in answers)
         f1 = max(token_f1(answer, a) for a in answers)
-        details = {k[len("detail_"):]: v for k, v in prepared.state.items() if k.startswith("detail_")}
+        # The grid cell and document figures `prepare` kept as `detail_*` state.
+        details = cast(LongContextDetails, {k[len("detail_"):]: v for k, v in prepared.state.items()
+                                            if k.startswith("detail_")})
         details.setdefault("expected", case.expected)
-        details.update(contains=contained, f1=round(f1, 4))
+        details["contains"] = contained
+        details["f1"] = round(f1, 4)
         prompt_tokens = next((c.prompt_tokens for c in outcome.calls if c.prompt_tokens is not None), None)
         if prompt_tokens is not None:
             details["prompt_tokens"] = prompt_tokens
@@ -467,8 +476,8 @@ class LongContext(Kind[LongContextSuite, BaseCase]):
             details["copied_chars"], limit = copied
             if copied[0] >= limit:
                 details["echoed_document"] = True
-                return Score(score=0.0, passed=False, details=details)
-        return Score(score=1.0 if contained else f1, passed=contained, details=details)
+                return Score(score=0.0, passed=False, details=dict(details))
+        return Score(score=1.0 if contained else f1, passed=contained, details=dict(details))
 
     @staticmethod
     def _copied_chars(case: BaseCase, prepared: Prepared, answer: str) -> tuple[int, int] | None:

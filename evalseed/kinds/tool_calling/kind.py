@@ -25,8 +25,10 @@ from ...costs import rough_tokens
 from ...suites.spec import BaseCase, BaseSuite, Message
 from ...templating import render_messages
 from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from .details import ToolCallingDetails
 
 if TYPE_CHECKING:
+    from ...scoring.bfcl_ast import Failure, ToolCall
     from ...metrics.scope import Scope
     from ...report.synthetic import SyntheticRow
 
@@ -77,7 +79,7 @@ class ToolCallingSuite(BaseSuite):
     # BFCL's rules by default; true compares "variable" values after normalisation and accepts
     # ints in float arrays, as evalseed did before (docs/scoring.md).
     lenient: bool = False
-    cases: list[ToolCallingCase] = Field(min_length=1)
+    cases: list[ToolCallingCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
 
     @model_validator(mode="after")
     def _cases(self) -> "ToolCallingSuite":
@@ -242,14 +244,15 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
         trajectory = response.get("trajectory")
         if not isinstance(trajectory, list):
             # A plain chat message or body (e.g. stored by another kind's default): score it as one step.
-            msg = response
+            msg: Any = response
             if "choices" in response:
                 # Any shape may be stored: take choices[0].message only when it is there.
                 choices = response["choices"]
                 first = choices[0] if isinstance(choices, list) and choices else None
                 msg = first.get("message") if isinstance(first, dict) else None
             trajectory = [msg] if isinstance(msg, dict) else []
-        calls, failure = [], None
+        calls: list[ToolCall] = []
+        failure: Failure | None = None
         for m in trajectory:
             if not isinstance(m, dict) or m.get("role", "assistant") != "assistant" or "tool_calls" not in m:
                 continue
@@ -259,7 +262,7 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
                 failure = f
         order = case.order or suite.order
         verdict = check_calls(tools, case.expected_calls, calls, order, failure, suite.lenient)
-        details: dict[str, Any] = {
+        details: ToolCallingDetails = {
             "expected": case.expected_calls,
             "order": order,
             "calls": [{"name": c.name, "arguments": c.arguments} for c in calls[:50]],
@@ -267,14 +270,14 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
             "stopped": response.get("stopped"),
             "irrelevance": not case.expected_calls,
             "degraded": bool(prepared.state.get("degraded")),
-            **verdict.to_dict(),
+            **verdict.to_dict(),  # type: ignore[typeddict-item]  # Verdict.to_dict gives ToolCallingDetails' verdict keys
         }
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         text = outcome.output_text
         if not text and calls:
             text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
-        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=details, output_text=text)
+        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=dict(details), output_text=text)
 
     # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
 
