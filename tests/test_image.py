@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from evalseed.config import BUILTIN_MODELS, Provider
 from evalseed.engine import Budget, EngineOptions, JobApi, ModelLane, Redactor
 from evalseed.errors import CallFailed, UsageError
-from evalseed.kinds.image import kind as im
+from evalseed.kinds import image as im
 from evalseed.kinds.base import CallResult, Outcome
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, make_image

@@ -7,4 +7,5 @@ The package holds the whole kind: `kind.py` (the suite and case models, requests
 
 from .kind import KIND, CHECK_TYPES, Check, Generation, GenerationCase, GenerationSuite, case_checks, run_check
 
-__all__ = ["KIND", "CHECK_TYPES", "Check", "Generation", "GenerationCase", "GenerationSuite", "case_checks", "run_check"]
+__all__ = ["KIND", "CHECK_TYPES", "Check", "Generation", "GenerationCase", "GenerationSuite", "case_checks",
+           "run_check"]

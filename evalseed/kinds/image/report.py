@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ...report.data import rows_of
+from ...report.values import rows_of
 from ..base import SuiteEntries
 
 GALLERY_CAP = 48  # images per suite

@@ -7,4 +7,5 @@ The package holds the whole kind: `kind.py` (the suite and case models, requests
 
 from .kind import KIND, JsonExtraction, JsonExtractionCase, JsonExtractionSuite, response_format_body, usable_mode
 
-__all__ = ["KIND", "JsonExtraction", "JsonExtractionCase", "JsonExtractionSuite", "response_format_body", "usable_mode"]
+__all__ = ["KIND", "JsonExtraction", "JsonExtractionCase", "JsonExtractionSuite", "response_format_body",
+           "usable_mode"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ...report.data import num
+from ...report.values import num
 from ..base import SuiteEntries
 
 FIELDS_CAP = 200  # rows of the per-field table
