@@ -41,8 +41,8 @@ SuiteEntries = tuple[str, list[tuple[str, "SuiteMetrics"]]]
 # The shared types and the case error are defined in `core` and `errors`; a kind module finds
 # everything it needs here, in one import.
 __all__ = [
-    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "RowDetails", "Score", "SuiteEntries", "SuiteError",
-    "THINKING_PARAMS",
+    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "RowDetails", "Score", "SuiteEntries",
+    "SuiteError", "THINKING_PARAMS",
     "chat_body", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
 ]
 
@@ -197,7 +197,6 @@ def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: d
         max_output_tokens=max_output_tokens(body, model),
         state=state,
     )
-
 
 
 class RowDetails(TypedDict, total=False):

@@ -45,8 +45,6 @@ DEFAULT_MESSAGES = [
 # Rendered in place of the document to measure the prompt around it and to check the messages use it.
 _DOC_MARK = "\x00evalseed-document\x00"
 
-
-
 #: The share of a prompt-size estimate held back for its error (chars-per-token ratios, learned or
 #: default, are measured to a few percent; a prompt that lands over the window is a 400 row).
 ESTIMATE_MARGIN = 0.05
