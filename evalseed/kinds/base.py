@@ -16,6 +16,7 @@ calls its per-case score (`score_name`).
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Sequence, TypedDict, TypeVar
 
 from pydantic import BaseModel
@@ -43,7 +44,7 @@ SuiteEntries = tuple[str, list[tuple[str, "SuiteMetrics"]]]
 __all__ = [
     "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "RowDetails", "Score", "SuiteEntries",
     "SuiteError", "THINKING_PARAMS",
-    "chat_body", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
+    "chat_body", "chat_case", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
 ]
 
 
@@ -63,6 +64,20 @@ class Kind(Generic[SuiteT, CaseT]):
     report_order: ClassVar[int] = 0
     #: what compare calls the kind's per-case score when it tests it beside pass/fail.
     score_name: ClassVar[str] = "score"
+    #: whether its requests are sized from measured chars-per-token ratios (`evalseed.tokens`), which
+    #: a run then learns from earlier runs before it starts.
+    learns_token_ratios: ClassVar[bool] = False
+
+    def part(self, name: str) -> Any:
+        """The module `name` of this kind's package (`metrics`, `report`, `synthetic`), imported
+        when first needed; None when the package has none."""
+        package = type(self).__module__.rpartition(".")[0]
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"{package}.{name}":
+                return None
+            raise
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -95,8 +110,10 @@ class Kind(Generic[SuiteT, CaseT]):
 
     def metrics(self, con: Any, scope: "Scope") -> dict[tuple, dict[str, Any]]:
         """The kind's metrics beyond counts and accuracy, per group of `scope` (rows of this kind
-        only: filter on `kind`), as `evalseed.metrics` defines them for every view."""
-        return {}
+        only: filter on `kind`), as `evalseed.metrics` defines them for every view. Default: the
+        package's `metrics.metrics(con, scope)`, none without a `metrics.py`."""
+        part = self.part("metrics")
+        return part.metrics(con, scope) if part else {}
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
         """Metrics of one (suite, model) from rows held in Python (dicts of `results` columns,
@@ -116,8 +133,10 @@ class Kind(Generic[SuiteT, CaseT]):
 
     def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
         """The section's data, one entry per suite of this kind, from the metrics layer's figures
-        (`suites`) and, for breakdowns, SQL on the report's view `r`. No HTML."""
-        return []
+        (`suites`) and, for breakdowns, SQL on the report's view `r`. No HTML. Default: the
+        package's `report.section(con, out_dir, suites)`."""
+        part = self.part("report")
+        return part.section(con, out_dir, suites) if part else []
 
     def report_charts(self, sections: list[dict]) -> None:
         """Add the section's charts (inline SVG) to `sections` before the page is rendered."""
@@ -126,12 +145,14 @@ class Kind(Generic[SuiteT, CaseT]):
 
     def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
         """The suite the synthetic report data (`report.synthetic`) makes of this kind: `name`,
-        `hash` and `cases`; None for none."""
-        return None
+        `hash` and `cases`; None for none. Default: the package's `synthetic.suite(...)`."""
+        part = self.part("synthetic")
+        return part.suite(cases_per_suite) if part else None
 
     def synthetic_row(self, row: "SyntheticRow") -> None:
         """Fill one synthetic row of this kind in place: its details, answer and score (seeded
-        random figures through `row.rng`, never a measurement)."""
+        random figures through `row.rng`, never a measurement). Default: `synthetic.fill(row)`."""
+        self.part("synthetic").fill(row)
 
     def synthetic_hostile(self, row: "SyntheticRow", hostile: str) -> None:
         """Row 0 of every suite carries the escaping canary `hostile` where this kind shows text."""
@@ -186,6 +207,15 @@ def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> t
             if isinstance(asked, int):
                 dropped.append(f"{key}={asked} (capped at {cap} for {model.name})")
     return body, dropped
+
+
+def chat_case(suite: "BaseSuite", model: "ModelInfo", messages: list[dict], state: dict[str, Any]) -> Prepared:
+    """A one-call chat case on `model`: its body (`chat_body`), the suite params it could not
+    take noted in `state["dropped_params"]` (the scorer copies them into `details`)."""
+    body, dropped = chat_body(suite, model, messages)
+    if dropped:
+        state["dropped_params"] = dropped
+    return chat_prepared(messages, body, model, state)
 
 
 def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: dict[str, Any]) -> Prepared:

@@ -4,15 +4,14 @@ label exactly; anything else is wrong and recorded as `unparsed`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from ..base import Kind, Outcome, Prepared, Score, chat_case
 from .details import ClassificationDetails
 from .spec import ClassificationCase, ClassificationSuite, normalise
 
 if TYPE_CHECKING:
-    from ...metrics.scope import Scope
     from ...report.synthetic import SyntheticRow
 
 
@@ -22,14 +21,10 @@ class Classification(Kind[ClassificationSuite, ClassificationCase]):
     title = "Classification: confusion matrices"
 
     def prepare(self, suite: ClassificationSuite, case: ClassificationCase, model) -> Prepared:
-        messages = render_messages(suite.messages, case.vars)
-        body, dropped = chat_body(suite, model, messages)
         # The label as the suite spells it, on error and skipped rows too: macro-F1 counts an
         # error as a miss of its expected label, which must be the same string as in ok rows.
         state: dict[str, Any] = {"detail_expected": _label(suite, case.expected)}
-        if dropped:
-            state["dropped_params"] = dropped
-        return chat_prepared(messages, body, model, state)
+        return chat_case(suite, model, render_messages(suite.messages, case.vars), state)
 
     def score(self, suite: ClassificationSuite, case: ClassificationCase, prepared: Prepared,
               outcome: Outcome) -> Score:
@@ -41,26 +36,6 @@ class Classification(Kind[ClassificationSuite, ClassificationCase]):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=1.0 if passed else 0.0, passed=passed, details=dict(details))
-
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "sentiment", "hash": "a1b2c3d4e5f6", "cases": cases_per_suite}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
     def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
         """Row 0's answer is already the `<script>` canary (synthetic.py)."""

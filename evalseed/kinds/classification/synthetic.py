@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 LABELS = ["positive", "negative", "neutral"]
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "sentiment", "hash": "a1b2c3d4e5f6", "cases": cases_per_suite}
+
+
 def fill(row: SyntheticRow) -> None:
     from ...report.synthetic import SCRIPT_ANSWER
 

@@ -15,17 +15,14 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable
 
 from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from ..base import Kind, Outcome, Prepared, Score, chat_case
 from .details import CheckVerdict, GenerationDetails
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
-if TYPE_CHECKING:
-    from ...metrics.scope import Scope
-    from ...report.synthetic import SyntheticRow
 
 _QUOTE = 60
 
@@ -102,16 +99,12 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
     title = "Generation: pass rate per check"
 
     def prepare(self, suite: GenerationSuite, case: GenerationCase, model) -> Prepared:
-        messages = render_messages(suite.messages, case.vars)
-        body, dropped = chat_body(suite, model, messages)
         # The reference and the checks a case faces, on error and skipped rows too: a per-check
         # pass rate counts an error row as a failure of each of its checks.
         state: dict[str, Any] = {"detail_expected": case.reference,
                                  "detail_checks": [{"name": c.label, "type": c.type}
                                                    for c in case_checks(suite, case)]}
-        if dropped:
-            state["dropped_params"] = dropped
-        return chat_prepared(messages, body, model, state)
+        return chat_case(suite, model, render_messages(suite.messages, case.vars), state)
 
     def score(self, suite: GenerationSuite, case: GenerationCase, prepared: Prepared, outcome: Outcome) -> Score:
         answer = outcome.output_text if isinstance(outcome.output_text, str) else ""
@@ -133,26 +126,6 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=score, passed=passed, details=dict(details))
-
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "support-replies", "hash": "5eed9e4e7a71", "cases": cases_per_suite}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
 
 KIND = Generation()

@@ -17,6 +17,10 @@ CHECKS = [("no-placeholders", "not-contains"), ("no-ai-disclaimer", "not-contain
 CASE_CHECK = ("states-amount", "contains")
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "support-replies", "hash": "5eed9e4e7a71", "cases": cases_per_suite}
+
+
 def fill(row: SyntheticRow) -> None:
     rng = row.rng
     checks = CHECKS + ([CASE_CHECK] if row.i % 3 == 0 else [])

@@ -18,19 +18,16 @@ import binascii
 import io
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from ...errors import CallFailed
 from ...files import write_atomic
 from ...templating import compile_template, render
-from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError
+from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
 from .details import ImageDetails
 from .spec import (DEFAULT_MIN_VARIANCE, ImageCase, ImageExpect, ImageSuite, effective_expect, effective_params,
                    size_problem)
 
-if TYPE_CHECKING:
-    from ...metrics.scope import Scope
-    from ...report.synthetic import SyntheticRow
 
 # ---- images ---------------------------------------------------------------------------------------
 
@@ -277,26 +274,6 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         if prepared.state.get("size_note"):
             details["size_note"] = prepared.state["size_note"]
         return Score(score=score, passed=passed, details=dict(details))
-
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "posters", "hash": "feedbeef0042", "cases": max(1, cases_per_suite // 10)}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
 
 def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:

@@ -9,6 +9,10 @@ if TYPE_CHECKING:
     from ...report.synthetic import SyntheticRow
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "posters", "hash": "feedbeef0042", "cases": max(1, cases_per_suite // 10)}
+
+
 def fill(row: SyntheticRow) -> None:
     rng, ok = row.rng, row.ok
     expected = {"count": 1, "min_width": 1024, "min_height": 1024}

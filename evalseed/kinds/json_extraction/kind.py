@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ...suites.spec import BaseCase
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared, check_templates
+from ..base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared, check_templates
 from .details import JsonExtractionDetails
 from .spec import JsonExtractionCase, JsonExtractionSuite
 
 if TYPE_CHECKING:
-    from ...metrics.scope import Scope
     from ...report.synthetic import SyntheticRow
 
 
@@ -104,26 +103,6 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         passed = not errors and fields.all_equal
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
         return Score(score=fields.f1, passed=passed, details=dict(details))
-
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "invoices", "hash": "0f1e2d3c4b5a", "cases": cases_per_suite}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
     def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
         row.details["expected"][hostile] = "x"

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
 PATHS = ["vendor", "total", "currency", "lines[0].sku", "lines[0].qty", "lines[1].sku", "lines[1].qty"]
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "invoices", "hash": "0f1e2d3c4b5a", "cases": cases_per_suite}
+
+
 def fill(row: SyntheticRow) -> None:
     rng, i, ok = row.rng, row.i, row.ok
     expected = {"vendor": f"ACME {i}", "total": 10.5 + i, "currency": "EUR",

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 from ... import tokens
 from ...core import thinking_may_run
 from ...scoring.text import token_f1, words
 from ...suites.spec import BaseCase, Message
 from ...templating import render_messages
-from ..base import (CaseError, Kind, Outcome, Prepared, Score, SuiteEntries, SuiteError,
+from ..base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError,
                     chat_body, check_templates, content_text, max_output_tokens)
 from .details import LongContextDetails
 from .spec import BUILTIN_HAYSTACK, Expected, LongContextCase, LongContextSuite, NeedleCase, grid_case_id
 
 if TYPE_CHECKING:
     from ...config import ModelInfo
-    from ...metrics.scope import Scope
-    from ...report.synthetic import SyntheticRow
 
 _BUILTIN_PATH = Path(__file__).resolve().parents[2] / "data" / "haystack.txt"
 
@@ -141,6 +139,7 @@ class LongContext(Kind[LongContextSuite, LongContextCase | NeedleCase]):
     name = "long_context"
     suite_model = LongContextSuite
     title = "Long context: accuracy by length and depth"
+    learns_token_ratios = True  # document lengths and window skips come from the ratios
 
     def validate(self, suite: LongContextSuite) -> None:
         messages = suite.messages or DEFAULT_MESSAGES
@@ -317,32 +316,12 @@ class LongContext(Kind[LongContextSuite, LongContextCase | NeedleCase]):
     def _haystack_path(cls, suite: LongContextSuite) -> str:
         return str(_BUILTIN_PATH) if suite.haystack == BUILTIN_HAYSTACK else cls._beside(suite, suite.haystack)
 
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
     def report_charts(self, sections: list[dict]) -> None:
         from ...report import charts
 
         for s in sections:
             for m in s["maps"]:
                 m["svg"] = charts.heatmap(m)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "needles", "hash": "1234abcd5678", "cases": cases_per_suite}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
 
 def _why(e: BaseException) -> str:

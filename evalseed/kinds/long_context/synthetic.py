@@ -12,6 +12,10 @@ GRID_TOKENS = [1000, 4000, 16000, 64000]
 DEPTHS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "needles", "hash": "1234abcd5678", "cases": cases_per_suite}
+
+
 def fill(row: SyntheticRow) -> None:
     rng, i = row.rng, row.i
     target = GRID_TOKENS[i % len(GRID_TOKENS)]

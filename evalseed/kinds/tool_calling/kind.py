@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ...costs import rough_tokens
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, SuiteEntries, chat_body, chat_prepared
+from ..base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
 from .details import ToolCallingDetails
 from .spec import ToolCallingCase, ToolCallingSuite
 
 if TYPE_CHECKING:
-    from ...scoring.bfcl_ast import Failure, ToolCall
-    from ...metrics.scope import Scope
     from ...report.synthetic import SyntheticRow
+    from ...scoring.bfcl_ast import Failure, ToolCall
 
 
 def case_tools(suite: ToolCallingSuite, case: ToolCallingCase) -> list[dict]:
@@ -197,26 +196,6 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
         if not text and calls:
             text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
         return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=dict(details), output_text=text)
-
-    # ---- figures, report and synthetic rows: this package's metrics.py, report.py, synthetic.py ----
-
-    def metrics(self, con: Any, scope: Scope) -> dict[tuple, dict[str, Any]]:
-        from .metrics import metrics
-
-        return metrics(con, scope)
-
-    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
-        from .report import section
-
-        return section(con, out_dir, suites)
-
-    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
-        return {"name": "weather-tools", "hash": "9988776655aa", "cases": cases_per_suite}
-
-    def synthetic_row(self, row: SyntheticRow) -> None:
-        from .synthetic import fill
-
-        fill(row)
 
     def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
         row.ok, row.score = False, 0.0

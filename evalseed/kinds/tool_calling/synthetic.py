@@ -10,6 +10,10 @@ if TYPE_CHECKING:
 REASONS = ["no_call", "wrong_function", "wrong_arguments", "extra_call", "invalid_json_arguments"]
 
 
+def suite(cases_per_suite: int) -> dict:
+    return {"name": "weather-tools", "hash": "9988776655aa", "cases": cases_per_suite}
+
+
 def fill(row: SyntheticRow) -> None:
     rng, ok = row.rng, row.ok
     expected = [{"get_weather": {"city": ["Paris"], "unit": ["", "celsius"]}}]
