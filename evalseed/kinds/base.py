@@ -10,8 +10,10 @@ Everything else that differs by kind is a hook here too, so the rest of evalseed
 registry (`evalseed.kinds.KINDS`) and never names a kind: the expected answer stored in
 `details` (`expected`), the kind's metrics (`metrics`), its report section (`title`,
 `report_data`, the template `<kind>/section.html.j2`, `report_charts`), its rows in the
-synthetic report data (`synthetic_suite`, `synthetic_row`, `synthetic_hostile`) and what compare
-calls its per-case score (`score_name`).
+synthetic report data (`synthetic_suite`, `synthetic_row`, `synthetic_hostile`), what compare
+calls its per-case score (`score_name`) and whether a run learns token ratios for it
+(`learns_token_ratios`). The figure, report and synthetic hooks default to the functions of the
+kind's own `metrics.py` (`metrics`), `report.py` (`section`) and `synthetic.py` (`suite`, `fill`).
 """
 
 from __future__ import annotations
