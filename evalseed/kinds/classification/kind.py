@@ -12,6 +12,7 @@ from .details import ClassificationDetails
 from .spec import ClassificationCase, ClassificationSuite, normalise
 
 if TYPE_CHECKING:
+    from ...config import ModelInfo
     from ...report.synthetic import SyntheticRow
 
 
@@ -20,7 +21,7 @@ class Classification(Kind[ClassificationSuite, ClassificationCase]):
     suite_model = ClassificationSuite
     title = "Classification: confusion matrices"
 
-    def prepare(self, suite: ClassificationSuite, case: ClassificationCase, model) -> Prepared:
+    def prepare(self, suite: ClassificationSuite, case: ClassificationCase, model: ModelInfo) -> Prepared:
         # The label as the suite spells it, on error and skipped rows too: macro-F1 counts an
         # error as a miss of its expected label, which must be the same string as in ok rows.
         state: dict[str, Any] = {"detail_expected": _label(suite, case.expected)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
@@ -23,6 +23,8 @@ from ..base import Kind, Outcome, Prepared, Score, chat_case
 from .details import CheckVerdict, GenerationDetails
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
+if TYPE_CHECKING:
+    from ...config import ModelInfo
 
 _QUOTE = 60
 
@@ -98,7 +100,7 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
     suite_model = GenerationSuite
     title = "Generation: pass rate per check"
 
-    def prepare(self, suite: GenerationSuite, case: GenerationCase, model) -> Prepared:
+    def prepare(self, suite: GenerationSuite, case: GenerationCase, model: ModelInfo) -> Prepared:
         # The reference and the checks a case faces, on error and skipped rows too: a per-check
         # pass rate counts an error row as a failure of each of its checks.
         state: dict[str, Any] = {"detail_expected": case.reference,

@@ -18,7 +18,7 @@ import binascii
 import io
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ...errors import CallFailed
 from ...files import write_atomic
@@ -28,6 +28,8 @@ from .details import ImageDetails
 from .spec import (DEFAULT_MIN_VARIANCE, ImageCase, ImageExpect, ImageSuite, effective_expect, effective_params,
                    size_problem)
 
+if TYPE_CHECKING:
+    from ...config import ModelInfo
 
 # ---- images ---------------------------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
     def expected(self, case: ImageCase) -> Any:
         return case.expect.model_dump() if case.expect is not None else None
 
-    def prepare(self, suite: ImageSuite, case: ImageCase, model) -> Prepared:
+    def prepare(self, suite: ImageSuite, case: ImageCase, model: ModelInfo) -> Prepared:
         params = effective_params(suite, case)
         prompt = render(case.prompt or suite.prompt or "", case.vars)
         body: dict[str, Any] = {"model": model.api_name, "prompt": prompt, **params, **model.request_params}

@@ -22,6 +22,7 @@ from .details import JsonExtractionDetails
 from .spec import JsonExtractionCase, JsonExtractionSuite
 
 if TYPE_CHECKING:
+    from ...config import ModelInfo
     from ...report.synthetic import SyntheticRow
 
 
@@ -55,7 +56,7 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
     def validate(self, suite: JsonExtractionSuite) -> None:
         check_templates(suite, suite.messages, lambda case: _template_vars(suite, case))
 
-    def prepare(self, suite: JsonExtractionSuite, case: JsonExtractionCase, model) -> Prepared:
+    def prepare(self, suite: JsonExtractionSuite, case: JsonExtractionCase, model: ModelInfo) -> Prepared:
         messages = render_messages(suite.messages, _template_vars(suite, case))
         body, dropped = chat_body(suite, model, messages)
         state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}

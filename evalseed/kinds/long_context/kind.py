@@ -23,7 +23,7 @@ from ...core import thinking_may_run
 from ...scoring.text import token_f1, words
 from ...suites.spec import BaseCase, Message
 from ...templating import render_messages
-from ..base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError,
+from ..base import (Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError,
                     chat_body, check_templates, content_text, max_output_tokens)
 from .details import LongContextDetails
 from .spec import BUILTIN_HAYSTACK, Expected, LongContextCase, LongContextSuite, NeedleCase, grid_case_id
@@ -245,7 +245,7 @@ class LongContext(Kind[LongContextSuite, LongContextCase | NeedleCase]):
             document = st["document_text"]
         return render_messages(suite_messages or DEFAULT_MESSAGES, {**st["variables"], "document": document})
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
         try:
             body["messages"] = self.build_messages(prepared.state.get("messages_template"), prepared)

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...costs import rough_tokens
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
+from ..base import Api, Kind, Outcome, Prepared, Score, chat_body, chat_prepared
 from .details import ToolCallingDetails
 from .spec import ToolCallingCase, ToolCallingSuite
 
 if TYPE_CHECKING:
+    from ...config import ModelInfo
     from ...report.synthetic import SyntheticRow
     from ...scoring.bfcl_ast import Failure, ToolCall
 
@@ -66,7 +67,7 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
     def expected(self, case: ToolCallingCase) -> Any:
         return case.expected_calls
 
-    def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model) -> Prepared:
+    def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model: ModelInfo) -> Prepared:
         from ...scoring.bfcl_ast import wire_names
 
         if case.messages is not None:
@@ -102,7 +103,7 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
         prepared.max_output_tokens = per_call * suite.max_steps
         return prepared
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = prepared.request or {}
         back: dict[str, str] = prepared.state.get("back", {})
         results: dict[str, Any] = prepared.state.get("results", {})
