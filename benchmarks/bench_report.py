@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evalseed import store  # noqa: E402
@@ -44,6 +46,16 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - w0, time.process_time() - c0
 
 
+def rows_per_case() -> float:
+    """Rows the synthetic run makes per case index, measured on a small one."""
+    con = duckdb.connect()
+    try:
+        store.migrate(con)
+        return build_run(con, "probe", cases_per_suite=100)["rows"] / 100
+    finally:
+        con.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000, help="result rows to build (about)")
@@ -51,8 +63,9 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="write the database and report here and keep them")
     args = ap.parse_args()
     rows = 2_000 if args.small else args.rows
-    # Rows per case index: 4 text suites x 3 models + the image suite (a tenth of the cases, 1 model).
-    cases_per_suite = max(10, round(rows / 12.1))
+    # Rows per case index, from the synthetic data itself (every kind's suite: text suites x 3
+    # models, the image suite a tenth of the cases on 1 model).
+    cases_per_suite = max(10, round(rows / rows_per_case()))
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "bench.duckdb"

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import ModelInfo
-from .core import CallResult, Outcome, Prepared
+from .core import Api, CallResult, Outcome, Prepared
 from .engine import FILTER_FINISH_REASON, FILTERED, JobApi, content_filtered, row_finish_reason
 from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
 from .kinds.base import Kind
@@ -95,6 +95,7 @@ class CaseJob:
                        details={**self._base_details(prepared), "skip_reason": prepared.skip_reason})
             return row
         try:
+            # JobApi is the engine's Api (core.Api declares `provider` settable, JobApi reads it).
             outcome = await self.kind.execute(prepared, api)
         except CallFailed as e:
             return self._error(row, e.error_class, e.message, e.request, e.attempts, prepared)
@@ -110,7 +111,7 @@ class CaseJob:
     def _base_details(self, prepared: Prepared | None) -> dict[str, Any]:
         """What every row's `details` holds whatever happened: the expected answer, the case's
         tags (reports and routers slice by them), and the kind's public state (a grid cell)."""
-        details: dict[str, Any] = {"expected": _expected(self.case)}
+        details: dict[str, Any] = {"expected": self.kind.expected(self.case)}
         if self.case.tags:
             details["tags"] = list(self.case.tags)
         if prepared is not None:
@@ -215,14 +216,6 @@ def aggregate_calls(calls: list[CallResult]) -> dict[str, Any]:
         "attempts": sum(c.attempts for c in calls),
         "replayed": all(c.replayed for c in calls),
     }
-
-
-def _expected(case: BaseCase) -> Any:
-    for attr in ("expected", "expected_calls", "expect"):
-        if hasattr(case, attr):
-            v = getattr(case, attr)
-            return v.model_dump() if hasattr(v, "model_dump") else v
-    return None
 
 
 def _public_state(prepared: Prepared) -> dict[str, Any]:

@@ -230,8 +230,14 @@ class _State:
     def fits(self, model: str, suite_kind: str) -> bool:
         """Whether a model answers suites of this kind (image suites go to image models only); a
         model evalseed's table does not know is given the benefit of the doubt."""
+        from .kinds import get_kind
+
         kind = self.model_kinds.get(model.split("[")[0])
-        return kind is None or (kind == "image") == (suite_kind == "image")
+        try:
+            wanted = get_kind(suite_kind).model_kinds
+        except KeyError:  # an unknown kind: the run itself says so
+            return True
+        return kind is None or kind in wanted
 
     def baseline_run(self, label: str) -> Optional[str]:
         if self.update_baseline or not self.baseline.is_file():

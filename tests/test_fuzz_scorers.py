@@ -15,23 +15,32 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalseed.config import Provider, load_config
-from evalseed.kinds import get_kind
+from evalseed.kinds import KINDS, get_kind
 from evalseed.kinds.base import CallResult, CaseError, Outcome, Score
 from evalseed.suites.loader import load_suites
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = {
-    "classification": "review-sentiment.yaml",
-    "json_extraction": "contacts-extraction.yaml",
-    "tool_calling": "tool-calling-ops-assistant.yaml",
-    "long_context": "long-context-spec.yaml",
-    "image": "images-seedream.yaml",
-    "generation": "generation-support-replies.yaml",
-}
+def _bundled_by_kind() -> dict[str, str]:
+    """Every registered kind -> a bundled suite of that kind (the first by file name): each kind
+    ships one (docs/design.md, "Adding a kind"), so a new kind is fuzzed without editing a list."""
+    out: dict[str, str] = {}
+    for path in sorted((ROOT / "suites").glob("*.yaml")):
+        kind = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("kind")
+        out.setdefault(kind, path.name)
+    missing = [k for k in KINDS if k not in out]
+    assert not missing, f"no bundled suite under suites/ for the kinds {missing}"
+    return {k: out[k] for k in KINDS}
+
+
+SUITES = _bundled_by_kind()
+# The kinds whose answer is a chat answer; the image kind scores the records its own `execute`
+# wrote (decoded sizes, saved paths), not the server's answer, and is fuzzed end to end below.
+CHAT_KINDS = [k for k in SUITES if "text" in get_kind(k).model_kinds]
 TEXT_MODEL = "seed-1-6-flash-250715"
 IMAGE_MODEL = "seedream-4-5-251128"
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -84,7 +93,7 @@ def suite_of(kind: str):
     if kind not in _cache:
         suite = load_suites([str(ROOT / "suites" / SUITES[kind])])[0]
         cfg = load_config(None)
-        model = cfg.resolve_model(IMAGE_MODEL if kind == "image" else TEXT_MODEL)
+        model = cfg.resolve_model(TEXT_MODEL if "text" in get_kind(kind).model_kinds else IMAGE_MODEL)
         k = get_kind(kind)
         cases = list(k.cases(suite))[:6]
         prepared = [(c, k.prepare(suite, c, model)) for c in cases]
@@ -103,9 +112,7 @@ def check_score(score) -> None:
     json.dumps(score.details, default=str)  # storable
 
 
-# The image kind scores the records its own `execute` wrote (decoded sizes, saved paths), not the
-# server's answer: it is fuzzed end to end below, where any server answer goes through execute.
-@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context", "generation"])
+@pytest.mark.parametrize("kind", CHAT_KINDS)
 @FUZZ
 @given(data=st.data())
 def test_any_outcome_scores_or_is_a_case_error(kind, data):
@@ -219,7 +226,7 @@ def _run_job(world, kind: str, case, reply, stream: bool) -> dict:
     return row
 
 
-@pytest.mark.parametrize("kind", ["classification", "json_extraction", "tool_calling", "long_context", "generation"])
+@pytest.mark.parametrize("kind", CHAT_KINDS)
 @settings(max_examples=int(__import__("os").environ.get("EVALSEED_FUZZ_JOBS", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())

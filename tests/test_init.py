@@ -87,8 +87,7 @@ def test_init_action_option_fills_the_workflow(cli, tmp_path):
 
 
 def test_first_suite_guide_has_one_valid_example_per_kind(tmp_path):
-    from evalseed.init_project import SUITES
-    from evalseed.kinds import KINDS
+    from evalseed.kinds import KINDS, get_kind
 
     text = (ROOT / "docs" / "first-suite.md").read_text(encoding="utf-8")
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if re.search(r"^kind:", b, re.M)]
@@ -97,7 +96,7 @@ def test_first_suite_guide_has_one_valid_example_per_kind(tmp_path):
     folder = tmp_path / "suites"
     folder.mkdir()
     for b, kind in zip(blocks, kinds):
-        assert b == SUITES[kind], f"the guide's {kind} example is what `evalseed init` writes"
+        assert b == get_kind(kind).starter(), f"the guide's {kind} example is what `evalseed init` writes"
         (folder / f"{kind}.yaml").write_text(b, encoding="utf-8")
     r = _evalseed("validate", "--json", folder, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr

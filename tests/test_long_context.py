@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from evalseed import tokens
 from evalseed.config import BUILTIN_MODELS
 from evalseed.errors import UsageError
-from evalseed.kinds import long_context as lc
+from evalseed.kinds.long_context import kind as lc
 from evalseed.kinds.base import CallResult, Outcome
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply
@@ -133,7 +133,7 @@ def test_grid_cases_are_generated_lazily_with_stable_ids(tmp_path):
     assert ids == ["spec", "needle-1000-at-000", "needle-1000-at-050", "needle-1000-at-100",
                    "needle-40000-at-000", "needle-40000-at-050", "needle-40000-at-100"]
     # The metrics read a cell back from the id (error rows lack the grid details).
-    from evalseed.metrics.long_context import GRID_ID_PATTERN
+    from evalseed.kinds.long_context.metrics import GRID_ID_PATTERN
 
     cells = [re.match(GRID_ID_PATTERN, i) for i in ids[1:]]
     assert [(int(m.group(1)), int(m.group(2)) / 100) for m in cells] == [

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from evalseed import metrics, store
 from evalseed.kinds import get_kind
+from evalseed.kinds.classification.labels import label_metrics
 
 MODEL = "seed-1-6-250915"
 OUTCOMES = ("right", "wrong", "unparsed", "error", "skipped")
@@ -378,7 +379,7 @@ def test_macro_f1_counts_every_label_not_the_first_twenty():
     # every label counts, the 26th with F1 0.
     cells = {(f"l{i:02d}", f"l{i:02d}"): 1 for i in range(25)}
     cells[("l00", "l99")] = 1
-    m = metrics.label_metrics(cells)
+    m = label_metrics(cells)
     assert m["labels"] == 26
     assert m["macro_f1"] == pytest.approx((24 * 1.0 + 2 / 3 + 0.0) / 26)
-    assert metrics.label_metrics({("a", "(error)"): 3})["macro_f1"] == 0.0
+    assert label_metrics({("a", "(error)"): 3})["macro_f1"] == 0.0

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from evalseed import store
+from evalseed.kinds import KINDS, get_kind
 from evalseed.report import render
 from evalseed.report.synthetic import SCRIPT_ANSWER, build_run
 
@@ -111,7 +112,7 @@ def parse_dom(text: str) -> Dom:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """A report of all five kinds, hostile strings included, with real image files beside it."""
+    """A report of every kind, hostile strings included, with real image files beside it."""
     tmp = tmp_path_factory.mktemp("browser")
     db = tmp / "b.duckdb"
     con = store.open_db(db)
@@ -149,7 +150,8 @@ def test_report_renders_cleanly_in_chromium(chromium, report, which):
     dom = parse_dom(out)
     assert_clean(dom, console)
     assert dom.title.startswith("evalseed · ") and "PWNED" not in dom.title
-    assert dom.count.get("table.board", 0) == 6 and dom.count.get("svg.qc", 0) == 6
+    suites = sum(1 for k in KINDS if get_kind(k).synthetic_suite(30))  # one synthetic suite per kind
+    assert dom.count.get("table.board", 0) == 1 + suites and dom.count.get("svg.qc", 0) == 1 + suites
     assert dom.count.get("svg.lat") == 1 and dom.count.get("svg.heat", 0) >= 1
     assert dom.count.get("table.confusion", 0) >= 1 and dom.count.get("table.failures", 0) == 1
     assert dom.count.get("div.case") == 25  # first page of the drill-down, built by our script

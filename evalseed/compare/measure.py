@@ -10,6 +10,7 @@ import zlib
 from typing import Any
 
 from .. import stats
+from ..kinds import score_name
 from ..metrics import Accuracy, rules
 from .load import Paired, Row, quality, tally, unanswered_share, why_unanswered
 from .result import Delta, Flip, Noise, Unit
@@ -183,7 +184,7 @@ def _score_tests(p: Paired, answered: list[int], n_resamples: int, seed: int) ->
     if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
         return []
     b, c = [x for x, _ in pairs], [y for _, y in pairs]
-    name = "field F1" if p.kind == "json_extraction" else "score"
+    name = score_name(p.kind)
     return [{
         "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
         "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),

@@ -1,15 +1,27 @@
-"""The small interface every task kind implements.
+"""The interface every task kind implements; a kind is one package, `evalseed/kinds/<kind>/`.
 
 A kind turns a suite case into request bodies (`prepare`), optionally drives several calls
 (`execute`, e.g. the tool-calling loop), and scores what came back (`score`). The types it works
 with (`Prepared`, `Outcome`, `Score`, `CallResult`) live in `evalseed.core`, so the engine can
 return calls without knowing of classification or tools. Scorers get plain dicts, never HTTP
 objects.
+
+Everything else that differs by kind is a hook here too, so the rest of evalseed loops over the
+registry (`evalseed.kinds.KINDS`) and never names a kind: the expected answer stored in
+`details` (`expected`), the kind's metrics (`metrics`), its report section (`title`,
+`report_data`, the template `<kind>/section.html.j2`, `report_charts`), its rows in the
+synthetic report data (`synthetic_suite`, `synthetic_row`, `synthetic_hostile`), what compare
+calls its per-case score (`score_name`) and whether a run learns token ratios for it
+(`learns_token_ratios`). The figure, report and synthetic hooks default to the functions of the
+kind's own `metrics.py` (`metrics`), `report.py` (`section`) and `synthetic.py` (`suite`, `fill`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+import importlib
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Sequence, TypedDict, TypeVar
+
+from pydantic import BaseModel
 
 from ..core import Api, CallResult, Outcome, Prepared, Score, content_text, max_output_tokens
 from ..costs import rough_tokens
@@ -18,35 +30,78 @@ from ..templating import compile_template, render, user_text
 
 if TYPE_CHECKING:
     from ..config import ModelInfo
+    from ..metrics.scope import Scope
+    from ..metrics.table import SuiteMetrics
+    from ..report.synthetic import SyntheticRow
     from ..suites.spec import BaseCase, BaseSuite
+
+SuiteT = TypeVar("SuiteT", bound="BaseSuite")
+CaseT = TypeVar("CaseT", bound="BaseCase")
+
+#: One suite's figures in the report: (suite, [(entrant, its SuiteMetrics), ...]), both sorted.
+SuiteEntries = tuple[str, list[tuple[str, "SuiteMetrics"]]]
 
 # The shared types and the case error are defined in `core` and `errors`; a kind module finds
 # everything it needs here, in one import.
 __all__ = [
-    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "Score", "SuiteError", "THINKING_PARAMS",
-    "chat_body", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
+    "Api", "CallResult", "CaseError", "Kind", "Outcome", "Prepared", "RowDetails", "Score", "SuiteEntries",
+    "SuiteError", "THINKING_PARAMS",
+    "chat_body", "chat_case", "chat_prepared", "check_templates", "content_text", "max_output_tokens",
 ]
 
 
-class Kind:
-    """Base class for task kinds. Subclasses set `name`, `suite_model`, and override what they need."""
+class Kind(Generic[SuiteT, CaseT]):
+    """Base class for task kinds. Subclasses set `name`, `suite_model`, `title`, and override what
+    they need; the type parameters are the kind's suite and case models."""
 
     name: ClassVar[str]
     #: pydantic model of a whole suite file of this kind (a subclass of suites.spec.BaseSuite).
     suite_model: ClassVar[type]
     #: model kinds ("text" / "image") this task kind can run on.
     model_kinds: ClassVar[tuple[str, ...]] = ("text",)
+    #: the heading of the kind's section in the report.
+    title: ClassVar[str]
+    #: where the report draws the section: after the kinds with a lower number, registry order
+    #: among equals (the image gallery, the longest section, goes last).
+    report_order: ClassVar[int] = 0
+    #: what compare calls the kind's per-case score when it tests it beside pass/fail.
+    score_name: ClassVar[str] = "score"
+    #: whether its requests are sized from measured chars-per-token ratios (`evalseed.tokens`), which
+    #: a run then learns from earlier runs before it starts.
+    learns_token_ratios: ClassVar[bool] = False
+    #: the file name `evalseed init` gives the kind's commented starter suite (`starter.yaml` in
+    #: its package, also the kind's example in docs/first-suite.md).
+    starter_file: ClassVar[str]
 
-    def cases(self, suite: "BaseSuite") -> Iterable["BaseCase"]:
+    def starter(self) -> str:
+        """The kind's commented starter suite, as `evalseed init` writes it."""
+        from importlib import resources
+
+        return resources.files(type(self).__module__.rpartition(".")[0]).joinpath("starter.yaml").read_text("utf-8")
+
+    def part(self, name: str) -> Any:
+        """The module `name` of this kind's package (`metrics`, `report`, `synthetic`), imported
+        when first needed; None when the package has none."""
+        package = type(self).__module__.rpartition(".")[0]
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"{package}.{name}":
+                return None
+            raise
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def cases(self, suite: SuiteT) -> Iterable[CaseT]:
         """The cases to run; generated kinds (needle grids) override this and build lazily."""
-        return suite.cases
+        return suite.cases  # type: ignore[return-value]  # the suite model narrows `cases`
 
-    def validate(self, suite: "BaseSuite") -> None:
+    def validate(self, suite: SuiteT) -> None:
         """Checks beyond the pydantic model, run at load time; raise `errors.SuiteError`
         with a key path. Default: every case's messages render with its vars."""
         check_templates(suite, suite.messages or [], lambda case: case.vars)
 
-    def prepare(self, suite: "BaseSuite", case: "BaseCase", model: "ModelInfo") -> Prepared:
+    def prepare(self, suite: SuiteT, case: CaseT, model: "ModelInfo") -> Prepared:
         raise NotImplementedError
 
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
@@ -54,8 +109,22 @@ class Kind:
         call = await api.chat(prepared.request or {})
         return Outcome(calls=[call], response=call.response, output_text=content_text(call.message.get("content")))
 
-    def score(self, suite: "BaseSuite", case: "BaseCase", prepared: Prepared, outcome: Outcome) -> Score:
+    def score(self, suite: SuiteT, case: CaseT, prepared: Prepared, outcome: Outcome) -> Score:
         raise NotImplementedError
+
+    def expected(self, case: CaseT) -> Any:
+        """The case's expected answer as every row's `details.expected` holds it (JSON-ready)."""
+        v = getattr(case, "expected", None)
+        return v.model_dump() if isinstance(v, BaseModel) else v
+
+    # ---- the figures ----------------------------------------------------------------------------
+
+    def metrics(self, con: Any, scope: "Scope") -> dict[tuple, dict[str, Any]]:
+        """The kind's metrics beyond counts and accuracy, per group of `scope` (rows of this kind
+        only: filter on `kind`), as `evalseed.metrics` defines them for every view. Default: the
+        package's `metrics.metrics(con, scope)`, none without a `metrics.py`."""
+        part = self.part("metrics")
+        return part.metrics(con, scope) if part else {}
 
     def suite_metrics(self, suite_rows: list[dict]) -> dict[str, Any]:
         """Metrics of one (suite, model) from rows held in Python (dicts of `results` columns,
@@ -65,8 +134,44 @@ class Kind:
 
         return of_rows(suite_rows, self.name)
 
+    # ---- the report -----------------------------------------------------------------------------
 
-def check_templates(suite: "BaseSuite", messages, variables_for) -> None:
+    @property
+    def report_template(self) -> str:
+        """The section's Jinja partial, relative to `evalseed/kinds/` (`<kind>/section.html.j2`).
+        It sees the report's context and `view`: `view.sections` is what `report_data` returned."""
+        return f"{self.name}/section.html.j2"
+
+    def report_data(self, con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> list[dict]:
+        """The section's data, one entry per suite of this kind, from the metrics layer's figures
+        (`suites`) and, for breakdowns, SQL on the report's view `r`. No HTML. Default: the
+        package's `report.section(con, out_dir, suites)`."""
+        part = self.part("report")
+        return part.section(con, out_dir, suites) if part else []
+
+    def report_charts(self, sections: list[dict]) -> None:
+        """Add the section's charts (inline SVG) to `sections` before the page is rendered."""
+
+    # ---- synthetic report data --------------------------------------------------------------------
+
+    def synthetic_suite(self, cases_per_suite: int) -> dict[str, Any] | None:
+        """The suite the synthetic report data (`report.synthetic`) makes of this kind: `name`,
+        `hash` and `cases`; None for none. Default: the package's `synthetic.suite(...)`."""
+        part = self.part("synthetic")
+        return part.suite(cases_per_suite) if part else None
+
+    def synthetic_row(self, row: "SyntheticRow") -> None:
+        """Fill one synthetic row of this kind in place: its details, answer and score (seeded
+        random figures through `row.rng`, never a measurement). Default: `synthetic.fill(row)`."""
+        self.part("synthetic").fill(row)
+
+    def synthetic_hostile(self, row: "SyntheticRow", hostile: str) -> None:
+        """Row 0 of every suite carries the escaping canary `hostile` where this kind shows text."""
+        if row.status == "ok":
+            row.output = (row.output or "") + hostile
+
+
+def check_templates(suite: "BaseSuite", messages: Sequence[Any], variables_for: Any) -> None:
     """Render `messages` for every case so syntax errors and undefined variables surface at
     validation time, with the key path of the message or case at fault."""
     from jinja2 import TemplateSyntaxError, UndefinedError
@@ -115,6 +220,15 @@ def chat_body(suite: "BaseSuite", model: "ModelInfo", messages: list[dict]) -> t
     return body, dropped
 
 
+def chat_case(suite: "BaseSuite", model: "ModelInfo", messages: list[dict], state: dict[str, Any]) -> Prepared:
+    """A one-call chat case on `model`: its body (`chat_body`), the suite params it could not
+    take noted in `state["dropped_params"]` (the scorer copies them into `details`)."""
+    body, dropped = chat_body(suite, model, messages)
+    if dropped:
+        state["dropped_params"] = dropped
+    return chat_prepared(messages, body, model, state)
+
+
 def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: dict[str, Any]) -> Prepared:
     """A one-call chat case made ready: what the router sees, the body, and its budget bounds."""
     return Prepared(
@@ -125,3 +239,14 @@ def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: d
         state=state,
     )
 
+
+class RowDetails(TypedDict, total=False):
+    """What every row's `details` may hold whatever its kind (docs/design.md): the expected answer
+    and the case's tags (jobs.py adds them), what the engine corrected (`flags`), the suite params
+    the model could not take (`dropped_params`). Each kind's `details.py` extends it."""
+
+    expected: Any
+    tags: list[str]
+    flags: dict[str, Any]
+    dropped_params: list[str]
+    skip_reason: str

@@ -98,6 +98,6 @@ def by_group(con, scope: Scope) -> dict[tuple, tuple[str | None, Counts, Accurac
     out = {}
     for r in rows:
         kind, cases, n_rows, ok, errors, skipped, tallies = r[w:]
-        acc = Accuracy(tuple(tuple(int(x) for x in t) for t in (tallies or [])))
+        acc = Accuracy(tuple((int(t[0]), int(t[1]), int(t[2])) for t in (tallies or [])))
         out[scope.key(r[:w])] = (kind, Counts(int(cases), int(n_rows), int(ok), int(errors), int(skipped)), acc)
     return out

@@ -1,31 +1,15 @@
 """One record per (suite, model) -- or whatever the scope groups by -- with the counts, the
-accuracy and the kind's metrics: what `evalseed runs RUN_ID --json` prints, what the report
-embeds and shows, and what compare attaches to each side."""
+accuracy and the kind's metrics (each kind's `Kind.metrics`): what `evalseed runs RUN_ID --json`
+prints, what the report embeds and shows, and what compare attaches to each side."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..files import json_safe
 from .accuracy import Accuracy, Counts, by_group
-from .classification import metrics as classification_metrics
-from .generation import metrics as generation_metrics
-from .image import metrics as image_metrics
-from .json_extraction import metrics as json_extraction_metrics
-from .long_context import metrics as long_context_metrics
 from .scope import Scope
-from .tool_calling import metrics as tool_calling_metrics
-
-# kind name -> its metrics over a scope. A kind without an entry gets counts and accuracy only.
-KIND_METRICS: dict[str, Callable[[Any, Scope], dict[tuple, dict[str, Any]]]] = {
-    "classification": classification_metrics,
-    "json_extraction": json_extraction_metrics,
-    "tool_calling": tool_calling_metrics,
-    "long_context": long_context_metrics,
-    "image": image_metrics,
-    "generation": generation_metrics,
-}
 
 
 @dataclass
@@ -51,8 +35,11 @@ def suite_metrics(con, scope: Scope) -> dict[tuple, SuiteMetrics]:
     out = {k: SuiteMetrics(k, kind, counts, acc) for k, (kind, counts, acc) in by_group(con, scope).items()}
     if scope.pooled:
         return out
-    for kind in sorted({m.kind for m in out.values() if m.kind in KIND_METRICS}):
-        for k, extra in KIND_METRICS[kind](con, scope).items():
+    from ..kinds import KINDS, get_kind
+
+    # Each kind's own metrics (`Kind.metrics`, in evalseed/kinds/<kind>/metrics.py).
+    for kind in sorted({m.kind for m in out.values() if m.kind in KINDS}):
+        for k, extra in get_kind(kind).metrics(con, scope).items():
             if k in out:
                 out[k].kind_metrics = extra
     return out

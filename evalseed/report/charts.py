@@ -288,8 +288,8 @@ def heatmap(hm: dict, *, cell: int = 46) -> Markup:
                        f'height="{cell - 2}" fill="{fill}"/><text class="cellt" x="{x + cell / 2 - 1}" '
                        f'y="{_f(y + cell / 2 + 4)}" text-anchor="middle">{acc * 100:.0f}%</text></g>')
     for i, t in enumerate(tokens):
-        x = ml + i * cell + cell / 2 - 1
-        out.append(f'<text class="tick" x="{_f(x)}" y="{mt + cell * len(depths) + 14}" text-anchor="middle">{_tokens(t)}</text>')
+        tx = ml + i * cell + cell / 2 - 1
+        out.append(f'<text class="tick" x="{_f(tx)}" y="{mt + cell * len(depths) + 14}" text-anchor="middle">{_tokens(t)}</text>')
     out.append(f'<text class="axis" x="{ml + cell * len(tokens) / 2}" y="{height - 4}" text-anchor="middle">tokens</text>')
     out.append(f'<text class="axis" transform="translate(10 {mt + cell * len(depths) / 2}) rotate(-90)" '
                'text-anchor="middle">depth</text>')

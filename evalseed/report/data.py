@@ -10,50 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
-# The drill-down embeds at most this many cases, and stops earlier when their JSON passes the byte
-# budget: the page must open quickly and stay far below 20 MB whatever the run size.
-CASE_CAP = 2000
-CASE_BYTES_BUDGET = 8_000_000
-TEXT_CAP = 1500  # characters of prompt / answer kept per cell (the full text stays in DuckDB)
-REASONING_CAP = 3000
-DETAILS_CAP = 4000
-REPEATS_SHOWN = 5
-GALLERY_CAP = 48  # images per suite
-FIELDS_CAP = 200  # rows of the per-field table
-HEATMAP_MAX_MODELS = 12
-CONFUSION_MAX_LABELS = 20
+from .drilldown import ReportOptions, drilldown  # noqa: F401 - part of this module's interface
+from .values import num, rows_of
+
 BOOTSTRAP_RESAMPLES = 2000
-
-
-@dataclass
-class ReportOptions:
-    case_cap: int = CASE_CAP
-    case_bytes_budget: int = CASE_BYTES_BUDGET
-    text_cap: int = TEXT_CAP
 
 
 def _q(s: str) -> str:
     """A SQL string literal (run ids come from our own table, but quote them properly anyway)."""
     return "'" + str(s).replace("'", "''") + "'"
-
-
-def _rows(con, sql: str, params: list | None = None) -> list[dict]:
-    cur = con.execute(sql, params or [])
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
 
 
 def prepare_view(con, run_ids: list[str]) -> dict[tuple[str, str], str]:
@@ -88,7 +55,7 @@ def header(con, run_ids: list[str]) -> dict:
     """Runs, totals, suites (with content hashes from the run config), models and prices."""
     runs = []
     for rid in run_ids:
-        row = _rows(con, "SELECT * FROM runs WHERE run_id = ?", [rid])[0]
+        row = rows_of(con, "SELECT * FROM runs WHERE run_id = ?", [rid])[0]
         try:
             cfg = json.loads(row["config"]) if row.get("config") else {}
         except (TypeError, ValueError):
@@ -97,7 +64,7 @@ def header(con, run_ids: list[str]) -> dict:
         if row.get("started_at") and row.get("finished_at"):
             wall = (row["finished_at"] - row["started_at"]).total_seconds()
         runs.append({**row, "config": cfg, "wall_s": wall})
-    totals = _rows(
+    totals = rows_of(
         con,
         """SELECT count(DISTINCT (suite, case_id)) AS cases, count(*) AS rows,
                   count(*) FILTER (status = 'ok') AS ok, count(*) FILTER (status = 'error') AS errors,
@@ -107,7 +74,7 @@ def header(con, run_ids: list[str]) -> dict:
     )[0]
     walls = [x["wall_s"] for x in runs if x["wall_s"] is not None]
     totals["wall_s"] = sum(walls) if walls else None
-    suites = _rows(
+    suites = rows_of(
         con,
         """SELECT suite, any_value(kind) AS kind, count(DISTINCT case_id) AS cases,
                   count(DISTINCT entrant) AS entrants, max("repeat") + 1 AS repeats
@@ -122,7 +89,7 @@ def header(con, run_ids: list[str]) -> dict:
         s["hash"] = info.get("hash")
         s["path"] = info.get("path")
         s["description"] = info.get("description")
-    models = _rows(
+    models = rows_of(
         con,
         """SELECT entrant, any_value(model) AS model, any_value(run_id) AS run_id,
                   string_agg(DISTINCT provider, ', ') AS provider, count(*) AS rows
@@ -144,7 +111,7 @@ def header(con, run_ids: list[str]) -> dict:
         m["version"] = hit.group("version") if hit else None
         m["inherited_from"] = info.get("inherited_from")
         m["context_window"] = info.get("context_window")
-    prices = _rows(
+    prices = rows_of(
         con,
         f"""SELECT run_id, model, as_of, input, cached_input, output, long_input, long_output, per_image
             FROM run_prices WHERE run_id IN ({', '.join(_q(r) for r in run_ids)})
@@ -264,7 +231,7 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
 
     figs = figs or figures(con)
     by = _by_entrant(figs)
-    rows = _rows(con, LEADER_SQL)
+    rows = rows_of(con, LEADER_SQL)
     scores = _grouped_values(con, _case_score_sql())
     kinds = dict(con.execute("SELECT suite, any_value(kind) FROM r GROUP BY suite").fetchall())
     tables: dict[Any, list[dict]] = {}
@@ -285,7 +252,7 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
         row["cost_case"] = (row["spend"] / answers) if (row["priced"] and answers) else None
         row["cost_1k"] = row["cost_case"] * 1000 if row["cost_case"] is not None else None
         for k in ("lat_p50", "lat_p95", "ttft_p50", "ttft_p95", "tps", "spend"):
-            row[k] = _num(row[k])
+            row[k] = num(row[k])
         tables.setdefault(row["suite"], []).append(row)
     # Overall figures pool different suites, so they only rank entrants that ran the same suites:
     # the suite set most entrants share. Others (an image model beside text models) are listed
@@ -368,7 +335,7 @@ def recommendations(boards: list[dict]) -> list[dict]:
 
 def latency_distributions(con) -> dict | None:
     """Per entrant: latency quantiles and a histogram on log-spaced bins (ok rows only)."""
-    q = _rows(
+    q = rows_of(
         con,
         """SELECT entrant, count(*) AS n,
                   quantile_cont(latency_ms, [0.05, 0.25, 0.5, 0.75, 0.95]) AS qs,
@@ -401,336 +368,23 @@ def latency_distributions(con) -> dict | None:
 
 
 def kind_sections(con, out_dir: str | None, figs: dict[str, dict] | None = None) -> dict[str, list[dict]]:
-    """Per task kind present in the rows, its section's data (kinds without rows are absent).
-    The figures are the metrics layer's; only the breakdowns (fields, gallery) are queried here."""
+    """Per task kind present in the rows, in registry order, its section's data (its
+    `Kind.report_data`; kinds without rows are absent). The figures are the metrics layer's; the
+    kinds query only their breakdowns (fields, gallery)."""
+    from ..kinds import all_kinds
+
     figs = figs or figures(con)
-    kinds = {m.kind for m in figs["suites"].values()}
-    out: dict[str, list[dict]] = {}
-    if "classification" in kinds:
-        out["classification"] = _classification(figs)
-    if "json_extraction" in kinds:
-        out["json_extraction"] = _json_extraction(con, figs)
-    if "tool_calling" in kinds:
-        out["tool_calling"] = _tool_calling(figs)
-    if "long_context" in kinds:
-        out["long_context"] = _long_context(figs)
-    if "image" in kinds:
-        out["image"] = _images(con, out_dir, figs)
-    if "generation" in kinds:
-        out["generation"] = _generation(figs)
-    return out
+    present = {m.kind for m in figs["suites"].values()}
+    return {k.name: k.report_data(con, out_dir, per_suite(figs, k.name)) for k in all_kinds() if k.name in present}
 
 
-def _per_suite(figs: dict[str, dict], kind: str) -> list[tuple[str, list[tuple[str, Any]]]]:
+def per_suite(figs: dict[str, dict], kind: str) -> list[tuple[str, list[tuple[str, Any]]]]:
     """[(suite, [(entrant, SuiteMetrics), ...]), ...] of one kind, both sorted."""
     suites: dict[str, list] = {}
     for (suite, entrant, *_), m in sorted(figs["suites"].items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if m.kind == kind:
             suites.setdefault(suite, []).append((entrant, m))
     return sorted(suites.items())
-
-
-def _classification(figs: dict[str, dict]) -> list[dict]:
-    from collections import Counter
-
-    from ..metrics.labels import ERROR, NOT_A_LABEL, UNPARSED
-
-    out = []
-    for suite, entries in _per_suite(figs, "classification"):
-        mats = []
-        for entrant, m in entries:
-            km = m.kind_metrics
-            confusion: dict[str, dict[str, int]] = km.get("confusion") or {}
-            seen: Counter = Counter()
-            for e, row in confusion.items():
-                for p, n in row.items():
-                    seen[e] += n
-                    if p not in NOT_A_LABEL:
-                        seen[p] += n
-            # Only so many labels fit on a page: the most frequent are drawn. Macro-F1 (above the
-            # matrix) is the metrics layer's, over every label.
-            shown = sorted(sorted(seen, key=lambda lab: (-seen[lab], lab))[:CONFUSION_MAX_LABELS])
-            markers = [x for x in (UNPARSED, ERROR) if any(x in row for row in confusion.values())]
-            cols = shown + markers
-            matrix = [[confusion.get(e, {}).get(p, 0) for p in cols] for e in shown]
-            mats.append({"entrant": entrant, "labels": shown, "cols": cols, "matrix": matrix,
-                         "max": max((max(rw) for rw in matrix if rw), default=0),
-                         "truncated": len(seen) > len(shown), "label_count": len(seen),
-                         "macro_f1": km.get("macro_f1"), "n": sum(sum(row.values()) for row in confusion.values()),
-                         "unparsed": km.get("unparsed", 0), "errors": m.counts.errors})
-        out.append({"suite": suite, "matrices": mats})
-    return out
-
-
-def _json_extraction(con, figs: dict[str, dict]) -> list[dict]:
-    # Per field: the expected answer's leaves (array positions folded to `[]`), each right unless
-    # the scorer listed it under `mismatches` or `missing`, or the answer did not parse at all (an
-    # error row is an answer that did not parse; skipped rows are out, as in every metric).
-    # Paths are those of scoring.json_fields.flatten ("a.b[0].c").
-    fields = con.execute(
-        r"""WITH j AS (
-               SELECT row_number() OVER () AS rid, suite, entrant, details,
-                      CAST(details->'expected' AS VARCHAR) AS exp,
-                      status = 'ok' AND coalesce((details->>'parsed')::BOOLEAN, TRUE) AS parsed
-               FROM r WHERE kind = 'json_extraction' AND status IN ('ok', 'error')
-                 AND json_type(details->'expected') IN ('OBJECT', 'ARRAY')),
-           -- json_tree is the slow part: walk each distinct expected answer once, not once per model.
-           tree AS (
-               SELECT d.exp, substr(t.fullkey, 3) AS path
-               FROM (SELECT DISTINCT exp FROM j) AS d, json_tree(d.exp) AS t
-               WHERE t.type NOT IN ('OBJECT', 'ARRAY')),
-           leaves AS (
-               SELECT j.rid, j.suite, j.entrant, j.parsed, tree.path
-               FROM j JOIN tree ON tree.exp = j.exp),
-           wrong AS (
-               SELECT rid, unnest(from_json(coalesce(details->'missing', '[]'), '["VARCHAR"]')) AS path FROM j
-               UNION ALL
-               SELECT rid, unnest(from_json(coalesce(details->'mismatches', '[]'), '[{"path": "VARCHAR"}]')).path FROM j)
-           SELECT l.suite, regexp_replace(l.path, '\[[0-9]+\]', '[]', 'g') AS field, l.entrant,
-                  avg(CASE WHEN l.parsed AND w.rid IS NULL THEN 1.0 ELSE 0.0 END) AS acc, count(*) AS n
-           FROM leaves l LEFT JOIN (SELECT DISTINCT rid, path FROM wrong) w ON w.rid = l.rid AND w.path = l.path
-           GROUP BY ALL ORDER BY 1, 2, 3"""
-    ).fetchall()
-    by_suite: dict[str, dict] = {}
-    for suite, entries in _per_suite(figs, "json_extraction"):
-        s = by_suite[suite] = {"suite": suite, "summary": [], "fields": {}, "entrants": []}
-        for entrant, m in entries:
-            km = m.kind_metrics
-            s["summary"].append({"entrant": entrant, "n": m.accuracy.cases, "parsed": km.get("valid_json_rate"),
-                                 "schema_valid": km.get("schema_valid_rate"), "precision": km.get("mean_precision"),
-                                 "recall": km.get("mean_recall"), "field_f1": km.get("mean_field_f1"),
-                                 "fenced": km.get("fenced"), "degraded": km.get("degraded")})
-            s["entrants"].append(entrant)
-    for suite, field, entrant, acc, n in fields:
-        if suite in by_suite:
-            by_suite[suite]["fields"].setdefault(field, {})[entrant] = {"acc": _num(acc), "n": n}
-    out = []
-    for s in by_suite.values():
-        s["field_count"] = len(s["fields"])
-        s["fields"] = [{"field": k, "by": v} for k, v in sorted(s["fields"].items())[:FIELDS_CAP]]
-        out.append(s)
-    return out
-
-
-def _tool_calling(figs: dict[str, dict]) -> list[dict]:
-    out = []
-    for suite, entries in _per_suite(figs, "tool_calling"):
-        totals: dict[str, dict] = {}
-        reasons: dict[str, dict[str, int]] = {}
-        for entrant, m in entries:
-            failures = m.kind_metrics.get("failure_reasons") or {}
-            totals[entrant] = {"n": m.counts.ok + m.counts.errors, "failed": sum(failures.values())}
-            for reason, c in failures.items():
-                reasons.setdefault(reason, {})[entrant] = c
-        ranked = sorted(reasons.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-        out.append({"suite": suite, "entrants": sorted(totals), "totals": totals,
-                    "reasons": [{"reason": k, "counts": v} for k, v in ranked]})
-    return out
-
-
-def _generation(figs: dict[str, dict]) -> list[dict]:
-    """Per generation suite: each entrant's pass rate and mean score, and a check-by-entrant table
-    of per-check pass rates (checks in name order), all the metrics layer's figures."""
-    out = []
-    for suite, entries in _per_suite(figs, "generation"):
-        checks: dict[str, dict[str, Any]] = {}
-        summary = []
-        for entrant, m in entries:
-            km = m.kind_metrics
-            summary.append({"entrant": entrant, "n": m.accuracy.cases, "accuracy": m.accuracy.estimate,
-                            "mean_score": km.get("mean_score"), "errors": m.counts.errors})
-            for name, rate in (km.get("check_pass_rates") or {}).items():
-                c = checks.setdefault(name, {"name": name, "by": {}, "cases": 0})
-                c["by"][entrant] = _num(rate)
-                c["cases"] = max(c["cases"], (km.get("check_cases") or {}).get(name, 0))
-        out.append({"suite": suite, "entrants": [e for e, _ in entries], "summary": summary,
-                    "checks": [checks[k] for k in sorted(checks)]})
-    return out
-
-
-def _long_context(figs: dict[str, dict]) -> list[dict]:
-    out = []
-    for suite, entries in _per_suite(figs, "long_context"):
-        maps = []
-        for entrant, m in entries[:HEATMAP_MAX_MODELS]:
-            hm = m.kind_metrics.get("heatmap") or {"lengths": [], "depths": [], "cells": []}
-            if not hm["cells"]:
-                continue
-            cells = {(c["tokens"], c["depth"]): c for c in hm["cells"]}
-            grid = [[({"n": cells[(t, d)]["n"], "k": cells[(t, d)]["passed"], "skipped": cells[(t, d)]["skipped"],
-                       "acc": cells[(t, d)]["accuracy"]} if (t, d) in cells else None)
-                     for t in hm["lengths"]] for d in hm["depths"]]
-            maps.append({"entrant": entrant, "tokens": hm["lengths"], "depths": hm["depths"], "grid": grid})
-        out.append({"suite": suite, "maps": maps,
-                    "no_grid": sum((m.kind_metrics.get("explicit") or {}).get("n", 0) for _, m in entries),
-                    "more_models": max(0, len(entries) - HEATMAP_MAX_MODELS)})
-    return out
-
-
-def _images(con, out_dir: str | None, figs: dict[str, dict]) -> list[dict]:
-    import os
-
-    items = _rows(
-        con,
-        f"""SELECT suite, entrant, case_id, "repeat", passed, status, error, input_text,
-                   details->'images' AS imgs
-            FROM r WHERE kind = 'image'
-            QUALIFY row_number() OVER (PARTITION BY suite ORDER BY case_id, entrant, "repeat") <= {GALLERY_CAP}
-            ORDER BY suite, case_id, entrant, "repeat" """,
-    )
-    suites: dict[str, dict] = {}
-    for suite, entries in _per_suite(figs, "image"):
-        s = suites[suite] = {"suite": suite, "summary": [], "items": [], "total": 0}
-        for entrant, m in entries:
-            s["summary"].append({"entrant": entrant, "n": m.accuracy.cases, "accuracy": m.accuracy.estimate,
-                                 "images": m.kind_metrics.get("images"), "errors": m.counts.errors})
-            s["total"] += m.counts.rows
-    base = os.path.abspath(out_dir) if out_dir else os.getcwd()
-    for it in items:
-        try:
-            imgs = json.loads(it["imgs"]) if it["imgs"] else []
-        except ValueError:
-            imgs = []
-        shown = []
-        for im in imgs if isinstance(imgs, list) else []:
-            if not isinstance(im, dict):
-                continue
-            path = im.get("path")
-            href = None
-            exists = False
-            if isinstance(path, str) and path:
-                absolute = os.path.abspath(path)
-                exists = os.path.exists(absolute)
-                # Relative to the report so the folder can move as a whole (report + runs/).
-                href = os.path.relpath(absolute, base).replace(os.sep, "/")
-            # The image kind records `ok` + `problems` (what failed); a `checks` map is accepted too.
-            checks = im.get("checks")
-            if isinstance(checks, dict):
-                checks = [{"name": k, "ok": v} for k, v in checks.items()]
-            elif isinstance(checks, list):
-                checks = [c if isinstance(c, dict) else {"name": str(c), "ok": None} for c in checks]
-            else:
-                problems = im.get("problems") if isinstance(im.get("problems"), list) else []
-                checks = [{"name": str(p), "ok": False} for p in problems]
-                if not checks and im.get("ok") is not None:
-                    checks = [{"name": "checks passed" if im.get("ok") else "failed", "ok": bool(im.get("ok"))}]
-            if isinstance(im.get("error"), dict) and not path:
-                checks.insert(0, {"name": f"{im['error'].get('code', 'error')}: {im['error'].get('message', '')}"[:200],
-                                  "ok": False})
-            shown.append({"path": path, "href": href, "exists": exists, "format": im.get("format"),
-                          "width": im.get("width"), "height": im.get("height"), "bytes": im.get("bytes"),
-                          "checks": checks})
-        it["images_list"] = shown
-        if it["suite"] in suites:
-            suites[it["suite"]]["items"].append(it)
-    return list(suites.values())
-
-
-# ---- drill-down -------------------------------------------------------------------------------
-
-
-# The chain of thought wherever the response keeps it: the raw chat body, a bare message, or (tool
-# calling) the first assistant step of a trajectory.
-REASONING_SQL = """coalesce(r.response->>'$.choices[0].message.reasoning_content',
-                            r.response->>'$.reasoning_content',
-                            r.response->>'$.message.reasoning_content',
-                            r.response->>'$.trajectory[0].reasoning_content')"""
-
-
-def drilldown(con, opts: ReportOptions) -> dict:
-    """Cases with each entrant's answers side by side, for the page's filterable table.
-
-    Big runs are capped: cases where some entrant failed come first (they are what people open),
-    then the rest in suite/case order, until `case_cap` cases or the byte budget is reached.
-    """
-    total = con.execute("SELECT count(DISTINCT (suite, case_id)) FROM r").fetchone()[0]
-    tc = int(opts.text_cap)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE report_cases AS
-            SELECT suite, case_id, bool_or(status <> 'ok' OR NOT coalesce(passed, FALSE)) AS any_fail
-            FROM r GROUP BY suite, case_id
-            ORDER BY any_fail DESC, suite, case_id LIMIT {int(opts.case_cap)}"""
-    )
-    rows = con.execute(
-        f"""SELECT r.suite, r.case_id, r.kind, r.entrant, r."repeat", r.status, r.error, r.passed, r.score,
-                   left(r.input_text, {tc}) AS prompt, length(r.input_text) AS prompt_len,
-                   left(r.output_text, {tc}) AS answer, length(r.output_text) AS answer_len,
-                   left({REASONING_SQL}, {REASONING_CAP}) AS reasoning,
-                   length({REASONING_SQL}) AS reasoning_len,
-                   r.details->'expected' AS expected,
-                   CASE WHEN length(CAST(r.details AS VARCHAR)) > {DETAILS_CAP}
-                        THEN left(CAST(r.details AS VARCHAR), {DETAILS_CAP}) || ' …(truncated)'
-                        ELSE CAST(r.details AS VARCHAR) END AS details,
-                   CASE WHEN json_type(r.details->'tags') = 'ARRAY' THEN CAST(r.details->'tags' AS VARCHAR) END AS tags,
-                   r.latency_ms, r.cost_usd, c.any_fail
-            FROM r JOIN report_cases c ON c.suite = r.suite AND c.case_id = r.case_id
-            WHERE r."repeat" < {REPEATS_SHOWN}
-            ORDER BY c.any_fail DESC, r.suite, r.case_id, r.entrant, r."repeat" """
-    ).fetchall()
-    cases: list[dict] = []
-    index: dict[tuple, dict] = {}
-    size = 0
-    stopped_by_budget = False
-    tags_seen: set[str] = set()
-    for (suite, case_id, kind, entrant, rep, status, error, passed, score, prompt, prompt_len, answer,
-         answer_len, reasoning, reasoning_len, expected, details, tags, latency, cost, any_fail) in rows:
-        key = (suite, case_id)
-        case = index.get(key)
-        if case is None:
-            if size > opts.case_bytes_budget:
-                stopped_by_budget = True
-                break
-            case = {"s": suite, "c": case_id, "k": kind, "p": prompt or "",
-                    "pt": (prompt_len or 0) > tc, "e": _pretty(expected), "t": _tags(tags), "f": bool(any_fail),
-                    "m": {}}
-            tags_seen.update(case["t"])
-            index[key] = case
-            cases.append(case)
-            size += _json_size({k: v for k, v in case.items() if k != "m"})
-        a = {"r": rep, "st": status, "ok": bool(passed), "sc": _num(score), "a": answer or "",
-             "at": (answer_len or 0) > tc, "rs": reasoning or "", "rt": (reasoning_len or 0) > REASONING_CAP,
-             "er": error or "", "d": details or "", "l": _num(latency), "$": _num(cost)}
-        case["m"].setdefault(entrant, []).append(a)
-        size += _json_size(a)
-    shown = len(cases)
-    repeats = con.execute('SELECT max("repeat") + 1 FROM r').fetchone()[0] or 1
-    note = None
-    if shown < total:
-        why = "the byte budget" if stopped_by_budget else f"the cap of {opts.case_cap:,} cases"
-        note = (f"Showing {shown:,} of {total:,} cases ({why}): cases where some model failed come first. "
-                "Every row is in the DuckDB file; query `results` for the rest.")
-    if repeats > REPEATS_SHOWN:
-        note = (note + " " if note else "") + f"Only the first {REPEATS_SHOWN} repeats of each case are shown."
-    return {"cases": cases, "total": total, "shown": shown, "note": note, "tags": sorted(tags_seen),
-            "text_cap": tc}
-
-
-def _json_size(v: Any) -> int:
-    """Bytes `v` takes in the page: JSON, UTF-8, with `<`, `>` and `&` as 6-byte escapes."""
-    s = json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
-    return len(s.encode("utf-8")) + 5 * (s.count("<") + s.count(">") + s.count("&"))
-
-
-def _pretty(expected: str | None) -> str:
-    if expected is None:
-        return ""
-    try:
-        v = json.loads(expected)
-    except ValueError:
-        return expected
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))[:TEXT_CAP]
-
-
-def _tags(raw: str | None) -> list[str]:
-    if not raw:
-        return []
-    try:
-        v = json.loads(raw)
-    except ValueError:
-        return []
-    return [str(t) for t in v][:20] if isinstance(v, list) else []
 
 
 # ---- the whole report -------------------------------------------------------------------------

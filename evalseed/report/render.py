@@ -25,6 +25,7 @@ from .data import ReportOptions
 
 META_NAME = "evalseed-report"
 TEMPLATES = Path(__file__).parent / "templates"
+KIND_TEMPLATES = Path(__file__).parent.parent / "kinds"
 
 
 def safe_json(value: Any) -> str:
@@ -117,7 +118,8 @@ def _env():
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        # The page's templates, then each kind's section partial (`<kind>/section.html.j2`).
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), str(KIND_TEMPLATES)]),
         autoescape=True,  # every template, whatever its extension: suite and model text is hostile input
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.do"],
@@ -129,14 +131,17 @@ def _env():
     return env
 
 
-KIND_TITLES = {
-    "classification": "Classification: confusion matrices",
-    "json_extraction": "JSON extraction: validity and field F1",
-    "tool_calling": "Tool calling: failure reasons",
-    "long_context": "Long context: accuracy by length and depth",
-    "image": "Images",
-    "generation": "Generation: pass rate per check",
-}
+def kind_views(sections: dict[str, list[dict]]) -> list[dict]:
+    """The kinds' report sections in page order (`Kind.report_order`, then registry order), each
+    with its title, its template partial (`evalseed/kinds/<kind>/section.html.j2`) and its data,
+    charts added (`Kind.report_charts`)."""
+    from ..kinds import all_kinds
+
+    kinds = sorted((k for k in all_kinds() if sections.get(k.name)), key=lambda k: k.report_order)
+    for k in kinds:
+        k.report_charts(sections[k.name])
+    return [{"name": k.name, "title": k.title, "template": k.report_template, "sections": sections[k.name]}
+            for k in kinds]
 
 
 def _assets() -> dict:
@@ -217,9 +222,9 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
         qc.append({"suite": b["suite"], "svg": charts.quality_cost(pts, palette, title=title),
                    "frontier": [p["entrant"] for p in charts.pareto_frontier(
                        [{**p, "cost": p["cost"] or 0.0} for p in pts if p["acc"] is not None])]})
-    for lc in d["kinds"].get("long_context", []):
-        for m in lc["maps"]:
-            m["svg"] = charts.heatmap(m)
+    from ..kinds import all_kinds
+
+    views = kind_views(d["kinds"])
     drill = d.pop("drill")
     now = datetime.now(timezone.utc)
     runs = d["header"]["runs"]
@@ -245,7 +250,8 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
         "comparison": _comparison(con, run_ids),
         "router": None,
         "router_routes": {},
-        "kind_titles": KIND_TITLES,
+        "kind_views": views,
+        "kind_titles": {k.name: k.title for k in all_kinds()},
         **_assets(),
     }
 
@@ -345,7 +351,8 @@ def report_command(db: str, run_refs: list[str], out_dir: str, router_path: str 
         raise UsageError("the same run is given twice; give each run once.")
     con = store.open_db(db, read_only=True)
     try:
-        run_ids = [store.resolve_run(con, ref) for ref in (run_refs or [None])]
+        refs: list[str | None] = list(run_refs) or [None]  # none given: the latest run
+        run_ids = [store.resolve_run(con, ref) for ref in refs]
         if len(set(run_ids)) != len(run_ids):
             raise UsageError("two of the given run ids name the same run; give each run once.")
         for rid in run_ids:

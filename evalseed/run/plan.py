@@ -138,7 +138,7 @@ def learned_token_ratios(db: str, plan: Plan) -> dict[str, TokenRatio]:
     """Chars-per-token ratios per model from earlier runs' prompt_tokens (evalseed.tokens), so
     long-context lengths and context-window skips use measured figures, not the default. None
     (every model at the default) when no suite sizes prompts that way or there is no database."""
-    if not any(sp.suite.kind == "long_context" for sp in plan.suites) or not Path(db).exists():
+    if not any(sp.kind.learns_token_ratios for sp in plan.suites) or not Path(db).exists():
         return {}
     from .. import store, tokens
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import OK, flag, number
-from .scope import Scope, case_means, row_aggregates
+from ...metrics.rules import OK, flag, number
+from ...metrics.scope import Scope, case_means, row_aggregates
 
 
 def metrics(con, scope: Scope) -> dict[tuple, dict[str, Any]]:

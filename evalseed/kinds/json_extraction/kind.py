@@ -13,42 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, Field, model_validator
+from ...suites.spec import BaseCase
+from ...templating import render_messages
+from ..base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared, check_templates
+from .details import JsonExtractionDetails
+from .spec import JsonExtractionCase, JsonExtractionSuite
 
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared, check_templates
-
-
-class JsonExtractionCase(BaseCase):
-    expected: dict[str, Any]
-
-
-class JsonExtractionSuite(BaseSuite):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    kind: Literal["json_extraction"]
-    response_format: Literal["json_object", "json_schema", "none"] = "json_schema"
-    # `schema` would shadow pydantic's BaseModel.schema(); the file key is still `schema`.
-    json_schema: dict[str, Any] = Field(alias="schema")
-    messages: list[Message] = Field(min_length=1)
-    cases: list[JsonExtractionCase] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _schema(self) -> "JsonExtractionSuite":
-        from ..scoring.json_fields import check_schema, schema_errors
-
-        problem = check_schema(self.json_schema)
-        if problem:
-            raise ValueError(f"schema: not a valid JSON Schema (draft 2020-12): {problem}")
-        for i, case in enumerate(self.cases):
-            errs = schema_errors(case.expected, self.json_schema, limit=1)
-            if errs:
-                raise ValueError(f"cases[{i}].expected: does not satisfy the suite's schema ({errs[0]})")
-        if "response_format" in self.params:
-            raise ValueError("params.response_format: set the suite's top-level response_format instead")
-        return self
+if TYPE_CHECKING:
+    from ...config import ModelInfo
+    from ...report.synthetic import SyntheticRow
 
 
 def _template_vars(suite: JsonExtractionSuite, case: BaseCase) -> dict[str, Any]:
@@ -72,14 +47,17 @@ def usable_mode(wanted: str, model) -> str:
     return next(m for m in order[order.index(wanted):] if supported[m])
 
 
-class JsonExtraction(Kind):
+class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
     name = "json_extraction"
     suite_model = JsonExtractionSuite
+    title = "JSON extraction: validity and field F1"
+    starter_file = "order-extraction.yaml"
+    score_name = "field F1"  # the score is the answer's field F1
 
     def validate(self, suite: JsonExtractionSuite) -> None:
         check_templates(suite, suite.messages, lambda case: _template_vars(suite, case))
 
-    def prepare(self, suite: JsonExtractionSuite, case: JsonExtractionCase, model) -> Prepared:
+    def prepare(self, suite: JsonExtractionSuite, case: JsonExtractionCase, model: ModelInfo) -> Prepared:
         messages = render_messages(suite.messages, _template_vars(suite, case))
         body, dropped = chat_body(suite, model, messages)
         state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
@@ -94,10 +72,10 @@ class JsonExtraction(Kind):
 
     def score(self, suite: JsonExtractionSuite, case: JsonExtractionCase, prepared: Prepared,
               outcome: Outcome) -> Score:
-        from ..scoring.json_fields import compare_fields, extract_json, schema_errors
+        from ...scoring.json_fields import compare_fields, extract_json, schema_errors
 
         got = extract_json(outcome.output_text)
-        details: dict[str, Any] = {
+        details: JsonExtractionDetails = {
             "expected": case.expected,
             "response_format": suite.response_format,
             "response_format_used": prepared.state.get("response_format_used", suite.response_format),
@@ -108,25 +86,29 @@ class JsonExtraction(Kind):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         if not got.parsed:
-            details.update(parse_error=got.error, schema_valid=False, precision=0.0, recall=0.0, f1=0.0)
-            return Score(score=0.0, passed=False, details=details)
+            details.update({"parse_error": got.error, "schema_valid": False, "precision": 0.0, "recall": 0.0, "f1": 0.0})
+            return Score(score=0.0, passed=False, details=dict(details))
         errors = schema_errors(got.value, suite.json_schema)
         fields = compare_fields(case.expected, got.value)
-        details.update(
-            schema_valid=not errors,
-            schema_errors=errors,
-            precision=fields.precision,
-            recall=fields.recall,
-            f1=fields.f1,
-            fields_expected=fields.n_expected,
-            fields_correct=fields.correct,
-            mismatches=fields.mismatches,
-            missing=fields.missing,
-            extra=fields.extra,
-        )
+        details.update({
+            "schema_valid": not errors,
+            "schema_errors": errors,
+            "precision": fields.precision,
+            "recall": fields.recall,
+            "f1": fields.f1,
+            "fields_expected": fields.n_expected,
+            "fields_correct": fields.correct,
+            "mismatches": fields.mismatches,
+            "missing": fields.missing,
+            "extra": fields.extra,
+        })
         passed = not errors and fields.all_equal
         # output_text stays the raw answer: rescoring reads it back and must see the fence again.
-        return Score(score=fields.f1, passed=passed, details=details)
+        return Score(score=fields.f1, passed=passed, details=dict(details))
+
+    def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
+        row.details["expected"][hostile] = "x"
+        super().synthetic_hostile(row, hostile)
 
 
 KIND = JsonExtraction()

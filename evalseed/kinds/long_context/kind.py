@@ -14,24 +14,24 @@ shared by every depth and model (`_filler`). Scores: normalised containment of t
 
 from __future__ import annotations
 
-import posixpath
-import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from ... import tokens
+from ...core import thinking_may_run
+from ...scoring.text import token_f1, words
+from ...suites.spec import BaseCase, Message
+from ...templating import render_messages
+from ..base import (Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError,
+                    chat_body, check_templates, content_text, max_output_tokens)
+from .details import LongContextDetails
+from .spec import BUILTIN_HAYSTACK, Expected, LongContextCase, LongContextSuite, NeedleCase, grid_case_id
 
-from .. import tokens
-from ..scoring.text import token_f1, words
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from ..core import thinking_may_run
-from .base import (CaseError, Kind, Outcome, Prepared, Score, SuiteError, chat_body, check_templates, content_text,
-                   max_output_tokens)
+if TYPE_CHECKING:
+    from ...config import ModelInfo
 
-BUILTIN_HAYSTACK = "builtin"
-_BUILTIN_PATH = Path(__file__).resolve().parent.parent / "data" / "haystack.txt"
+_BUILTIN_PATH = Path(__file__).resolve().parents[2] / "data" / "haystack.txt"
 
 DEFAULT_MESSAGES = [
     Message(role="system", content=(
@@ -42,41 +42,6 @@ DEFAULT_MESSAGES = [
 ]
 # Rendered in place of the document to measure the prompt around it and to check the messages use it.
 _DOC_MARK = "\x00evalseed-document\x00"
-
-
-# ---- paths --------------------------------------------------------------------------------------
-
-
-def check_relative_path(raw: str, suite_dir: str | None) -> str:
-    """`raw` if it names an existing file inside `suite_dir`; ValueError saying why otherwise.
-    Suites are input we did not write: a path may not leave the suite's folder."""
-    if not raw or not raw.strip():
-        raise ValueError("the path is empty")
-    if "\x00" in raw:
-        raise ValueError("the path holds a NUL character")
-    norm = posixpath.normpath(raw.replace("\\", "/"))
-    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise ValueError(f"{raw!r} is an absolute path; give a path relative to the suite file")
-    if norm == ".." or norm.startswith("../"):
-        raise ValueError(f"{raw!r} leads outside the suite's folder; put the file beside the suite or below it")
-    if suite_dir is not None:
-        try:
-            base = Path(suite_dir).resolve()
-            target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
-            if target != base and base not in target.parents:
-                raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
-            if not target.is_file():
-                raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
-        except OSError as e:  # a name too long for the file system, a permission: is_file() raises those
-            raise ValueError(f"{raw[:80]!r}: cannot be read ({e.strerror or e})") from None
-    return raw
-
-
-def _suite_dir(info: ValidationInfo) -> str | None:
-    ctx = info.context if isinstance(info.context, dict) else None
-    return ctx.get("suite_dir") if ctx else None
-
-
 
 #: The share of a prompt-size estimate held back for its error (chars-per-token ratios, learned or
 #: default, are measured to a few percent; a prompt that lands over the window is a 400 row).
@@ -93,163 +58,6 @@ def window_margin(est: int, body: dict, model) -> tuple[int, str]:
         margin += THINKING_RESERVE
         parts.append(f"{THINKING_RESERVE:,} for the chain of thought; set max_completion_tokens to bound it")
     return margin, ", ".join(parts)
-
-class DocumentSpec(BaseModel):
-    """`document: {file: spec.md}` or `document: {text: "..."}`. A plain string is shorthand: text
-    when it spans several lines, a file path when it is one line."""
-
-    model_config = ConfigDict(extra="forbid")
-    file: str | None = None
-    text: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return {"text": v} if "\n" in v else {"file": v}
-        return v
-
-    @model_validator(mode="after")
-    def _one(self) -> "DocumentSpec":
-        if (self.file is None) == (self.text is None):
-            raise ValueError("give exactly one of file (a path beside the suite) or text")
-        if self.text is not None and not self.text.strip():
-            raise ValueError("text: the document is empty")
-        return self
-
-    @field_validator("file")
-    @classmethod
-    def _file(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return None if v is None else check_relative_path(v, _suite_dir(info))
-
-
-class Grid(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tokens: list[int] = Field(min_length=1)
-    depths: list[float] = Field(min_length=1)
-
-    @field_validator("tokens")
-    @classmethod
-    def _tokens(cls, v: list[int]) -> list[int]:
-        for t in v:
-            if t < 200 or t > 10_000_000:
-                raise ValueError(f"{t} is not a usable length; give prompt lengths in tokens from 200 up")
-        if len(set(v)) != len(v):
-            raise ValueError("a length is listed twice")
-        return v
-
-    @field_validator("depths")
-    @classmethod
-    def _depths(cls, v: list[float]) -> list[float]:
-        for d in v:
-            if not 0.0 <= d <= 1.0:
-                raise ValueError(f"{d} is not a depth; give fractions of the document from 0 (start) to 1 (end)")
-        if len({round(d, 4) for d in v}) != len(v):
-            raise ValueError("a depth is listed twice")
-        return v
-
-
-Expected = str | list[str]
-
-
-def _check_expected(v: Expected | None) -> Expected | None:
-    if v is None:
-        return v
-    answers = [v] if isinstance(v, str) else v
-    if not answers:
-        raise ValueError("give at least one expected answer")
-    for a in answers:
-        if not answer_tokens(a):
-            raise ValueError(f"{a!r} is empty once normalised (case, punctuation, articles removed)")
-    return v
-
-
-class LongContextCase(BaseCase):
-    """An explicit question about a document. `expected` may list several acceptable answers."""
-
-    document: DocumentSpec | None = None
-    question: str
-    expected: Expected
-
-    @field_validator("expected")
-    @classmethod
-    def _expected(cls, v: Expected) -> Expected:
-        return _check_expected(v)
-
-
-class NeedleCase(BaseCase):
-    """A generated grid cell: the suite's needle at `depth` of a document `tokens` long."""
-
-    tokens: int
-    depth: float
-    question: str
-    expected: Expected
-
-
-class LongContextSuite(BaseSuite):
-    kind: Literal["long_context"]
-    messages: list[Message] | None = None
-    # Default document for explicit cases that name none.
-    document: DocumentSpec | None = None
-    cases: list[LongContextCase] = Field(default_factory=list)
-    # The needle grid.
-    needle: str | None = None
-    question: str | None = None
-    expected: Expected | None = None
-    grid: Grid | None = None
-    haystack: str = BUILTIN_HAYSTACK
-    # Longest prompt (tokens) to send per model name or family, below the context window: a slow
-    # model (the embedded CPU one reads ~125 tokens/s) gets the short cases only, the rest skipped.
-    prompt_token_limits: dict[str, int] = Field(default_factory=dict)
-
-    @field_validator("prompt_token_limits")
-    @classmethod
-    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
-        for name, limit in v.items():
-            if limit < 1:
-                raise ValueError(f"{name}: give the longest prompt to send, in tokens (1 or more)")
-        return v
-
-    @field_validator("expected")
-    @classmethod
-    def _expected(cls, v: Expected | None) -> Expected | None:
-        return _check_expected(v)
-
-    @field_validator("haystack")
-    @classmethod
-    def _haystack(cls, v: str, info: ValidationInfo) -> str:
-        return v if v == BUILTIN_HAYSTACK else check_relative_path(v, _suite_dir(info))
-
-    @model_validator(mode="after")
-    def _shape(self) -> "LongContextSuite":
-        if not self.cases and self.grid is None:
-            raise ValueError("cases: a long_context suite needs explicit cases, a grid, or both")
-        if self.grid is not None:
-            for key in ("needle", "question", "expected"):
-                if not getattr(self, key):
-                    raise ValueError(f"{key}: field required with grid (the sentence to hide, what to ask, the answer)")
-        elif self.needle is not None:
-            raise ValueError("needle: only used with grid: {tokens: [...], depths: [...]}")
-        for i, case in enumerate(self.cases):
-            if case.document is None and self.document is None:
-                raise ValueError(f"cases[{i}].document: field required (or a suite-level document)")
-        ids = {c.id for c in self.cases}
-        for cid in (grid_case_id(t, d) for t, d in self._grid_cells()):
-            if cid in ids:
-                raise ValueError(f"cases: id {cid!r} is also a generated grid case id; rename the case")
-        return self
-
-    def _grid_cells(self) -> Iterator[tuple[int, float]]:
-        if self.grid is None:
-            return iter(())
-        return ((t, d) for t in self.grid.tokens for d in self.grid.depths)
-
-
-def grid_case_id(tokens_: int, depth: float) -> str:
-    """Stable id of a grid cell, e.g. `needle-120000-at-050` (depth in percent)."""
-    return f"needle-{tokens_}-at-{round(depth * 100):03d}"
-
-
 
 # ---- text ----------------------------------------------------------------------------------------
 
@@ -327,9 +135,12 @@ _CHUNK, _STEP = 40, 4
 # ---- the kind ------------------------------------------------------------------------------------
 
 
-class LongContext(Kind):
+class LongContext(Kind[LongContextSuite, LongContextCase | NeedleCase]):
     name = "long_context"
     suite_model = LongContextSuite
+    title = "Long context: accuracy by length and depth"
+    starter_file = "handbook-questions.yaml"
+    learns_token_ratios = True  # document lengths and window skips come from the ratios
 
     def validate(self, suite: LongContextSuite) -> None:
         messages = suite.messages or DEFAULT_MESSAGES
@@ -355,14 +166,14 @@ class LongContext(Kind):
                 if contains_answer(haystack, answer):
                     raise SuiteError("expected", f"the haystack already contains {answer!r}; pick a needle it lacks")
 
-    def cases(self, suite: LongContextSuite) -> Iterator[BaseCase]:
+    def cases(self, suite: LongContextSuite) -> Iterator[LongContextCase | NeedleCase]:
         """Explicit cases, then one generated case per (length, depth); nothing is built up front."""
         yield from suite.cases
-        for t, d in suite._grid_cells():
+        for t, d in suite.grid_cells():
             yield NeedleCase(id=grid_case_id(t, d), tokens=t, depth=d, question=suite.question or "",
                              expected=suite.expected or "", tags=["needle", f"{t}-tokens", f"depth-{round(d * 100)}"])
 
-    def prepare(self, suite: LongContextSuite, case: BaseCase, model) -> Prepared:
+    def prepare(self, suite: LongContextSuite, case: LongContextCase | NeedleCase, model: ModelInfo) -> Prepared:
         ratio = model.token_ratio
         messages_t = suite.messages or DEFAULT_MESSAGES
         variables = {**case.vars, "question": case.question}
@@ -383,6 +194,8 @@ class LongContext(Kind):
             doc_label = f"haystack of {chars:,} characters with the needle at depth {case.depth:g}"
         else:
             doc = case.document or suite.document
+            if doc is None:  # the suite's validation makes sure there is one
+                raise CaseError("no document for this case")
             if doc.file is not None:
                 path = self._beside(suite, doc.file)
                 state["document_file"] = path
@@ -433,7 +246,7 @@ class LongContext(Kind):
             document = st["document_text"]
         return render_messages(suite_messages or DEFAULT_MESSAGES, {**st["variables"], "document": document})
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
         try:
             body["messages"] = self.build_messages(prepared.state.get("messages_template"), prepared)
@@ -442,14 +255,18 @@ class LongContext(Kind):
         call = await api.chat(body)
         return Outcome(calls=[call], response=call.response, output_text=content_text(call.message.get("content")))
 
-    def score(self, suite: LongContextSuite, case: BaseCase, prepared: Prepared, outcome: Outcome) -> Score:
+    def score(self, suite: LongContextSuite, case: LongContextCase | NeedleCase, prepared: Prepared,
+              outcome: Outcome) -> Score:
         answer = outcome.output_text or ""
         answers = _answers(case.expected)
         contained = any(contains_answer(answer, a) for a in answers)
         f1 = max(token_f1(answer, a) for a in answers)
-        details = {k[len("detail_"):]: v for k, v in prepared.state.items() if k.startswith("detail_")}
+        # The grid cell and document figures `prepare` kept as `detail_*` state.
+        details = cast(LongContextDetails, {k[len("detail_"):]: v for k, v in prepared.state.items()
+                                            if k.startswith("detail_")})
         details.setdefault("expected", case.expected)
-        details.update(contains=contained, f1=round(f1, 4))
+        details["contains"] = contained
+        details["f1"] = round(f1, 4)
         prompt_tokens = next((c.prompt_tokens for c in outcome.calls if c.prompt_tokens is not None), None)
         if prompt_tokens is not None:
             details["prompt_tokens"] = prompt_tokens
@@ -462,8 +279,8 @@ class LongContext(Kind):
             details["copied_chars"], limit = copied
             if copied[0] >= limit:
                 details["echoed_document"] = True
-                return Score(score=0.0, passed=False, details=details)
-        return Score(score=1.0 if contained else f1, passed=contained, details=details)
+                return Score(score=0.0, passed=False, details=dict(details))
+        return Score(score=1.0 if contained else f1, passed=contained, details=dict(details))
 
     @staticmethod
     def _copied_chars(case: BaseCase, prepared: Prepared, answer: str) -> tuple[int, int] | None:
@@ -499,6 +316,13 @@ class LongContext(Kind):
     @classmethod
     def _haystack_path(cls, suite: LongContextSuite) -> str:
         return str(_BUILTIN_PATH) if suite.haystack == BUILTIN_HAYSTACK else cls._beside(suite, suite.haystack)
+
+    def report_charts(self, sections: list[dict]) -> None:
+        from ...report import charts
+
+        for s in sections:
+            for m in s["maps"]:
+                m["svg"] = charts.heatmap(m)
 
 
 def _why(e: BaseException) -> str:

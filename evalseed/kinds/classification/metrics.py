@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .labels import ERROR, UNPARSED, label_metrics
-from .rules import ASKED
-from .scope import Scope
+from ...metrics.rules import ASKED
+from ...metrics.scope import Scope
 
 
 def metrics(con, scope: Scope) -> dict[tuple, dict[str, Any]]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import ASKED, OK, PASSED, flag, number
-from .scope import Scope, case_means, row_aggregates
+from ...metrics.rules import ASKED, OK, PASSED, flag, number
+from ...metrics.scope import Scope, case_means, row_aggregates
 
 # Error rows carry `expected` (the case's expected calls) but not the scorer's `irrelevance`.
 IRRELEVANCE = ("coalesce(TRY_CAST(details->>'irrelevance' AS BOOLEAN), "

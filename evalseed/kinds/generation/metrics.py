@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import ASKED, SCORE, answer
-from .scope import Scope, case_means
+from ...metrics.rules import ASKED, SCORE, answer
+from ...metrics.scope import Scope, case_means
 
 CHECK_PASSED = "TRY_CAST(j.value->>'passed' AS BOOLEAN)"
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import ASKED, OK, PASSED, answer, number
-from .scope import Scope, case_means
+from ...metrics.rules import ASKED, OK, PASSED, answer, number
+from ...metrics.scope import Scope, case_means
 
 # Error and skipped rows may lack the grid details, but a generated case's id names its cell:
-# kinds.long_context.grid_case_id writes `needle-<tokens>-at-<depth in percent, 3 digits>`.
+# spec.grid_case_id writes `needle-<tokens>-at-<depth in percent, 3 digits>`.
 GRID_ID_PATTERN = r"^needle-(\d+)-at-(\d{3})$"
 _GRID = f"'{GRID_ID_PATTERN}'"
 TOKENS = (f"coalesce(TRY_CAST(details->>'target_tokens' AS BIGINT), "

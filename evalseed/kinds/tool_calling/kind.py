@@ -17,93 +17,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from ...costs import rough_tokens
+from ...templating import render_messages
+from ..base import Api, Kind, Outcome, Prepared, Score, chat_body, chat_prepared
+from .details import ToolCallingDetails
+from .spec import ToolCallingCase, ToolCallingSuite
 
-from ..costs import rough_tokens
-from ..suites.spec import BaseCase, BaseSuite, Message
-from ..templating import render_messages
-from .base import Kind, Outcome, Prepared, Score, chat_body, chat_prepared
-
-
-class FunctionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool | None = None
-
-    @field_validator("parameters")
-    @classmethod
-    def _parameters(cls, v: dict) -> dict:
-        from ..scoring.json_fields import check_schema
-
-        if v.get("type", "object") != "object":
-            raise ValueError("the top-level type must be object")
-        problem = check_schema(v)
-        if problem:
-            raise ValueError(f"not a valid JSON Schema: {problem}")
-        return v
-
-
-class ToolSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["function"] = "function"
-    function: FunctionSpec
-
-
-ExpectedCall = dict[str, dict[str, list[Any]]]
-
-
-class ToolCallingCase(BaseCase):
-    expected_calls: list[ExpectedCall]
-    tools: list[ToolSpec] | None = None
-    tool_results: dict[str, Any] | None = None
-    messages: list[Message] | None = None
-    order: Literal["any", "strict"] | None = None
-
-
-class ToolCallingSuite(BaseSuite):
-    kind: Literal["tool_calling"]
-    tools: list[ToolSpec] | None = None
-    tool_results: dict[str, Any] = Field(default_factory=dict)
-    max_steps: int = Field(default=4, ge=1, le=50)
-    order: Literal["any", "strict"] = "any"
-    # BFCL's rules by default; true compares "variable" values after normalisation and accepts
-    # ints in float arrays, as evalseed did before (docs/scoring.md).
-    lenient: bool = False
-    cases: list[ToolCallingCase] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _cases(self) -> "ToolCallingSuite":
-        if "tools" in self.params:
-            raise ValueError("params.tools: put tools at the top level (or per case), not in params")
-        for i, case in enumerate(self.cases):
-            tools = case.tools if case.tools is not None else self.tools
-            if not tools:
-                raise ValueError(f"cases[{i}].tools: no tools: give `tools` at the top level or in the case")
-            names = [t.function.name for t in tools]
-            if len(set(names)) != len(names):
-                raise ValueError(f"cases[{i}].tools: two tools have the same name")
-            for fn in case.tool_results or {}:
-                if fn not in names:
-                    raise ValueError(f"cases[{i}].tool_results.{fn}: no tool of that name in this case's tools {names}")
-            if not (case.messages or self.messages):
-                raise ValueError(f"cases[{i}].messages: no messages: give `messages` at the top level or in the case")
-            for j, entry in enumerate(case.expected_calls):
-                if len(entry) != 1:
-                    raise ValueError(f"cases[{i}].expected_calls[{j}]: one function per entry, "
-                                     "as {function_name: {arg: [allowed values]}}")
-                (fn,) = entry
-                if fn not in names:
-                    raise ValueError(f"cases[{i}].expected_calls[{j}]: {fn!r} is not one of the tools {names}")
-        offered = {t.function.name for t in self.tools or []} | {
-            t.function.name for c in self.cases for t in c.tools or []}
-        for fn in self.tool_results:
-            if fn not in offered:
-                raise ValueError(f"tool_results.{fn}: no tool of that name (a typo would leave its calls unanswered)")
-        return self
+if TYPE_CHECKING:
+    from ...config import ModelInfo
+    from ...report.synthetic import SyntheticRow
+    from ...scoring.bfcl_ast import Failure, ToolCall
 
 
 def case_tools(suite: ToolCallingSuite, case: ToolCallingCase) -> list[dict]:
@@ -126,20 +51,25 @@ def _render_call(name: str, args: dict) -> str:
     return f"{name}({json.dumps(args, ensure_ascii=False, sort_keys=True)})"
 
 
-class ToolCalling(Kind):
+class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
     name = "tool_calling"
     suite_model = ToolCallingSuite
+    title = "Tool calling: failure reasons"
+    starter_file = "weather-tools.yaml"
 
     def validate(self, suite: ToolCallingSuite) -> None:
-        from .base import check_templates
+        from ..base import check_templates
 
         # Only cases without messages of their own are rendered with the suite's templates.
         templated = suite.model_copy(update={"cases": [c for c in suite.cases if c.messages is None]})
         if suite.messages:
             check_templates(templated, suite.messages, lambda case: case.vars)
 
-    def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model) -> Prepared:
-        from ..scoring.bfcl_ast import wire_names
+    def expected(self, case: ToolCallingCase) -> Any:
+        return case.expected_calls
+
+    def prepare(self, suite: ToolCallingSuite, case: ToolCallingCase, model: ModelInfo) -> Prepared:
+        from ...scoring.bfcl_ast import wire_names
 
         if case.messages is not None:
             messages = [{"role": m.role, "content": m.content} for m in case.messages]
@@ -174,7 +104,7 @@ class ToolCalling(Kind):
         prepared.max_output_tokens = per_call * suite.max_steps
         return prepared
 
-    async def execute(self, prepared: Prepared, api) -> Outcome:
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = prepared.request or {}
         back: dict[str, str] = prepared.state.get("back", {})
         results: dict[str, Any] = prepared.state.get("results", {})
@@ -219,7 +149,7 @@ class ToolCalling(Kind):
                        output_text=content if isinstance(content, str) else None)
 
     def score(self, suite: ToolCallingSuite, case: ToolCallingCase, prepared: Prepared, outcome: Outcome) -> Score:
-        from ..scoring.bfcl_ast import check_calls, parse_tool_calls
+        from ...scoring.bfcl_ast import check_calls, parse_tool_calls
 
         tools = case_tools(suite, case)
         back: dict[str, str] = prepared.state.get("back", {})  # wire name -> tool name, from prepare
@@ -234,14 +164,15 @@ class ToolCalling(Kind):
         trajectory = response.get("trajectory")
         if not isinstance(trajectory, list):
             # A plain chat message or body (e.g. stored by another kind's default): score it as one step.
-            msg = response
+            msg: Any = response
             if "choices" in response:
                 # Any shape may be stored: take choices[0].message only when it is there.
                 choices = response["choices"]
                 first = choices[0] if isinstance(choices, list) and choices else None
                 msg = first.get("message") if isinstance(first, dict) else None
             trajectory = [msg] if isinstance(msg, dict) else []
-        calls, failure = [], None
+        calls: list[ToolCall] = []
+        failure: Failure | None = None
         for m in trajectory:
             if not isinstance(m, dict) or m.get("role", "assistant") != "assistant" or "tool_calls" not in m:
                 continue
@@ -251,7 +182,7 @@ class ToolCalling(Kind):
                 failure = f
         order = case.order or suite.order
         verdict = check_calls(tools, case.expected_calls, calls, order, failure, suite.lenient)
-        details: dict[str, Any] = {
+        details: ToolCallingDetails = {
             "expected": case.expected_calls,
             "order": order,
             "calls": [{"name": c.name, "arguments": c.arguments} for c in calls[:50]],
@@ -259,14 +190,19 @@ class ToolCalling(Kind):
             "stopped": response.get("stopped"),
             "irrelevance": not case.expected_calls,
             "degraded": bool(prepared.state.get("degraded")),
-            **verdict.to_dict(),
+            **verdict.to_dict(),  # type: ignore[typeddict-item]  # Verdict.to_dict gives ToolCallingDetails' verdict keys
         }
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         text = outcome.output_text
         if not text and calls:
             text = "; ".join(_render_call(c.name, c.arguments) for c in calls)
-        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=details, output_text=text)
+        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, details=dict(details), output_text=text)
+
+    def synthetic_hostile(self, row: SyntheticRow, hostile: str) -> None:
+        row.ok, row.score = False, 0.0
+        row.details["reason"] = "bad_call " + hostile
+        super().synthetic_hostile(row, hostile)
 
 
 KIND = ToolCalling()
