@@ -43,6 +43,11 @@ def test_finish_reason_is_stored_and_a_filtered_answer_is_its_own_status(cli, st
     meh = rows["meh"]
     assert (meh["status"], meh["finish_reason"], meh["passed"], meh["score"]) == ("filtered", "content_filter", False, 0.0)
     assert meh["error"].startswith("content_filter") and meh["response"] is not None
+    # Every figure counts the filtered case as asked and failed (metrics/rules.py): 1 of 3 passed.
+    code, out, err = cli("runs", rows["good"]["run_id"], "--json", "--db", db)
+    assert code == 0, err
+    (group,) = json.loads(out)["results"]
+    assert group["accuracy"] == pytest.approx(1 / 3), group
 
 
 def test_a_content_filter_refusal_is_filtered_not_an_error_and_not_retried(cli, stub, tmp_path):

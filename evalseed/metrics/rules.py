@@ -1,17 +1,18 @@
 """Which rows a metric counts, as SQL over the `results` columns. Every metric in evalseed is
 built from these fragments, so the rule is written once:
 
-- a row is *asked* when its status is `ok` or `error`; a `skipped` row was never sent and is left
-  out of every rate and mean (its count is reported beside them);
-- an `error` row is an answer that failed: it never passes, and any per-answer value (field F1,
-  schema-valid, score) is 0 on it;
+- a row is *asked* when its status is `ok`, `error` or `filtered` (a content filter refused or
+  ended the answer); a `skipped` row was never sent and is left out of every rate and mean (its
+  count is reported beside them);
+- an `error` or `filtered` row is an answer that failed: it never passes, and any per-answer value
+  (field F1, schema-valid, score) is 0 on it;
 - measurements (latency, steps, images, cost per image) exist only for `ok` rows and are taken
   over those.
 """
 
 from __future__ import annotations
 
-ASKED_STATUSES = ("ok", "error")
+ASKED_STATUSES = ("ok", "error", "filtered")
 
 ASKED = f"status IN {ASKED_STATUSES!r}"
 OK = "status = 'ok'"
@@ -33,7 +34,7 @@ def passed(status: str | None, passed_: bool | None) -> bool:
 
 def answer(value_sql: str) -> str:
     """The per-answer value of an asked row: `value_sql` on an ok row (missing counts as 0),
-    0 on an error row."""
+    0 on an error or filtered row."""
     return f"CASE WHEN {OK} THEN coalesce(CAST(({value_sql}) AS DOUBLE), 0.0) ELSE 0.0 END"
 
 
