@@ -302,6 +302,7 @@ def import_outcomes(
     exclude: Optional[Path] = typer.Option(None, "--exclude", help="JSONL of prompts to leave out (eval_prompt or prompt)."),
     label: Optional[str] = typer.Option(None, "--label", help="A note stored with the run."),
     force: bool = typer.Option(False, "--force", help="Import even if this file was imported before."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Column of stable prompt ids (default: id, prompt_id...; else a hash of the prompt)."),
 ) -> None:
     """Store an outcome table from elsewhere (e.g. RouteLLM's) as a run with provider `imported`."""
     from .importers.outcomes import import_outcomes_command as run_import
@@ -309,7 +310,7 @@ def import_outcomes(
     raise typer.Exit(_guard(run_import, str(db), str(file), prompt_col=prompt_col, task_col=task_col,
                             domain_col=domain_col, models=model or None, prices=price or None,
                             completion_tokens=completion_tokens, exclude=str(exclude) if exclude else None,
-                            label=label, force=force))
+                            label=label, force=force, id_col=id_col))
 
 
 

@@ -210,7 +210,8 @@ def test_route_commands(known_db, tmp_path):
     assert "APGR" in res.output and "Zero router" in res.output
     ev = json.loads(open(js).read())
     assert ev["router"]["pair"]["router"]["apgr"] is not None
-    assert ev["experiment"]["summary"]["table"]["apgr"]["mean"] > 0.9
+    # A and B are equally good overall (0.5 each), so APGR is noise here; the AIQ shows the routing
+    assert ev["experiment"]["summary"]["table"]["aiq"]["mean"] > 0.85  # oracle-like: 0.875
 
 
 @pytest.mark.parametrize("args, message", [
@@ -246,8 +247,8 @@ def test_runs_and_since_select_what_to_learn_from(tmp_path):
         both = load_outcomes(con, [a, b])
     finally:
         con.close()
-    # a case is (suite, case_id): a's X 0-4 and Y 5-9 overlap b's X 0-5 and Y 6-11 -> 6 + 7 keys
-    assert len(both) == 13
+    # a case is (suite, hash of the prompt): the two files share no prompt -> 10 + 12 cases
+    assert len(both) == 22
 
 
 def test_latency_slo_and_stdin_pick(known_db, tmp_path, monkeypatch):
