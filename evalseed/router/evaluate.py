@@ -58,6 +58,50 @@ def choose(qhat: np.ndarray, chat: np.ndarray, lam: float, lhat: np.ndarray | No
     return np.argmax(u, axis=-1)
 
 
+def text_fraction(text: str) -> float:
+    """A prompt's fixed place in [0, 1): a mixed objective sends the prompts below its `mix` to
+    its dearer operating point (deterministic, so a prompt always gets the same model)."""
+    import hashlib
+
+    h = hashlib.blake2b((text or "").encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def operate(qhat: np.ndarray, chat: np.ndarray, lhat: np.ndarray | None, objective: dict, kinds, suites,
+            texts) -> np.ndarray:
+    """The model index per row that a router with this objective picks.
+
+    - `near-best` (the default): the cheapest model predicted within the task's tolerance of the
+      best predicted quality (`objective["tolerance"]`, per suite, kind, or overall);
+    - `lambda` / `latency`: the highest `quality - lambda * cost - mu * latency`;
+    - `budget`: `lambda`, with the share `mix` of prompts (by `text_fraction`) at `lambda_dearer`.
+    A latency SLO (`slo_ms`) removes models predicted slower than it in every kind."""
+    kind = objective.get("kind", "lambda")
+    slo = objective.get("slo_ms")
+    mu = float(objective.get("mu") or 0.0)
+    lam = objective.get("lambda")
+    lam = float("inf") if lam is None else float(lam)
+    if kind == "near-best":
+        from .fit import tolerance_for
+
+        tol = np.array([tolerance_for(objective.get("tolerance") or {}, k, s) for k, s in zip(kinds, suites)])
+        q = qhat
+        if slo is not None and lhat is not None:
+            slow = lhat > slo
+            slow = slow & ~slow.all(axis=1, keepdims=True)
+            q = np.where(slow, -np.inf, qhat)
+        ok = q >= q.max(axis=1, keepdims=True) - tol[:, None] - 1e-12
+        key = np.where(ok, chat - 1e-12 * q.clip(-1, 2), np.inf)
+        return np.argmin(key, axis=1)
+    pick = choose(qhat, chat, lam, lhat, mu, slo)
+    mix = float(objective.get("mix") or 0.0)
+    if kind == "budget" and mix > 0 and objective.get("lambda_dearer") is not None:
+        dear = choose(qhat, chat, float(objective["lambda_dearer"]), lhat, mu, slo)
+        use = np.array([text_fraction(t) < mix for t in texts], dtype=bool)
+        pick = np.where(use, dear, pick)
+    return pick
+
+
 def lambda_grid(chat: np.ndarray, n: int = 40) -> np.ndarray:
     """0, a log-spaced range scaled to the cost differences between models, and infinity."""
     spread = np.nanmedian(np.nanmax(chat, axis=1) - np.nanmin(chat, axis=1)) if chat.size else 0.0

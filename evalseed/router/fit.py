@@ -69,8 +69,7 @@ def _score(Q: np.ndarray, C: np.ndarray, q: np.ndarray, c: np.ndarray) -> float:
     C = np.nan_to_num(C)
     cs = [cst for cst, _ in E.singles(Q, C)]
     if max(cs) - min(cs) > 1e-15:
-        pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c, 20))]
-        return E.aiq(pts, min(cs), max(cs))
+        return E.Frontier(q, c).aiq(Q, C, min(cs), max(cs))
     vals = []
     m = Q.shape[1]
     for a in range(m):
@@ -126,7 +125,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
     return kept, scores, params.get(kept, {})
 
 
-def routes_table(fitted: Fitted, lam: float, mu: float = 0.0) -> list[dict]:
+def routes_table(fitted: Fitted, objective: dict) -> list[dict]:
     """Which model each suite goes to at the operating point, by the table's estimates (what a
     person reads to understand the router; text-based policies may override per prompt)."""
     out = []
@@ -136,34 +135,123 @@ def routes_table(fitted: Fitted, lam: float, mu: float = 0.0) -> list[dict]:
         chars = fitted.suite_chars.get(suite, 0.0)  # a typical prompt of the suite
         c = fitted.cost.one(chars, kind, suite)
         lat = fitted.latency.one(chars, kind, suite)
-        j = int(E.choose(q[None], c[None], lam, lat[None], mu)[0])
+        obj = {**objective, "mix": 0.0}
+        j = int(E.operate(q[None], c[None], lat[None], obj, [kind], [suite], [""])[0])
         out.append({"suite": suite, "kind": kind, "cases": int(g["n"].max()), "model": fitted.models[j],
                     "quality": {m: round(float(v), 4) for m, v in zip(fitted.models, q)}})
     return out
 
 
+def budget_mix(q: np.ndarray, c: np.ndarray, C: np.ndarray, budget_per_1k: float) -> dict:
+    """The operating point that spends the budget on the training cases: the policy's exact
+    points in order of lambda, the first whose mean true cost per 1,000 calls fits, mixed with the
+    one before it (a share `mix` of prompts, chosen by a hash of their text, at `lambda_dearer`)
+    so that the mean cost is the budget. Lambdas are the middles of the points' intervals."""
+    pts = E.Frontier(q, c).points(np.zeros_like(C), np.nan_to_num(C))
+    lams = [p["lambda"] for p in pts] + [float("inf")]
+    mid = [(lams[i] + lams[i + 1]) / 2 if np.isfinite(lams[i + 1]) else float("inf") for i in range(len(pts))]
+    if len(pts) > 1:
+        mid[0] = lams[1] / 2
+    B = budget_per_1k / 1000
+    fit = [i for i, p in enumerate(pts) if p["cost"] <= B * (1 + 1e-12)]
+    if not fit:
+        return {"lambda": float("inf"), "lambda_dearer": None, "mix": 0.0}
+    i = fit[0]
+    if i == 0:
+        return {"lambda": 0.0, "lambda_dearer": None, "mix": 0.0}
+    lo, hi = pts[i], pts[i - 1]
+    t = (B - lo["cost"]) / (hi["cost"] - lo["cost"]) if hi["cost"] > lo["cost"] else 0.0
+    return {"lambda": mid[i], "lambda_dearer": mid[i - 1], "mix": float(min(max(t, 0.0), 1.0))}
+
+
 def lambda_for_budget(q: np.ndarray, c: np.ndarray, budget_per_1k: float) -> float:
-    """The smallest lambda whose predicted mean cost per 1,000 calls fits the budget."""
-    lams = E.lambda_grid(c, 200)
-    rows = np.arange(len(q))
-    for lam in lams:
-        pick = E.choose(q, c, lam)
-        if c[rows, pick].mean() * 1000 <= budget_per_1k:
-            return float(lam)
-    return float("inf")
+    """The smallest lambda whose predicted mean cost per 1,000 calls fits the budget (no mixing)."""
+    m = budget_mix(q, c, c, budget_per_1k)
+    return m["lambda"]
+
+
+def near_best_tolerance(train: Outcomes) -> dict:
+    """The default objective's tolerance per suite (and per kind, and overall): how far below the
+    best model's mean quality its 95% bootstrap interval reaches (`stats.bootstrap_mean`). A model
+    whose predicted quality is within it of the best is as good as the data can tell: the report's
+    rule (the cheapest entrant inside the best one's interval), per task."""
+
+    def tol(rows: np.ndarray) -> float | None:
+        Q = train.Q[rows]
+        if not len(Q):
+            return None
+        means = np.array([np.nanmean(Q[:, j]) if np.isfinite(Q[:, j]).any() else -np.inf for j in range(Q.shape[1])])
+        v = Q[:, int(np.argmax(means))]
+        v = v[np.isfinite(v)]
+        if v.size < 2:
+            return None
+        iv = stats.bootstrap_mean(v, n_resamples=2000, seed=0)
+        return float(max(iv.estimate - iv.low, 0.0))
+
+    suites = np.array(train.suites)
+    kinds = np.array(train.kinds)
+    out: dict = {"suite": {}, "kind": {}}
+    for s in sorted(set(train.suites)):
+        t = tol(np.flatnonzero(suites == s))
+        if t is not None:
+            out["suite"][s] = t
+    for k in sorted(set(train.kinds)):
+        t = tol(np.flatnonzero(kinds == k))
+        if t is not None:
+            out["kind"][k] = t
+    out["default"] = tol(np.arange(len(train))) or 0.0
+    return out
+
+
+def tolerance_for(tol: dict, kind: str | None, suite: str | None) -> float:
+    if suite is not None and suite in tol.get("suite", {}):
+        return float(tol["suite"][suite])
+    if kind is not None and kind in tol.get("kind", {}):
+        return float(tol["kind"][kind])
+    return float(tol.get("default", 0.0))
+
+
+def case_keys(data: Outcomes) -> np.ndarray:
+    """A 64-bit key per case: a hash of its prompt text (of suite and case id when it has none).
+    The router stores its training cases' keys, so evaluation anywhere leaves out exactly the
+    prompts it learned from."""
+    import hashlib
+
+    out = np.empty(len(data), dtype=np.uint64)
+    for i, (s, c, t) in enumerate(zip(data.suites, data.case_ids, data.texts)):
+        key = ("t\x00" + t) if t else f"c\x00{s}\x00{c}"
+        out[i] = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+    return out
+
+
+def pack_keys(keys: np.ndarray) -> dict:
+    import base64
+
+    k = np.unique(np.asarray(keys, dtype=np.uint64))
+    return {"dtype": "uint64", "count": int(k.size), "b64": base64.b64encode(k.astype(">u8").tobytes()).decode()}
+
+
+def unpack_keys(d: dict) -> np.ndarray:
+    import base64
+
+    return np.frombuffer(base64.b64decode(d["b64"]), dtype=">u8").astype(np.uint64)
+
+
+OBJECTIVE_KINDS = ("near-best", "lambda", "budget", "latency")
 
 
 def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fraction: float = 0.5,
-                 objective: dict | None = None, log=None) -> dict:
-    """Fit on the training side of the grouped split and return the router as a JSON-able dict."""
+                 objective: dict | None = None, log=None, split: dict | None = None) -> dict:
+    """Fit on the training side of the grouped split (all of `data` when `test_fraction` is 0)
+    and return the router as a JSON-able dict. `split` describes an explicit split (the caller
+    passed only the training runs) and is stored as given."""
     from .. import __version__
+    from ..errors import UsageError
 
     t0 = time.perf_counter()
-    test = split_mask(data, test_fraction, seed)
+    test = split_mask(data, test_fraction, seed) if test_fraction > 0 else np.zeros(len(data), dtype=bool)
     train = data.subset(np.flatnonzero(~test))
     if len(train) < 2:
-        from ..errors import UsageError
-
         raise UsageError(f"only {len(train)} training case(s) after the split; lower --test-fraction or add runs.")
     if policy == "auto":
         chosen, scores, params = select_policy(train, ORDER, seed, log=log)
@@ -171,13 +259,14 @@ def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fr
         chosen, scores, params = policy, {}, {}
     fitted = Fitted(train, make_policy(chosen, **params))
     obj = dict(objective or {})
-    obj.setdefault("kind", "lambda")
+    obj.setdefault("kind", "near-best")
     obj.setdefault("lambda", 0.0)
     obj.setdefault("mu", 0.0)
+    if obj["kind"] == "near-best":
+        obj["tolerance"] = near_best_tolerance(train)
     if obj["kind"] == "budget":
         q, c, _ = fitted.predict(Batch.of(train, fitted.fz))
-        obj["lambda"] = lambda_for_budget(q, c, float(obj["budget_per_1k"]))
-    lam = obj["lambda"]
+        obj.update(budget_mix(q, c, train.C, float(obj["budget_per_1k"])))
     router = {
         "format": FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -186,10 +275,11 @@ def train_router(data: Outcomes, *, policy: str = "auto", seed: int = 0, test_fr
         "selected_policy": chosen,
         "validation_scores": scores,
         "objective": {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in obj.items()},
-        "split": {"seed": seed, "test_fraction": test_fraction, "train_cases": len(train),
-                  "test_cases": int(test.sum())},
+        "split": {**(split or {"kind": "hash"}), "seed": seed, "test_fraction": test_fraction,
+                  "train_cases": len(train), "test_cases": int(test.sum())},
+        "train_keys": pack_keys(case_keys(train)),
         "training": train.summary(),
-        "routes": routes_table(fitted, float("inf") if lam is None else lam, obj["mu"]),
+        "routes": routes_table(fitted, obj),
         "featurizer": {"dim": fitted.fz.dim, "ngrams": list(F.NGRAMS), "idf": pack_array(fitted.fz.idf)}
         if fitted.policy.needs_text else None,
         "table": fitted.table.to_json(),

@@ -278,8 +278,9 @@ class KnnPolicy(Policy):
         keep = np.arange(len(q))
         if len(keep) > self.MAX_REFS:
             keep = np.linspace(0, len(q) - 1, self.MAX_REFS).round().astype(int)
-        self.q = np.ascontiguousarray(q[keep])
-        self.xk = np.ascontiguousarray(ctx.batch.xk[keep].astype(np.float32))
+        # rounded as router.json stores them, so the saved router is the one that was evaluated
+        self.q = np.ascontiguousarray(q[keep].astype(np.float16).astype(np.float32))
+        self.xk = np.ascontiguousarray(ctx.batch.xk[keep].astype(np.float16).astype(np.float32))
         return self
 
     def _combine(self, sims: np.ndarray, prior: np.ndarray) -> np.ndarray:
