@@ -173,6 +173,23 @@ class Frontier:
         self.dst = cat(ev_to, np.int64)[order]
         self.models = m
 
+    def arrays(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lambda, cost, quality) of the operating points as arrays (what `points` lists)."""
+        n = len(Q)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        tot = w.sum()
+        rows = np.arange(n)
+        c0 = float((w * C[rows, self.start]).sum())
+        q0 = float((w * Q[rows, self.start]).sum())
+        if not self.lam.size:
+            return np.zeros(1), np.array([c0 / tot]), np.array([q0 / tot])
+        we = w[self.case]
+        dc = np.cumsum(we * (C[self.case, self.dst] - C[self.case, self.src]))
+        dq = np.cumsum(we * (Q[self.case, self.dst] - Q[self.case, self.src]))
+        ends = np.flatnonzero(np.r_[self.lam[1:] != self.lam[:-1], True])
+        return (np.r_[0.0, self.lam[ends]], np.r_[c0, c0 + dc[ends]] / tot, np.r_[q0, q0 + dq[ends]] / tot)
+
     def points(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None,
                shares: bool = False) -> list[dict]:
         """The distinct operating points in order of lambda: each is the policy on every lambda
@@ -205,7 +222,18 @@ class Frontier:
 
     def aiq(self, Q: np.ndarray, C: np.ndarray, c_min: float, c_max: float,
             weights: np.ndarray | None = None) -> float:
-        return aiq([(p["cost"], p["quality"]) for p in self.points(Q, C, weights)], c_min, c_max)
+        _, c, q = self.arrays(Q, C, weights)
+        return aiq(pareto(c, q), c_min, c_max)
+
+
+def pareto(cost: np.ndarray, quality: np.ndarray) -> list[tuple[float, float]]:
+    """The points no cheaper-or-equal point matches in quality (the only ones the non-decreasing
+    hull can use), found with one sort: far fewer for the hull to walk."""
+    order = np.lexsort((-quality, cost))
+    c, q = cost[order], quality[order]
+    best = np.maximum.accumulate(q)
+    keep = np.r_[True, q[1:] > best[:-1]]
+    return list(zip(c[keep].tolist(), q[keep].tolist()))
 
 
 def frontier_points(Q, C, qhat, chat, lhat=None, mu: float = 0.0, shares: bool = False) -> list[dict]:
@@ -314,14 +342,16 @@ def apgr(pgr_values: np.ndarray, fractions: np.ndarray = FRACTIONS) -> float:
 
 def cpt(pgr_values: np.ndarray, target: float, fractions: np.ndarray = FRACTIONS) -> float:
     """Smallest strong-call fraction where PGR first reaches `target` (linear in between)."""
-    for i, v in enumerate(pgr_values):
-        if v >= target - 1e-12:
-            if i == 0:
-                return float(fractions[0])
-            v0 = pgr_values[i - 1]
-            t = (target - v0) / (v - v0) if v != v0 else 1.0
-            return float(fractions[i - 1] + t * (fractions[i] - fractions[i - 1]))
-    return float("nan")
+    p = np.asarray(pgr_values, dtype=float)
+    hit = p >= target - 1e-12
+    if not hit.any():
+        return float("nan")
+    i = int(np.argmax(hit))
+    if i == 0:
+        return float(fractions[0])
+    v0, v = p[i - 1], p[i]
+    t = (target - v0) / (v - v0) if v != v0 else 1.0
+    return float(fractions[i - 1] + t * (fractions[i] - fractions[i - 1]))
 
 
 def pgr_exact(score: np.ndarray, q_weak: np.ndarray, q_strong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

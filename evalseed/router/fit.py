@@ -303,66 +303,116 @@ def _interval(xs) -> dict:
 
 def experiment(data: Outcomes, *, policies: list[str], splits: int = 5, seed: int = 0,
                test_fraction: float = 0.5, boot: int = 200, weak: str | None = None,
-               strong: str | None = None, log=None) -> dict:
-    """Fit every policy on `splits` grouped splits and score each on its held-out half.
+               strong: str | None = None, log=None, test_data: Outcomes | None = None) -> dict:
+    """Fit every policy on `splits` grouped splits and score each on its held-out half (or, with
+    `test_data`, fit once on all of `data` and score on all of `test_data`).
 
     Intervals are percentiles over (split x bootstrap resample of the held-out cases), so they
-    carry both the split-to-split and the test-sampling variation."""
+    carry both the split-to-split and the test-sampling variation. AIQ is exact (`Frontier`) on
+    every resample. Beside each policy's AIQ: `aiq_mean_cost`, its quality predictions with one
+    mean training cost per model (what it learned about quality), and for all policies together
+    `cost_only`, the training mean quality per model with per-prompt cost predictions (what cost
+    prediction alone buys)."""
     models = data.models
-    weak, strong = model_pair(data, weak, strong)
+    weak, strong = model_pair(data if test_data is None else test_data, weak, strong)
     wi, si = models.index(weak), models.index(strong)
     rng = np.random.default_rng(seed)
     names = list(policies) + ["random", "oracle"]
-    draws: dict[str, dict[str, list]] = {n: {"apgr": [], "cpt50": [], "cpt80": [], "aiq": []} for n in names + ["zero"]}
+    keys = ("apgr", "cpt50", "cpt80", "aiq", "aiq_mean_cost")
+    draws: dict[str, dict[str, list]] = {n: {k: [] for k in keys} for n in names + ["zero", "cost_only"]}
+    gaps: list[float] = []
     per_split: list[dict] = []
-    for s in range(splits):
-        mask = split_mask(data, test_fraction, seed + s)
-        train = data.subset(np.flatnonzero(~mask))
-        test = data.subset(np.flatnonzero(mask)).complete()
+    rounds = 1 if test_data is not None else splits
+    for s in range(rounds):
+        if test_data is not None:
+            train, test = data, test_data.complete()
+        else:
+            mask = split_mask(data, test_fraction, seed + s)
+            train = data.subset(np.flatnonzero(~mask))
+            test = data.subset(np.flatnonzero(mask)).complete()
         Q, C = test.Q, np.nan_to_num(test.C)
-        cs = [c for c, _ in E.singles(Q, C)]
-        cmin, cmax = min(cs), max(cs)
         fz, train_x = featurize(train.texts) if any(make_policy(p).needs_text for p in policies) else (None, None)
         batch = Batch.of(test, fz or F.TextFeaturizer())
+        mean_c = np.nan_to_num(np.nanmean(train.C, axis=0)) if np.isfinite(train.C).any() else np.zeros(len(models))
+        mean_q = np.nan_to_num(np.nanmean(train.Q, axis=0))
         scores: dict[str, np.ndarray] = {}
+        fronts: dict[str, tuple] = {}
         row: dict = {"split": s, "train_cases": len(train), "test_cases": len(test)}
+        c_any = None
         for name in policies:
             t0 = time.perf_counter()
             fitted = Fitted(train, make_policy(name), fz, train_x)
             q, c, _ = fitted.predict(batch)
+            c_any = c
             scores[name] = q[:, si] - q[:, wi]
-            pts = [(p["cost"], p["quality"]) for p in E.curve(Q, C, q, c, E.lambda_grid(c))]
-            a = E.aiq(pts, cmin, cmax)
-            draws[name]["aiq"].append(a)
+            fronts[name] = (E.Frontier(q, c), E.Frontier(q, np.broadcast_to(mean_c, c.shape)))
             row[name] = {**{k: v for k, v in E.pair_metrics(scores[name], Q[:, wi], Q[:, si]).items() if k != "pgr"},
-                         "aiq": a, "seconds": round(time.perf_counter() - t0, 2)}
-            if log:
-                log(f"  split {s} {name}: APGR {row[name]['apgr']:.3f} AIQ {a:.4f}")
+                         "seconds": round(time.perf_counter() - t0, 2)}
+        if c_any is None:
+            c_any = np.broadcast_to(mean_c, Q.shape)
+        cost_only = E.Frontier(np.broadcast_to(mean_q, Q.shape), c_any)
+        oracle_front = E.Frontier(Q, C)
         scores["random"] = np.zeros(len(test))
         scores["oracle"] = Q[:, si] - Q[:, wi]
-        draws["zero"]["aiq"].append(E.aiq(list(zip(cs, [q for _, q in E.singles(Q, C)])), cmin, cmax))
-        opts = [E.oracle(Q, C)] + list(zip(cs, [q for _, q in E.singles(Q, C)]))
-        draws["oracle"]["aiq"].append(E.aiq(opts, cmin, cmax))
         for name in ("random", "oracle"):
             row[name] = {k: v for k, v in E.pair_metrics(scores[name], Q[:, wi], Q[:, si]).items() if k != "pgr"}
+
+        def aiqs(w):
+            tot = w.sum()
+            cs = (w @ C) / tot
+            qs = (w @ Q) / tot
+            cmin, cmax = float(cs.min()), float(cs.max())
+            out = {"zero": E.aiq(list(zip(cs, qs)), cmin, cmax), "oracle": oracle_front.aiq(Q, C, cmin, cmax, w),
+                   "cost_only": cost_only.aiq(Q, C, cmin, cmax, w)}
+            for name, (f, fm) in fronts.items():
+                out[name] = (f.aiq(Q, C, cmin, cmax, w), fm.aiq(Q, C, cmin, cmax, w))
+            return out
+
+        whole = aiqs(np.ones(len(test)))
+        for name in policies:
+            row[name]["aiq"], row[name]["aiq_mean_cost"] = whole[name]
+            if log:
+                log(f"  split {s} {name}: APGR {row[name]['apgr']:.3f} AIQ {row[name]['aiq']:.4f} "
+                    f"(one mean cost per model: {row[name]['aiq_mean_cost']:.4f})")
+        row.update(zero_aiq=whole["zero"], oracle_aiq=whole["oracle"], cost_only_aiq=whole["cost_only"])
         per_split.append(row)
         if boot == 0:  # no resampling: the intervals are over splits only
             for name in names:
                 for k in ("apgr", "cpt50", "cpt80"):
                     draws[name][k].append(row[name][k])
+            for name in policies:
+                draws[name]["aiq"].append(whole[name][0])
+                draws[name]["aiq_mean_cost"].append(whole[name][1])
+            for name in ("zero", "oracle", "cost_only"):
+                draws[name]["aiq"].append(whole[name])
+            gaps.append(float(Q[:, si].mean() - Q[:, wi].mean()))
         for idx in (i for block in stats.resample_indices(rng, len(test), boot) for i in block):
             qw, qs = Q[idx, wi], Q[idx, si]
+            gaps.append(float(qs.mean() - qw.mean()))
             for name in names:
                 m = E.pair_metrics(scores[name][idx], qw, qs)
                 for k in ("apgr", "cpt50", "cpt80"):
                     draws[name][k].append(m[k])
+            a = aiqs(np.bincount(idx, minlength=len(test)).astype(float))
+            for name in policies:
+                draws[name]["aiq"].append(a[name][0])
+                draws[name]["aiq_mean_cost"].append(a[name][1])
+            for name in ("zero", "oracle", "cost_only"):
+                draws[name]["aiq"].append(a[name])
     summary = {n: {k: _interval(v) for k, v in d.items() if v} for n, d in draws.items()}
     # paired: every draw scores all policies on the same resample, so differences are per draw
     base = policies[0]
     vs = {n: _interval(np.subtract(draws[n]["apgr"], draws[base]["apgr"])) for n in policies[1:]}
-    return {"weak": weak, "strong": strong, "splits": splits, "test_fraction": test_fraction, "bootstrap": boot,
-            "seed": seed, "cases": len(data), "summary": summary, "apgr_minus_" + base: vs,
-            "per_split": per_split}
+    vs_aiq = {n: _interval(np.subtract(draws[n]["aiq"], draws[base]["aiq"])) for n in policies[1:]}
+    gain = {n: {"quality": _interval(np.subtract(draws[n]["aiq_mean_cost"], draws["zero"]["aiq"])),
+                "cost": _interval(np.subtract(draws["cost_only"]["aiq"], draws["zero"]["aiq"])),
+                "total": _interval(np.subtract(draws[n]["aiq"], draws["zero"]["aiq"]))} for n in policies}
+    gap = _interval(gaps)
+    return {"weak": weak, "strong": strong, "splits": rounds, "test_fraction": test_fraction if test_data is None else None,
+            "bootstrap": boot, "seed": seed, "cases": len(data), "summary": summary, "apgr_minus_" + base: vs,
+            "aiq_minus_" + base: vs_aiq, "aiq_gain_over_zero": gain,
+            "pair_gap": {**gap, "meaningful": bool(gap["lo"] is not None and gap["lo"] > 0)},
+            "test_data": "separate" if test_data is not None else "held-out splits", "per_split": per_split}
 
 
 def model_pair(data: Outcomes, weak: str | None, strong: str | None) -> tuple[str, str]:
