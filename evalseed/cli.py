@@ -216,23 +216,34 @@ def route_train(
     since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
     out: Path = typer.Option(Path("router.json"), "-o", "--out", help="Where to write the router (JSON)."),
     policy: str = typer.Option("auto", "--policy", help="auto (simplest that wins on validation), global, table, knn, linear, logistic."),
-    objective: str = typer.Option("lambda", "--objective", help="lambda (quality - lambda*cost - mu*latency), budget, or latency."),
+    objective: str = typer.Option("near-best", "--objective", help="near-best (cheapest model within the best's interval per task), lambda (quality - lambda*cost - mu*latency), budget, or latency."),
     lam: Optional[float] = typer.Option(None, "--lambda", min=0, help="Quality points given up per USD per call (default 0: best quality)."),
     mu: Optional[float] = typer.Option(None, "--mu", min=0, help="Quality points given up per ms of latency."),
     budget: Optional[float] = typer.Option(None, "--budget", min=0, help="With --objective budget: USD per 1,000 calls."),
     slo_ms: Optional[float] = typer.Option(None, "--slo-ms", min=0, help="Latency SLO: avoid models predicted slower."),
     seed: int = typer.Option(0, "--seed", help="Seed of the grouped train/test split."),
-    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Share of cases held out for `route eval`."),
+    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Share of cases held out for `route eval` (0: train on everything)."),
+    train_runs: Optional[str] = typer.Option(None, "--train-runs", help="Explicit split: train on these runs (same as --runs)."),
+    test_runs: Optional[str] = typer.Option(None, "--test-runs", help="Explicit split: test on these runs (all their cases)."),
+    test_db: Optional[Path] = typer.Option(None, "--test-db", help="Explicit split: test on this database (its latest run, or --test-runs)."),
 ) -> None:
     """Learn which model to use per task from stored runs; save the router as JSON."""
     from .router.commands import train_command
 
-    raise typer.Exit(_guard(train_command, str(db), runs, since, str(out), policy, objective, lam, mu, budget,
-                            slo_ms, seed, test_fraction))
+    def both() -> int:
+        from .errors import UsageError
+
+        raise UsageError("--train-runs and --runs say the same thing; give one.")
+
+    if train_runs and runs:
+        raise typer.Exit(_guard(both))
+    raise typer.Exit(_guard(train_command, str(db), train_runs or runs, since, str(out), policy, objective, lam, mu,
+                            budget, slo_ms, seed, test_fraction, test_runs, str(test_db) if test_db else None))
 
 
 @route_app.command("eval")
 def route_eval(
+    ctx: typer.Context,
     db: Path = DB_OPTION,
     runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
     since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
@@ -246,13 +257,16 @@ def route_eval(
     policies: str = typer.Option("table,knn,linear", "--policies", help="Policies compared with --splits."),
     seed: int = typer.Option(0, "--seed", help="First split seed for --splits."),
     test_fraction: float = typer.Option(0.5, "--test-fraction", help="Held-out share for --splits."),
+    test_runs: Optional[str] = typer.Option(None, "--test-runs", help="Evaluate on all cases of these runs (with --splits: train on --runs, test here)."),
+    test_db: Optional[Path] = typer.Option(None, "--test-db", help="Evaluate on all of this database (its latest run, or --test-runs)."),
 ) -> None:
     """Single models, oracle, Zero router, the router's curve, AIQ, APGR and CPT on held-out cases."""
     from .router.commands import eval_command
 
+    db_given = getattr(ctx.get_parameter_source("db"), "name", "") != "DEFAULT"
     raise typer.Exit(_guard(eval_command, str(db), runs, since, str(router) if router else None,
                             str(json_out) if json_out else None, weak, strong, budgets, splits, boot, policies,
-                            seed, test_fraction))
+                            seed, test_fraction, test_runs, str(test_db) if test_db else None, db_given))
 
 
 @route_app.command("pick")

@@ -138,7 +138,8 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
     models = sorted({r[2] for r in rows})
     if len(models) < 2:
         raise UsageError(
-            f"the selected runs hold results for one model only ({models[0]}); routing needs two or more."
+            f"the selected runs hold results for one model only ({models[0]}); routing needs two or more"
+            + _other_runs_hint(con, run_ids, models[0])
         )
     mi = {m: j for j, m in enumerate(models)}
     case_index: dict[tuple, int] = {}
@@ -166,6 +167,20 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
         C[i, j] = np.nan if c is None else c
         L[i, j] = np.nan if lat is None else lat
     return Outcomes(models, suites, case_ids, kinds, texts, tags, Q, C, L, list(run_ids))
+
+
+def _other_runs_hint(con, run_ids: list[str], model: str) -> str:
+    """When each run holds one model: the runs of other models and the command that joins them."""
+    rows = con.execute(
+        """SELECT r.run_id, CAST(r.started_at AS DATE), list(DISTINCT s.model)
+           FROM runs r JOIN results s USING (run_id) WHERE s.model <> ?
+           GROUP BY r.run_id, r.started_at ORDER BY r.started_at DESC LIMIT 5""", [model]).fetchall()
+    if not rows:
+        return "; no other run in this database has another model: run `evalseed run` with two or more models."
+    ids = ",".join(list(run_ids) + [r[0] for r in rows])
+    since = min(r[1] for r in rows)
+    return (f"; other runs hold {', '.join(sorted({m for r in rows for m in r[2]}))}: try "
+            f"`evalseed route train --runs {ids}` or `--since {since}`.")
 
 
 def _tags(v) -> list[str]:
