@@ -164,13 +164,15 @@ class Frontier:
                 ev_to.append(k[has])
                 cur = np.where(has, k, cur)
                 lam = np.where(has, at, lam)
-        cat = (lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, dtype=t))  # noqa: E731
-        lam_all = cat(ev_lam, float)
+        def cat(xs: list, t) -> np.ndarray:
+            return np.concatenate(xs).astype(t) if xs else np.zeros(0, dtype=t)
+
+        lam_all = cat(ev_lam, np.float64)
         order = np.argsort(lam_all, kind="stable")
-        self.lam = lam_all[order]
-        self.case = cat(ev_case, np.int64)[order]
-        self.src = cat(ev_from, np.int64)[order]
-        self.dst = cat(ev_to, np.int64)[order]
+        self.lam: np.ndarray = lam_all[order]
+        self.case: np.ndarray = cat(ev_case, np.int64)[order]
+        self.src: np.ndarray = cat(ev_from, np.int64)[order]
+        self.dst: np.ndarray = cat(ev_to, np.int64)[order]
         self.models = m
 
     def arrays(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None
@@ -210,7 +212,7 @@ class Frontier:
         for e in ends:
             out.append({"lambda": float(self.lam[e]), "cost": (c0 + dc[e]) / tot, "quality": (q0 + dq[e]) / tot})
         if shares:
-            cnt = np.bincount(self.start, weights=w, minlength=self.models)
+            cnt = np.bincount(self.start, weights=w, minlength=self.models).astype(float)
             share_rows = [cnt / tot]
             for a, b in zip(np.r_[0, ends[:-1] + 1] if ends.size else [], ends):
                 np.add.at(cnt, self.src[a:b + 1], -w[self.case[a:b + 1]])

@@ -96,23 +96,24 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
     params: dict[str, dict] = {}
     preds: dict[str, tuple] = {}
     for name in candidates:
-        options = [{}]
+        options: list[dict] = [{}]
         if name == "knn":
             options = [{"k": k} for k in (10, 30, 100)]
-        best = None
+        best: tuple | None = None
         for opt in options:
             fitted = Fitted(inner, make_policy(name, **opt), fz, inner_x)
             q, c, _ = fitted.predict(hb)
             s = _score(held.Q, held.C, q, c)
             if best is None or s > best[0]:
                 best = (s, opt, q, c)
+        assert best is not None
         scores[name], params[name], preds[name] = best[0], best[1], (best[2], best[3])
         if log:
             log(f"  validation {name}: {best[0]:.4f} {best[1] or ''}")
     draws = [idx for block in stats.resample_indices(np.random.default_rng(seed), len(held), boot) for idx in block]
     boot_scores = {n: np.array([_score(held.Q[i], held.C[i], q[i], c[i]) for i in draws])
                    for n, (q, c) in preds.items()}
-    kept = None
+    kept: str | None = None
     for name in scores:  # in ORDER, simplest first
         if kept is None:
             kept = name
@@ -122,6 +123,7 @@ def select_policy(train: Outcomes, candidates: list[str], seed: int, val_fractio
             log(f"  {name} beats {kept} on {100 * wins:.0f}% of validation resamples")
         if wins >= confidence:
             kept = name
+    assert kept is not None
     return kept, scores, params.get(kept, {})
 
 

@@ -40,7 +40,7 @@ def gap_is_noise(q_weak: np.ndarray, q_strong: np.ndarray) -> dict:
     by that gap, so when its interval reaches 0 APGR means nothing."""
     from .. import stats
 
-    iv = stats.paired_bootstrap_diff(q_weak, q_strong, n_resamples=2000, seed=0)
+    iv = stats.paired_bootstrap_diff(q_weak.tolist(), q_strong.tolist(), n_resamples=2000, seed=0)
     return {"gap": float(iv.estimate), "gap_low": float(iv.low), "gap_high": float(iv.high),
             "meaningful": bool(iv.low > 0)}
 
