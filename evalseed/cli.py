@@ -286,6 +286,22 @@ def route_pick(
 
     raise typer.Exit(_guard(pick_command, str(router), text, kind, suite, tags, lam, mu, slo_ms, as_json))
 
+@route_app.command("serve")
+def route_serve(
+    upstream: str = typer.Option(..., "--upstream", help="The provider's OpenAI-compatible base URL (e.g. https://host/api/v3)."),
+    router: Path = typer.Option(Path("router.json"), "--router", help="The trained router."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8300, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable with the provider key (default: pass the client's through)."),
+    shadow: Optional[str] = typer.Option(None, "--shadow", help="Log the router's pick but send every request to this model."),
+    log_db: Optional[Path] = typer.Option(None, "--log-db", help="DuckDB file for picks, latencies, usage and outcomes."),
+) -> None:
+    """An OpenAI-compatible proxy: model `router` gets the model the trained router picks."""
+    from .router.serve import serve_command
+
+    raise typer.Exit(_guard(serve_command, str(router), upstream, host, port, api_key_env, shadow,
+                            str(log_db) if log_db else None))
+
 # ---- import bfcl (owner: tool calling) --------------------------------------------------------
 
 
