@@ -2,9 +2,10 @@
 
 Definitions (also in docs/routing.md):
 
-- A router's *curve*: for each lambda in a sweep, every held-out case goes to the model that
-  maximises predicted `quality - lambda * cost` (minus `mu * latency`); the point is the mean
-  *true* cost per call and mean *true* quality of those choices.
+- A router's *curve*: for each lambda, every held-out case goes to the model that maximises
+  predicted `quality - lambda * cost` (minus `mu * latency`); the point is the mean *true* cost
+  per call and mean *true* quality of those choices. `Frontier` gives the curve at every lambda
+  exactly; `curve` evaluates a given list of lambdas.
 - *Zero router*: the upper convex hull of the single models' (cost, quality) points, i.e. what
   random mixing of single models reaches (RouterBench).
 - *Non-decreasing convex hull* of a point set: R(c) = the highest quality on the convex hull of
