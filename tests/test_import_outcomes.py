@@ -193,3 +193,23 @@ def test_id_column_names_cases_and_conflicting_ids_are_refused(tmp_path):
     res = CliRunner().invoke(app, ["import", "outcomes", b, "--db", db])
     assert res.exit_code == 2 and "different prompt" in res.output and "Traceback" not in res.output
     assert len([ln for ln in res.output.strip().splitlines() if ln.strip()]) == 1
+
+
+def test_route_refuses_imported_cases_that_pool_two_prompts(tmp_path):
+    # a database written by the old importer (case id = row number): two files, models apart
+    from evalseed.router.data import load_outcomes
+
+    db = str(tmp_path / "e.duckdb")
+    a = import_outcomes(db, _write(tmp_path / "a.csv", ["task", "id", "prompt", "A"], [["t", "0", "first", "1"]]),
+                        out=_quiet)
+    b = import_outcomes(db, _write(tmp_path / "b.csv", ["task", "id", "prompt", "B"], [["t", "1", "second", "0"]]),
+                        out=_quiet)
+    con = open_db(db)
+    con.execute("UPDATE results SET case_id = '0'")  # what row-number ids did
+    con.close()
+    con = open_db(db, read_only=True)
+    try:
+        with pytest.raises(UsageError, match="1 imported case\\(s\\) hold different prompt texts under one id"):
+            load_outcomes(con, [a, b])
+    finally:
+        con.close()

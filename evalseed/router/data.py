@@ -116,8 +116,7 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
                any_value(json_extract(details, '$.tags')) AS tags,
                avg({answer(SCORE)}) AS q,
                avg(cost_usd) AS c,
-               avg(latency_ms) AS l,
-               count(DISTINCT input_text) AS texts
+               avg(latency_ms) AS l
         FROM results
         WHERE run_id IN ({marks}) AND {ASKED}
         GROUP BY suite, case_id, model
@@ -127,13 +126,23 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
     ).fetchall()
     if not rows:
         raise UsageError(f"the selected runs ({', '.join(run_ids)}) hold no results to learn from.")
-    clash = [r for r in rows if r[9] > 1]
+    # imported rows (whose ids once were row numbers) must not pool two prompts under one case,
+    # across models and runs; evalseed's own runs render a case's text from its suite, which may
+    # be edited between runs, so they are not held to it
+    clash = con.execute(
+        f"""
+        SELECT suite, case_id, count(*) OVER () FROM results
+        WHERE run_id IN ({marks}) AND provider = 'imported'
+        GROUP BY suite, case_id HAVING count(DISTINCT input_text) > 1
+        LIMIT 1
+        """,
+        run_ids,
+    ).fetchone()
     if clash:
-        n = len({(r[0], r[1]) for r in clash})
         raise UsageError(
-            f"{n} case(s) hold different prompt texts under one id (e.g. case {clash[0][1]!r} of suite {clash[0][0]!r}), "
-            "so routing would average different prompts; re-import the files with `evalseed import outcomes` "
-            "(it now identifies prompts by an id column or a hash of the text) or select runs that agree."
+            f"{clash[2]} imported case(s) hold different prompt texts under one id (e.g. case {clash[1]!r} of suite "
+            f"{clash[0]!r}), so routing would average different prompts; re-import the files with `evalseed import "
+            "outcomes` (it now names prompts by an id column or a hash of the text) or select runs that agree."
         )
     models = sorted({r[2] for r in rows})
     if len(models) < 2:
@@ -161,7 +170,7 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
     Q = np.full((n, m), np.nan)
     C = np.full((n, m), np.nan)
     L = np.full((n, m), np.nan)
-    for suite, case_id, model, _k, _t, _tg, q, c, lat, _n in rows:
+    for suite, case_id, model, _k, _t, _tg, q, c, lat in rows:
         i, j = case_index[(suite, case_id)], mi[model]
         Q[i, j] = np.nan if q is None else q
         C[i, j] = np.nan if c is None else c
