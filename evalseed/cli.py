@@ -232,23 +232,34 @@ def route_train(
     since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
     out: Path = typer.Option(Path("router.json"), "-o", "--out", help="Where to write the router (JSON)."),
     policy: str = typer.Option("auto", "--policy", help="auto (simplest that wins on validation), global, table, knn, linear, logistic."),
-    objective: str = typer.Option("lambda", "--objective", help="lambda (quality - lambda*cost - mu*latency), budget, or latency."),
+    objective: str = typer.Option("near-best", "--objective", help="near-best (cheapest model within the best's interval per task), lambda (quality - lambda*cost - mu*latency), budget, or latency."),
     lam: Optional[float] = typer.Option(None, "--lambda", min=0, help="Quality points given up per USD per call (default 0: best quality)."),
     mu: Optional[float] = typer.Option(None, "--mu", min=0, help="Quality points given up per ms of latency."),
     budget: Optional[float] = typer.Option(None, "--budget", min=0, help="With --objective budget: USD per 1,000 calls."),
     slo_ms: Optional[float] = typer.Option(None, "--slo-ms", min=0, help="Latency SLO: avoid models predicted slower."),
     seed: int = typer.Option(0, "--seed", help="Seed of the grouped train/test split."),
-    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Share of cases held out for `route eval`."),
+    test_fraction: float = typer.Option(0.5, "--test-fraction", help="Share of cases held out for `route eval` (0: train on everything)."),
+    train_runs: Optional[str] = typer.Option(None, "--train-runs", help="Explicit split: train on these runs (same as --runs)."),
+    test_runs: Optional[str] = typer.Option(None, "--test-runs", help="Explicit split: test on these runs (all their cases)."),
+    test_db: Optional[Path] = typer.Option(None, "--test-db", help="Explicit split: test on this database (its latest run, or --test-runs)."),
 ) -> None:
     """Learn which model to use per task from stored runs; save the router as JSON."""
     from .router.commands import train_command
 
-    raise typer.Exit(_guard(train_command, str(db), runs, since, str(out), policy, objective, lam, mu, budget,
-                            slo_ms, seed, test_fraction))
+    def both() -> int:
+        from .errors import UsageError
+
+        raise UsageError("--train-runs and --runs say the same thing; give one.")
+
+    if train_runs and runs:
+        raise typer.Exit(_guard(both))
+    raise typer.Exit(_guard(train_command, str(db), train_runs or runs, since, str(out), policy, objective, lam, mu,
+                            budget, slo_ms, seed, test_fraction, test_runs, str(test_db) if test_db else None))
 
 
 @route_app.command("eval")
 def route_eval(
+    ctx: typer.Context,
     db: Path = DB_OPTION,
     runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
     since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
@@ -262,13 +273,16 @@ def route_eval(
     policies: str = typer.Option("table,knn,linear", "--policies", help="Policies compared with --splits."),
     seed: int = typer.Option(0, "--seed", help="First split seed for --splits."),
     test_fraction: float = typer.Option(0.5, "--test-fraction", help="Held-out share for --splits."),
+    test_runs: Optional[str] = typer.Option(None, "--test-runs", help="Evaluate on all cases of these runs (with --splits: train on --runs, test here)."),
+    test_db: Optional[Path] = typer.Option(None, "--test-db", help="Evaluate on all of this database (its latest run, or --test-runs)."),
 ) -> None:
     """Single models, oracle, Zero router, the router's curve, AIQ, APGR and CPT on held-out cases."""
     from .router.commands import eval_command
 
+    db_given = getattr(ctx.get_parameter_source("db"), "name", "") != "DEFAULT"
     raise typer.Exit(_guard(eval_command, str(db), runs, since, str(router) if router else None,
                             str(json_out) if json_out else None, weak, strong, budgets, splits, boot, policies,
-                            seed, test_fraction))
+                            seed, test_fraction, test_runs, str(test_db) if test_db else None, db_given))
 
 
 @route_app.command("pick")
@@ -287,6 +301,22 @@ def route_pick(
     from .router.commands import pick_command
 
     raise typer.Exit(_guard(pick_command, str(router), text, kind, suite, tags, lam, mu, slo_ms, as_json))
+
+@route_app.command("serve")
+def route_serve(
+    upstream: str = typer.Option(..., "--upstream", help="The provider's OpenAI-compatible base URL (e.g. https://host/api/v3)."),
+    router: Path = typer.Option(Path("router.json"), "--router", help="The trained router."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8300, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable with the provider key (default: pass the client's through)."),
+    shadow: Optional[str] = typer.Option(None, "--shadow", help="Log the router's pick but send every request to this model."),
+    log_db: Optional[Path] = typer.Option(None, "--log-db", help="DuckDB file for picks, latencies, usage and outcomes."),
+) -> None:
+    """An OpenAI-compatible proxy: model `router` gets the model the trained router picks."""
+    from .router.serve import serve_command
+
+    raise typer.Exit(_guard(serve_command, str(router), upstream, host, port, api_key_env, shadow,
+                            str(log_db) if log_db else None))
 
 # ---- import bfcl (owner: tool calling) --------------------------------------------------------
 
@@ -318,6 +348,7 @@ def import_outcomes(
     exclude: Optional[Path] = typer.Option(None, "--exclude", help="JSONL of prompts to leave out (eval_prompt or prompt)."),
     label: Optional[str] = typer.Option(None, "--label", help="A note stored with the run."),
     force: bool = typer.Option(False, "--force", help="Import even if this file was imported before."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Column of stable prompt ids (default: id, prompt_id...; else a hash of the prompt)."),
 ) -> None:
     """Store an outcome table from elsewhere (e.g. RouteLLM's) as a run with provider `imported`."""
     from .importers.outcomes import import_outcomes_command as run_import
@@ -325,7 +356,7 @@ def import_outcomes(
     raise typer.Exit(_guard(run_import, str(db), str(file), prompt_col=prompt_col, task_col=task_col,
                             domain_col=domain_col, models=model or None, prices=price or None,
                             completion_tokens=completion_tokens, exclude=str(exclude) if exclude else None,
-                            label=label, force=force))
+                            label=label, force=force, id_col=id_col))
 
 
 

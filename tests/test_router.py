@@ -70,9 +70,10 @@ def test_router_finds_the_known_best_policy(known_db, policy):
     assert router.pick("translate the word please", kind="X", suite="X").model == "A"
     assert router.pick("solve the equation", kind="Y", suite="Y").model == "B"
     if policy in ("knn", "linear", "logistic"):
-        # text alone is enough for a policy that reads text
-        assert router.pick("translate french sentence into german").model == "A"
-        assert router.pick("compute the integral of numbers").model == "B"
+        # text alone is enough for a policy that reads text (at lambda 0: the best predicted;
+        # the default objective may take the cheaper model when text alone leaves it unsure)
+        assert router.pick("translate french sentence into german", lam=0.0).model == "A"
+        assert router.pick("compute the integral of numbers", lam=0.0).model == "B"
     ev = report_data_for(known_db, spec)
     assert ev["operating_point"]["quality"] == pytest.approx(1.0)
     assert ev["oracle"]["quality"] == pytest.approx(1.0)
@@ -105,7 +106,8 @@ def test_saved_router_predicts_what_the_fitted_one_did(known_db, tmp_path, polic
     router = Router.load(path)
     for i in range(0, len(data), 37):
         q, c, _ = router.predict(data.texts[i], kind=data.kinds[i], suite=data.suites[i], tags=data.tags[i])
-        assert q == pytest.approx(fitted_q[i], abs=2e-3)  # float16 storage of kNN vectors
+        # the kNN rounds its references to float16 when fitting, as it saves them: the same figures
+        assert q == pytest.approx(fitted_q[i], abs=1e-5)
         assert c == pytest.approx(fitted_c[i], abs=1e-9) and c == pytest.approx([0.001, 0.004], abs=1e-9)
 
 
@@ -193,13 +195,20 @@ def test_route_commands(known_db, tmp_path):
     # $3 per 1,000 calls pays for the best mix (A on X, B on Y: $2.5 per 1,000): B on Y
     res = runner.invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "solve x"])
     assert res.exit_code == 0 and res.output.startswith("B\t"), res.output
-    # $2 per 1,000 calls cannot pay for it: everything to A, B included on Y
+    # $2 per 1,000 calls cannot pay for it: everything to A costs $1, the best mix $2.5, so two
+    # thirds of the prompts (by a hash of their text) get the best mix and the rest all-A: $2 exactly
     out2 = str(tmp_path / "router2.json")
     res = runner.invoke(app, ["route", "train", "--db", known_db, "--out", out2, "--objective", "budget",
                               "--budget", "2"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["route", "pick", "--router", out2, "--suite", "Y", "solve x"])
-    assert res.exit_code == 0 and res.output.startswith("A\t"), res.output
+    obj2 = json.loads(open(out2).read())["objective"]
+    assert obj2["mix"] == pytest.approx(2 / 3, abs=0.02)
+    from evalseed.router.evaluate import text_fraction
+
+    prompts = [f"solve x number {i}" for i in range(40)]
+    for p in prompts:
+        res = runner.invoke(app, ["route", "pick", "--router", out2, "--suite", "Y", p])
+        assert res.exit_code == 0 and res.output.startswith("B\t" if text_fraction(p) < obj2["mix"] else "A\t")
     res = runner.invoke(app, ["route", "pick", "--router", out, "--kind", "Y", "--suite", "Y", "--json", "solve x"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["model"] == "B"
@@ -210,7 +219,8 @@ def test_route_commands(known_db, tmp_path):
     assert "APGR" in res.output and "Zero router" in res.output
     ev = json.loads(open(js).read())
     assert ev["router"]["pair"]["router"]["apgr"] is not None
-    assert ev["experiment"]["summary"]["table"]["apgr"]["mean"] > 0.9
+    # A and B are equally good overall (0.5 each), so APGR is noise here; the AIQ shows the routing
+    assert ev["experiment"]["summary"]["table"]["aiq"]["mean"] > 0.85  # oracle-like: 0.875
 
 
 @pytest.mark.parametrize("args, message", [
@@ -246,8 +256,8 @@ def test_runs_and_since_select_what_to_learn_from(tmp_path):
         both = load_outcomes(con, [a, b])
     finally:
         con.close()
-    # a case is (suite, case_id): a's X 0-4 and Y 5-9 overlap b's X 0-5 and Y 6-11 -> 6 + 7 keys
-    assert len(both) == 13
+    # a case is (suite, hash of the prompt): the two files share no prompt -> 10 + 12 cases
+    assert len(both) == 22
 
 
 def test_latency_slo_and_stdin_pick(known_db, tmp_path, monkeypatch):
@@ -266,3 +276,107 @@ def test_latency_slo_and_stdin_pick(known_db, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("solve the equation"))
     res = CliRunner().invoke(app, ["route", "pick", "--router", out, "--suite", "Y", "-"])
     assert res.exit_code == 0 and res.output.startswith("B\t"), res.output
+
+
+# ---- issue 21: explicit splits, training on everything, separate test sets, defaults --------------
+
+
+def _two_dbs(tmp_path):
+    """Two databases of the known-best data with different prompts (seeds 1 and 2)."""
+    a, b = str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb")
+    ra = import_outcomes(a, _known_best_csv(tmp_path / "a.csv", n=60, seed=1), out=lambda *x: None)
+    rb = import_outcomes(b, _known_best_csv(tmp_path / "b.csv", n=50, seed=2), out=lambda *x: None)
+    return a, b, ra, rb
+
+
+def test_train_on_everything_and_evaluate_another_database_whole(tmp_path):
+    a, b, _ra, _rb = _two_dbs(tmp_path)
+    runner = CliRunner()
+    out = str(tmp_path / "r.json")
+    res = runner.invoke(app, ["route", "train", "--db", a, "--out", out, "--test-fraction", "0", "--policy", "table"])
+    assert res.exit_code == 0, res.output
+    assert "trained a table router on 120 cases" in res.output and "none held out" in res.output
+    # on its own database nothing is left to test on; on another database every case is used
+    res = runner.invoke(app, ["route", "eval", "--db", a, "--router", out])
+    assert res.exit_code == 0 and "no held-out case" in res.output, res.output
+    js = str(tmp_path / "e.json")
+    res = runner.invoke(app, ["route", "eval", "--db", b, "--router", out, "--json", js])
+    assert res.exit_code == 0, res.output
+    ev = json.loads(open(js).read())["router"]
+    assert ev["test_cases"] == 100 and ev["evaluated_on"] == "every case of runs the router did not train on"
+    assert ev["operating_point"]["quality"] == pytest.approx(1.0)
+
+
+def test_explicit_train_and_test_runs_and_test_db(tmp_path):
+    a, b, ra, rb = _two_dbs(tmp_path)
+    rc = import_outcomes(a, _known_best_csv(tmp_path / "c.csv", n=20, seed=3), out=lambda *x: None)
+    runner = CliRunner()
+    out = str(tmp_path / "r.json")
+    res = runner.invoke(app, ["route", "train", "--db", a, "--out", out, "--train-runs", ra, "--test-runs", rc,
+                              "--policy", "table"])
+    assert res.exit_code == 0, res.output
+    assert "on 120 cases" in res.output and f"tested on 40 cases of {rc}" in res.output
+    spec = json.loads(open(out).read())
+    assert spec["split"]["kind"] == "explicit" and spec["split"]["test_runs"] == [rc]
+    # `route eval --router` alone evaluates on the router's own test set
+    js = str(tmp_path / "e.json")
+    res = CliRunner().invoke(app, ["route", "eval", "--router", out, "--json", js])
+    assert res.exit_code == 0, res.output
+    assert json.loads(open(js).read())["router"]["test_cases"] == 40
+    # a test database: trained on all of --db's selected runs, tested on all of it
+    res = runner.invoke(app, ["route", "train", "--db", a, "--runs", ra, "--out", out, "--test-db", b,
+                              "--policy", "table"])
+    assert res.exit_code == 0 and f"tested on 100 cases of {rb}" in res.output, res.output
+    # --splits with a test database: fit once on the training runs, score on every test case
+    res = runner.invoke(app, ["route", "eval", "--db", a, "--runs", ra, "--splits", "1", "--bootstrap", "5",
+                              "--policies", "table", "--test-db", b, "--json", js])
+    assert res.exit_code == 0, res.output
+    ex = json.loads(open(js).read())["experiment"]
+    assert ex["per_split"][0]["test_cases"] == 100 and ex["per_split"][0]["train_cases"] == 120
+    # the same run on both sides is refused
+    res = runner.invoke(app, ["route", "train", "--db", a, "--train-runs", ra, "--test-runs", ra, "--out", out])
+    assert res.exit_code == 2 and "both a training and a test run" in res.output
+
+
+def test_one_model_per_run_suggests_the_command(tmp_path):
+    db = str(tmp_path / "e.duckdb")
+    pa = tmp_path / "a.csv"
+    pa.write_text("prompt,A\nhello,True\nbye,False\n")
+    pb = tmp_path / "b.csv"
+    pb.write_text("prompt,B\nhello,True\nbye,True\n")
+    ra = import_outcomes(db, str(pa), out=lambda *a: None)
+    rb = import_outcomes(db, str(pb), out=lambda *a: None)
+    res = CliRunner().invoke(app, ["route", "train", "--db", db, "--out", str(tmp_path / "r.json")])
+    assert res.exit_code == 2, res.output
+    assert "one model only (B)" in res.output and f"--runs {rb},{ra}" in res.output and "--since" in res.output
+
+
+def test_default_objective_takes_the_cheapest_model_within_the_best_ones_interval():
+    # two tasks; on T the dear model D is only noise-better than the cheap model K, on U clearly better
+    n = 400
+    suites = ["T"] * n + ["U"] * n
+    i = np.arange(n)
+    qk = np.r_[i % 100 < 80, i % 100 < 40].astype(float)
+    qd = np.r_[(i + 7) % 100 < 82, (i + 7) % 100 < 90].astype(float)
+    Q = np.c_[qd, qk]
+    C = np.tile([0.01, 0.001], (2 * n, 1))
+    data = Outcomes(["D", "K"], suites, [str(i) for i in range(2 * n)], suites, [f"p{i}" for i in range(2 * n)],
+                    [[] for _ in range(2 * n)], Q, C, np.zeros_like(Q), ["r"])
+    spec = train_router(data, policy="table", test_fraction=0.0)
+    assert spec["objective"]["kind"] == "near-best"
+    # the tolerance on T: how far the 95% bootstrap interval of D's 0.82 (400 cases) reaches down
+    assert 0.03 < spec["objective"]["tolerance"]["suite"]["T"] < 0.045
+    assert {r["suite"]: r["model"] for r in spec["routes"]} == {"T": "K", "U": "D"}
+    lam0 = Router(spec)
+    assert lam0.pick("x", suite="T").model == "K" and lam0.pick("x", suite="T", lam=0.0).model == "D"
+
+
+def test_apgr_is_flagged_when_the_gap_is_noise(known_db):
+    # A and B are equally good overall: APGR divides by a gap inside the noise
+    from evalseed.router.summary import evaluate_router
+
+    ev = evaluate_router(Router(train_router(_data(known_db), policy="table")), _data(known_db))
+    assert ev["pair"]["meaningful"] is False and ev["pair"]["gap_low"] < 0 < ev["pair"]["gap_high"]
+    res = CliRunner().invoke(app, ["route", "eval", "--db", known_db, "--splits", "1", "--bootstrap", "20",
+                                   "--policies", "table"])
+    assert res.exit_code == 0 and "APGR and CPT mean nothing here" in res.output, res.output

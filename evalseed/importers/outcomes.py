@@ -5,6 +5,13 @@ The common wide format: one row per prompt, a prompt column, one correctness col
 `cost_<model>`), a response column per model (`<model>_response`), and a task or domain column.
 Each (prompt, model) becomes one `results` row of a new run with provider `imported`.
 
+Identity: a case is (suite, case_id) with case_id the file's id column when it has one
+(`--id-col`, or a column named id, prompt_id, question_id, case_id, uid), else `p` + the first 16
+hex digits of the SHA-256 of the prompt text. So the same prompt imported from two files is one
+case (its rows are pooled, and the import says how many), and two different prompts are never
+one case: an id that names different prompt texts (in the file, or against the database) is
+refused before anything is written.
+
 Costs, when the file has none: token counts are estimated from the text (`costs.rough_tokens`:
 about four characters a token) and priced with `--price MODEL=IN,OUT` (USD per million tokens)
 or the list prices below for the models of RouteLLM's public files. The output side uses the
@@ -31,6 +38,7 @@ KNOWN_PRICES: dict[str, tuple[float, float]] = {
 }
 PROMPT_COLUMNS = ("prompt", "question", "input", "text", "query")
 TASK_COLUMNS = ("task", "kind")
+ID_COLUMNS = ("id", "prompt_id", "question_id", "case_id", "uid")
 DOMAIN_COLUMNS = ("domain", "category", "subject", "dataset")
 _TRUE = {"true", "1", "1.0", "yes", "t", "y"}
 _FALSE = {"false", "0", "0.0", "no", "f", "n"}
@@ -105,8 +113,13 @@ def _exclusions(path: str | None) -> set[str]:
     return out
 
 
+def prompt_id(text: str) -> str:
+    """The stable case id of a prompt without an id column: a hash of its text."""
+    return "p" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def read_table(path: str, *, prompt_col: str | None = None, task_col: str | None = None,
-               domain_col: str | None = None, models: list[str] | None = None) -> dict:
+               domain_col: str | None = None, models: list[str] | None = None, id_col: str | None = None) -> dict:
     """Parse and check the whole file before anything is written. Returns the layout and rows."""
     p = Path(path)
     if not p.exists():
@@ -142,7 +155,8 @@ def read_table(path: str, *, prompt_col: str | None = None, task_col: str | None
         raise UsageError(f"{path}: no prompt column (looked for {', '.join(PROMPT_COLUMNS)}); name it with --prompt-col.")
     tcol = find(task_col, TASK_COLUMNS, "task")
     dcol = find(domain_col, DOMAIN_COLUMNS, "domain")
-    special = {pcol, tcol, dcol}
+    icol = find(id_col, ID_COLUMNS, "id")
+    special = {pcol, tcol, dcol, icol}
     if models:
         for m in models:
             if m not in col:
@@ -177,7 +191,7 @@ def read_table(path: str, *, prompt_col: str | None = None, task_col: str | None
                 except ValueError:
                     raise UsageError(f"{path}:{n}: cost column {c!r} holds {v[:40]!r}, not a non-negative number.") from None
     return {"path": str(p), "header": header, "col": col, "rows": rows, "prompt": pcol, "task": tcol,
-            "domain": dcol, "models": mcols, "costs": costs, "responses": responses}
+            "domain": dcol, "id": icol, "models": mcols, "costs": costs, "responses": responses}
 
 
 def _aux(h: str, header: list[str]) -> bool:
@@ -192,21 +206,24 @@ def _first(col: dict, names: list[str]) -> str | None:
 def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_col: str | None = None,
                     domain_col: str | None = None, models: list[str] | None = None, prices: list[str] | None = None,
                     completion_tokens: int = 1, exclude: str | None = None, label: str | None = None,
-                    force: bool = False, out=print) -> str:
+                    force: bool = False, id_col: str | None = None, out=print) -> str:
     """Store the table as one run; returns its run id. Nothing is written unless the whole file
     parses; a failure while writing removes the partial run."""
     from .. import __version__, store
     from ..costs import rough_tokens
 
-    t = read_table(path, prompt_col=prompt_col, task_col=task_col, domain_col=domain_col, models=models)
+    t = read_table(path, prompt_col=prompt_col, task_col=task_col, domain_col=domain_col, models=models,
+                   id_col=id_col)
     price = {**KNOWN_PRICES, **parse_prices(prices or [])}
     skip = _exclusions(exclude)
     data = Path(path).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     stem = Path(path).stem
     col, rows = t["col"], t["rows"]
+    keyed, in_file = _case_keys(t, skip, stem)
     con = store.open_db(db)
     try:
+        in_db = _check_against_db(con, keyed, path, db)
         if not force:
             for run_id, c in store.run_configs(con):
                 if c.get("source_sha256") == sha and c.get("excluded") == sorted(skip):
@@ -230,14 +247,10 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
         kept = 0
         try:
             for i, r in enumerate(rows):
-                prompt = r[col[t["prompt"]]]
-                if prompt in skip:
+                if keyed[i] is None:
                     continue
                 kept += 1
-                task = r[col[t["task"]]].strip() if t["task"] else ""
-                domain = r[col[t["domain"]]].strip() if t["domain"] else ""
-                kind = task or "imported"
-                suite = domain or task or stem
+                suite, case_id, kind, prompt, repeat = keyed[i]
                 ptok = rough_tokens(prompt)
                 for m in t["models"]:
                     q = _quality(r[col[m]])
@@ -251,8 +264,8 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
                     elif m in price:
                         cost = (ptok * price[m][0] + ctok * price[m][1]) / 1e6
                     writer.add({
-                        "run_id": run_id, "suite": suite, "case_id": str(i), "kind": kind, "model": m,
-                        "provider": "imported", "repeat": 0, "status": "ok", "error": None,
+                        "run_id": run_id, "suite": suite, "case_id": case_id, "kind": kind, "model": m,
+                        "provider": "imported", "repeat": repeat, "status": "ok", "error": None,
                         "input_text": prompt, "request": None,
                         "response": {"text": resp} if resp is not None else None,
                         "output_text": resp, "score": q, "passed": q >= 0.5,
@@ -271,10 +284,69 @@ def import_outcomes(db: str, path: str, *, prompt_col: str | None = None, task_c
         con.close()
     out(f"imported {kept} prompts x {len(t['models'])} models ({writer.written} results) from {path} "
         f"as run {run_id} in {db}" + (f"; left out {len(rows) - kept} excluded prompts" if len(rows) - kept else ""))
+    if in_file or in_db:
+        out(f"merged {in_file + in_db} rows into existing cases: {in_file} repeat a prompt earlier in the file, "
+            f"{in_db} match cases already in {db} (same id and prompt); `route` pools their outcomes.")
     missing = [m for m in t["models"] if not t["costs"][m] and m not in price]
     if missing:
         out(f"note: no cost for {', '.join(missing)} (no cost column, no --price); the router will treat it as free.")
     return run_id
+
+
+def _case_keys(t: dict, skip: set[str], stem: str) -> tuple[list, int]:
+    """Per file row: (suite, case_id, kind, prompt, repeat), or None for an excluded prompt; and
+    how many rows repeat a case earlier in the file (stored as further repeats of it). An id that
+    names two different prompts is refused."""
+    col, rows = t["col"], t["rows"]
+    seen: dict[tuple[str, str], tuple[int, str, int]] = {}  # key -> (first line, prompt, count)
+    out: list = []
+    merged = 0
+    for i, r in enumerate(rows):
+        prompt = r[col[t["prompt"]]]
+        if prompt in skip:
+            out.append(None)
+            continue
+        task = r[col[t["task"]]].strip() if t["task"] else ""
+        domain = r[col[t["domain"]]].strip() if t["domain"] else ""
+        suite = domain or task or stem
+        case_id = r[col[t["id"]]].strip() if t["id"] else prompt_id(prompt)
+        if t["id"] and not case_id:
+            raise UsageError(f"{t['path']}:{i + 2}: the id column {t['id']!r} is empty; give every row an id.")
+        key = (suite, case_id)
+        first = seen.get(key)
+        if first is not None and first[1] != prompt:
+            raise UsageError(f"{t['path']}: lines {first[0]} and {i + 2} share the id {case_id!r} in {suite!r} but hold "
+                             "different prompts, so their outcomes would be averaged; give each prompt its own id.")
+        repeat = first[2] if first else 0
+        merged += repeat > 0
+        seen[key] = (first[0] if first else i + 2, prompt, repeat + 1)
+        out.append((suite, case_id, task or "imported", prompt, repeat))
+    return out, merged
+
+
+def _check_against_db(con, keyed: list, path: str, db: str) -> int:
+    """How many of the file's cases are already in the database with the same prompt; refuses a
+    case id the database holds with a different prompt text."""
+    from .. import store
+
+    mine: dict[tuple[str, str], str] = {}
+    for k in keyed:
+        if k is not None:
+            mine.setdefault((k[0], k[1]), k[3])
+    suites = sorted({s for s, _ in mine})
+    if not suites:
+        return 0
+    merged = 0
+    for suite, case_id, text, run_id in store.case_prompts(con, suites):
+        p = mine.get((suite, case_id))
+        if p is None:
+            continue
+        if p != (text or ""):
+            raise UsageError(f"{path}: case {case_id!r} of suite {suite!r} is already in {db} (run {run_id}) with a "
+                             "different prompt, so their outcomes would be averaged; give the file an id column with "
+                             "ids of its own, or import it into another database.")
+        merged += 1
+    return merged
 
 
 def import_outcomes_command(db: str, path: str, **kw) -> int:

@@ -25,18 +25,28 @@ def report_data(con, run_ids: list[str], router_path: str | None = None) -> dict
       cost_known: bool                    False when some model had no cost (treated as 0)
       singles: [{model, cost, quality}]   each model alone
       oracle: {cost, quality}             every case to its best model (cheapest among equals)
-      oracle_curve: [{lambda, cost, quality}]     the oracle over the lambda sweep
+      evaluated_on: str                   held-out cases of the training runs, or every case of
+                                          runs the router did not train on
+      oracle_curve: [{lambda, cost, quality}]     the oracle's exact frontier (at most ~200 points)
       zero_router: [{cost, quality}]      vertices of the Zero router (hull of single models)
+      router_points: int                  the policy's distinct operating points (exact frontier)
       router_curve: [{lambda, cost, quality, shares: {model: fraction of calls}}]
-                                          lambda None means infinity (cheapest predicted)
+                                          those points, thinned to ~200 plus every hull vertex;
+                                          each holds from its lambda up to the next one's
       router_hull: [{cost, quality}]     the router curve's non-decreasing convex hull
-      operating_point: {lambda, mu, cost, quality, shares}   the trained objective's point
-      aiq: {router, zero_router, oracle, cost_range: [c_min, c_max]}
+      operating_point: {kind, lambda, mu, cost, quality, shares}   the trained objective's point
+      aiq: {router, zero_router, oracle, router_mean_cost, cost_only, quality_gain, cost_gain,
+            cost_range: [c_min, c_max]}   exact; router_mean_cost: the policy's quality predictions
+                                          with one mean training cost per model; cost_only: one
+                                          mean training quality per model, per-prompt costs
       pair: {weak, strong, router: {apgr, cpt50, cpt80, pgr: [11 values]}, random: {...},
-             oracle: {...}}               RouteLLM's metrics for the lowest/highest quality pair
+             oracle: {...}, gap, gap_low, gap_high, meaningful}
+                                          RouteLLM's metrics for the lowest/highest quality pair;
+                                          meaningful False when the gap's 95% interval reaches 0
       routes: [{suite, kind, cases, model, quality: {model: q}}]   which model each suite goes
                                           to at the operating point (by the table's estimates)
       objective: {kind, lambda, mu, ...}  what the router was trained to optimise
+      budgets: [{budget_per_1k, quality, cost_per_1k, lambda, lambda_dearer, mix}]  (route eval)
     """
     from ..errors import EvalseedError
     from .data import load_outcomes

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..files import json_safe
 
-OBJECTIVES = ("lambda", "budget", "latency")
+OBJECTIVES = ("near-best", "lambda", "budget", "latency")
 
 
 def _open(db: str):
@@ -20,21 +20,39 @@ def _open(db: str):
     return open_db(db, read_only=True)
 
 
+def _ids(runs: str | None) -> list[str] | None:
+    return [r.strip() for r in runs.split(",") if r.strip()] if runs else None
+
+
 def _load(db: str, runs: str | None, since: str | None):
     from .data import load_outcomes, select_runs
 
     con = _open(db)
     try:
-        ids = select_runs(con, [r.strip() for r in runs.split(",") if r.strip()] if runs else None, since)
+        ids = select_runs(con, _ids(runs), since)
         return load_outcomes(con, ids)
     finally:
         con.close()
+
+
+def _load_test(db: str, train_ids: list[str], test_runs: str | None, test_db: str | None):
+    """The explicit test set: `--test-runs` of `--test-db` (or of the training database), or the
+    latest run of `--test-db`. Refuses a test set that shares runs with the training set."""
+    if test_db is None and test_runs is None:
+        return None
+    data = _load(test_db or db, test_runs, None)
+    if test_db is None and set(data.run_ids) & set(train_ids):
+        both = ", ".join(sorted(set(data.run_ids) & set(train_ids)))
+        raise UsageError(f"run {both} is both a training and a test run; name each run on one side only.")
+    return data
 
 
 def _objective(objective: str, lam: float | None, mu: float | None, budget: float | None,
                slo_ms: float | None) -> dict:
     if objective not in OBJECTIVES:
         raise UsageError(f"--objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}.")
+    if objective == "near-best" and (lam or mu):
+        objective = "lambda"  # --lambda / --mu ask for the weighted objective
     obj: dict = {"kind": objective, "lambda": 0.0 if lam is None else lam, "mu": mu or 0.0}
     if objective == "budget":
         if budget is None:
@@ -70,58 +88,85 @@ def _jsonable(v):
 
 def train_command(db: str, runs: str | None, since: str | None, out: str, policy: str, objective: str,
                   lam: float | None, mu: float | None, budget: float | None, slo_ms: float | None,
-                  seed: int, test_fraction: float) -> int:
+                  seed: int, test_fraction: float, test_runs: str | None = None, test_db: str | None = None) -> int:
     from .fit import train_router
     from .policies import ORDER
 
     if policy != "auto" and policy not in ORDER:
         raise UsageError(f"--policy must be auto or one of {', '.join(ORDER)}, not {policy!r}.")
-    if not 0.0 < test_fraction < 1.0:
-        raise UsageError(f"--test-fraction must be between 0 and 1 (exclusive), not {test_fraction}.")
+    if not 0.0 <= test_fraction < 1.0:
+        raise UsageError(f"--test-fraction must be at least 0 and below 1 (0 trains on everything), not {test_fraction}.")
     obj = _objective(objective, lam, mu, budget, slo_ms)
     data = _load(db, runs, since)
+    split = None
+    test = _load_test(db, data.run_ids, test_runs, test_db)
+    if test is not None:
+        test_fraction = 0.0
+        split = {"kind": "explicit", "train_db": db, "train_runs": data.run_ids, "test_db": test_db or db,
+                 "test_runs": test.run_ids}
     spec = train_router(data, policy=policy, seed=seed, test_fraction=test_fraction, objective=obj,
-                        log=lambda s: print(s, file=sys.stderr))
+                        log=lambda s: print(s, file=sys.stderr), split=split)
     _write_json(out, json_safe(spec))
     tr = spec["split"]
+    held = (f"tested on {len(test)} cases of {', '.join(test.run_ids)}" if test is not None
+            else "none held out: evaluate it on other runs or another database" if test_fraction == 0
+            else f"{tr['test_cases']} held out")
     print(f"trained a {spec['selected_policy']} router on {tr['train_cases']} cases of {len(data.models)} models "
-          f"({tr['test_cases']} held out) in {spec['fit_seconds']:.2f} s -> {out}")
+          f"({held}) in {spec['fit_seconds']:.2f} s -> {out}")
     if spec["validation_scores"]:
         print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in spec["validation_scores"].items()))
     for r in spec["routes"][:30]:
         print(f"  {r['suite']:<40} -> {r['model']}")
     if len(spec["routes"]) > 30:
         print(f"  ... {len(spec['routes']) - 30} more suites in {out}")
+    if test is not None:
+        from .router import Router
+        from .summary import evaluate_router
+
+        _print_eval(evaluate_router(Router(spec), test))
     return 0
 
 
 def eval_command(db: str, runs: str | None, since: str | None, router_path: str | None, json_out: str | None,
                  weak: str | None, strong: str | None, budgets: str | None, splits: int, boot: int,
-                 policies: str, seed: int, test_fraction: float) -> int:
+                 policies: str, seed: int, test_fraction: float, test_runs: str | None = None,
+                 test_db: str | None = None, db_given: bool = True) -> int:
     from .fit import experiment
     from .policies import ORDER
     from .router import Router
     from .summary import evaluate_router
 
     budget_list = _floats(budgets, "--budgets")
-    data = _load(db, runs, since)
-    result: dict = {"runs": data.run_ids, "cases": len(data), "models": data.models}
+    if not router_path and not splits:
+        raise UsageError("route eval needs --router FILE (a trained router) and/or --splits N (compare policies).")
+    result: dict = {}
     if router_path:
         router = Router.load(router_path)
+        sp = router.spec.get("split") or {}
+        if sp.get("kind") == "explicit" and not db_given and runs is None and since is None and test_db is None:
+            # the router's own test set, as `route train --test-runs/--test-db` named it
+            data = _load(sp["test_db"], ",".join(sp["test_runs"]), None)
+        elif test_db is not None or test_runs is not None:
+            data = _load(test_db or db, test_runs, None)
+        else:
+            data = _load(db, runs, since)
+        result.update({"runs": data.run_ids, "cases": len(data), "models": data.models})
         ev = evaluate_router(router, data, weak=weak, strong=strong, budgets=budget_list)
         result["router"] = ev
         _print_eval(ev)
     if splits:
+        data = _load(db, runs, since)
+        result.update({"runs": result.get("runs", data.run_ids), "cases": result.get("cases", len(data)),
+                       "models": data.models})
         names = [p.strip() for p in policies.split(",") if p.strip()]
         bad = [p for p in names if p not in ORDER]
         if bad:
             raise UsageError(f"--policies: unknown {', '.join(bad)}; choose from {', '.join(ORDER)}.")
+        test = _load_test(db, data.run_ids, test_runs, test_db)
         ex = experiment(data, policies=names, splits=splits, seed=seed, test_fraction=test_fraction, boot=boot,
-                        weak=weak, strong=strong, log=lambda s: print(s, file=sys.stderr))
+                        weak=weak, strong=strong, log=lambda s: print(s, file=sys.stderr), test_data=test)
         result["experiment"] = ex
         _print_experiment(ex)
-    if not router_path and not splits:
-        raise UsageError("route eval needs --router FILE (a trained router) and/or --splits N (compare policies).")
     if json_out:
         _write_json(json_out, json_safe(result))
         print(f"wrote {json_out}")
@@ -147,29 +192,41 @@ def _print_eval(ev: dict) -> None:
     if "error" in ev:
         print(f"router: {ev['error']}")
         return
-    print(f"held-out cases: {ev['test_cases']}   policy: {ev['policy']}"
+    print(f"evaluated on {ev['test_cases']} cases ({ev.get('evaluated_on', 'held out')})   policy: {ev['policy']}"
           + ("" if ev.get("cost_known", True) else "   (some costs unknown: counted as 0)"))
     print(f"{'':<44}{'$/1k calls':>12}{'quality':>10}")
     for s in ev["singles"]:
         print(f"  {s['model']:<42}{1000 * s['cost']:>12.4f}{s['quality']:>10.4f}")
     print(f"  {'oracle':<42}{1000 * ev['oracle']['cost']:>12.4f}{ev['oracle']['quality']:>10.4f}")
     op = ev["operating_point"]
-    print(f"  {'router at its objective':<42}{1000 * op['cost']:>12.4f}{op['quality']:>10.4f}   "
+    print(f"  {'router (' + op.get('kind', 'lambda') + ')':<42}{1000 * op['cost']:>12.4f}{op['quality']:>10.4f}   "
           + ", ".join(f"{m} {100 * v:.0f}%" for m, v in op["shares"].items() if v))
     a = ev["aiq"]
-    print(f"AIQ: router {_fmt(a['router'])}   Zero router {_fmt(a['zero_router'])}   oracle {_fmt(a['oracle'])}")
+    print(f"AIQ (exact, {ev.get('router_points', '?')} operating points): router {_fmt(a['router'])}   "
+          f"Zero router {_fmt(a['zero_router'])}   oracle {_fmt(a['oracle'])}")
+    if "router_mean_cost" in a:
+        print(f"  what it learned about quality: AIQ {_fmt(a['router_mean_cost'])} with one mean cost per model "
+              f"({a['quality_gain']:+.4f} over the Zero router); about cost: AIQ {_fmt(a['cost_only'])} with one mean "
+              f"quality per model and per-prompt costs ({a['cost_gain']:+.4f})")
     if "pair" in ev:
         p = ev["pair"]
         r = p["router"]
         print(f"{p['weak']} -> {p['strong']}: APGR {_fmt(r['apgr'])}  CPT(50%) {_fmt(r['cpt50'], True)}  "
               f"CPT(80%) {_fmt(r['cpt80'], True)}   (random 0.5000 / 50% / 80%; oracle APGR {_fmt(p['oracle']['apgr'])})")
+        if not p.get("meaningful", True):
+            print(f"  APGR and CPT mean nothing here: {p['strong']} leads {p['weak']} by {p['gap']:+.3f} "
+                  f"[{p['gap_low']:+.3f}, {p['gap_high']:+.3f}], a gap inside the noise (they divide by it).")
     for b in ev.get("budgets") or []:
-        print(f"  budget ${b['budget_per_1k']}/1k calls: quality {_fmt(b['quality'])}")
+        mix = (f" (mixing lambda {b['lambda']:.4g} with {100 * b['mix']:.0f}% of calls at lambda {b['lambda_dearer']:.4g})"
+               if b.get("mix") and b.get("lambda") is not None and b.get("lambda_dearer") is not None else "")
+        print(f"  budget ${b['budget_per_1k']}/1k calls: quality {_fmt(b['quality'])} at "
+              f"${_fmt(b['cost_per_1k'])}/1k{mix}")
 
 
 def _print_experiment(ex: dict) -> None:
-    print(f"{ex['splits']} grouped splits ({int(100 * ex['test_fraction'])}% held out) x {ex['bootstrap']} bootstrap "
-          f"resamples; pair {ex['weak']} -> {ex['strong']}; mean [2.5%, 97.5%]")
+    how = (f"{ex['splits']} grouped splits ({int(100 * ex['test_fraction'])}% held out)" if ex.get("test_fraction")
+           else "trained on all of the training runs, tested on all of the test set")
+    print(f"{how} x {ex['bootstrap']} bootstrap resamples; pair {ex['weak']} -> {ex['strong']}; mean [2.5%, 97.5%]")
     print(f"  {'policy':<10}{'APGR':>26}{'CPT(50%)':>26}{'CPT(80%)':>26}{'AIQ':>26}")
 
     def cell(d, pct=False):
@@ -182,9 +239,16 @@ def _print_experiment(ex: dict) -> None:
         print(f"  {name:<10}{cell(d.get('apgr'))}{cell(d.get('cpt50'), True)}{cell(d.get('cpt80'), True)}"
               f"{cell(d.get('aiq'))}")
     for key, diffs in ex.items():
-        if key.startswith("apgr_minus_"):
-            for name, d in diffs.items():
-                print(f"  APGR {name} - {key[len('apgr_minus_'):]} (paired): {cell(d).strip()}")
+        for metric in ("apgr", "aiq"):
+            if key.startswith(metric + "_minus_"):
+                for name, d in diffs.items():
+                    print(f"  {metric.upper()} {name} - {key[len(metric) + 7:]} (paired): {cell(d).strip()}")
+    for name, g in (ex.get("aiq_gain_over_zero") or {}).items():
+        print(f"  {name}: AIQ over the Zero router {cell(g['total']).strip()} = quality (one mean cost per model) "
+              f"{cell(g['quality']).strip()}, cost prediction alone {cell(g['cost']).strip()}")
+    gap = ex.get("pair_gap") or {}
+    if gap and not gap.get("meaningful", True):
+        print(f"  APGR and CPT mean nothing here: the strong model leads by {cell(gap).strip()}, a gap inside the noise.")
 
 
 def pick_command(router_path: str, text: str, kind: str | None, suite: str | None, tags: str | None,

@@ -126,10 +126,29 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
     ).fetchall()
     if not rows:
         raise UsageError(f"the selected runs ({', '.join(run_ids)}) hold no results to learn from.")
+    # imported rows (whose ids once were row numbers) must not pool two prompts under one case,
+    # across models and runs; evalseed's own runs render a case's text from its suite, which may
+    # be edited between runs, so they are not held to it
+    clash = con.execute(
+        f"""
+        SELECT suite, case_id, count(*) OVER () FROM results
+        WHERE run_id IN ({marks}) AND provider = 'imported'
+        GROUP BY suite, case_id HAVING count(DISTINCT input_text) > 1
+        LIMIT 1
+        """,
+        run_ids,
+    ).fetchone()
+    if clash:
+        raise UsageError(
+            f"{clash[2]} imported case(s) hold different prompt texts under one id (e.g. case {clash[1]!r} of suite "
+            f"{clash[0]!r}), so routing would average different prompts; re-import the files with `evalseed import "
+            "outcomes` (it now names prompts by an id column or a hash of the text) or select runs that agree."
+        )
     models = sorted({r[2] for r in rows})
     if len(models) < 2:
         raise UsageError(
-            f"the selected runs hold results for one model only ({models[0]}); routing needs two or more."
+            f"the selected runs hold results for one model only ({models[0]}); routing needs two or more"
+            + _other_runs_hint(con, run_ids, models[0])
         )
     mi = {m: j for j, m in enumerate(models)}
     case_index: dict[tuple, int] = {}
@@ -157,6 +176,20 @@ def load_outcomes(con, run_ids: list[str]) -> Outcomes:
         C[i, j] = np.nan if c is None else c
         L[i, j] = np.nan if lat is None else lat
     return Outcomes(models, suites, case_ids, kinds, texts, tags, Q, C, L, list(run_ids))
+
+
+def _other_runs_hint(con, run_ids: list[str], model: str) -> str:
+    """When each run holds one model: the runs of other models and the command that joins them."""
+    rows = con.execute(
+        """SELECT r.run_id, CAST(r.started_at AS DATE), list(DISTINCT s.model)
+           FROM runs r JOIN results s USING (run_id) WHERE s.model <> ?
+           GROUP BY r.run_id, r.started_at ORDER BY r.started_at DESC LIMIT 5""", [model]).fetchall()
+    if not rows:
+        return "; no other run in this database has another model: run `evalseed run` with two or more models."
+    ids = ",".join(list(run_ids) + [r[0] for r in rows])
+    since = min(r[1] for r in rows)
+    return (f"; other runs hold {', '.join(sorted({m for r in rows for m in r[2]}))}: try "
+            f"`evalseed route train --runs {ids}` or `--since {since}`.")
 
 
 def _tags(v) -> list[str]:

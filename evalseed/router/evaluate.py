@@ -2,9 +2,10 @@
 
 Definitions (also in docs/routing.md):
 
-- A router's *curve*: for each lambda in a sweep, every held-out case goes to the model that
-  maximises predicted `quality - lambda * cost` (minus `mu * latency`); the point is the mean
-  *true* cost per call and mean *true* quality of those choices.
+- A router's *curve*: for each lambda, every held-out case goes to the model that maximises
+  predicted `quality - lambda * cost` (minus `mu * latency`); the point is the mean *true* cost
+  per call and mean *true* quality of those choices. `Frontier` gives the curve at every lambda
+  exactly; `curve` evaluates a given list of lambdas.
 - *Zero router*: the upper convex hull of the single models' (cost, quality) points, i.e. what
   random mixing of single models reaches (RouterBench).
 - *Non-decreasing convex hull* of a point set: R(c) = the highest quality on the convex hull of
@@ -16,8 +17,13 @@ Definitions (also in docs/routing.md):
   gain q_strong - q_weak; send the top fraction f to the strong model (ties split evenly, i.e.
   the expectation over random tie-breaking). PGR(f) = (acc(f) - acc_weak) / (acc_strong -
   acc_weak). APGR is the trapezoid area under PGR over f = 0, 0.1, ..., 1 (RouteLLM evaluates 10
-  bins). CPT(x) is the smallest fraction of strong calls at which PGR reaches x, by linear
-  interpolation between those 11 points (first crossing).
+  bins). CPT(x) is exact: the smallest fraction of strong calls at which PGR reaches x on the
+  whole curve (PGR is linear between k/n and (k+1)/n strong calls, n cases).
+- *Exact frontier*: every case's choice changes only at the cost weights where two of its models'
+  predicted utilities cross, so the policy has finitely many distinct operating points;
+  `frontier` finds them all (no lambda grid), and AIQ is computed on them.
+- *Quality at a budget* (RouterBench): R(budget) on the non-decreasing hull, i.e. a random mix of
+  the two neighbouring hull points whose mean cost is the budget (never above it).
 """
 
 from __future__ import annotations
@@ -37,15 +43,64 @@ def choose(qhat: np.ndarray, chat: np.ndarray, lam: float, lhat: np.ndarray | No
     if np.isinf(lam):
         u = -chat - 1e-12 * (lhat if lhat is not None else 0.0) + 1e-9 * qhat
     else:
-        u = qhat - lam * chat - 1e-9 * chat
+        u = qhat - lam * chat
         if lhat is not None and mu:
             u = u - mu * lhat
+        if slo_ms is None:
+            # the highest utility, exactly; among equals the cheapest (as `Frontier` does)
+            top = u == u.max(axis=-1, keepdims=True)
+            return np.argmin(np.where(top, chat, np.inf), axis=-1)
+        u = u - 1e-9 * chat
     if slo_ms is not None and lhat is not None:
         slow = lhat > slo_ms
         all_slow = slow.all(axis=-1, keepdims=True)
         u = np.where(slow & ~all_slow, -np.inf, u)
         u = np.where(all_slow, -lhat, u)
     return np.argmax(u, axis=-1)
+
+
+def text_fraction(text: str) -> float:
+    """A prompt's fixed place in [0, 1): a mixed objective sends the prompts below its `mix` to
+    its dearer operating point (deterministic, so a prompt always gets the same model)."""
+    import hashlib
+
+    h = hashlib.blake2b((text or "").encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def operate(qhat: np.ndarray, chat: np.ndarray, lhat: np.ndarray | None, objective: dict, kinds, suites,
+            texts) -> np.ndarray:
+    """The model index per row that a router with this objective picks.
+
+    - `near-best` (the default): the cheapest model predicted within the task's tolerance of the
+      best predicted quality (`objective["tolerance"]`, per suite, kind, or overall);
+    - `lambda` / `latency`: the highest `quality - lambda * cost - mu * latency`;
+    - `budget`: `lambda`, with the share `mix` of prompts (by `text_fraction`) at `lambda_dearer`.
+    A latency SLO (`slo_ms`) removes models predicted slower than it in every kind."""
+    kind = objective.get("kind", "lambda")
+    slo = objective.get("slo_ms")
+    mu = float(objective.get("mu") or 0.0)
+    lam = objective.get("lambda")
+    lam = float("inf") if lam is None else float(lam)
+    if kind == "near-best":
+        from .fit import tolerance_for
+
+        tol = np.array([tolerance_for(objective.get("tolerance") or {}, k, s) for k, s in zip(kinds, suites)])
+        q = qhat
+        if slo is not None and lhat is not None:
+            slow = lhat > slo
+            slow = slow & ~slow.all(axis=1, keepdims=True)
+            q = np.where(slow, -np.inf, qhat)
+        ok = q >= q.max(axis=1, keepdims=True) - tol[:, None] - 1e-12
+        key = np.where(ok, chat - 1e-12 * q.clip(-1, 2), np.inf)
+        return np.argmin(key, axis=1)
+    pick = choose(qhat, chat, lam, lhat, mu, slo)
+    mix = float(objective.get("mix") or 0.0)
+    if kind == "budget" and mix > 0 and objective.get("lambda_dearer") is not None:
+        dear = choose(qhat, chat, float(objective["lambda_dearer"]), lhat, mu, slo)
+        use = np.array([text_fraction(t) < mix for t in texts], dtype=bool)
+        pick = np.where(use, dear, pick)
+    return pick
 
 
 def lambda_grid(chat: np.ndarray, n: int = 40) -> np.ndarray:
@@ -71,6 +126,128 @@ def curve(Q: np.ndarray, C: np.ndarray, qhat: np.ndarray, chat: np.ndarray, lams
             "shares": np.bincount(pick, minlength=Q.shape[1]) / len(pick),
         })
     return out
+
+
+class Frontier:
+    """Every operating point of a policy as the cost weight lambda goes from 0 to infinity.
+
+    Case i's utility of model m is the line `a[i, m] - lambda * chat[i, m]` with `a = qhat - mu *
+    lhat`; at lambda = 0 the case goes to the highest `a` (the cheapest among equals), and as
+    lambda grows it moves to cheaper models at the crossings of the upper envelope of its lines.
+    Those crossings (events) are found for all cases at once, at most m - 1 per case."""
+
+    def __init__(self, qhat: np.ndarray, chat: np.ndarray, lhat: np.ndarray | None = None, mu: float = 0.0):
+        a = np.asarray(qhat, dtype=float)
+        c = np.asarray(chat, dtype=float)
+        if lhat is not None and mu:
+            a = a - mu * np.asarray(lhat, dtype=float)
+        n, m = a.shape
+        rows = np.arange(n)
+        top = a == a.max(axis=1, keepdims=True)
+        cur = np.argmin(np.where(top, c, np.inf), axis=1)
+        self.start = cur.copy()
+        lam = np.zeros(n)
+        ev_lam, ev_case, ev_from, ev_to = [], [], [], []
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(m - 1):
+                ccur, acur = c[rows, cur], a[rows, cur]
+                cheaper = c < ccur[:, None]
+                lk = np.where(cheaper, (acur[:, None] - a) / (ccur[:, None] - c), np.inf)
+                lmin = lk.min(axis=1)
+                has = np.isfinite(lmin)
+                if not has.any():
+                    break
+                k = np.argmin(np.where(lk == lmin[:, None], c, np.inf), axis=1)
+                at = np.maximum(lmin, lam)
+                ev_lam.append(at[has])
+                ev_case.append(rows[has])
+                ev_from.append(cur[has])
+                ev_to.append(k[has])
+                cur = np.where(has, k, cur)
+                lam = np.where(has, at, lam)
+        def cat(xs: list, t) -> np.ndarray:
+            return np.concatenate(xs).astype(t) if xs else np.zeros(0, dtype=t)
+
+        lam_all = cat(ev_lam, np.float64)
+        order = np.argsort(lam_all, kind="stable")
+        self.lam: np.ndarray = lam_all[order]
+        self.case: np.ndarray = cat(ev_case, np.int64)[order]
+        self.src: np.ndarray = cat(ev_from, np.int64)[order]
+        self.dst: np.ndarray = cat(ev_to, np.int64)[order]
+        self.models = m
+
+    def arrays(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lambda, cost, quality) of the operating points as arrays (what `points` lists)."""
+        n = len(Q)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        tot = w.sum()
+        rows = np.arange(n)
+        c0 = float((w * C[rows, self.start]).sum())
+        q0 = float((w * Q[rows, self.start]).sum())
+        if not self.lam.size:
+            return np.zeros(1), np.array([c0 / tot]), np.array([q0 / tot])
+        we = w[self.case]
+        dc = np.cumsum(we * (C[self.case, self.dst] - C[self.case, self.src]))
+        dq = np.cumsum(we * (Q[self.case, self.dst] - Q[self.case, self.src]))
+        ends = np.flatnonzero(np.r_[self.lam[1:] != self.lam[:-1], True])
+        return (np.r_[0.0, self.lam[ends]], np.r_[c0, c0 + dc[ends]] / tot, np.r_[q0, q0 + dq[ends]] / tot)
+
+    def points(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None,
+               shares: bool = False) -> list[dict]:
+        """The distinct operating points in order of lambda: each is the policy on every lambda
+        from its `lambda` up to the next one's (the events at one lambda are applied together,
+        ties going to the cheaper model as `choose` does). `weights` counts each case (a bootstrap
+        resample) and defaults to 1."""
+        n = len(Q)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        tot = w.sum()
+        rows = np.arange(n)
+        c0 = float((w * C[rows, self.start]).sum())
+        q0 = float((w * Q[rows, self.start]).sum())
+        we = w[self.case]
+        dc = np.cumsum(we * (C[self.case, self.dst] - C[self.case, self.src]))
+        dq = np.cumsum(we * (Q[self.case, self.dst] - Q[self.case, self.src]))
+        ends = np.flatnonzero(np.r_[self.lam[1:] != self.lam[:-1], True]) if self.lam.size else np.zeros(0, int)
+        out = [{"lambda": 0.0, "cost": c0 / tot, "quality": q0 / tot}]
+        for e in ends:
+            out.append({"lambda": float(self.lam[e]), "cost": (c0 + dc[e]) / tot, "quality": (q0 + dq[e]) / tot})
+        if shares:
+            cnt = np.bincount(self.start, weights=w, minlength=self.models).astype(float)
+            share_rows = [cnt / tot]
+            for a, b in zip(np.r_[0, ends[:-1] + 1] if ends.size else [], ends):
+                np.add.at(cnt, self.src[a:b + 1], -w[self.case[a:b + 1]])
+                np.add.at(cnt, self.dst[a:b + 1], w[self.case[a:b + 1]])
+                share_rows.append(cnt / tot)
+            for p, sh in zip(out, share_rows):
+                p["shares"] = sh.copy()
+        return out
+
+    def aiq(self, Q: np.ndarray, C: np.ndarray, c_min: float, c_max: float,
+            weights: np.ndarray | None = None) -> float:
+        _, c, q = self.arrays(Q, C, weights)
+        return aiq(pareto(c, q), c_min, c_max)
+
+
+def pareto(cost: np.ndarray, quality: np.ndarray) -> list[tuple[float, float]]:
+    """The points no cheaper-or-equal point matches in quality (the only ones the non-decreasing
+    hull can use), found with one sort: far fewer for the hull to walk."""
+    order = np.lexsort((-quality, cost))
+    c, q = cost[order], quality[order]
+    best = np.maximum.accumulate(q)
+    keep = np.r_[True, q[1:] > best[:-1]]
+    return list(zip(c[keep].tolist(), q[keep].tolist()))
+
+
+def frontier_points(Q, C, qhat, chat, lhat=None, mu: float = 0.0, shares: bool = False) -> list[dict]:
+    """The policy's exact operating points (see `Frontier`)."""
+    return Frontier(qhat, chat, lhat, mu).points(Q, C, shares=shares)
+
+
+def oracle_aiq(Q: np.ndarray, C: np.ndarray, c_min: float, c_max: float, weights: np.ndarray | None = None) -> float:
+    """The oracle's AIQ, one definition everywhere: the exact frontier of the policy that knows
+    every case's true quality and cost (`qhat = Q`, `chat = C`), over the singles' cost range."""
+    return Frontier(Q, C).aiq(Q, C, c_min, c_max, weights)
 
 
 def singles(Q: np.ndarray, C: np.ndarray) -> list[tuple[float, float]]:
@@ -168,36 +345,74 @@ def apgr(pgr_values: np.ndarray, fractions: np.ndarray = FRACTIONS) -> float:
 
 def cpt(pgr_values: np.ndarray, target: float, fractions: np.ndarray = FRACTIONS) -> float:
     """Smallest strong-call fraction where PGR first reaches `target` (linear in between)."""
-    for i, v in enumerate(pgr_values):
-        if v >= target - 1e-12:
-            if i == 0:
-                return float(fractions[0])
-            v0 = pgr_values[i - 1]
-            t = (target - v0) / (v - v0) if v != v0 else 1.0
-            return float(fractions[i - 1] + t * (fractions[i] - fractions[i - 1]))
-    return float("nan")
+    p = np.asarray(pgr_values, dtype=float)
+    hit = p >= target - 1e-12
+    if not hit.any():
+        return float("nan")
+    i = int(np.argmax(hit))
+    if i == 0:
+        return float(fractions[0])
+    v0, v = p[i - 1], p[i]
+    t = (target - v0) / (v - v0) if v != v0 else 1.0
+    return float(fractions[i - 1] + t * (fractions[i] - fractions[i - 1]))
+
+
+def pgr_exact(score: np.ndarray, q_weak: np.ndarray, q_strong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fractions, PGR) at every k/n strong calls, k = 0..n: the whole curve, linear in between."""
+    n = len(score)
+    fr = np.arange(n + 1) / max(n, 1)
+    acc_w, acc_s = float(q_weak.mean()), float(q_strong.mean())
+    return fr, pgr(strong_curve(score, q_weak, q_strong, fr), acc_w, acc_s)
+
+
+def cpt_exact(score: np.ndarray, q_weak: np.ndarray, q_strong: np.ndarray, target: float) -> float:
+    """CPT(target) on the exact PGR curve (not the 11-point one)."""
+    fr, p = pgr_exact(score, q_weak, q_strong)
+    return cpt(p, target, fr)
 
 
 def pair_metrics(score: np.ndarray, q_weak: np.ndarray, q_strong: np.ndarray) -> dict:
-    """APGR, CPT(50%), CPT(80%) and the PGR curve of one scoring of the cases."""
+    """APGR (RouteLLM's 11 points), exact CPT(50%) and CPT(80%), and the 11-point PGR curve."""
     acc_w, acc_s = float(q_weak.mean()), float(q_strong.mean())
     if acc_s == acc_w:
         return {"apgr": float("nan"), "cpt50": float("nan"), "cpt80": float("nan"), "pgr": []}
     p = pgr(strong_curve(score, q_weak, q_strong), acc_w, acc_s)
-    return {"apgr": apgr(p), "cpt50": cpt(p, 0.5), "cpt80": cpt(p, 0.8), "pgr": [float(v) for v in p]}
+    fr, pe = pgr_exact(score, q_weak, q_strong)
+    return {"apgr": apgr(p), "cpt50": cpt(pe, 0.5, fr), "cpt80": cpt(pe, 0.8, fr), "pgr": [float(v) for v in p]}
 
 
 # ---- budgets ----------------------------------------------------------------------------------
 
 
+def hull_points(points: list[dict]) -> list[dict]:
+    """The points (dicts with cost, quality, lambda) that are vertices of the non-decreasing hull."""
+    hull = nondecreasing_hull([(p["cost"], p["quality"]) for p in points])
+    best: dict[tuple[float, float], dict] = {}
+    for p in points:
+        best.setdefault((float(p["cost"]), float(p["quality"])), p)
+    return [best[v] for v in hull]
+
+
 def quality_at_budgets(points: list[dict], budgets_per_1k: list[float]) -> list[dict]:
-    """The best quality a sweep point reaches without its mean cost per 1,000 calls exceeding
-    each budget (no mixing of points); None when no point fits."""
+    """RouterBench's quality at a budget: R(budget) on the non-decreasing hull of the points, i.e.
+    the two neighbouring hull points mixed (a share `mix` of calls at the dearer one) so that the
+    mean cost per call is the budget; the top point when the budget exceeds it; None below the
+    cheapest point. The cost never exceeds the budget."""
+    hull = hull_points(points)
     out = []
     for b in budgets_per_1k:
-        fit = [p for p in points if p["cost"] * 1000 <= b + 1e-12]
-        best = max(fit, key=lambda p: (p["quality"], -p["cost"])) if fit else None
-        out.append({"budget_per_1k": b, "quality": best["quality"] if best else None,
-                    "cost_per_1k": best["cost"] * 1000 if best else None,
-                    "lambda": best["lambda"] if best else None})
+        B = b / 1000.0
+        row: dict = {"budget_per_1k": b, "quality": None, "cost_per_1k": None, "lambda": None,
+                     "lambda_dearer": None, "mix": 0.0}
+        if hull and B >= hull[0]["cost"] * (1 - 1e-12):
+            i = max(j for j, p in enumerate(hull) if p["cost"] <= B * (1 + 1e-12))
+            lo = hull[i]
+            row.update(quality=float(lo["quality"]), cost_per_1k=float(lo["cost"]) * 1000, **{"lambda": lo["lambda"]})
+            if i + 1 < len(hull) and B > lo["cost"]:
+                hi = hull[i + 1]
+                t = (B - lo["cost"]) / (hi["cost"] - lo["cost"])
+                row.update(quality=float(lo["quality"] + t * (hi["quality"] - lo["quality"])),
+                           cost_per_1k=float((1 - t) * lo["cost"] + t * hi["cost"]) * 1000,
+                           lambda_dearer=hi["lambda"], mix=float(t))
+        out.append(row)
     return out

@@ -278,8 +278,9 @@ class KnnPolicy(Policy):
         keep = np.arange(len(q))
         if len(keep) > self.MAX_REFS:
             keep = np.linspace(0, len(q) - 1, self.MAX_REFS).round().astype(int)
-        self.q = np.ascontiguousarray(q[keep])
-        self.xk = np.ascontiguousarray(ctx.batch.xk[keep].astype(np.float32))
+        # rounded as router.json stores them, so the saved router is the one that was evaluated
+        self.q = np.ascontiguousarray(q[keep].astype(np.float16).astype(np.float32))
+        self.xk = np.ascontiguousarray(ctx.batch.xk[keep].astype(np.float16).astype(np.float32))
         return self
 
     def _combine(self, sims: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -466,8 +467,8 @@ class LinearPolicy(LogisticPolicy):  # shares the design matrix
                 self.b[j] = float(np.nanmean(d.Q[:, j])) if ok.any() else 0.0
                 self.penalties.append(float("nan"))
                 continue
-            key = np.packbits(ok).tobytes()
-            if key not in cache:
+            ck = np.packbits(ok).tobytes()
+            if ck not in cache:
                 # models answered on the same cases share one decomposition; with fewer cases
                 # than features, decompose the n x n kernel instead of the p x p Gram matrix
                 Xj = X[ok]
@@ -475,8 +476,8 @@ class LinearPolicy(LogisticPolicy):  # shares the design matrix
                 Xc = Xj - mu
                 dual = Xc.shape[0] < Xc.shape[1]
                 evals, evecs = np.linalg.eigh(Xc @ Xc.T if dual else Xc.T @ Xc)
-                cache[key] = (mu, Xc, np.maximum(evals, 0.0).astype(np.float64), evecs, dual)
-            mu, Xc, evals, evecs, dual = cache[key]
+                cache[ck] = (mu, Xc, np.maximum(evals, 0.0).astype(np.float64), evecs, dual)
+            mu, Xc, evals, evecs, dual = cache[ck]
             y = d.Q[ok, j].astype(np.float64)
             yc = (y - y.mean()).astype(np.float32)
             z = (evecs.T @ (yc if dual else Xc.T @ yc)).astype(np.float64)
@@ -490,6 +491,7 @@ class LinearPolicy(LogisticPolicy):  # shares the design matrix
                 gcv = float(resid @ resid) / n / max(1.0 - dof / n, 1e-6) ** 2
                 if best is None or gcv < best[0]:
                     best = (gcv, lam, coef)
+            assert best is not None
             _, lam, coef = best
             w = Xc.T @ (evecs @ coef) if dual else evecs @ coef
             self.W[:, j] = w

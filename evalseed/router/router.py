@@ -42,6 +42,7 @@ class Router:
         fz = spec.get("featurizer")
         self.fz = F.TextFeaturizer(fz["dim"], unpack_array(fz["idf"])) if fz else None
         obj = spec.get("objective") or {}
+        self.objective: dict = dict(obj)
         lam = obj.get("lambda", 0.0)
         self.lam = float("inf") if lam is None else float(lam)
         self.mu = float(obj.get("mu") or 0.0)
@@ -74,13 +75,19 @@ class Router:
 
     def pick(self, text: str, *, kind: str | None = None, suite: str | None = None, tags: list[str] | None = None,
              lam: float | None = None, mu: float | None = None, slo_ms: float | None = None) -> Pick:
-        """The model maximising predicted quality - lambda * cost - mu * latency (the trained
-        objective unless overridden), among models predicted within the latency SLO."""
+        """The model the trained objective picks (`evalseed.router.evaluate.operate`): by default
+        the cheapest model predicted within the task's tolerance of the best. Passing `lam` or
+        `mu` switches to maximising predicted quality - lambda * cost - mu * latency; `slo_ms`
+        drops models predicted slower than it."""
         q, c, lat = self.predict(text, kind=kind, suite=suite, tags=tags)
-        lam = self.lam if lam is None else lam
-        mu = self.mu if mu is None else mu
-        slo = self.slo_ms if slo_ms is None else slo_ms
-        j = int(E.choose(q[None], c[None], lam, lat[None], mu, slo)[0])
+        obj = dict(self.objective)
+        if lam is not None or mu is not None:
+            obj.update(kind="lambda", mix=0.0)
+            obj["lambda"] = self.lam if lam is None else lam
+            obj["mu"] = self.mu if mu is None else mu
+        if slo_ms is not None:
+            obj["slo_ms"] = slo_ms
+        j = int(E.operate(q[None], c[None], lat[None], obj, [kind], [suite], [text])[0])
         preds = {m: {"quality": float(q[i]), "cost_usd": float(c[i]), "latency_ms": float(lat[i])}
                  for i, m in enumerate(self.models)}
         return Pick(self.models[j], float(q[j]), float(c[j]), float(lat[j]), self.policy.name, preds)

@@ -13,6 +13,7 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 from .queries import (
     RunHeader,
     RunListing,
+    case_prompts,
     fetch_rows,
     first_answers,
     has_results,
@@ -49,7 +50,7 @@ from .writer import (
 
 __all__ = [
     "JSON_COLUMNS", "KEY_COLUMNS", "MIGRATIONS", "RESULT_COLUMNS", "RESULT_NAMES", "SCHEMA_VERSION",
-    "TIMESTAMP_COLUMNS", "Migration", "ResultWriter", "RunHeader", "RunListing", "add_to_run_config",
+    "TIMESTAMP_COLUMNS", "Migration", "ResultWriter", "RunHeader", "RunListing", "add_to_run_config", "case_prompts",
     "delete_run", "fetch_rows", "finish_run", "first_answers", "has_results", "insert_prices", "insert_run",
     "list_runs", "migrate", "new_run_id", "now", "open_db", "recover", "resolve_run", "results_relation",
     "run_config", "run_configs", "run_header", "run_models", "run_prices", "run_record", "runs_models",

@@ -211,3 +211,12 @@ def first_answers(con: Any, run_id: str, suite: str, model: str,
     ).fetchall():
         got[cid] = (out, det)  # DESC order: repeat 0 is written last
     return got
+
+
+def case_prompts(con: Any, suites: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
+    """(suite, case_id, a prompt text, a run holding it) for every stored case of these suites:
+    what an import checks its case ids against."""
+    marks = ", ".join("?" for _ in suites)
+    return con.execute(
+        f"SELECT suite, case_id, any_value(input_text), any_value(run_id) FROM results WHERE suite IN ({marks}) "
+        "GROUP BY suite, case_id", list(suites)).fetchall()
