@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import ModelInfo
-from .core import Api, CallResult, Outcome, Prepared
+from .core import CallResult, Outcome, Prepared
 from .engine import FILTER_FINISH_REASON, FILTERED, JobApi, content_filtered, row_finish_reason
 from .errors import BudgetExhausted, CallFailed, CaseError, RunAborted
 from .kinds.base import Kind

@@ -79,19 +79,13 @@ def _mean(x: np.ndarray) -> float | None:
 def select_runs(con, runs: list[str] | None, since: str | None) -> list[str]:
     """Run ids from `--runs a,b` (ids, prefixes or `latest`) and/or `--since DATE`; neither means
     the latest run."""
-    from ..store import resolve_run
+    from ..store import resolve_run, runs_since
 
     out: list[str] = []
     if runs:
         out.extend(resolve_run(con, r) for r in runs)
     if since:
-        try:
-            rows = con.execute(
-                "SELECT run_id FROM runs WHERE started_at >= CAST(? AS TIMESTAMP) ORDER BY started_at", [since]
-            ).fetchall()
-        except Exception:
-            raise UsageError(f"--since {since!r} is not a date or timestamp; use e.g. 2026-11-01.") from None
-        out.extend(r[0] for r in rows)
+        out.extend(runs_since(con, since))
     if not runs and not since:
         out.append(resolve_run(con, "latest"))
     seen: list[str] = []
