@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, result_rows, write_suite
 from evalseed.config import load_config
 from evalseed.engine import case_worst_case, worst_case
-from evalseed.testing.stub_server import Reply, StubServer, ToolCall
+from evalseed.testing.stub_server import Reply, StubServer
 
 FLASH = "seed-1-6-flash-250715"
 SEED18 = "seed-1-8-251228"

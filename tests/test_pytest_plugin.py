@@ -9,7 +9,6 @@ import re
 import shutil
 import tomllib
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 import yaml
