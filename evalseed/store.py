@@ -81,8 +81,15 @@ def _m1(con) -> None:
     )
 
 
+def _m2_run_shards(con) -> None:
+    """`run --shard I/N` (issue 19): the shard and the run group it belongs to; NULL for other runs."""
+    con.execute("ALTER TABLE runs ADD COLUMN group_id VARCHAR")
+    con.execute("ALTER TABLE runs ADD COLUMN shard_index INTEGER")
+    con.execute("ALTER TABLE runs ADD COLUMN shard_count INTEGER")
+
+
 # Append only: a migration, once released, never changes; a new one goes at the end.
-MIGRATIONS: list[Callable] = [_m1]
+MIGRATIONS: list[Callable] = [_m1, _m2_run_shards]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -150,6 +157,12 @@ def migrate(con) -> None:
 def open_db(path: str | Path, *, read_only: bool = False, wait_s: float = 10.0):
     """A connection with the schema up to date. Read-only opens of a missing file are an error."""
     path = str(path)
+    if Path(path).is_dir():  # a Parquet history folder (`evalseed export --parquet`), read in place
+        from .history.export import open_folder
+
+        if not read_only:
+            raise UsageError(f"{path}: a Parquet history folder is read-only; merge it into a DuckDB file to write.")
+        return open_folder(path)
     if read_only and not Path(path).exists():
         raise UsageError(f"{path}: no such database; run `evalseed run` first or pass --db.")
     if read_only:
@@ -364,7 +377,8 @@ def new_run_id() -> str:
 
 def insert_run(con, run_id: str, *, label: str | None, git_sha: str | None, version: str, config: dict) -> None:
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",
+        "INSERT INTO runs (run_id, started_at, finished_at, status, label, git_sha, evalseed_version, config) "
+        "VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",
         [run_id, _now(), label, git_sha, version, _json(config)],
     )
 
