@@ -60,7 +60,7 @@ def run_shard(args: list[str], index: int, count: int, group: str) -> dict:
     if status == "finished":
         proc = subprocess.CompletedProcess(cmd, 0, f"shard {index}/{count}: run {previous} had finished\n", "")
     else:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
     die = os.environ.get(DIE_ENV, "")
     if die.startswith(f"{index}:"):
         marker = Path(die.split(":", 1)[1]) / f"died-{index}"
@@ -71,6 +71,17 @@ def run_shard(args: list[str], index: int, count: int, group: str) -> dict:
             "resumed": bool(previous), "db": db.read_bytes() if db.exists() else b""}
 
 
+def _die_with_parent() -> None:
+    """Linux: the shard's process gets SIGKILL when the task's worker dies, so a retry never finds
+    the file still locked by an orphan (elsewhere: nothing)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _shard_run(db: Path, index: int) -> tuple[str | None, str | None]:
     """(run id, status) of the shard's run in a file a dead attempt left, or (None, None)."""
     if not db.exists():
@@ -78,9 +89,9 @@ def _shard_run(db: Path, index: int) -> tuple[str | None, str | None]:
     import duckdb
 
     try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error:
-        db.unlink()  # an attempt killed before its first commit: start afresh
+        con = duckdb.connect(str(db))  # read-write: replays the write-ahead log a killed attempt left
+    except duckdb.Error:  # not readable: put it aside, the shard starts afresh
+        db.rename(db.with_name(f"{db.name}.unreadable-{os.getpid()}"))
         return None, None
     try:
         row = con.execute("SELECT run_id, status FROM runs WHERE shard_index = ?", [index]).fetchone()
