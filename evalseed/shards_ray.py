@@ -11,6 +11,7 @@ files into `--db` with `evalseed merge`'s code: the group becomes one run.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -123,7 +124,7 @@ def ray_command(opts, count: int | None, use_ray: bool, address: str | None, gat
     env = {k: v for k, v in os.environ.items() if k in ("PYTHONPATH", DIE_ENV)}
     # "local": a new instance of our own, never a cluster someone else started on this machine
     ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local", include_dashboard=False,
-             logging_level="ERROR", log_to_driver=False, ignore_reinit_error=True,
+             logging_level=logging.ERROR, log_to_driver=False, ignore_reinit_error=True,
              runtime_env={"env_vars": env} if env else None)
     try:
         task = ray.remote(num_cpus=1, max_retries=3, retry_exceptions=False)(run_shard)
