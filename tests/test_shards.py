@@ -264,3 +264,30 @@ def test_export_reads_the_same_in_report_compare_route_and_runs(cli, sharded):
     code, out, err = cli("merge", str(ws / "history"), "--into", str(ws / "from-parquet.duckdb"))
     assert code == 0, out + err
     assert _dump(ws / "from-parquet.duckdb") == _dump(all_db)
+
+
+def test_a_failed_export_leaves_the_previous_one_whole(cli, stub, tmp_path, monkeypatch):
+    from evalseed.history import export
+
+    write_suite(tmp_path / "suites", "polarity.yaml", _suite(6, repeats=1))
+    srv = stub(responder=_responder)
+    _run(cli, tmp_path, srv.base_url, "e.duckdb")
+    code, out, err = cli("export", "--db", str(tmp_path / "e.duckdb"), "--parquet", str(tmp_path / "h"))
+    assert code == 0, out + err
+    before = sorted((p.relative_to(tmp_path).as_posix(), p.stat().st_size) for p in (tmp_path / "h").rglob("*"))
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.json, "dumps", boom)  # fails after the tables, before the rename
+    with pytest.raises(OSError):
+        export.export_parquet(str(tmp_path / "e.duckdb"), str(tmp_path / "h"))
+    assert sorted((p.relative_to(tmp_path).as_posix(), p.stat().st_size) for p in (tmp_path / "h").rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".h.")] == []
+    # a folder that is no export is refused in one sentence, not read
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("x")
+    code, out, err = cli("runs", "--db", str(tmp_path / "other"))
+    assert code == 2 and "not an evalseed Parquet export" in err
+    code, out, err = cli("export", "--db", str(tmp_path / "e.duckdb"), "--parquet", str(tmp_path / "other"))
+    assert code == 2 and "is not an evalseed Parquet export" in err
