@@ -93,9 +93,11 @@ def merge(sources: list[str], into: str) -> dict[str, int]:
             raise UsageError(f"{s}: is the --into file itself; name other sources.")
     if target.is_dir():
         raise UsageError(f"{into}: --into takes a DuckDB file; export a folder from it with `evalseed export`.")
+    created = not target.exists()
     con = store.open_db(into)
     added = {"runs": 0, "results": 0, "run_prices": 0, "groups": 0}
     attached: list[_Source] = []
+    ok = False
     try:
         raw = con.execute("SELECT min(run_id) FROM runs WHERE shard_index IS NOT NULL").fetchone()[0]
         if raw:
@@ -106,6 +108,7 @@ def merge(sources: list[str], into: str) -> dict[str, int]:
             for src in attached:
                 _merge_source(con, src, added, into)
             con.execute("COMMIT")
+            ok = True
         except BaseException:
             with contextlib.suppress(Exception):
                 con.execute("ROLLBACK")
@@ -114,6 +117,10 @@ def merge(sources: list[str], into: str) -> dict[str, int]:
         for src in attached:
             src.detach(con)
         con.close()
+        if created and not ok:  # a refused merge into a new file leaves no empty file behind
+            for leftover in (target, target.with_name(target.name + ".wal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
     return added
 
 
