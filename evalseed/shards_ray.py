@@ -23,9 +23,20 @@ from pathlib import Path
 
 from .errors import UsageError
 
-# Test hook: "I:FOLDER" makes the task of shard I die once (its worker process exits) after its
-# run finished and before it returns, leaving FOLDER/died-I behind; the retry must not duplicate rows.
+# Test hook: "I:WHEN:FOLDER[,...]" makes the task of shard I die once (its worker process exits),
+# leaving FOLDER/died-I behind; WHEN is `after` (its run finished, before it returns) or `mid`
+# (1.5 s after its run created the file, the run's process killed with it). The retry must not
+# duplicate rows.
 DIE_ENV = "EVALSEED_TESTING_RAY_DIE"
+
+
+def _planned_death(index: int) -> tuple[str, Path] | None:
+    for item in filter(None, os.environ.get(DIE_ENV, "").split(",")):
+        i, when, folder = item.split(":", 2)
+        marker = Path(folder) / f"died-{i}"
+        if int(i) == index and not marker.exists():
+            return when, marker
+    return None
 
 
 def shard_args(opts, count: int) -> list[str]:
@@ -61,15 +72,28 @@ def run_shard(args: list[str], index: int, count: int, group: str) -> dict:
     if status == "finished":
         proc = subprocess.CompletedProcess(cmd, 0, f"shard {index}/{count}: run {previous} had finished\n", "")
     else:
+        death = _planned_death(index)
+        if death and death[0] == "mid":
+            _die_mid_run(cmd, db, death[1])
         proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_die_with_parent)
-    die = os.environ.get(DIE_ENV, "")
-    if die.startswith(f"{index}:"):
-        marker = Path(die.split(":", 1)[1]) / f"died-{index}"
-        if not marker.exists():
-            marker.write_text(f"shard {index} died once after its run\n")
-            os._exit(1)
+    death = _planned_death(index)
+    if death and death[0] == "after":
+        death[1].write_text(f"shard {index} died once after its run\n")
+        os._exit(1)
     return {"index": index, "code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
             "resumed": bool(previous), "db": db.read_bytes() if db.exists() else b""}
+
+
+def _die_mid_run(cmd: list[str], db: Path, marker: Path) -> None:
+    import time
+
+    subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    deadline = time.monotonic() + 120
+    while not db.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    marker.write_text(f"shard {marker.name} died once during its run\n")
+    os._exit(1)
 
 
 def _die_with_parent() -> None:
@@ -149,6 +173,10 @@ def ray_command(opts, count: int | None, use_ray: bool, address: str | None, gat
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(Path(tempfile.gettempdir()) / "evalseed-ray" / group, ignore_errors=True)
     opts.run_id = group
+    for r in sorted(results, key=lambda r: r["index"]):
+        if r["resumed"]:
+            print(f"evalseed: shard {r['index']}/{count}: its task was retried and finished the run the dead "
+                  "attempt had started", file=sys.stderr)
     for line in failed:
         print(f"evalseed: {line}", file=sys.stderr)
     print(f"run {group} stored in {opts.db}")
