@@ -5,7 +5,7 @@ shard's DuckDB file back to the driver as the task's result (so workers need no 
 only the suite files at the same paths). Inside a task the shard runs as `evalseed run --shard
 I/N --group G` in a process of its own (the same engine as by hand) into a file in the worker's
 temp folder; a retried task finds that file and resumes its run instead of starting again, so a
-case is never asked twice and the merge sees one row per case. The driver merges the shard
+stored case is not asked again, and the merge sees one row per case. The driver merges the shard
 files into `--db` with `evalseed merge`'s code: the group becomes one run.
 """
 
