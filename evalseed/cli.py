@@ -72,6 +72,15 @@ def run(
     allow_download_from: Optional[List[str]] = typer.Option(
         None, "--allow-download-from", help="A private address or network (10.0.0.0/8) that links in answers may "
         "point at; repeat for more. Default: public addresses and the run's own server only."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: run only shard I of N (by case, balanced by "
+                                        "estimated tokens); merge the shards with `evalseed merge` (docs/scaling.md)."),
+    group: Optional[str] = typer.Option(None, "--group", help="With --shard: the run group id all shards share "
+                                        "(the merged run's id); default: the date and a hash of the plan."),
+    shards: Optional[int] = typer.Option(None, "--shards", min=1, max=1024, help="With --ray: run N shards as Ray "
+                                         "tasks, then merge them into --db."),
+    ray: bool = typer.Option(False, "--ray", help="Run the --shards on Ray (pip install 'evalseed[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster's address "
+                                              "(default: RAY_ADDRESS, else a local Ray instance)."),
 ) -> None:
     """Run suites against models and store every case in DuckDB."""
     from .run.command import run_command
@@ -89,8 +98,14 @@ def run(
         budget_usd=budget_usd, label=label, resume=resume, dry_run=dry_run, rpm=rpm, tpm=tpm,
         timeout=timeout, max_attempts=max_attempts, out_dir=str(out_dir),
         config=str(config) if config else None, progress=progress, max_answer_bytes=max_answer_bytes,
-        allow_download_from=list(allow_download_from or []),
+        allow_download_from=list(allow_download_from or []), shard=shard, group=group,
     )
+    if shard and (gate or shards or ray):
+        _fail(2, "--shard runs one shard; gate after merging the shards, and use --shards N --ray to run them all.")
+    if shards or ray:
+        from .shards_ray import ray_command
+
+        raise typer.Exit(_guard(ray_command, opts, shards, ray, ray_address, gate, baseline))
     if gate and not dry_run:
         from .compare import check_baseline
         from .errors import UsageError
@@ -170,6 +185,30 @@ def init(
     from .init_project import init_command
 
     raise typer.Exit(_guard(init_command, str(folder), action))
+
+
+@app.command()
+def merge(
+    sources: List[Path] = typer.Argument(..., help="DuckDB files and Parquet export folders to merge."),
+    into: Path = typer.Option(..., "--into", help="The DuckDB file to merge into (created if missing)."),
+) -> None:
+    """Merge runs from several files into one; the shards of a run group become one run. Idempotent;
+    a conflicting duplicate stops the merge (exit 2) and nothing is written."""
+    from .history.merge_command import merge_command
+
+    raise typer.Exit(_guard(merge_command, [str(s) for s in sources], str(into)))
+
+
+@app.command()
+def export(
+    db: Path = DB_OPTION,
+    parquet: Path = typer.Option(..., "--parquet", help="The folder to write (replaced atomically)."),
+) -> None:
+    """Write runs, run_prices and results as Parquet, hive-partitioned by run and model; `--db DIR`
+    then reads the folder in report, compare, route and runs."""
+    from .history.merge_command import export_command
+
+    raise typer.Exit(_guard(export_command, str(db), str(parquet)))
 
 
 # ---- report (owner: report) -------------------------------------------------------------------

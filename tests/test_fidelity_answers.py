@@ -119,7 +119,7 @@ def test_a_version_1_database_is_upgraded_with_the_new_columns_null(tmp_path):
         version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
     finally:
         con.close()
-    assert cols == store.RESULT_NAMES and row == (None, None, "ok") and version == store.SCHEMA_VERSION == 2
+    assert cols == store.RESULT_NAMES and row == (None, None, "ok") and version == store.SCHEMA_VERSION >= 2
 
 
 def test_a_replay_puts_back_the_recorded_answer_ttft_and_never_invents_one(cli, stub, tmp_path):

@@ -62,6 +62,7 @@ def run_command(opts: RunOptions) -> int:
         check_budget_is_enforceable(plan)
     for n in plan.notices:
         stderr(f"evalseed: {n}")
+    shard_plan(plan, opts, stored_config)
     # A resumed run prepares its remaining cases with the ratios it started with.
     recorded = stored_config.get("token_ratios") if stored_config else None
     plan.with_token_ratios(ratios_from_record(recorded) if recorded is not None
@@ -71,6 +72,25 @@ def run_command(opts: RunOptions) -> int:
     if opts.sequential_baseline:
         opts.sequential = sequential_gate(plan, opts)
     return execute(plan, cfg, opts, stored_config)
+
+
+def shard_plan(plan: Plan, opts: RunOptions, stored_config: dict | None) -> None:
+    """`--shard I/N`: keep this shard's cases (a resumed shard run plans the same shard again)."""
+    from .. import shards
+
+    record = (stored_config or {}).get("shard")
+    if record:
+        opts.shard_spec = shards.check_resumed_shard(record, plan)
+        opts.shard_record = record
+        return
+    if not opts.shard:
+        return
+    if opts.sequential_baseline:
+        raise UsageError("--shard cannot run a sequential gate; merge the shards, then compare.")
+    index, count = shards.parse_shard(opts.shard)
+    group = shards.check_group(opts.group) if opts.group else shards.default_group(plan, count)
+    opts.shard_spec = shards.ShardSpec(index, count, group)
+    opts.shard_record = shards.apply_shard(plan, opts.shard_spec)
 
 
 def sequential_gate(plan: Plan, opts: RunOptions):
@@ -153,7 +173,13 @@ def execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | Non
             run_id = opts.run_id = store.new_run_id()
             done, errored, already_spent = set(), set(), 0.0
             config = run_config(plan, cfg, opts)
+            if opts.shard_record:
+                config["shard"] = opts.shard_record
             store.insert_run(con, run_id, label=opts.label, git_sha=git_sha(), version=__version__, config=config)
+            if opts.shard_spec:
+                from ..shards import mark_run
+
+                mark_run(con, run_id, opts.shard_spec)
             store.insert_prices(con, run_id, cfg.price_table(plan.models))
         budget = Budget(opts.budget_usd, spent=already_spent)
         writer = store.ResultWriter(con, run_id, replace_keys=errored, where=opts.db)
@@ -186,6 +212,8 @@ def execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | Non
             stderr(f"evalseed: {message}")
             return 3
         print(f"run {run_id} stored in {opts.db}")
+        if opts.shard_spec:
+            print(f"shard {opts.shard_spec.label} of group {opts.shard_spec.group}")
         return 0
     finally:
         con.close()

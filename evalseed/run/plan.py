@@ -42,6 +42,12 @@ class RunOptions:
     # monitor (evalseed.compare.sequential.SequentialGate) that orders the cases and stops the feed.
     sequential_baseline: str | None = None
     sequential: Any = None
+    # `run --shard I/N [--group G]` (evalseed/shards.py): the text as given, then the parsed spec
+    # and the record stored in runs.config.shard, both set by run_command.
+    shard: str | None = None
+    group: str | None = None
+    shard_spec: Any = None
+    shard_record: dict | None = None
 
 
 @dataclass

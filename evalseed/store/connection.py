@@ -56,6 +56,12 @@ def _check_complete(con: Any, path: str) -> None:
 def open_db(path: str | Path, *, read_only: bool = False, wait_s: float = 10.0) -> Any:
     """A connection with the schema up to date. Read-only opens of a missing file are an error."""
     path = str(path)
+    if Path(path).is_dir():  # a Parquet history folder (`evalseed export --parquet`), read in place
+        from ..history.export import open_folder
+
+        if not read_only:
+            raise UsageError(f"{path}: a Parquet history folder is read-only; merge it into a DuckDB file to write.")
+        return open_folder(path)
     if read_only and not Path(path).exists():
         raise UsageError(f"{path}: no such database; run `evalseed run` first or pass --db.")
     if read_only:

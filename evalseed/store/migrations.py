@@ -32,9 +32,17 @@ def _finish_reason_and_answer_ttft(con: Any) -> None:
     con.execute("ALTER TABLE results ADD COLUMN ttft_answer_ms DOUBLE")
 
 
+def _run_shards(con: Any) -> None:
+    # `run --shard I/N` (issue 19): the shard and the run group it belongs to; NULL for other runs.
+    con.execute("ALTER TABLE runs ADD COLUMN group_id VARCHAR")
+    con.execute("ALTER TABLE runs ADD COLUMN shard_index INTEGER")
+    con.execute("ALTER TABLE runs ADD COLUMN shard_count INTEGER")
+
+
 MIGRATIONS: list[Migration] = [
     Migration("initial tables: runs, results, run_prices", _initial_tables),
     Migration("results.finish_reason and results.ttft_answer_ms", _finish_reason_and_answer_ttft),
+    Migration("runs.group_id, shard_index, shard_count", _run_shards),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -199,7 +199,8 @@ def new_run_id() -> str:
 
 def insert_run(con: Any, run_id: str, *, label: str | None, git_sha: str | None, version: str, config: dict) -> None:
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",
+        "INSERT INTO runs (run_id, started_at, finished_at, status, label, git_sha, evalseed_version, config) "
+        "VALUES (?, ?, NULL, 'running', ?, ?, ?, ?)",
         [run_id, now(), label, git_sha, version, to_json(config)],
     )
 
