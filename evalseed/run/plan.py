@@ -42,6 +42,9 @@ class RunOptions:
     # monitor (evalseed.sequential.SequentialGate) that orders the cases and stops the feed.
     sequential_baseline: str | None = None
     sequential: Any = None
+    # `run --suite/--case/--tag/--limit/--repeats/--temperature/--max-tokens` (evalseed.suites.filters.Selection).
+    selection: Any = None
+    json: bool = False  # `run --json`: the summary as JSON on stdout, nothing else there
 
 
 @dataclass
@@ -191,4 +194,6 @@ def run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "token_ratios": {m: i.token_ratio.to_record() for m, i in plan.models.items()},
         "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,
+        # What --suite/--case/--tag/--limit and the overrides chose; --resume applies it again.
+        "selection": opts.selection.to_record() if opts.selection is not None else None,
     }
