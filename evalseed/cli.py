@@ -365,8 +365,8 @@ def route_train(
     """Learn which model to use per task from stored runs; save the router as JSON."""
     from .router.commands import train_command
 
-    raise typer.Exit(_guard(train_command, str(db), runs, since, str(out), policy, objective, lam, mu, budget,
-                            slo_ms, seed, test_fraction))
+    raise typer.Exit(_guard(_hinted(train_command, _ROUTE_HINTS), str(db), runs, since, str(out), policy, objective,
+                            lam, mu, budget, slo_ms, seed, test_fraction))
 
 
 @route_app.command("eval")
@@ -390,7 +390,7 @@ def route_eval(
     from .router.commands import eval_command
 
     raise typer.Exit(_json_to_stdout(json_out, lambda path: _guard(
-        eval_command, str(db), runs, since, str(router) if router else None, path, weak, strong, budgets, splits,
+        _hinted(eval_command, _ROUTE_HINTS), str(db), runs, since, str(router) if router else None, path, weak, strong, budgets, splits,
         boot, policies, seed, test_fraction)))
 
 
@@ -493,6 +493,30 @@ def local_info(as_json: bool = typer.Option(False, "--json", help="Machine-reada
 def _fail(code: int, message: str) -> None:
     typer.echo(f"evalseed: {message}", err=True)
     raise typer.Exit(code)
+
+
+# What to do next, added to a routing error that does not say it (the router's own messages).
+_ROUTE_HINTS = {
+    "results for one model only": "name runs of other models too: --runs A,B or --since DATE (`evalseed runs` "
+                                  "lists them with their models)",
+}
+
+
+def _hinted(fn, hints: dict):
+    """`fn` whose UsageErrors containing a key of `hints` end with that next step."""
+    from .errors import UsageError
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            text = str(e)
+            for needle, hint in hints.items():
+                if needle in text and hint not in text:
+                    raise UsageError(f"{text.rstrip('.')}; {hint}.") from e
+            raise
+
+    return call
 
 
 def _guard(fn, *args, **kwargs) -> int:

@@ -223,3 +223,11 @@ def test_compare_json_dash_prints_json_alone(cli, stub, tmp_path):
     assert code == 0, err
     doc = json.loads(out)
     assert isinstance(doc, dict) and "evalseed compare" in err
+
+
+def test_route_train_on_one_model_suggests_the_next_command(cli, stub, tmp_path):
+    srv = stub(answers={"": "positive"})
+    _, _, _, db = _run(cli, tmp_path, srv)
+    code, _, err = cli("route", "train", "--db", db, "-o", tmp_path / "r.json")
+    assert code == 2 and "one model only" in err
+    assert "--runs A,B or --since DATE" in err and err.strip().count("\n") == 0
