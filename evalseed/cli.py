@@ -147,9 +147,13 @@ def run(
             opts.sequential_baseline = baseline
     code = _guard(run_command, opts)
     if code == 0 and gate and not dry_run:
+        import contextlib
+
         from .compare import gate_after_run
 
-        code = _guard(gate_after_run, str(db), baseline, opts.run_id)
+        # With --json, stdout holds the run's JSON alone: the gate's table goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            code = _guard(gate_after_run, str(db), baseline, opts.run_id)
     raise typer.Exit(code)
 
 

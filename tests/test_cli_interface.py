@@ -111,6 +111,9 @@ def test_run_json_is_the_summary_on_stdout(cli, stub, tmp_path):
     (rec,) = doc["results"]
     assert (rec["suite"], rec["model"], rec["cases"], rec["accuracy"]) == ("tiny", FLASH, 3, 1.0)
     assert "stored in" in err
+    code, out, err, _ = _run(cli, tmp_path, srv, "--json", "--baseline", doc["run_id"], "--gate")
+    assert code == 0, err
+    assert json.loads(out)["run_id"] != doc["run_id"] and "verdict: no regression" in err  # the gate's table
     code, out, err, _ = _run(cli, tmp_path, srv, "--json", "--dry-run", db_name="d.duckdb")
     assert code == 0 and json.loads(out)["requests"] == 3
 
