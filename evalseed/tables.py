@@ -4,8 +4,8 @@ rich squeezes a table that does not fit by wrapping and cutting every column, he
 ("sui…", "mod…", "seed-1-6-250…"). `fit_table` never does that: the columns marked `wrap` (free
 text such as a kind's metrics) may wrap between words; every other cell and every header keeps
 its full text. When even that does not fit the width, the table is stacked instead: one block per
-row, its key columns (the ids) on a heading line in full, the other columns as `header value`
-pairs wrapped between pairs, never inside one, under a line saying what the headings hold. Anything that prints a table of ids and figures
+row, its key columns (the ids) on a heading line in full, the other columns as `header: value`
+pairs (`header: value`, three spaces apart) wrapped between pairs, never inside one, under a line saying what the headings hold. Anything that prints a table of ids and figures
 can use it (the run summary and `runs` do; compare's tables can adopt it as they are).
 
     print_fitted(console(), [Col("suite", key=True), Col("model", key=True), Col("accuracy", "right"),
@@ -80,7 +80,7 @@ def min_width(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> int:
 
 
 def stacked_lines(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[str]:
-    """The rows as blocks: the key cells joined on one line, then `header value` pairs filled up
+    """The rows as blocks: the key cells joined on one line, then `header: value` pairs filled up
     to `width` (a pair longer than the width gets a line of its own, uncut)."""
     lines: list[str] = []
     for r in rows:
@@ -90,11 +90,11 @@ def stacked_lines(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int
         for c, v in zip(cols, r):
             if c.key or v in ("", None):
                 continue
-            pair = f"{c.header} {v}"
-            if len(line) > 1 and len(line) + 2 + len(pair) > width:
+            pair = f"{c.header}: {v}"
+            if len(line) > 1 and len(line) + 3 + len(pair) > width:
                 lines.append(line)
                 line = " "
-            line = f"{line} {pair}" if len(line) > 1 else f"  {pair}"
+            line = f"{line}   {pair}" if len(line) > 1 else f"  {pair}"
         if len(line) > 1:
             lines.append(line)
     return lines

@@ -78,6 +78,6 @@ def test_fitting_rules():
     assert min_width(cols, rows) == 1 + 27 + 11 + 11
     lines = stacked_lines(cols, rows, 30)
     assert lines[0] == "a-rather-long-suite-name"
-    assert lines[1].strip() == "accuracy 0.500"
+    assert lines[1].strip() == "accuracy: 0.500"
     # A pair longer than the width is never split: it gets its own line, whole.
-    assert lines[2].strip() == "kind metrics macro_f1 0.5 · unparsed 3" and len(lines) == 3
+    assert lines[2].strip() == "kind metrics: macro_f1 0.5 · unparsed 3" and len(lines) == 3
