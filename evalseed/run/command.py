@@ -24,10 +24,9 @@ def stderr(msg: str) -> None:
 
 
 def run_command(opts: RunOptions) -> int:
+    from ..suites.filters import Selection, check_selected, select_cases, select_suites
     from ..suites.loader import load_suites
     from ..tokens import ratios_from_record
-
-    from ..suites.filters import Selection, check_selected, select_cases, select_suites
 
     cfg = load_config(opts.config)
     stored_config: dict | None = None
