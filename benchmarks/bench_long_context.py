@@ -4,8 +4,8 @@ Preparing must hold no document text (sizes are computed from the haystack's cha
 building the prompts one after another must cut each length's filler once, whatever the number of
 depths and models. Figures are tracemalloc peaks, relative to one copy of the longest document.
 
-    /work/venv/bin/python benchmarks/bench_long_context.py            # 3 models
-    /work/venv/bin/python benchmarks/bench_long_context.py --small    # CI smoke: 1 model
+    python benchmarks/bench_long_context.py            # 3 models
+    python benchmarks/bench_long_context.py --small    # CI smoke: 1 model
 """
 
 from __future__ import annotations

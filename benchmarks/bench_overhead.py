@@ -4,6 +4,13 @@ stub server and workload, both as whole processes (start-up included).
     python benchmarks/bench_overhead.py                  # 2,000 cases, C=64, delay 0 and 200 ms, 3 rounds
     python benchmarks/bench_overhead.py --rounds 5
     python benchmarks/bench_overhead.py --small          # CI smoke: 60 cases, delays 0 and 20 ms, 1 round
+    python benchmarks/bench_overhead.py --startup-only   # start-up alone: --help, route pick, a 1-case run
+
+Start-up (issue 20, item 6) is measured against `python -c "import json"` in the same rounds: the
+ratio of `evalseed --help` to it, and to a one-command Typer app's `--help` (Typer's own cost);
+`evalseed route pick` on a small trained router. Goals: `evalseed --help` within 1.5x of
+`import json` plus Typer's own cost (help <= 1.5 * json + (typer app --help - json)); `route
+pick` under 0.3 s on a quiet machine.
 
 Per delay, each round runs `evalseed run` (fresh DuckDB file, --no-progress), the raw streamed
 loop and the raw non-streamed loop (benchmarks/raw_loop.py) one after the other, the order
@@ -80,19 +87,58 @@ def measure(tmp: Path, suite: Path, answers: Path, n: int, c: int, delay_ms: flo
             "ratios_stream": ratios["stream"]}
 
 
+TYPER_APP = """import typer
+app = typer.Typer(add_completion=False)
+@app.command()
+def hello(name: str = typer.Option("x", "--name", help="A name.")) -> None:
+    print(name)
+app()
+"""
+
+
+def small_router(tmp: Path, env: dict) -> Path:
+    """A router trained on a 200-prompt, two-model outcome table (for `route pick`)."""
+    import csv
+    import random
+    import subprocess
+
+    rng = random.Random(0)
+    src = tmp / "outcomes.csv"
+    with src.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["domain", "prompt", "model-a", "model-b"])
+        for i in range(200):
+            w.writerow([f"d{i % 4}", f"question {i} about topic {i % 4} in a few words",
+                        str(rng.random() < 0.5 + 0.1 * (i % 4)), str(rng.random() < 0.8)])
+    db, router = tmp / "outcomes.duckdb", tmp / "router.json"
+    for cmd in (["import", "outcomes", str(src), "--db", str(db), "--price", "model-a=0.1,0.1", "--price", "model-b=1,2"],
+                ["route", "train", "--db", str(db), "-o", str(router)]):
+        subprocess.run([PYTHON, "-m", "evalseed", *cmd], env=env, cwd=str(tmp), check=True, capture_output=True)
+    return router
+
+
 def startup(tmp: Path, answers: Path, rounds: int) -> dict:
     """A 1-case run of each (start-up, one request, storing, summary, exit), `evalseed --help`,
-    and `import openai` alone for scale: median wall and median CPU seconds."""
+    `evalseed route pick`, and for scale `import json`, a one-command Typer app's --help and
+    `import openai`: median wall and median CPU seconds."""
     one, _ = write_suite(tmp / "one", 1, name="bench-one")
     env = dict(os.environ, OPENAI_API_KEY="bench")
-    got: dict[str, list] = {k: [] for k in ("evalseed", "raw", "help", "import openai")}
+    router = small_router(tmp, env)
+    (tmp / "typer_app.py").write_text(TYPER_APP)
+    got: dict[str, list] = {k: [] for k in ("evalseed", "raw", "help", "pick", "import json", "typer app --help",
+                                            "import openai")}
     with StubProcess(0, answers) as srv:
         for r in range(rounds):
             db = tmp / f"one-{r}.duckdb"
             got["evalseed"].append(run_measured(evalseed_cmd(one, srv.base_url, db, 1), env=env, cwd=str(tmp)))
             db.unlink()
             got["raw"].append(run_measured(raw_cmd(srv.base_url, 1, 1, "stream"), env=env, cwd=str(tmp)))
+            got["import json"].append(run_measured([PYTHON, "-c", "import json"], env=env, cwd=str(tmp)))
             got["help"].append(run_measured([PYTHON, "-m", "evalseed", "--help"], env=env, cwd=str(tmp)))
+            got["typer app --help"].append(run_measured([PYTHON, str(tmp / "typer_app.py"), "--help"], env=env,
+                                                        cwd=str(tmp)))
+            got["pick"].append(run_measured([PYTHON, "-m", "evalseed", "route", "pick", "--router", str(router),
+                                             "--kind", "classification", "Is this refundable?"], env=env, cwd=str(tmp)))
             got["import openai"].append(run_measured([PYTHON, "-c", "import openai"], env=env, cwd=str(tmp)))
     return {k: (median([t.wall for t in v]), median([t.cpu for t in v])) for k, v in got.items()}
 
@@ -116,11 +162,22 @@ def main() -> int:
         suite, answers = write_suite(tmp / "suite", a.n)
         st = startup(tmp, answers, max(1, min(a.rounds, 5)) if not a.startup_only else 5)
         print("start-up, median wall / CPU: " + ", ".join(
-            f"{label} {st[k][0]:.2f} s / {st[k][1]:.2f} s" for k, label in
+            f"{label} {st[k][0]:.3f} s / {st[k][1]:.3f} s" for k, label in
             (("evalseed", "evalseed 1-case run"), ("raw", "raw streamed loop 1-case run"),
-             ("help", "evalseed --help"), ("import openai", "python -c 'import openai'"))))
+             ("help", "evalseed --help"), ("pick", "evalseed route pick"),
+             ("import json", "python -c 'import json'"), ("typer app --help", "one-command Typer app --help"),
+             ("import openai", "python -c 'import openai'"))))
         print(f"  1-case run ratio evalseed / raw: wall {st['evalseed'][0] / st['raw'][0]:.2f}, "
               f"CPU {st['evalseed'][1] / st['raw'][1]:.2f}")
+        js, typer_help, helps, pick = st["import json"][0], st["typer app --help"][0], st["help"][0], st["pick"][0]
+        print(f"  vs python -c 'import json' ({js:.3f} s): evalseed --help {helps / js:.2f}x, route pick "
+              f"{pick / js:.2f}x, one-command Typer app --help {typer_help / js:.2f}x; evalseed --help / Typer app "
+              f"--help {helps / typer_help:.2f}x")
+        allowed = 1.5 * js + (typer_help - js)
+        print(f"  goal evalseed --help <= 1.5 x import json + Typer's own cost = {allowed:.3f} s: "
+              f"{verdict(helps <= allowed)} ({helps:.3f} s)")
+        print(f"  goal route pick < 0.3 s (quiet machine): {verdict(pick < 0.3)} ({pick:.3f} s; load "
+              f"{os.getloadavg()[0]:.1f})")
         if a.startup_only:
             return 0
         results = {d: measure(tmp, suite, answers, a.n, a.concurrency, d, a.rounds) for d in delays}

@@ -10,7 +10,7 @@ What it does, all against the stub OpenAI-compatible server in its own process, 
    so replay cannot cheat): the replay figure is a whole `evalseed run`, scoring and DuckDB writes
    included. Its rows must equal the recorded ones (same answers, scores and recorded timings).
 3. Transport-level comparison on M requests (default 250): the openai SDK alone, replayed by
-   stock vcrpy from one cassette matched on method, URI and body (DESIGN.md's quadratic case)
+   stock vcrpy from one cassette matched on method, URI and body (the quadratic case)
    versus `CassetteSession`. Stock vcrpy is not run at N: it is quadratic (64 s at 1,000 here).
 
 Exit status 1 when replayed rows differ from recorded ones; a missed time target is printed, not

@@ -5,7 +5,8 @@ in seconds. Each figure is printed beside a baseline measured in the same run (t
 shared, so ratios move less than seconds): fitting against featurising the same texts, picking
 against a bare dictionary lookup + argmax, importing against reading the CSV.
 
-    python benchmarks/bench_router.py            # RouteLLM's MMLU file when present
+    python benchmarks/bench_router.py --data mmlu_all_domains.csv   # RouteLLM's MMLU outcomes (docs/routing.md)
+    python benchmarks/bench_router.py            # a synthetic file of the same shape
     python benchmarks/bench_router.py --small    # a few hundred rows: the CI smoke test
 """
 
@@ -28,9 +29,6 @@ from evalseed.router.fit import Fitted, make_policy, train_router  # noqa: E402
 from evalseed.router.features import TextFeaturizer  # noqa: E402
 from evalseed.router.router import Router  # noqa: E402
 
-# The external data sets sit in shared/data beside the checkout (EVALSEED_SHARED_DATA overrides).
-SHARED = Path(os.environ.get("EVALSEED_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-MMLU = SHARED / "routellm" / "mmlu_all_domains.csv"
 MODELS = ["mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"]
 
 
@@ -86,14 +84,14 @@ def best_of(fn, repeats: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="a few hundred rows (CI smoke test)")
-    ap.add_argument("--data", type=Path, default=None, help="a RouteLLM-shaped CSV (default: MMLU if present)")
+    ap.add_argument("--data", type=Path, default=None, help="a RouteLLM-shaped CSV, e.g. its MMLU outcomes (default: synthetic)")
     args = ap.parse_args()
     rows_target = 600 if args.small else 15_000
     picks = 500 if args.small else 10_000
     repeats = 1 if args.small else 3
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_router_"))
-    src = args.data or (MMLU if MMLU.exists() and not args.small else None)
+    src = args.data
     if src is None:
         src = tmp / "synthetic.csv"
         synthetic_csv(src, max(rows_target // 2, 300))

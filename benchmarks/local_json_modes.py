@@ -3,7 +3,7 @@
 `json_object`, and no response_format. One contacts-extraction case, 120 output tokens, times as
 ratios against the unconstrained request measured in the same run.
 
-    /work/venv/bin/python benchmarks/local_json_modes.py
+    python benchmarks/local_json_modes.py
 """
 
 from __future__ import annotations

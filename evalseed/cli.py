@@ -8,15 +8,35 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import EvalseedError
 
+_DEBUG = False
+
+
+class _RootGroup(TyperGroup):
+    """The root command: `--debug` is taken anywhere on the line (before a `--`), also after the
+    subcommand, where a newcomer puts it."""
+
+    def parse_args(self, ctx, args):
+        global _DEBUG
+        end = args.index("--") if "--" in args else len(args)
+        _DEBUG = "--debug" in args[:end]
+        args = [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+        return super().parse_args(ctx, args)
+
+
+# -h everywhere; the subcommands inherit it from the root's context.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="evalseed",
     help="Evaluate, compare and route ByteDance Seed models over OpenAI-compatible APIs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_RootGroup,
+    context_settings=CONTEXT,
 )
 route_app = typer.Typer(help="Learn which model to use per task, evaluate it, and pick.", no_args_is_help=True)
 import_app = typer.Typer(help="Bring external data in: BFCL files as suites, outcome tables as runs.", no_args_is_help=True)
@@ -26,15 +46,26 @@ local_app = typer.Typer(help="The embedded offline model: build llama.cpp for th
 app.add_typer(import_app, name="import")
 app.add_typer(local_app, name="local")
 
-_DEBUG = False
-
 DB_OPTION = typer.Option("evalseed.duckdb", "--db", help="The DuckDB file.")
+RUNS_OPTION = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated.")
+SINCE_OPTION = typer.Option(None, "--since", help="Also every run started on or after this date (2026-11-01).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"evalseed {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks.")) -> None:
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks (also accepted after the subcommand)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     global _DEBUG
-    _DEBUG = debug
+    _DEBUG = _DEBUG or debug
 
 
 # ---- run / validate / models / rescore (core) -------------------------------------------------
@@ -64,7 +95,7 @@ def run(
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
     max_attempts: int = typer.Option(6, "--max-attempts", min=1, max=20, help="Attempts per request, retries included."),
-    out_dir: Path = typer.Option(Path("runs"), "--out-dir", help="Run artefacts (generated images)."),
+    out_dir: Path = typer.Option(Path("runs"), "-o", "--out", "--out-dir", help="Folder for run artefacts (generated images)."),
     config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml (default: ./evalseed.yaml if present)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     max_answer_bytes: int = typer.Option(4 * 1024 * 1024, "--max-answer-bytes", min=1024,
@@ -81,10 +112,20 @@ def run(
     ray: bool = typer.Option(False, "--ray", help="Run the --shards on Ray (pip install 'evalseed[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --ray: the cluster's address "
                                               "(default: RAY_ADDRESS, else a local Ray instance)."),
+    suite: Optional[List[str]] = typer.Option(None, "--suite", help="Run only this suite (its name; shell patterns; repeat for more)."),
+    case: Optional[List[str]] = typer.Option(None, "--case", help="Run only this case id (shell patterns; repeat for more)."),
+    tag: Optional[List[str]] = typer.Option(None, "--tag", help="Run only cases with this tag (repeat: any of them)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Run only the first N (selected) cases of each suite."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", min=1, max=100, help="Repeats per case, in place of the suites' own."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Temperature, in place of the suites' params."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="Max tokens per answer, in place of the suites' params."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout (run id, status, "
+                                 "per suite and model); everything else goes to stderr."),
 ) -> None:
     """Run suites against models and store every case in DuckDB."""
     from .run.command import run_command
     from .run.plan import RunOptions
+    from .suites.filters import Selection
 
     if gate and not baseline:
         _fail(2, "--gate needs --baseline RUN_ID (the run to compare against).")
@@ -99,6 +140,9 @@ def run(
         timeout=timeout, max_attempts=max_attempts, out_dir=str(out_dir),
         config=str(config) if config else None, progress=progress, max_answer_bytes=max_answer_bytes,
         allow_download_from=list(allow_download_from or []), shard=shard, group=group,
+        selection=Selection(suites=list(suite or []), cases=list(case or []), tags=list(tag or []), limit=limit,
+                            repeats=repeats, temperature=temperature, max_tokens=max_tokens),
+        json=as_json,
     )
     if shard and (gate or shards or ray):
         _fail(2, "--shard runs one shard; gate after merging the shards, and use --shards N --ray to run them all.")
@@ -118,9 +162,13 @@ def run(
             opts.sequential_baseline = baseline
     code = _guard(run_command, opts)
     if code == 0 and gate and not dry_run:
+        import contextlib
+
         from .compare import gate_after_run
 
-        code = _guard(gate_after_run, str(db), baseline, opts.run_id)
+        # With --json, stdout holds the run's JSON alone: the gate's table goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            code = _guard(gate_after_run, str(db), baseline, opts.run_id)
     raise typer.Exit(code)
 
 
@@ -151,14 +199,15 @@ def models(
 def runs(
     run_id: Optional[str] = typer.Argument(None, help="A run (id, unique prefix or latest): show its summary."),
     db: Path = DB_OPTION,
-    limit: int = typer.Option(20, "--limit", min=1),
+    limit: int = typer.Option(20, "--limit", min=1, help="Show at most N runs."),
+    since: Optional[str] = SINCE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON: per suite and model, counts, accuracy and the "
                                                        "kind's metrics (with RUN_ID), or the list of runs."),
 ) -> None:
-    """List the runs stored in the database, newest first; with RUN_ID, that run's summary."""
+    """List the runs stored in the database (read only), newest first, with their models; with RUN_ID, that run's summary."""
     from .run.stored_runs import runs_command
 
-    raise typer.Exit(_guard(runs_command, str(db), limit, run_id, as_json))
+    raise typer.Exit(_guard(runs_command, str(db), limit, run_id, as_json, since))
 
 
 @app.command()
@@ -218,13 +267,72 @@ def export(
 def report(
     run_ids: List[str] = typer.Argument(None, help="Runs to report (ids or unique prefixes); none = the latest. Two = a comparison."),
     db: Path = DB_OPTION,
+    runs: Optional[str] = RUNS_OPTION,
+    since: Optional[str] = SINCE_OPTION,
     out: Path = typer.Option(Path("reports"), "-o", "--out", help="Folder for the HTML files (index.html is refreshed)."),
     router: Optional[Path] = typer.Option(None, "--router", help="A trained router file: adds its recommendation."),
+    open_it: bool = typer.Option(False, "--open", help="Open the report in the browser afterwards."),
+    as_json: bool = typer.Option(False, "--json", help="Print the paths written as JSON (report, index, runs)."),
 ) -> None:
     """Render a self-contained HTML report (no network needed to open it) and print its path."""
+    refs = list(run_ids or [])
+    if runs or since:
+        refs += _select_runs(str(db), runs, since, refs)
+    raise typer.Exit(_guard(_report, str(db), refs, str(out), str(router) if router else None, open_it, as_json))
+
+
+def _select_runs(db: str, runs: Optional[str], since: Optional[str], given: List[str]) -> List[str]:
+    """The run ids `--runs` and `--since` name, beyond those given as arguments."""
+    from . import store
+    from .router.data import select_runs
+
+    def pick() -> List[str]:
+        con = store.open_db(db, read_only=True)
+        try:
+            ids = select_runs(con, [r.strip() for r in runs.split(",") if r.strip()] if runs else None, since)
+            have = {store.resolve_run(con, r) for r in given}
+        finally:
+            con.close()
+        return [i for i in ids if i not in have]
+
+    try:
+        return pick()
+    except EvalseedError as e:
+        _fail(e.exit_code, str(e))
+        return []
+
+
+def _report(db: str, refs: List[str], out: str, router: Optional[str], open_it: bool, as_json: bool) -> int:
+    """report_command, its printed paths taken as data for --json and --open."""
+    import contextlib
+    import io
+    import json
+
     from .report.render import report_command
 
-    raise typer.Exit(_guard(report_command, str(db), list(run_ids or []), str(out), str(router) if router else None))
+    buf = io.StringIO()
+    err = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
+        code = report_command(db, refs, out, router)
+    paths = [line for line in buf.getvalue().splitlines() if line.strip()]
+    index = next((line.split("index: ", 1)[1] for line in err.getvalue().splitlines() if line.startswith("index: ")), None)
+    rest = [line for line in err.getvalue().splitlines() if not line.startswith("index: ")]
+    for line in rest:
+        typer.echo(line, err=True)
+    if as_json:
+        typer.echo(json.dumps({"report": paths[0] if paths else None, "index": index, "runs": refs or ["latest"],
+                               "out": out}, indent=2))
+    else:
+        for p in paths:
+            typer.echo(p)
+        if index:
+            typer.echo(f"index: {index}", err=True)
+    if open_it and paths:
+        import webbrowser
+
+        if not webbrowser.open(Path(paths[0]).resolve().as_uri()):
+            typer.echo(f"evalseed: no browser to open {paths[0]}; open it by hand.", err=True)
+    return code
 
 
 # ---- compare (owner: compare) -----------------------------------------------------------------
@@ -243,7 +351,8 @@ def compare(
     cand_model: Optional[str] = typer.Option(None, "--cand-model", help="Use only this model of the candidate run."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per suite)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full comparison as JSON."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the full comparison as JSON to FILE; "
+                                           "`--json -` prints it on stdout (the table goes to stderr)."),
     max_error_rate: float = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
                                          "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3)."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
@@ -253,13 +362,30 @@ def compare(
     significantly more cases unanswered (its infrastructure failed), 2 when it does not cover the base."""
     from .compare import compare_command
 
-    raise typer.Exit(_guard(
-        compare_command, str(db), base_run, cand_run, alpha=alpha, min_drop=min_drop,
-        max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
-        base_model=base_model, cand_model=cand_model, junit=str(junit) if junit else None,
-        markdown=str(markdown) if markdown else None, json_path=str(json_out) if json_out else None,
-        allow_partial=allow_partial, max_error_rate=max_error_rate,
-    ))
+    raise typer.Exit(_json_to_stdout(
+        json_out, lambda path: _guard(
+            compare_command, str(db), base_run, cand_run, alpha=alpha, min_drop=min_drop,
+            max_cost_increase=max_cost_increase, max_latency_increase=max_latency_increase,
+            base_model=base_model, cand_model=cand_model, junit=str(junit) if junit else None,
+            markdown=str(markdown) if markdown else None, json_path=path,
+            allow_partial=allow_partial, max_error_rate=max_error_rate)))
+
+
+def _json_to_stdout(json_out: Optional[str], body) -> int:
+    """Run `body(json_path)`; with `--json -`, into a temporary file whose JSON then goes to
+    stdout alone, the command's human output to stderr."""
+    if json_out != "-":
+        return body(json_out or None)
+    import contextlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="evalseed-json-") as tmp:
+        path = str(Path(tmp) / "out.json")
+        with contextlib.redirect_stdout(sys.stderr):
+            code = body(path)
+        if Path(path).exists():
+            sys.stdout.write(Path(path).read_text(encoding="utf-8").rstrip("\n") + "\n")
+    return code
 
 # ---- route (owner: router) --------------------------------------------------------------------
 
@@ -267,8 +393,8 @@ def compare(
 @route_app.command("train")
 def route_train(
     db: Path = DB_OPTION,
-    runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
-    since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
+    runs: Optional[str] = RUNS_OPTION,
+    since: Optional[str] = SINCE_OPTION,
     out: Path = typer.Option(Path("router.json"), "-o", "--out", help="Where to write the router (JSON)."),
     policy: str = typer.Option("auto", "--policy", help="auto (simplest that wins on validation), global, table, knn, linear, logistic."),
     objective: str = typer.Option("near-best", "--objective", help="near-best (cheapest model within the best's interval per task), lambda (quality - lambda*cost - mu*latency), budget, or latency."),
@@ -292,7 +418,7 @@ def route_train(
 
     if train_runs and runs:
         raise typer.Exit(_guard(both))
-    raise typer.Exit(_guard(train_command, str(db), train_runs or runs, since, str(out), policy, objective, lam, mu,
+    raise typer.Exit(_guard(_hinted(train_command, _ROUTE_HINTS), str(db), train_runs or runs, since, str(out), policy, objective, lam, mu,
                             budget, slo_ms, seed, test_fraction, test_runs, str(test_db) if test_db else None))
 
 
@@ -300,10 +426,11 @@ def route_train(
 def route_eval(
     ctx: typer.Context,
     db: Path = DB_OPTION,
-    runs: Optional[str] = typer.Option(None, "--runs", help="Run ids (or prefixes, or latest), comma-separated."),
-    since: Optional[str] = typer.Option(None, "--since", help="Also every run started on or after this date."),
+    runs: Optional[str] = RUNS_OPTION,
+    since: Optional[str] = SINCE_OPTION,
     router: Optional[Path] = typer.Option(None, "--router", help="A trained router to evaluate on its held-out cases."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write every number and curve to this JSON file."),
+    json_out: Optional[str] = typer.Option(None, "--json", "-o", "--out", help="Write every number and curve to this "
+                                           "JSON file; `--json -` prints it on stdout (the tables go to stderr)."),
     weak: Optional[str] = typer.Option(None, "--weak", help="Weak model for APGR/CPT (default: lowest quality)."),
     strong: Optional[str] = typer.Option(None, "--strong", help="Strong model for APGR/CPT (default: highest quality)."),
     budgets: Optional[str] = typer.Option(None, "--budgets", help="USD per 1,000 calls, comma-separated: quality reached."),
@@ -319,9 +446,9 @@ def route_eval(
     from .router.commands import eval_command
 
     db_given = getattr(ctx.get_parameter_source("db"), "name", "") != "DEFAULT"
-    raise typer.Exit(_guard(eval_command, str(db), runs, since, str(router) if router else None,
-                            str(json_out) if json_out else None, weak, strong, budgets, splits, boot, policies,
-                            seed, test_fraction, test_runs, str(test_db) if test_db else None, db_given))
+    raise typer.Exit(_json_to_stdout(json_out, lambda path: _guard(
+        _hinted(eval_command, _ROUTE_HINTS), str(db), runs, since, str(router) if router else None, path, weak, strong,
+        budgets, splits, boot, policies, seed, test_fraction, test_runs, str(test_db) if test_db else None, db_given)))
 
 
 @route_app.command("pick")
@@ -363,7 +490,7 @@ def route_serve(
 @import_app.command("bfcl")
 def import_bfcl(
     files: List[Path] = typer.Argument(..., help="BFCL question files (JSON Lines); answers are read from possible_answer/ beside them."),
-    out: Path = typer.Option(Path("suites/bfcl"), "--out", help="Folder for the suite files (one per BFCL file)."),
+    out: Path = typer.Option(Path("suites/bfcl"), "-o", "--out", help="Folder for the suite files (one per BFCL file)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Import only the first N entries of each file."),
 ) -> None:
     """Convert BFCL question + possible-answer files into tool-calling suites."""
@@ -440,6 +567,30 @@ def local_info(as_json: bool = typer.Option(False, "--json", help="Machine-reada
 def _fail(code: int, message: str) -> None:
     typer.echo(f"evalseed: {message}", err=True)
     raise typer.Exit(code)
+
+
+# What to do next, added to a routing error that does not say it (the router's own messages).
+_ROUTE_HINTS = {
+    "results for one model only": "name runs of other models too: --runs A,B or --since DATE (`evalseed runs` "
+                                  "lists them with their models)",
+}
+
+
+def _hinted(fn, hints: dict):
+    """`fn` whose UsageErrors containing a key of `hints` end with that next step."""
+    from .errors import UsageError
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            text = str(e)
+            for needle, hint in hints.items():
+                if needle in text and hint not in text:
+                    raise UsageError(f"{text.rstrip('.')}; {hint}.") from e
+            raise
+
+    return call
 
 
 def _guard(fn, *args, **kwargs) -> int:

@@ -222,6 +222,9 @@ class Config:
         base with those request params."""
         if name in self.models:
             return self.models[name]
+        latest = self.family_alias(name)
+        if latest is not None:
+            return self.models[latest]
         spec = parse_variant(name)
         if spec is not None:
             base = self.resolve_model(spec[0], allow_unknown=allow_unknown)
@@ -248,8 +251,33 @@ class Config:
             self.models[name] = info
             self.notices.append(f"{name} is not in the model table: its cost is recorded as unknown.")
             return info
-        known = ", ".join(sorted(self.models))
-        raise UsageError(f"unknown model {name!r}: use one of {known}, a model set, or add it to evalseed.yaml.")
+        raise UsageError(self.unknown_model_message(name))
+
+    def family_alias(self, name: str) -> str | None:
+        """A family name (`seed-1-8`) as the newest model of that family in the table
+        (`seed-1-8-251228`), with a notice; None when `name` is no family."""
+        members = sorted(m.name for m in self.models.values()
+                         if m.family == name and not m.inherited_from and not m.base_model and m.name != name)
+        if not members:
+            return None
+        note = f"{name} means {members[-1]}, the newest {name} in the model table."
+        if note not in self.notices:
+            self.notices.append(note)
+        return members[-1]
+
+    def unknown_model_message(self, name: str) -> str:
+        """One sentence for an unknown model: the closest names (models, families, sets), else the list."""
+        import difflib
+
+        families = {m.family for m in self.models.values() if m.family}
+        candidates = sorted(set(self.models) | families | set(self.model_sets))
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        if close:
+            hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        else:
+            hint = f"use one of {', '.join(sorted(self.models))} or a model set ({', '.join(sorted(self.model_sets))})."
+        return (f"unknown model {name!r}: {hint} `evalseed models` lists them; "
+                "a model of your own goes in evalseed.yaml.")
 
     def expand_models(self, spec: str) -> list[str]:
         """`--models` value: a model set name or a comma-separated list (sets may appear in it)."""
@@ -258,6 +286,7 @@ class Config:
             if not part:
                 continue
             for n in self.model_sets.get(part, [part]):
+                n = self.family_alias(n) or n if n not in self.models else n
                 if n not in names:
                     names.append(n)
         if not names:

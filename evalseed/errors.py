@@ -1,6 +1,6 @@
 """Every exception evalseed defines, in one module that imports nothing else from evalseed.
 
-Those under `EvalseedError` map to the command line's exit codes (DESIGN.md: 1 check failed,
+Those under `EvalseedError` map to the command line's exit codes (docs/design.md: 1 check failed,
 2 usage or input error, 3 the run could not complete); each message is one sentence for a person.
 The others stay inside a run: they decide whether one case, one request or one attempt failed.
 """

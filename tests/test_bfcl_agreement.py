@@ -15,18 +15,18 @@ import pytest
 from evalseed.importers.bfcl import convert_file
 from evalseed.scoring.bfcl_ast import score_tool_calls, wire_names
 
-DATA = Path(os.environ.get("EVALSEED_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "bfcl"
+# A subset vendored with its attribution (tests/data/bfcl/README.md); EVALSEED_BFCL_DATA points at a
+# whole upstream copy of bfcl_eval/data instead.
+DATA = Path(os.environ.get("EVALSEED_BFCL_DATA") or Path(__file__).resolve().parent / "data" / "bfcl")
 FILES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple", "live_multiple"]
 
-# Entries no output can pass, under BFCL's own checker too (data/bfcl/README.md, "Known data quirks").
+# Entries no output can pass, under BFCL's own checker too (tests/data/bfcl/README.md, "Known data quirks").
 UNSATISFIABLE = {
     "live_simple_106-63-0": "required parameters have an empty allowed list []",
     "live_simple_112-68-0": "required parameters have an empty allowed list []",
     "live_multiple_862-181-3": "ground truth uses journey_start_time, which is not in the function doc",
     "live_multiple_964-207-0": "ground truth uses `question`, but the doc requires `statement`",
 }
-
-pytestmark = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"{DATA} not present")
 
 _SUITES: dict[str, dict] = {}
 
@@ -94,7 +94,7 @@ def score(case, calls, order="any", raw_args=None):
 def test_possible_answers_pass(category):
     failed = {}
     cases = suite(category)["cases"]
-    assert len(cases) >= 200
+    assert len(cases) >= 40
     for case in cases:
         v = score(case, oracle_calls(case))
         if not v.passed:
@@ -241,7 +241,8 @@ def test_dotted_names_mapped_on_the_wire():
 
 def main() -> None:
     """Print the agreement figures docs/scoring.md quotes:
-    `/work/venv/bin/python tests/test_bfcl_agreement.py`."""
+    `EVALSEED_BFCL_DATA=UPSTREAM_DATA_DIR python tests/test_bfcl_agreement.py` (the vendored subset
+    without the variable)."""
     import time
 
     t0 = time.perf_counter()

@@ -123,7 +123,7 @@ def test_image_files_stay_inside_the_run_folder(case_id, tmp_path):
     run_dirs = [d for d in out.iterdir() if d.is_dir()] if out.exists() else []
     assert len(run_dirs) == 1, run_dirs
     for p in images:
-        # DESIGN.md: images are saved under the run's output folder.
+        # Images are saved under the run's output folder.
         assert run_dirs[0].resolve() in p.resolve().parents, f"{p} was written outside {run_dirs[0]}"
     assert not Path("/tmp/abs-escape-seedream-4-5-251128-0-0.jpeg").exists()
     row = result_rows(tmp_path / "work" / "i.duckdb")[0]

@@ -58,7 +58,7 @@ def run_db(tmp_path_factory):
     db = str(d / "e.duckdb")
     with StubServer(responder) as srv:
         res = CliRunner().invoke(app, ["run", str(suites), "--models", f"{FLASH},{PRO}", "--base-url", srv.base_url,
-                                       "--api-key-env", "EVALSEED_TEST_NO_KEY", "--db", db, "--no-progress"])
+                                       "--db", db, "--no-progress"])
     assert res.exit_code == 0, res.output
     return d, db
 

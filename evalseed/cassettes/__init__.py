@@ -12,7 +12,7 @@ cannot each have their own cassette. The session's cassette is a vcrpy `Cassette
   took 2.1 s to load as YAML (libyaml) and 0.065 s as JSON on this machine.
 * finds a request by a hash of its canonical form (method, URL path and query, JSON body with
   sorted keys), computed once per request, in a dict: O(1) per lookup. Stock vcrpy compares each
-  request with every recorded one, parsing JSON each time (DESIGN.md: quadratic, 64 s for 1,000).
+  request with every recorded one, parsing JSON each time (an earlier design: quadratic, 64 s for 1,000).
   The host is not part of the match, so the embedded server's random port does not matter.
 * in `record` / `auto` mode passes streamed responses through to the client as they arrive and
   records them when the stream ends. vcrpy's own httpx stub reads the whole response before the

@@ -24,11 +24,13 @@ def stderr(msg: str) -> None:
 
 
 def run_command(opts: RunOptions) -> int:
+    from ..suites.filters import Selection, check_selected, select_cases, select_suites
     from ..suites.loader import load_suites
     from ..tokens import ratios_from_record
 
     cfg = load_config(opts.config)
     stored_config: dict | None = None
+    check_key_env(opts)
     if opts.resume:
         from .. import store
 
@@ -39,6 +41,8 @@ def run_command(opts: RunOptions) -> int:
         finally:
             con.close()
         paths = [s["path"] for s in stored_config.get("suites", [])]
+        ignored_notice(opts, stored_config)
+        opts.selection = Selection.from_record(stored_config.get("selection"))
         suites = load_suites(paths)
         hashes = {s["name"]: s["hash"] for s in stored_config.get("suites", [])}
         for s in suites:
@@ -56,7 +60,12 @@ def run_command(opts: RunOptions) -> int:
         if opts.base_url:
             check_base_url(opts.base_url)
         suites = load_suites(opts.paths)
+    selection = opts.selection or Selection()
+    suites = select_suites(suites, selection)
     plan = make_plan(cfg, suites, opts.models, opts.provider, opts.base_url, opts.api_key_env)
+    for sp in plan.suites:
+        sp.cases = select_cases(sp.suite.name, sp.cases, selection)
+    check_selected(plan.suites, selection)
     check_network_options(opts)
     if opts.budget_usd is not None:
         check_budget_is_enforceable(plan)
@@ -124,6 +133,7 @@ def dry_run(plan: Plan, opts: RunOptions) -> int:
         table.add_column(col, justify="left" if col in ("suite", "model") else "right")
     grand = 0.0
     total_req = 0
+    records = []
     for sp in plan.suites:
         for m in sp.models:
             req = skipped = tokens = 0
@@ -139,6 +149,14 @@ def dry_run(plan: Plan, opts: RunOptions) -> int:
             grand += cost
             total_req += req
             table.add_row(sp.suite.name, m.name, str(req), str(skipped), f"{tokens:,}", f"{cost:.4f}")
+            records.append({"suite": sp.suite.name, "model": m.name, "requests": req, "skipped": skipped,
+                            "est_prompt_tokens": tokens, "max_cost_usd": round(cost, 6)})
+    if opts.json:
+        import json
+
+        print(json.dumps({"dry_run": True, "requests": total_req, "max_cost_usd": round(grand, 6),
+                          "budget_usd": opts.budget_usd, "results": records}, indent=2, ensure_ascii=False))
+        return 0
     console().print(table)
     print(f"{total_req} requests; at most ${grand:.4f} if every answer used its max_tokens (and, with thinking "
           "on, every chain of thought its 65,536-token limit; every tool loop all its max_steps), the worst "
@@ -206,17 +224,61 @@ def execute(plan: Plan, cfg: Config, opts: RunOptions, stored_config: dict | Non
                                             dict(opts.sequential.record(), baseline=opts.sequential_baseline))
             with contextlib.suppress(Exception):  # a database that refuses rows may refuse this too
                 store.finish_run(con, run_id, status)
-        if writer.failed is None:
+        if opts.json:
+            print_json_summary(con, run_id, opts.db, message)
+        elif writer.failed is None:
             print_summary(con, run_id)
         if message:
             stderr(f"evalseed: {message}")
             return 3
-        print(f"run {run_id} stored in {opts.db}")
+        print(f"run {run_id} stored in {opts.db}", file=sys.stderr if opts.json else sys.stdout)
         if opts.shard_spec:
-            print(f"shard {opts.shard_spec.label} of group {opts.shard_spec.group}")
+            print(f"shard {opts.shard_spec.label} of group {opts.shard_spec.group}", file=sys.stderr if opts.json else sys.stdout)
         return 0
     finally:
         con.close()
+
+
+def print_json_summary(con, run_id: str, db: str, message: str | None) -> None:
+    """`run --json`: the run id, where it is stored, its end state and the summary records
+    (`runs RUN_ID --json`'s), as one JSON object on stdout."""
+    import json
+
+    from .queries import run_header
+    from .summary import summary_rows
+
+    try:
+        started, finished, status, label = run_header(con, run_id)
+        results = summary_rows(con, run_id)
+    except Exception:  # a database that refused rows: say what is known
+        started = finished = label = None
+        status, results = "aborted", []
+    print(json.dumps({"run_id": run_id, "db": db, "status": status, "label": label, "message": message,
+                      "started_at": str(started) if started else None,
+                      "finished_at": str(finished) if finished else None, "results": results},
+                     indent=2, ensure_ascii=False))
+
+
+def check_key_env(opts: RunOptions) -> None:
+    """`--api-key-env NAME` names a variable that must be set (when anything is sent)."""
+    import os
+
+    name = opts.api_key_env
+    if name and opts.cassettes != "replay" and not os.environ.get(name):
+        raise UsageError(f"--api-key-env {name}: the variable {name} is not set; export {name}=YOUR_KEY, "
+                         "or drop --api-key-env for a server that takes no key.")
+
+
+def ignored_notice(opts: RunOptions, stored: dict) -> None:
+    """`--resume` runs the stored run's suites and models: say which command-line choices it ignores."""
+    if opts.models:
+        stderr(f"evalseed: --resume runs the models run {opts.run_id} started with "
+               f"({', '.join(stored.get('models') or [])}); --models {opts.models} is ignored.")
+    if opts.paths:
+        stderr(f"evalseed: --resume runs the suites run {opts.run_id} started with; {' '.join(opts.paths)} ignored.")
+    if opts.selection is not None and not opts.selection.is_empty():
+        stderr(f"evalseed: --resume asks the cases run {opts.run_id} selected, with its overrides; "
+               "--suite/--case/--tag/--limit/--repeats/--temperature/--max-tokens are ignored.")
 
 
 def git_sha() -> str | None:

@@ -36,9 +36,8 @@ def models_data(cfg: Config) -> dict:
 
 
 def models_command(config: str | None, as_json: bool = False) -> int:
-    from rich.table import Table
-
     from ..config import PRICES_SOURCE
+    from ..tables import Col, print_fitted
 
     cfg = load_config(config)
     if as_json:
@@ -46,9 +45,10 @@ def models_command(config: str | None, as_json: bool = False) -> int:
 
         print(json.dumps(models_data(cfg), indent=2, default=str))
         return 0
-    table = Table(title=f"Models (prices USD: {PRICES_SOURCE})")
-    for col in ("model", "kind", "context", "in $/M", "cached $/M", "out $/M", ">128K in/out", "$/image", "features"):
-        table.add_column(col)
+    cols = [Col("model", key=True), Col("kind"), Col("context", "right"), Col("in $/M", "right"),
+            Col("cached $/M", "right"), Col("out $/M", "right"), Col(">128K in/out", "right"), Col("$/image", "right"),
+            Col("features", wrap=True)]
+    rows = []
     f = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
     for m in cfg.models.values():
         p = m.prices
@@ -56,12 +56,12 @@ def models_command(config: str | None, as_json: bool = False) -> int:
         prov = f" [{m.provider}]" if m.provider else ""
         if m.base_model:
             feats += f"; variant of {m.base_model} {m.request_params}"
-        table.add_row(m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
+        rows.append([m.name + prov, m.kind, f"{m.context_window:,}" if m.context_window else "-", f(p.input),
                       f(p.cached_input), f(p.output),
                       f"{f(p.long_input)}/{f(p.long_output)}" if p.long_input is not None else "-",
-                      f(p.per_image), feats)
+                      f(p.per_image), feats])
     out = console()
-    out.print(table)
+    print_fitted(out, cols, rows, title=f"Models (prices USD: {PRICES_SOURCE})")
     for name, members in cfg.model_sets.items():
         out.print(f"set [bold]{name}[/bold]: {', '.join(members)}")
     out.print("providers: " + ", ".join(

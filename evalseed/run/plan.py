@@ -48,6 +48,9 @@ class RunOptions:
     group: str | None = None
     shard_spec: Any = None
     shard_record: dict | None = None
+    # `run --suite/--case/--tag/--limit/--repeats/--temperature/--max-tokens` (evalseed.suites.filters.Selection).
+    selection: Any = None
+    json: bool = False  # `run --json`: the summary as JSON on stdout, nothing else there
 
 
 @dataclass
@@ -197,4 +200,6 @@ def run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
         "token_ratios": {m: i.token_ratio.to_record() for m, i in plan.models.items()},
         "prices": cfg.price_table(plan.models),
         "config_file": cfg.source,
+        # What --suite/--case/--tag/--limit and the overrides chose; --resume applies it again.
+        "selection": opts.selection.to_record() if opts.selection is not None else None,
     }

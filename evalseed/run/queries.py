@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # The stored figures of an answered row: rescore hands them to the scorer as the call's.
@@ -40,12 +41,30 @@ def run_header(con, run_id: str) -> tuple:
     return con.execute("SELECT started_at, finished_at, status, label FROM runs WHERE run_id = ?", [run_id]).fetchone()
 
 
-def list_runs(con, limit: int) -> list[tuple]:
-    """(run_id, started_at, status, label, rows, cost) of the newest `limit` runs, newest first."""
-    return con.execute(
-        """SELECT r.run_id, r.started_at, r.status, r.label, count(x.case_id), sum(x.cost_usd)
-           FROM runs r LEFT JOIN results x USING (run_id)
-           GROUP BY ALL ORDER BY r.started_at DESC LIMIT ?""", [limit]).fetchall()
+def list_runs(con, limit: int, since: str | None = None) -> list[tuple]:
+    """(run_id, started_at, status, label, models, rows, cost) of the newest `limit` runs (started
+    on or after `since`), newest first; `models` sorted, from the rows, else from the run's config."""
+    from ..errors import UsageError
+
+    try:
+        rows = con.execute(
+            """SELECT r.run_id, r.started_at, r.status, r.label,
+                      coalesce(list_sort(list(DISTINCT x.model) FILTER (x.model IS NOT NULL)), []),
+                      any_value(r.config), count(x.case_id), sum(x.cost_usd)
+               FROM runs r LEFT JOIN results x USING (run_id)
+               WHERE ? IS NULL OR r.started_at >= CAST(? AS TIMESTAMP)
+               GROUP BY r.run_id, r.started_at, r.status, r.label ORDER BY r.started_at DESC LIMIT ?""",
+            [since, since, limit]).fetchall()
+    except Exception as e:
+        if since is not None and "Conversion" in type(e).__name__ + str(e):
+            raise UsageError(f"--since {since!r} is not a date or timestamp; use e.g. 2026-11-01.") from None
+        raise
+    out = []
+    for run_id, started, status, label, models, config, n, cost in rows:
+        if not models and config:
+            models = list((json.loads(config) or {}).get("models") or [])
+        out.append((run_id, started, status, label, list(models), n, cost))
+    return out
 
 
 def rows_to_rescore(con, run_id: str) -> list[dict]:

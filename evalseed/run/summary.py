@@ -39,25 +39,35 @@ TABLE_KEYS = {"suite", "model", "kind", "cases", "rows", "ok", "errors", "skippe
               "latency_p95_ms", "cost_usd", "replayed"}
 
 
-def print_summary(con, run_id: str) -> None:
-    from rich.table import Table
+def summary_table(rows: list[dict]) -> tuple[list, list[list[str]]]:
+    """The summary's columns and cells: ids in full, figures as text, the kind's metrics last."""
+    from ..tables import Col
+
+    repeated = any(r["rows"] != r["cases"] for r in rows)
+    cols = [Col("suite", key=True), Col("model", key=True), Col("cases", "right")]
+    cols += [Col("rows", "right")] if repeated else []
+    cols += [Col(h, "right") for h in ("ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $")]
+    cols += [Col("kind metrics", wrap=True)]
+    cells = []
+    for r in rows:
+        acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
+        cells.append([r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["cases"]),
+                      *([str(r["rows"])] if repeated else []), str(r["ok"]), str(r["errors"]), str(r["skipped"]),
+                      acc, ms_text(r["latency_p50_ms"]), ms_text(r["latency_p95_ms"]), cost_text(r["cost_usd"]),
+                      kind_text(r)])
+    return cols, cells
+
+
+def print_summary(con, run_id: str, out=None) -> None:
+    """The run's table: as a table when it fits the terminal uncut, else one block per suite and
+    model (evalseed.tables)."""
+    from ..tables import print_fitted
 
     rows = summary_rows(con, run_id)
     if not rows:
         return
-    repeated = any(r["rows"] != r["cases"] for r in rows)
-    table = Table(title=f"run {run_id}")
-    cols = ["suite", "model", "cases"] + (["rows"] if repeated else []) + [
-        "ok", "errors", "skipped", "accuracy", "p50 ms", "p95 ms", "cost $", "kind metrics"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("suite", "model", "kind metrics") else "right")
-    for r in rows:
-        acc = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "-"
-        table.add_row(r["suite"], r["model"] + (" (replayed)" if r["replayed"] else ""), str(r["cases"]),
-                      *([str(r["rows"])] if repeated else []), str(r["ok"]), str(r["errors"]), str(r["skipped"]),
-                      acc, ms_text(r["latency_p50_ms"]), ms_text(r["latency_p95_ms"]), cost_text(r["cost_usd"]),
-                      kind_text(r))
-    console().print(table)
+    cols, cells = summary_table(rows)
+    print_fitted(out or console(), cols, cells, title=f"run {run_id}")
 
 
 def kind_text(record: dict) -> str:

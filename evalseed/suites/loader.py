@@ -207,7 +207,7 @@ def _pydantic_problems(err, file: str, lines: dict[tuple, int], model: type) -> 
         if etype == "missing":
             msg = "field required"
         elif etype == "extra_forbidden":
-            msg = "unknown key; check the spelling (see the suite contract in DESIGN.md)"
+            msg = "unknown key; check the spelling (the suite contract: docs/design.md, \"Suite files\")"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         elif msg.startswith("Assertion failed, "):

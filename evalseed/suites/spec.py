@@ -1,4 +1,4 @@
-"""The suite file contract (see DESIGN.md): common keys. Each task kind subclasses these two models
+"""The suite file contract (docs/design.md, "Suite files"): common keys. Each task kind subclasses these two models
 with its own keys, so unknown keys are errors everywhere (`extra="forbid"`)."""
 
 from __future__ import annotations
