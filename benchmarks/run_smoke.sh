@@ -23,6 +23,7 @@ declare -A ARGS=(
   [bench_gate.py]="--small"
   [bench_long_context.py]="--small"
   [bench_local_build.py]="--small"
+  [bench_datasets.py]="--smoke"
 )
 SKIP=" bench_peers.py "
 
