@@ -177,13 +177,15 @@ def test_bad_expect_text_is_refused_at_load_time(tmp_path, edit, key, says):
 
 def test_cases_from_a_data_file_with_expect_text(tmp_path):
     """Items 4 and 6 together: 10 headlines in a CSV, one suite-wide expect_text template."""
-    rows = "id,headline\n" + "".join(f"h{i},Sale number {i}\n" for i in range(10))
+    rows = "id,headline\n" + "".join(f"h{i},Sale number {i}\n" for i in range(9)) + "h9,{{ '{{' }} not a template\n"
     (tmp_path / "h.csv").write_text(rows)
     text = SUITE.split("cases:")[0] + "prompt: 'A poster reading \"{{ headline }}\".'\ncases_from: h.csv\n"
     suite = load_suite_file(write_suite(tmp_path, "t.yaml", text))
     from evalseed.kinds.image import KIND
 
     cases = list(KIND.cases(suite))
-    assert [c.expect_text.text for c in cases][:2] == ["Sale number 0", "Sale number 1"]
+    assert [KIND.expected(c)["text"] for c in cases][:2] == ["Sale number 0", "Sale number 1"]
     assert json.dumps(KIND.expected(cases[3]))  # stored as JSON
     assert KIND.expected(cases[3])["text"] == "Sale number 3"
+    # A value is rendered into the template once, never rendered again as a template itself.
+    assert KIND.expected(cases[9])["text"] == "{{ '{{' }} not a template"

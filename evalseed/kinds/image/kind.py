@@ -170,10 +170,14 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         for case in suite.cases:
             yield case.model_copy(update={"params": effective_params(suite, case),
                                           "expect": effective_expect(suite, case),
-                                          "expect_text": effective_text(suite, case)})
+                                          # unrendered: effective_text renders it once, here too
+                                          "expect_text": case.expect_text or suite.expect_text})
 
     def expected(self, case: ImageCase) -> Any:
-        return _expected(case.expect, case.expect_text) if case.expect is not None else None
+        if case.expect is None:
+            return None
+        text = case.expect_text
+        return _expected(case.expect, text.model_copy(update={"text": render(text.text, case.vars)}) if text else None)
 
     def prepare(self, suite: ImageSuite, case: ImageCase, model: ModelInfo) -> Prepared:
         params = effective_params(suite, case)
