@@ -24,6 +24,7 @@ declare -A ARGS=(
   [bench_long_context.py]="--small"
   [bench_local_build.py]="--small"
   [bench_shards.py]="--smoke"
+  [bench_datasets.py]="--smoke"
 )
 SKIP=" bench_peers.py "
 

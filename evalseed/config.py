@@ -54,6 +54,9 @@ class ModelInfo:
     tools: bool = True
     tool_choice: bool = True
     thinking: bool = True
+    # Chat messages may hold images (`image_url` parts); a case with one is skipped, with the
+    # reason, on a model without it. Unknown models: False (set it in evalseed.yaml).
+    vision: bool = False
     # A model tied to one provider (the embedded local model); None: the run's provider.
     provider: str | None = None
     # Requests never ask this model for more output tokens than this (recorded per case when a
@@ -107,8 +110,12 @@ class Provider:
     documents_image_sizes: bool = False
 
 
-# SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included).
-_SEED_TEXT: dict[str, Any] = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536)
+# SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included). Image input
+# (`vision`): SEED_API.md says nothing on it; ByteDance presents Seed 1.6, 1.6-flash and 1.8 as
+# multimodal models that read images, and gateways pass OpenAI `image_url` parts to ModelArk
+# ("vision depends on the model"). Unconfirmed per version: a 400 surfaces as that case's error,
+# and `vision: false` under `models:` in evalseed.yaml turns it off.
+_SEED_TEXT: dict[str, Any] = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536, vision=True)
 
 BUILTIN_MODELS: dict[str, ModelInfo] = {
     m.name: m

@@ -188,16 +188,59 @@ def render(source: str, variables: dict[str, Any]) -> str:
             signal.signal(signal.SIGVTALRM, previous)
 
 
-def render_messages(messages: Iterable[Any], variables: dict[str, Any]) -> list[dict[str, str]]:
-    """Render a suite's `messages` (pydantic Message objects or dicts) with one case's vars."""
-    out = []
+def render_messages(messages: Iterable[Any], variables: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Render a suite's `messages` (pydantic Message objects or dicts) with one case's vars; with
+    `variables` None, take the text as written (a tool-calling case's own messages). Content
+    given as parts (suites.spec.Message) becomes OpenAI's parts: text rendered, a local image
+    file as a data: URL (suites/images.py); a file that may not be sent raises CaseError."""
+    from .errors import CaseError
+    from .suites.images import data_url
+
+    out: list[dict[str, Any]] = []
     for m in messages:
         role = m["role"] if isinstance(m, dict) else m.role
         content = m["content"] if isinstance(m, dict) else m.content
-        out.append({"role": role, "content": render(content, variables)})
+        if isinstance(content, str):
+            out.append({"role": role, "content": content if variables is None else render(content, variables)})
+            continue
+        parts: list[dict[str, Any]] = []
+        for p in content:
+            if p.type == "text":
+                parts.append({"type": "text", "text": p.text if variables is None else render(p.text, variables)})
+                continue
+            raw = p.image_url.url if variables is None else render(p.image_url.url, variables)
+            try:
+                url = data_url(raw, getattr(m, "suite_dir", None))
+            except ValueError as e:
+                raise CaseError(f"image {raw[:120]!r} in a {role} message: {e}") from None
+            image: dict[str, Any] = {"url": url}
+            if p.image_url.detail:
+                image["detail"] = p.image_url.detail
+            parts.append({"type": "image_url", "image_url": image})
+        out.append({"role": role, "content": parts})
     return out
 
 
-def user_text(messages: list[dict[str, str]]) -> str:
-    """What a router sees: the user-facing text of a rendered conversation."""
-    return "\n".join(m["content"] for m in messages if m["role"] == "user")
+def content_images(content: Any) -> int:
+    """How many image parts a rendered message's content holds."""
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url") \
+        if isinstance(content, list) else 0
+
+
+def content_words(content: Any) -> str:
+    """A rendered message's text: its content, or its text parts joined (images left out)."""
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return content if isinstance(content, str) else ""
+
+
+def user_text(messages: list[dict[str, Any]]) -> str:
+    """What a router sees: the user-facing text of a rendered conversation (an image part is
+    `[image]`)."""
+    out = []
+    for m in messages:
+        if m["role"] != "user":
+            continue
+        images = content_images(m["content"])
+        out.append(content_words(m["content"]) + (" [image]" * images if images else ""))
+    return "\n".join(out)

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from ..core import Api, CallResult, Outcome, Prepared, Score, content_text, max_output_tokens
 from ..costs import rough_tokens
 from ..errors import CaseError, SuiteError
-from ..templating import compile_template, render, user_text
+from ..templating import compile_template, content_images, content_words, render, user_text
 
 if TYPE_CHECKING:
     from ..config import ModelInfo
@@ -177,21 +177,43 @@ def check_templates(suite: "BaseSuite", messages: Sequence[Any], variables_for: 
     from jinja2 import TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
 
-    for i, m in enumerate(messages):
+    from ..suites.images import check_local_image, is_local
+
+    templates = [(i, where, text, is_url) for i, m in enumerate(messages) for where, text, is_url in _templates(m)]
+    for i, where, text, _ in templates:
         try:
-            compile_template(m.content)
+            compile_template(text)
         except TemplateSyntaxError as e:
-            raise SuiteError(f"messages[{i}].content", f"template syntax error: {e.message}") from None
+            raise SuiteError(f"messages[{i}].{where}", f"template syntax error: {e.message}") from None
     for ci, case in enumerate(suite.cases):
-        for i, m in enumerate(messages):
+        for i, where, text, is_url in templates:
             try:
-                render(m.content, variables_for(case))
+                out = render(text, variables_for(case))
             except UndefinedError as e:
                 raise SuiteError(f"cases[{ci}].vars", f"{e.message} (used by messages[{i}])") from None
             except SecurityError as e:
-                raise SuiteError(f"messages[{i}].content", f"unsafe template: {e}") from None
+                raise SuiteError(f"messages[{i}].{where}", f"unsafe template: {e}") from None
             except Exception as e:  # a filter applied to the wrong type, etc.
                 raise SuiteError(f"cases[{ci}].vars", f"template error in messages[{i}]: {e}") from None
+            if is_url and "{" in text and is_local(out):  # a file a case's vars name: confined too
+                try:
+                    check_local_image(out, getattr(messages[i], "suite_dir", None))
+                except ValueError as e:
+                    raise SuiteError(f"cases[{ci}].vars", f"messages[{i}].{where}: {e}") from None
+
+
+def _templates(message: Any) -> list[tuple[str, str, bool]]:
+    """A message's templates: (key path, source, whether it is an image URL)."""
+    content = message["content"] if isinstance(message, dict) else message.content
+    if isinstance(content, str):
+        return [("content", content, False)]
+    out = []
+    for j, p in enumerate(content):
+        if p.type == "text":
+            out.append((f"content[{j}].text", p.text, False))
+        else:
+            out.append((f"content[{j}].image_url.url", p.image_url.url, True))
+    return out
 
 
 # Request parameters that only reasoning-capable models accept; dropped (and recorded) for others.
@@ -230,14 +252,34 @@ def chat_case(suite: "BaseSuite", model: "ModelInfo", messages: list[dict], stat
 
 
 def chat_prepared(messages: list[dict], body: dict, model: "ModelInfo", state: dict[str, Any]) -> Prepared:
-    """A one-call chat case made ready: what the router sees, the body, and its budget bounds."""
+    """A one-call chat case made ready: what the router sees, the body, and its budget bounds.
+    A case with images in its messages is skipped, with the reason, on a model without `vision`."""
     return Prepared(
         input_text=user_text(messages),
         request=body,
-        est_prompt_tokens=sum(rough_tokens(m["content"]) + 4 for m in messages),
+        skip_reason=vision_skip(messages, model),
+        est_prompt_tokens=prompt_estimate(messages),
         max_output_tokens=max_output_tokens(body, model),
         state=state,
     )
+
+
+def prompt_estimate(messages: list[dict]) -> int:
+    """Estimated prompt tokens of rendered messages: their text, 4 a message, and a rough figure
+    per image (`suites.images.IMAGE_TOKENS`)."""
+    from ..suites.images import IMAGE_TOKENS
+
+    return sum(rough_tokens(content_words(m.get("content"))) + 4 + IMAGE_TOKENS * content_images(m.get("content"))
+               for m in messages)
+
+
+def vision_skip(messages: list[dict], model: "ModelInfo") -> str | None:
+    """Why `model` is not sent these messages (they hold images and it takes none), or None."""
+    images = sum(content_images(m.get("content")) for m in messages)
+    if not images or model.vision:
+        return None
+    return (f"not sent: the messages hold {images} image(s) and {model.name} takes no image input (the model "
+            f"table's `vision`; if it does, set `vision: true` for it under `models:` in evalseed.yaml)")
 
 
 class RowDetails(TypedDict, total=False):

@@ -198,26 +198,49 @@ def _line_for(path: tuple, lines: dict[tuple, int]) -> int | None:
     return lines.get(())
 
 
-def _pydantic_problems(err, file: str, lines: dict[tuple, int], model: type) -> list[SuiteProblem]:
+@dataclass(frozen=True)
+class _Rows:
+    """Where the cases from a data file start in `cases` (after the inline ones), and its name."""
+
+    display: str
+    first: int
+
+    def problem(self, loc: tuple, message: str) -> SuiteProblem | None:
+        """The problem at `loc` as one of the data file's rows (1-based), or None when `loc` is
+        not in a case that came from the file."""
+        if len(loc) > 1 and loc[0] == "cases" and isinstance(loc[1], int) and loc[1] >= self.first:
+            key = _dotted(loc[2:])
+            where = f"row {loc[1] - self.first + 1}"
+            return SuiteProblem(self.display, None, f"{where} {key}" if key else where, message)
+        return None
+
+
+def _pydantic_problems(err, file: str, lines: dict[tuple, int], model: type,
+                       rows: _Rows | None = None) -> list[SuiteProblem]:
     out = []
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if isinstance(x, (int, str)))
-        msg = e["msg"]
+        msg = _pydantic_message(e)
         etype = e["type"]
-        if etype == "missing":
-            msg = "field required"
-        elif etype == "extra_forbidden":
-            msg = "unknown key; check the spelling (the suite contract: docs/design.md, \"Suite files\")"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif msg.startswith("Assertion failed, "):
-            msg = msg[len("Assertion failed, "):]
         m = _PATH_PREFIX.match(msg)
         if m and etype == "value_error":
             loc = loc + _parse_dotted(m.group(1))
             msg = m.group(2)
-        out.append(SuiteProblem(file, _line_for(loc, lines), _dotted(loc), msg))
+        in_file = rows.problem(loc, msg) if rows else None
+        out.append(in_file or SuiteProblem(file, _line_for(loc, lines), _dotted(loc), msg))
     return out
+
+
+def _pydantic_message(e: Any) -> str:
+    msg, etype = e["msg"], e["type"]
+    if etype == "missing":
+        return "field required"
+    if etype == "extra_forbidden":
+        return "unknown key; check the spelling (the suite contract: docs/design.md, \"Suite files\")"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
 
 
 def load_suite_file(path: Path) -> BaseSuite:
@@ -263,18 +286,70 @@ def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
     except KeyError:
         return [SuiteProblem(file, lines.get(("kind",)), "kind", f"kind {kind_name!r} is not available in this build")]
     model = kind.suite_model
+    digest = hashlib.sha256(raw_bytes)
+    rows: _Rows | None = None
+    if "cases_from" in data:
+        loaded = _cases_from(data, path, lines, model)
+        if isinstance(loaded, list):
+            return loaded
+        rows, data_digest = loaded
+        # The data file is part of the suite: --resume refuses a suite whose rows changed.
+        digest.update(bytes.fromhex(data_digest))
     try:
         suite = model.model_validate(data, context={"suite_dir": str(path.parent), "file": file})
     except ValidationError as e:
-        return _pydantic_problems(e, file, lines, model)
+        return _pydantic_problems(e, file, lines, model, rows)
     suite._path = file
-    suite._content_hash = hashlib.sha256(raw_bytes).hexdigest()[:16]
+    suite._content_hash = digest.hexdigest()[:16]
     try:
         kind.validate(suite)
     except SuiteError as e:
         loc = _parse_dotted(e.path)
-        return [SuiteProblem(file, _line_for(loc, lines), e.path, e.message)]
+        in_file = rows.problem(loc, e.message) if rows else None
+        return [in_file or SuiteProblem(file, _line_for(loc, lines), e.path, e.message)]
     return suite
+
+
+def _case_keys(model: type) -> set[str]:
+    """The keys one case of the suite model takes (its `cases: list[XCase]`)."""
+    from typing import get_args
+
+    from .spec import BaseCase
+
+    annotation = model.model_fields["cases"].annotation  # type: ignore[attr-defined]
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseCase):
+            return set(arg.model_fields)
+    return set(BaseCase.model_fields)
+
+
+def _cases_from(data: dict, path: Path, lines: dict[tuple, int], model: type) -> tuple[_Rows, str] | list[SuiteProblem]:
+    """Read `cases_from` into `data["cases"]`, after the inline cases; the rows' place and the data
+    file's digest, or the problems with the mapping or the file."""
+    from pydantic import ValidationError
+
+    from .dataset import DataFileError, load_cases
+
+    file = str(path)
+    raw = data.pop("cases_from")
+    try:
+        loaded = load_cases(raw, str(path.parent), _case_keys(model))
+    except ValidationError as e:
+        return [SuiteProblem(file, _line_for(("cases_from",) + loc, lines), _dotted(("cases_from",) + loc), msg)
+                for loc, msg in ((tuple(x for x in err["loc"] if isinstance(x, (int, str))),
+                                  _pydantic_message(err)) for err in e.errors())]
+    except DataFileError as e:
+        if e.row is not None:
+            return [SuiteProblem(e.display or file, None, f"row {e.row} {e.key}".rstrip(), str(e))]
+        loc = ("cases_from",) + _parse_dotted(e.key) if e.key else ("cases_from",)
+        return [SuiteProblem(file, _line_for(loc, lines), _dotted(loc), str(e))]
+    inline = data.get("cases")
+    if inline is None:
+        inline = []
+    if not isinstance(inline, list):
+        return [SuiteProblem(file, lines.get(("cases",)), "cases", "must be a list of cases (cases_from adds its rows after them)")]
+    data["cases"] = [*inline, *loaded.cases]
+    return _Rows(loaded.display, len(inline)), loaded.digest
 
 
 def _problem_from_usage(message: str, file: str) -> SuiteProblem:

@@ -4,17 +4,54 @@ with its own keys, so unknown keys are errors everywhere (`extra="forbid"`)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
+                      model_validator)
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+
+
+class TextPart(BaseModel):
+    """`{type: text, text: ...}` in a message's content list: a template, like plain content."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # https://, http:// or data: as written; else a file beside the suite (a template too, so a
+    # case's vars or a data file's column can name it), sent as a data: URL (suites/images.py).
+    url: str = Field(min_length=1)
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(BaseModel):
+    """`{type: image_url, image_url: {url: ...}}` (OpenAI's shape); `image_url: path` is short
+    for `{url: path}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+    @field_validator("image_url", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return {"url": v} if isinstance(v, str) else v
+
+
+ContentPart = Annotated[Union[TextPart, ImagePart], Field(discriminator="type")]
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: str
-    content: str
+    # Text, or a list of parts: text and images (for models whose `vision` is true).
+    content: str | list[ContentPart]
+    # The suite's folder, where local image files are looked up (set when the suite is loaded).
+    _suite_dir: str | None = PrivateAttr(default=None)
 
     @field_validator("role")
     @classmethod
@@ -22,6 +59,40 @@ class Message(BaseModel):
         if v not in ("system", "user", "assistant", "developer"):
             raise ValueError("role must be one of system, user, assistant, developer")
         return v
+
+    @field_validator("content")
+    @classmethod
+    def _parts(cls, v: str | list[Any], info: ValidationInfo) -> str | list[Any]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("an empty list of parts; give text or parts")
+            suite_dir = info.context.get("suite_dir") if isinstance(info.context, dict) else None
+            for i, part in enumerate(v):
+                url = part.image_url.url if isinstance(part, ImagePart) else None
+                if url is not None and "{" not in url:  # a template is checked per case (check_templates)
+                    from .images import check_local_image, is_local
+
+                    if is_local(url):
+                        try:
+                            check_local_image(url, suite_dir)
+                        except ValueError as e:
+                            raise ValueError(f"[{i}].image_url.url: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _where(self, info: ValidationInfo) -> "Message":
+        self._suite_dir = info.context.get("suite_dir") if isinstance(info.context, dict) else None
+        return self
+
+    @property
+    def suite_dir(self) -> str | None:
+        return self._suite_dir
+
+    def images(self) -> list[str]:
+        """The image URLs of this message as written (templates unrendered)."""
+        if isinstance(self.content, str):
+            return []
+        return [p.image_url.url for p in self.content if isinstance(p, ImagePart)]
 
 
 class BaseCase(BaseModel):

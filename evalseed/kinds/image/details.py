@@ -18,6 +18,13 @@ class ImageRecord(TypedDict, total=False):
     error: dict[str, Any]  # a failed image inside a partly failed response
     decode_error: str
     save_error: str
+    # expect_text (OCR): the text read, or why it could not be; its scores against the expected text.
+    ocr_text: str
+    ocr_error: str
+    expected_text: str
+    cer: float
+    text_score: float
+    text_exact: bool
     ok: bool
     problems: list[str]
 
@@ -30,3 +37,5 @@ class ImageDetails(RowDetails, total=False):
     problems: list[str]
     n_mapped_to: str
     size_note: str
+    text_exact: int  # images whose text read exactly as expected (normalised)
+    mean_cer: float | None

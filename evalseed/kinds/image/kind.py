@@ -25,8 +25,10 @@ from ...files import write_atomic
 from ...templating import compile_template, render
 from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
 from .details import ImageDetails
-from .spec import (DEFAULT_MIN_VARIANCE, ImageCase, ImageExpect, ImageSuite, effective_expect, effective_params,
-                   size_problem)
+from .ocr import OcrUnavailable, read_text, score_text
+from .ocr import normalise as normalise_text
+from .spec import (DEFAULT_MIN_VARIANCE, ExpectText, ImageCase, ImageExpect, ImageSuite, effective_expect,
+                   effective_params, effective_text, size_problem)
 
 if TYPE_CHECKING:
     from ...config import ModelInfo
@@ -145,6 +147,20 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
                 raise SuiteError(where, f"unsafe template: {e}") from None
             if not text.strip():
                 raise SuiteError(where, "the prompt is empty once rendered")
+            want = case.expect_text if case.expect_text is not None else suite.expect_text
+            if want is not None:
+                where = f"cases[{i}].expect_text" if case.expect_text is not None else "expect_text"
+                try:
+                    compile_template(want.text)
+                    shown = render(want.text, case.vars)
+                except TemplateSyntaxError as e:
+                    raise SuiteError(where, f"template syntax error: {e.message}") from None
+                except UndefinedError as e:
+                    raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
+                except SecurityError as e:
+                    raise SuiteError(where, f"unsafe template: {e}") from None
+                if not normalise_text(shown):
+                    raise SuiteError(where, "holds no letters or digits once rendered: OCR could not check it")
             # Sizes: the syntax is checked with the params (_check_params); the range depends on
             # the provider, which a suite does not know, so it is checked per request (prepare).
 
@@ -153,10 +169,15 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         every row, errors included, is the full expectation)."""
         for case in suite.cases:
             yield case.model_copy(update={"params": effective_params(suite, case),
-                                          "expect": effective_expect(suite, case)})
+                                          "expect": effective_expect(suite, case),
+                                          # unrendered: effective_text renders it once, here too
+                                          "expect_text": case.expect_text or suite.expect_text})
 
     def expected(self, case: ImageCase) -> Any:
-        return case.expect.model_dump() if case.expect is not None else None
+        if case.expect is None:
+            return None
+        text = case.expect_text
+        return _expected(case.expect, text.model_copy(update={"text": render(text.text, case.vars)}) if text else None)
 
     def prepare(self, suite: ImageSuite, case: ImageCase, model: ModelInfo) -> Prepared:
         params = effective_params(suite, case)
@@ -179,7 +200,8 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             skip_reason=skip,
             max_output_tokens=0,
             state={"suite": suite.name, "case": case.id, "model": model.name,
-                   "detail_expected": expect.model_dump(), "detail_n": n, "size_note": size_note},
+                   "detail_expected": _expected(expect, effective_text(suite, case)), "detail_n": n, "size_note": size_note,
+                   "ocr_lang": suite.ocr_lang if effective_text(suite, case) else None},
         )
 
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
@@ -233,6 +255,11 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
                     rec.update(await asyncio.to_thread(inspect_image, data))
                 except ValueError as e:
                     rec["decode_error"] = str(e)
+                if "decode_error" not in rec and st.get("ocr_lang"):
+                    try:
+                        rec["ocr_text"] = await asyncio.to_thread(read_text, data, st.get("ocr_lang") or "eng")
+                    except OcrUnavailable as e:
+                        rec["ocr_error"] = str(e)  # the scorer reads the saved file again, or says why not
             if isinstance(item, dict) and item.get("size"):
                 rec["reported_size"] = item["size"]
             records.append(rec)
@@ -247,16 +274,25 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
 
     def score(self, suite: ImageSuite, case: ImageCase, prepared: Prepared, outcome: Outcome) -> Score:
         expect = effective_expect(suite, case)
+        want_text = effective_text(suite, case)
         response = outcome.response if isinstance(outcome.response, dict) else {}
         records = response.get("images")
         if not isinstance(records, list):
             raise CaseError("the stored response has no image records to score")
-        checked = [check_image(rec, expect) for rec in records]
+        if want_text is not None:
+            records = [_with_ocr(rec, suite.ocr_lang) for rec in records]
+        checked = [check_image(rec, expect, want_text) for rec in records]
         returned = sum(1 for c in checked if not c.get("error"))
         good = sum(1 for c in checked if c["ok"])
         want = expect.count if expect.count is not None else 1
         if want == 0:
             score = 1.0 if returned == 0 else 0.0
+        elif want_text is not None:
+            # Each image counts its text score (1 - CER) once its other checks pass: a poster that
+            # reads right scores about 1, one with other words about 0.2 or less.
+            credits = sorted((c.get("text_score", 0.0) if not _other_problems(c) else 0.0 for c in checked),
+                             reverse=True)
+            score = sum(credits[:want]) / want
         else:
             score = min(good, want) / want
         passed = returned == want and good == returned
@@ -265,13 +301,17 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             problems.append(f"{returned} image(s) returned, {want} expected")
         problems.extend(f"image {c['index']}: {p}" for c in checked for p in c.get("problems", []))
         details: ImageDetails = {
-            "expected": expect.model_dump(),
+            "expected": _expected(expect, want_text),
             "count": returned,
             "count_ok": good,
             "failed_images": sum(1 for c in checked if c.get("error")),
             "images": checked,  # type: ignore[typeddict-item]  # check_image's records
             "problems": problems,
         }
+        if want_text is not None:
+            scored = [c for c in checked if "text_score" in c]
+            details["text_exact"] = sum(1 for c in scored if c.get("text_exact"))
+            details["mean_cer"] = round(sum(c["cer"] for c in scored) / len(scored), 4) if scored else None
         if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
             details["n_mapped_to"] = "sequential_image_generation"
         if prepared.state.get("size_note"):
@@ -279,7 +319,15 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         return Score(score=score, passed=passed, details=dict(details))
 
 
-def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:
+def _expected(expect: ImageExpect, text: ExpectText | None) -> dict[str, Any]:
+    """`details.expected`: the checks, and the text (and its passing score) when there is one."""
+    out = expect.model_dump()
+    if text is not None:
+        out.update(text=text.text, min_text_score=text.min_score)
+    return out
+
+
+def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | None = None) -> dict[str, Any]:
     """One image record with its verdict: `ok` and the `problems` that made it fail."""
     out = dict(rec)
     problems: list[str] = []
@@ -298,9 +346,43 @@ def check_image(rec: dict[str, Any], expect: ImageExpect) -> dict[str, Any]:
             problems.append(f"blank: grey-level variance {rec['variance']:.2f} < {floor:g}")
     if rec.get("save_error"):
         problems.append(f"not saved: {rec['save_error']}")
+    if text is not None and "ocr_text" in rec:
+        ts = score_text(text.text, rec["ocr_text"])
+        out.update(ts.as_dict())
+        if ts.score < text.min_score:
+            problems.append(f"{_TEXT_PROBLEM}read {normalise_text(rec['ocr_text'])[:80]!r} for {text.text!r}: "
+                            f"CER {ts.cer:.2f}, text score {ts.score:.2f} < {text.min_score:g}")
     out["ok"] = not problems
     out["problems"] = problems
     return out
+
+
+_TEXT_PROBLEM = "text: "
+
+
+def _other_problems(checked: dict[str, Any]) -> list[str]:
+    """An image's problems other than its text (the size, decoding, blankness, saving)."""
+    return [p for p in checked["problems"] if not p.startswith(_TEXT_PROBLEM)]
+
+
+def _with_ocr(rec: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The record with the text read from its image: as the run read it, else (the run had no
+    Tesseract, or this is `evalseed rescore`) read now from the saved file. Raises CaseError when
+    the text cannot be read, so the row is an error that says why, never a silent pass."""
+    if "ocr_text" in rec or rec.get("error") or rec.get("decode_error") or rec.get("width") is None:
+        return rec
+    path = rec.get("path")
+    if not path:
+        raise CaseError(f"expect_text: image {rec.get('index')} was not saved and was not read "
+                        f"({rec.get('ocr_error') or 'no OCR text'})")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise CaseError(f"expect_text: cannot read {path} to check its text ({e.strerror or e})") from None
+    try:
+        return {**rec, "ocr_text": read_text(data, lang)}
+    except OcrUnavailable as e:
+        raise CaseError(f"expect_text not checked: {e}") from None
 
 
 KIND = ImageKind()

@@ -118,12 +118,31 @@ class ImageExpect(BaseModel):
 
 
 DEFAULT_MIN_VARIANCE = 4.0
+DEFAULT_MIN_TEXT_SCORE = 0.9
+
+
+class ExpectText(BaseModel):
+    """`expect_text:` the text every image must show, read with OCR: a template rendered with the
+    case's vars, and the least text score (1 - character error rate) that passes. A plain string
+    is `{text: ...}`."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    min_score: float = Field(default=DEFAULT_MIN_TEXT_SCORE, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return {"text": v} if isinstance(v, str) else v
+_LANG = re.compile(r"^[a-z][a-z_]{1,30}(\+[a-z][a-z_]{1,30}){0,4}$")
 
 
 class ImageCase(BaseCase):
     prompt: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     expect: ImageExpect | None = None
+    # The text the image must show, checked with OCR (a template, rendered with the case's vars).
+    expect_text: ExpectText | None = None
 
     @field_validator("params")
     @classmethod
@@ -136,7 +155,18 @@ class ImageSuite(BaseSuite):
     # A template for every case (rendered with each case's vars) when a case has no prompt.
     prompt: str | None = None
     expect: ImageExpect = Field(default_factory=ImageExpect)
+    # For every case without its own: the text its images must show (a template).
+    expect_text: ExpectText | None = None
+    # Tesseract's language(s) for expect_text, e.g. eng or eng+chi_sim (each needs its package).
+    ocr_lang: str = "eng"
     cases: list[ImageCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
+
+    @field_validator("ocr_lang")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        if not _LANG.match(v):
+            raise ValueError(f"{v!r} is not a Tesseract language; give codes such as eng or eng+chi_sim")
+        return v
 
     @field_validator("params")
     @classmethod
@@ -168,3 +198,11 @@ def effective_expect(suite: ImageSuite, case: ImageCase) -> ImageExpect:
     merged.setdefault("count", effective_params(suite, case).get("n", 1))
     merged.setdefault("min_variance", DEFAULT_MIN_VARIANCE)
     return ImageExpect(**merged)
+
+
+def effective_text(suite: ImageSuite, case: ImageCase) -> ExpectText | None:
+    """The case's `expect_text` (else the suite's), its text rendered with the case's vars."""
+    from ...templating import render
+
+    want = case.expect_text if case.expect_text is not None else suite.expect_text
+    return None if want is None else want.model_copy(update={"text": render(want.text, case.vars)})

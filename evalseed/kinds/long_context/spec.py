@@ -3,44 +3,17 @@ suite or inline, and the needle grid. Paths may not leave the suite's folder."""
 
 from __future__ import annotations
 
-import posixpath
-import re
-from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ...scoring.text import words
+from ...suites.paths import check_relative_path
 from ...suites.spec import BaseCase, BaseSuite, Message
 
 BUILTIN_HAYSTACK = "builtin"
 
 # ---- paths --------------------------------------------------------------------------------------
-
-
-def check_relative_path(raw: str, suite_dir: str | None) -> str:
-    """`raw` if it names an existing file inside `suite_dir`; ValueError saying why otherwise.
-    Suites are input we did not write: a path may not leave the suite's folder."""
-    if not raw or not raw.strip():
-        raise ValueError("the path is empty")
-    if "\x00" in raw:
-        raise ValueError("the path holds a NUL character")
-    norm = posixpath.normpath(raw.replace("\\", "/"))
-    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise ValueError(f"{raw!r} is an absolute path; give a path relative to the suite file")
-    if norm == ".." or norm.startswith("../"):
-        raise ValueError(f"{raw!r} leads outside the suite's folder; put the file beside the suite or below it")
-    if suite_dir is not None:
-        try:
-            base = Path(suite_dir).resolve()
-            target = (base / norm).resolve()  # follows symlinks: a link out of the folder is refused too
-            if target != base and base not in target.parents:
-                raise ValueError(f"{raw!r} leads outside the suite's folder (via a link); copy the file beside the suite")
-            if not target.is_file():
-                raise ValueError(f"{raw!r}: no such file beside the suite ({target})")
-        except OSError as e:  # a name too long for the file system, a permission: is_file() raises those
-            raise ValueError(f"{raw[:80]!r}: cannot be read ({e.strerror or e})") from None
-    return raw
 
 
 def _suite_dir(info: ValidationInfo) -> str | None:

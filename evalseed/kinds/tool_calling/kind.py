@@ -72,7 +72,7 @@ class ToolCalling(Kind[ToolCallingSuite, ToolCallingCase]):
         from ...scoring.bfcl_ast import wire_names
 
         if case.messages is not None:
-            messages = [{"role": m.role, "content": m.content} for m in case.messages]
+            messages = render_messages(case.messages, None)  # as written; image files as data: URLs
         else:
             messages = render_messages(suite.messages or [], case.vars)
         body, dropped = chat_body(suite, model, messages)
