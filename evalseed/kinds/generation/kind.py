@@ -13,10 +13,10 @@ typo never turns into a run of failed cases. The rules per type are in docs/scor
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from typing import TYPE_CHECKING, Any, Callable
 
+from ...scoring import regex_limit
 from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
 from ..base import Kind, Outcome, Prepared, Score, chat_case
@@ -33,6 +33,10 @@ def _q(text: str) -> str:
     """A value quoted for a one-line reason, cut short."""
     t = " ".join(text.split())
     return repr(t if len(t) <= _QUOTE else t[:_QUOTE - 1] + "…")
+
+
+def _cut(pattern: str) -> str:
+    return pattern if len(pattern) <= _QUOTE else pattern[:_QUOTE - 1] + "…"
 
 
 def _fold(text: str) -> str:
@@ -69,8 +73,12 @@ def run_check(check: Check, answer: str, reference: str | None) -> tuple[float, 
             return 1.0, True, f"contains none of {len(banned)}" if len(banned) > 1 else f"does not contain {_q(banned[0])}"
         return 1 - len(present) / len(banned), False, f"contains {', '.join(map(_q, present))}"
     if t == "regex":
-        m = re.search(v, answer)
-        return _verdict(m is not None, f"/{v}/ matches {_q(m.group(0)) if m else ''}", f"/{v}/ does not match")
+        try:
+            found, match = regex_limit.search(v, answer)
+        except regex_limit.RegexTimeout:
+            return 0.0, False, (f"/{_cut(v)}/ found no verdict within {regex_limit.TIMEOUT_S:g} s on a "
+                                f"{len(answer):,}-character answer (catastrophic backtracking?): counted as no match")
+        return _verdict(found, f"/{_cut(v)}/ matches {_q(match or '')}", f"/{_cut(v)}/ does not match")
     if t == "starts-with":
         return _verdict(answer.lstrip().startswith(v), f"starts with {_q(v)}",
                         f"starts with {_q(answer.lstrip()[:len(v)])}, not {_q(v)}")
