@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ...scoring import regex_limit
 from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
 from ..base import Api, Kind, Outcome, Prepared, Score, chat_case
 from .custom import run_scorer
-from .details import CheckVerdict, GenerationDetails, JudgeRecord, JudgeUsage
+from .details import CheckVerdict, GenerationDetails, JudgeCallUsage, JudgeRecord, JudgeUsage
 from .judge import JudgeError, judge_model_info, judge_once
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
@@ -158,7 +158,7 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         top = max(c.weight for c in checks)
         fresh = prepared.state.get("judge_results") or {}
         stored = prepared.state.get("stored_details") or {}
-        stored_checks = stored.get("checks") if isinstance(stored.get("checks"), list) else []
+        stored_checks: list = stored["checks"] if isinstance(stored.get("checks"), list) else []
         for i, c in enumerate(checks):
             v: CheckVerdict
             if c.type == "judge":
@@ -212,7 +212,7 @@ def _judge_verdict(check: Check, index: int, result: dict | None, stored_checks:
                          "`evalseed rescore RUN --judge MODEL` asks one")
     if "error" in result:
         raise JudgeError(result["error"])
-    usage = result.get("usage") or {}
+    usage = cast(JudgeCallUsage, result.get("usage") or {})
     model = usage.get("model") or check.judge_model
     threshold = check.judge_threshold
     raw_score = result.get("score")

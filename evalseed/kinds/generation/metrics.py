@@ -65,9 +65,9 @@ def _judges(con, scope: Scope, out: dict[tuple, dict[str, Any]]) -> None:
     rows, w = scope.query(con, f"""SELECT {scope.group}, j.value AS model FROM base,
             json_each(details->'judge'->'models') AS j WHERE {where} GROUP BY ALL ORDER BY ALL""")
     for r in rows:
-        m = out.get(scope.key(r[:w]))
-        if m is not None:
-            m["judge_models"].append(json.loads(r[w]) if isinstance(r[w], str) else r[w])
+        got = out.get(scope.key(r[:w]))
+        if got is not None:
+            got["judge_models"].append(json.loads(r[w]) if isinstance(r[w], str) else r[w])
     rows, w = scope.query(con, f"""SELECT {scope.group}, j.value->>'name',
             list(TRY_CAST(j.value->>'human_passed' AS BOOLEAN) ORDER BY suite, case_id, "repeat"),
             list(coalesce(TRY_CAST(j.value->>'passed' AS BOOLEAN), false) ORDER BY suite, case_id, "repeat")
@@ -77,6 +77,6 @@ def _judges(con, scope: Scope, out: dict[tuple, dict[str, Any]]) -> None:
         GROUP BY ALL ORDER BY ALL""")
     for r in rows:
         name, human, judge = r[w:]
-        m = out.get(scope.key(r[:w]))
-        if m is not None:
-            m.setdefault("judge_agreement", {})[name] = agreement([int(x) for x in human], [int(x) for x in judge])
+        got = out.get(scope.key(r[:w]))
+        if got is not None:
+            got.setdefault("judge_agreement", {})[name] = agreement([int(x) for x in human], [int(x) for x in judge])
