@@ -356,3 +356,69 @@ def test_custom_scorer_from_an_entry_point(tmp_path, monkeypatch):
     out = KIND.score(suite, suite.cases[0], Prepared(input_text="x"),
                      Outcome(calls=[], response={}, output_text="yes please"))
     assert out.passed is True and out.details["checks"][0]["score"] == 1.0
+
+
+def test_judge_calls_are_recorded_and_replayed(cli, stub, tmp_path):
+    # A judged suite replays offline: the judge's answers are in the cassette with the graded ones.
+    srv = stub(responder=judge_responder(VERDICTS))
+    path = write_suite(tmp_path / "s", "judged.yaml", JUDGED)
+    common = ("--models", "seed-1-6-flash-250715", "--no-progress", "--max-attempts", "1",
+              "--cassette-dir", tmp_path / "cas")
+    code, _, err = cli("run", path, "--base-url", srv.base_url, "--db", tmp_path / "rec.duckdb",
+                       "--cassettes", "record", *common)
+    assert code == 0, err
+    url = srv.base_url
+    srv.stop()
+    code, _, err = cli("run", path, "--base-url", url, "--db", tmp_path / "rep.duckdb", "--cassettes", "replay", *common)
+    assert code == 0, err
+    rec = {r["case_id"]: r for r in result_rows(tmp_path / "rec.duckdb", parse_json=True)}
+    rep = {r["case_id"]: r for r in result_rows(tmp_path / "rep.duckdb", parse_json=True)}
+    for case_id, r in rec.items():
+        if r["status"] == "ok":
+            assert rep[case_id]["replayed"] is True
+            assert rep[case_id]["score"] == r["score"] and rep[case_id]["passed"] == r["passed"]
+            assert rep[case_id]["details"]["checks"][0]["judge"]["score"] == r["details"]["checks"][0]["judge"]["score"]
+
+
+# ---- pairwise -------------------------------------------------------------------------------------
+
+class ScriptedApi:
+    """An Api whose judge answers come from `pick(a, b) -> text`."""
+
+    def __init__(self, pick):
+        self.pick = pick
+        self.bodies = []
+
+    async def chat(self, body, model=None):
+        from evalseed.core import CallResult
+
+        self.bodies.append(body)
+        text = body["messages"][1]["content"]
+        a = text.split("<answer_A>\n", 1)[1].split("\n</answer_A>", 1)[0]
+        b = text.split("<answer_B>\n", 1)[1].split("\n</answer_B>", 1)[0]
+        return CallResult(request=body, response={"choices": [{"message": {"content": self.pick(a, b)}}]},
+                          cost_usd=0.001, prompt_tokens=10, completion_tokens=5)
+
+
+@pytest.mark.parametrize("pick,winner,consistent,first_score", [
+    # A judge that knows: the better answer wins in both orders.
+    (lambda a, b: '{"winner": "%s", "reason": "r"}' % ("A" if "good" in a else "B"), "first", True, 1.0),
+    # A judge that always says "A": position bias, cancelled into a tie.
+    (lambda a, b: '{"winner": "A", "reason": "first is best"}', "tie", False, 0.5),
+    (lambda a, b: '{"winner": "tie", "reason": "same"}', "tie", True, 0.5),
+    # One order unusable: no winner, the other order's points only.
+    (lambda a, b: '{"winner": "A", "reason": "r"}' if "good" in a else "no idea", None, False, 1.0),
+    (lambda a, b: '{"winner": "C"}', None, False, None),
+])
+def test_pairwise_asks_both_orders(pick, winner, consistent, first_score):
+    import asyncio
+
+    from evalseed.config import load_config
+    from evalseed.kinds.generation.pairwise import judge_pair
+
+    api = ScriptedApi(pick)
+    model = load_config(None).resolve_model("seed-1-8-251228")
+    out = asyncio.run(judge_pair(api, model, "q?", "a good answer", "a poor answer", "Be helpful."))
+    assert (out["winner"], out["consistent"], out["first_score"]) == (winner, consistent, first_score)
+    assert [o["shown_first"] for o in out["orders"]] == ["first", "second"] and len(api.bodies) == 2
+    assert all(b["response_format"]["json_schema"]["name"] == "pair_verdict" for b in api.bodies)
