@@ -422,3 +422,26 @@ def test_pairwise_asks_both_orders(pick, winner, consistent, first_score):
     assert (out["winner"], out["consistent"], out["first_score"]) == (winner, consistent, first_score)
     assert [o["shown_first"] for o in out["orders"]] == ["first", "second"] and len(api.bodies) == 2
     assert all(b["response_format"]["json_schema"]["name"] == "pair_verdict" for b in api.bodies)
+
+
+def test_a_judge_the_server_cannot_answer_as_is_a_scorer_error_not_a_wrong_verdict():
+    import asyncio
+
+    from evalseed.config import Provider, load_config
+
+    suite = KIND.suite_model.model_validate(
+        {"name": "o", "kind": "generation", "messages": [{"role": "user", "content": "x"}],
+         "checks": [{"type": "judge", "rubric": "r"}], "cases": [{"id": "a"}]})
+    api = ScriptedApi(lambda a, b: "")
+    api.provider = Provider("local", None, None)  # the embedded model's server answers only as gemma
+    prepared = KIND.prepare(suite, suite.cases[0], load_config(None).resolve_model("gemma-3-270m"))
+    results = asyncio.run(KIND.judge(prepared, "an answer", api))
+    assert "cannot be asked on the embedded model's server" in results[0]["error"] and not api.bodies
+    api.provider = Provider("ark", "https://ark.example/api/v3", "ARK_API_KEY")  # a base URL serves every model
+    from evalseed.core import CallResult
+
+    async def chat(body, model=None):
+        return CallResult(request=body, response={"choices": [{"message": {"content": '{"score": 1, "reason": "ok"}'}}]})
+
+    api.chat = chat
+    assert asyncio.run(KIND.judge(prepared, "an answer", api))[0]["score"] == 1.0

@@ -141,8 +141,10 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         turns into the case's scorer error."""
         out: dict[int, dict] = {}
         for i, check in prepared.state.get("judges") or ():
-            info = judge_model_info(model or check.judge_model, getattr(api, "provider", None))
+            provider = getattr(api, "provider", None)
+            info = judge_model_info(model or check.judge_model, provider)
             try:
+                _judge_reachable(info, provider)
                 out[i] = await judge_once(api, info, prepared.state.get("judge_question", ""), answer,
                                           check.rubric or "", prepared.state.get("reference"))
             except JudgeError as e:
@@ -188,6 +190,21 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=score, passed=passed, details=dict(details))
+
+
+def _judge_reachable(info: ModelInfo, provider: Any) -> None:
+    """A judge is asked on the graded model's server: the embedded model's server answers only as
+    itself, and the embedded judge is only there (or behind a --base-url that serves every model)."""
+    if provider is None or getattr(provider, "base_url", None):
+        return
+    here_local, judge_local = provider.name == "local", info.provider == "local"
+    if here_local and not judge_local:
+        raise JudgeError(f"the judge {info.name} cannot be asked on the embedded model's server, which answers only "
+                         "as itself: judge offline with model: gemma-3-270m, or later with "
+                         f"`evalseed rescore RUN --judge {info.name}`")
+    if judge_local and not here_local:
+        raise JudgeError(f"the embedded judge {info.name} runs beside the embedded model only (--models local); "
+                         f"for answers from {provider.name}, use `evalseed rescore RUN --judge {info.name}`")
 
 
 def _case_dict(case: GenerationCase) -> dict[str, Any]:
