@@ -445,3 +445,16 @@ def test_a_judge_the_server_cannot_answer_as_is_a_scorer_error_not_a_wrong_verdi
 
     api.chat = chat
     assert asyncio.run(KIND.judge(prepared, "an answer", api))[0]["score"] == 1.0
+
+
+def test_a_judge_call_the_budget_cannot_cover_stops_the_run(cli, stub, tmp_path):
+    # The graded call (thinking off, 50 tokens) fits in $0.0003; the judge's worst case (seed-1-8,
+    # 300 tokens, about $0.0006) does not: the run stops with status budget before judging.
+    srv = stub(responder=judge_responder(VERDICTS))
+    path = write_suite(tmp_path / "s", "judged.yaml",
+                       JUDGED.replace("params: {max_tokens: 50}", "params: {max_tokens: 50, thinking: {type: disabled}}"))
+    db = tmp_path / "b.duckdb"
+    code, out, err = cli("run", path, "--base-url", srv.base_url, "--models", "seed-1-6-flash-250715", "--db", db,
+                         "--no-progress", "--max-attempts", "1", "--concurrency", "1", "--budget-usd", "0.0003")
+    assert code == 3 and "budget" in err, err
+    assert not any(b["messages"][0]["content"] == SYSTEM for b in srv.bodies())  # no judge call was sent
