@@ -15,6 +15,7 @@ tens of microseconds; the helper starts once per process (about 20 ms).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -121,6 +122,7 @@ class _Helper:
 
 
 _HELPER = _Helper()
+atexit.register(_HELPER.kill)
 
 
 def search(pattern: str, text: str, timeout: float | None = None) -> tuple[bool, str | None]:
