@@ -85,7 +85,7 @@ async def judge_pair(api: "Api", model: "ModelInfo", question: str, first: str, 
     """Both orders asked (first as A, then second as A); see the module's docstring."""
     from ...core import content_text
 
-    orders = []
+    orders: list[dict[str, Any]] = []
     for shown_first, mapping in ((True, {"A": "first", "B": "second"}), (False, {"A": "second", "B": "first"})):
         a, b = (first, second) if shown_first else (second, first)
         try:
@@ -97,7 +97,7 @@ async def judge_pair(api: "Api", model: "ModelInfo", question: str, first: str, 
         orders.append({"shown_first": "first" if shown_first else "second", "said": said,
                        "winner": None if said is None else ("tie" if said == "tie" else mapping[said]),
                        "reason": reason, "raw": (raw or "")[:1000], "usage": usage_of(call, model)})
-    usable = [o["winner"] for o in orders if o["winner"] is not None]
+    usable: list[str] = [o["winner"] for o in orders if o["winner"] is not None]
     points = [{"first": 1.0, "tie": 0.5, "second": 0.0}[w] for w in usable]
     consistent = len(usable) == 2 and usable[0] == usable[1]
     if len(usable) < 2:
