@@ -214,11 +214,12 @@ def runs(
 def rescore(
     run_id: str = typer.Argument("latest", help="The run whose stored responses to score again."),
     db: Path = DB_OPTION,
+    judge: Optional[str] = typer.Option(None, "--judge", help="Ask this model again for every judge check's verdict (the graded models are not asked)."),
 ) -> None:
-    """Re-score a run's stored responses with the current scorers; no API calls."""
+    """Re-score a run's stored responses with the current scorers; no call to a graded model."""
     from .run.rescore import rescore_command
 
-    raise typer.Exit(_guard(rescore_command, str(db), run_id))
+    raise typer.Exit(_guard(rescore_command, str(db), run_id, judge))
 
 
 # ---- init (owner: ecosystem) ------------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any, AsyncIterable, Awaitable, Callable, Mapping
 
-from ..config import Provider
+from ..config import ModelInfo, Provider
 from ..core import CallResult, max_output_tokens
 from ..costs import chat_cost, image_cost
 from ..errors import PermanentCallError, TransientCallError
@@ -49,18 +49,21 @@ class JobApi:
 
     # -- public ------------------------------------------------------------------------------
 
-    async def chat(self, body: dict) -> CallResult:
+    async def chat(self, body: dict, model: ModelInfo | None = None) -> CallResult:
+        """One chat call; `model` (default the lane's) is what it is priced, bounded and checked
+        as: a generation judge asks another model through this job's lane."""
         lane = self.lane
+        m = model or lane.model
         body = dict(body)
-        body.setdefault("model", lane.model.api_name)
+        body.setdefault("model", m.api_name)
         stream = bool(body.pop("stream", lane.opts.stream))
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        worst = worst_case(body, lane.model)
-        max_out = max_output_tokens(body, lane.model)
-        return await self._call(body, self._chat_stream if stream else self._chat_plain, worst.cost_usd,
-                                worst.prompt_tokens + max_out)
+        worst = worst_case(body, m)
+        max_out = max_output_tokens(body, m)
+        once = self._chat_stream if stream else self._chat_plain
+        return await self._call(body, lambda b: once(b, m), worst.cost_usd, worst.prompt_tokens + max_out)
 
     async def images(self, body: dict) -> CallResult:
         lane = self.lane
@@ -117,7 +120,7 @@ class JobApi:
             (kwargs if k in known else extra)[k] = v
         return kwargs, extra
 
-    async def _chat_stream(self, body: dict) -> CallResult:
+    async def _chat_stream(self, body: dict, model: ModelInfo | None = None) -> CallResult:
         lane = self.lane
         completions = lane.client.chat.completions
         kwargs, extra = self._sdk_args("chat", completions.create, body)
@@ -128,20 +131,20 @@ class JobApi:
             headers = resp.headers
             acc = await read_stream(resp.iter_bytes(), lane.opts.max_answer_bytes)
         t_end = time.perf_counter()
-        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first, acc.t_first_answer)
+        call = self._finish(body, lane.redact.body(acc.response()), t0, t_end, acc.t_first, acc.t_first_answer, model)
         if acc.cut:
             call.flags["answer_cut"] = {"kept_bytes": acc.kept, "dropped_bytes": acc.dropped,
                                         "oversized_lines": acc.oversized_lines, "limit": lane.opts.max_answer_bytes}
         return self._observed(call, headers)
 
-    async def _chat_plain(self, body: dict) -> CallResult:
+    async def _chat_plain(self, body: dict, model: ModelInfo | None = None) -> CallResult:
         completions = self.lane.client.chat.completions
         response, headers, t0, t_end = await self._plain("chat", completions.create,
                                                          completions.with_streaming_response.create, body,
                                                          self.lane.opts.max_answer_bytes)
         if not isinstance(response, dict) or not isinstance(response.get("choices"), list) or not response["choices"]:
             raise TransientCallError("EmptyChoices", "the response has no choices")
-        return self._observed(self._finish(body, response, t0, t_end, None, None), headers)
+        return self._observed(self._finish(body, response, t0, t_end, None, None, model), headers)
 
     async def _images_once(self, body: dict) -> CallResult:
         lane = self.lane
@@ -228,8 +231,8 @@ class JobApi:
         return call
 
     def _finish(self, body: dict, response: dict, t0: float, t_end: float, t_first: float | None,
-                t_first_answer: float | None) -> CallResult:
-        model = self.lane.model
+                t_first_answer: float | None, model: ModelInfo | None = None) -> CallResult:
+        model = model or self.lane.model
         usage = check_chat_usage(response.get("usage"), model, billable_output_tokens(body, model))
         prompt, completion, cached, reasoning = usage.prompt, usage.completion, usage.cached, usage.reasoning
         flags: dict[str, Any] = {}

@@ -13,8 +13,9 @@ from .queries import MEASURED, rows_to_rescore, write_verdicts
 from .summary import print_summary
 
 
-def rescore_command(db: str, run_ref: str) -> int:
-    """Score stored responses again: no API calls. Rows a scorer failed on are scored again too."""
+def rescore_command(db: str, run_ref: str, judge: str | None = None) -> int:
+    """Score stored responses again: no call to a graded model. Rows a scorer failed on are scored
+    again too. With `judge`, kinds that judge (generation) ask that model again (run/rejudge.py)."""
     from .. import store
     from ..core import CallResult, Outcome
     from ..jobs import CaseJob
@@ -33,6 +34,7 @@ def rescore_command(db: str, run_ref: str) -> int:
         rows = rows_to_rescore(con, run_id)
         cases = {name: {c.id: c for c in get_kind(s.kind).cases(s)} for name, s in suites.items()}
         updates: list[dict] = []
+        scored: list[tuple] = []
         for r in rows:
             suite = suites.get(r["suite"])
             case = cases.get(r["suite"], {}).get(r["case_id"])
@@ -46,8 +48,17 @@ def rescore_command(db: str, run_ref: str) -> int:
             stored = r["details"] if isinstance(r["details"], dict) else {}
             call = CallResult(request=r["request"] or {}, response=r["response"] or {},
                               flags=stored.get("flags") or {}, **{k: r[k] for k in MEASURED if r[k] is not None})
-            verdict = job.verdict(job.prepare(), Outcome(calls=[call], response=r["response"],
-                                                         output_text=r["output_text"]))
+            prepared = job.prepare()
+            prepared.state["stored_details"] = stored  # a judge's stored verdict, reused without --judge
+            scored.append((r, job, prepared, Outcome(calls=[call], response=r["response"], output_text=r["output_text"])))
+        if judge:
+            from .rejudge import run_judges
+
+            work = [(job.kind, prepared, o.output_text or "", r["suite"], r["case_id"])
+                    for r, job, prepared, o in scored if hasattr(job.kind, "judge") and prepared.state.get("judges")]
+            run_judges(cfg, judge, config, work, lambda p, res: p.state.__setitem__("judge_results", res))
+        for r, job, prepared, outcome in scored:
+            verdict = job.verdict(prepared, outcome)
             updates.append({"suite": r["suite"], "case_id": r["case_id"], "model": r["model"], "repeat": r["repeat"],
                             "status": verdict["status"], "error": verdict["error"], "score": verdict.get("score"),
                             "passed": verdict.get("passed"),

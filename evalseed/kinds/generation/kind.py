@@ -13,14 +13,16 @@ typo never turns into a run of failed cases. The rules per type are in docs/scor
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
+from ...scoring import regex_limit
 from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
-from ..base import Kind, Outcome, Prepared, Score, chat_case
-from .details import CheckVerdict, GenerationDetails
+from ..base import Api, Kind, Outcome, Prepared, Score, chat_case
+from .custom import run_scorer
+from .details import CheckVerdict, GenerationDetails, JudgeCallUsage, JudgeRecord, JudgeUsage
+from .judge import JudgeError, judge_model_info, judge_once
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
 if TYPE_CHECKING:
@@ -33,6 +35,10 @@ def _q(text: str) -> str:
     """A value quoted for a one-line reason, cut short."""
     t = " ".join(text.split())
     return repr(t if len(t) <= _QUOTE else t[:_QUOTE - 1] + "…")
+
+
+def _cut(pattern: str) -> str:
+    return pattern if len(pattern) <= _QUOTE else pattern[:_QUOTE - 1] + "…"
 
 
 def _fold(text: str) -> str:
@@ -69,8 +75,12 @@ def run_check(check: Check, answer: str, reference: str | None) -> tuple[float, 
             return 1.0, True, f"contains none of {len(banned)}" if len(banned) > 1 else f"does not contain {_q(banned[0])}"
         return 1 - len(present) / len(banned), False, f"contains {', '.join(map(_q, present))}"
     if t == "regex":
-        m = re.search(v, answer)
-        return _verdict(m is not None, f"/{v}/ matches {_q(m.group(0)) if m else ''}", f"/{v}/ does not match")
+        try:
+            found, match = regex_limit.search(v, answer)
+        except regex_limit.RegexTimeout:
+            return 0.0, False, (f"/{_cut(v)}/ found no verdict within {regex_limit.TIMEOUT_S:g} s on a "
+                                f"{len(answer):,}-character answer (catastrophic backtracking?): counted as no match")
+        return _verdict(found, f"/{_cut(v)}/ matches {_q(match or '')}", f"/{_cut(v)}/ does not match")
     if t == "starts-with":
         return _verdict(answer.lstrip().startswith(v), f"starts with {_q(v)}",
                         f"starts with {_q(answer.lstrip()[:len(v)])}, not {_q(v)}")
@@ -92,6 +102,8 @@ def run_check(check: Check, answer: str, reference: str | None) -> tuple[float, 
         score = fn(answer, reference or "")
         ok = score >= (check.threshold or 0.0)
         return score, ok, f"{t} {score:.3f} against the reference ({'at or above' if ok else 'below'} {check.threshold})"
+    if t in ("judge", "python"):
+        raise ValueError(f"a {t} check is scored by Generation.score, which has the model call or the suite's file")
     raise AssertionError(f"check type {t!r} has no rule")  # CHECK_TYPES and this function disagree
 
 
@@ -104,10 +116,40 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
     def prepare(self, suite: GenerationSuite, case: GenerationCase, model: ModelInfo) -> Prepared:
         # The reference and the checks a case faces, on error and skipped rows too: a per-check
         # pass rate counts an error row as a failure of each of its checks.
+        checks = case_checks(suite, case)
         state: dict[str, Any] = {"detail_expected": case.reference,
-                                 "detail_checks": [{"name": c.label, "type": c.type}
-                                                   for c in case_checks(suite, case)]}
-        return chat_case(suite, model, render_messages(suite.messages, case.vars), state)
+                                 "detail_checks": [{"name": c.label, "type": c.type} for c in checks]}
+        messages = render_messages(suite.messages, case.vars)
+        judges = [(i, c) for i, c in enumerate(checks) if c.type == "judge"]
+        if judges:
+            state["judges"] = judges
+            state["judge_question"] = "\n\n".join(f"[{m['role']}] {m['content']}" for m in messages)
+            state["reference"] = case.reference
+        return chat_case(suite, model, messages, state)
+
+    async def execute(self, prepared: Prepared, api: Api) -> Outcome:
+        outcome = await super().execute(prepared, api)
+        if prepared.state.get("judges"):
+            answer = outcome.output_text if isinstance(outcome.output_text, str) else ""
+            prepared.state["judge_results"] = await self.judge(prepared, answer, api)
+        return outcome
+
+    async def judge(self, prepared: Prepared, answer: str, api: Api, model: str | None = None) -> dict[int, dict]:
+        """Ask each judge check of a prepared case for its verdict on `answer` (with `model` in
+        place of every check's own judge when given: `evalseed rescore --judge`), through `api`.
+        Results by check index; a judge that failed leaves `{"error": ...}`, which the scorer
+        turns into the case's scorer error."""
+        out: dict[int, dict] = {}
+        for i, check in prepared.state.get("judges") or ():
+            provider = getattr(api, "provider", None)
+            info = judge_model_info(model or check.judge_model, provider)
+            try:
+                _judge_reachable(info, provider)
+                out[i] = await judge_once(api, info, prepared.state.get("judge_question", ""), answer,
+                                          check.rubric or "", prepared.state.get("reference"))
+            except JudgeError as e:
+                out[i] = {"error": str(e), "model": info.name}
+        return out
 
     def score(self, suite: GenerationSuite, case: GenerationCase, prepared: Prepared, outcome: Outcome) -> Score:
         answer = outcome.output_text if isinstance(outcome.output_text, str) else ""
@@ -116,19 +158,112 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         total = weighted = 0.0
         # Weights relative to the largest: two weights of 1e308 would overflow their sum to inf.
         top = max(c.weight for c in checks)
-        for c in checks:
-            score, ok, reason = run_check(c, answer, case.reference)
-            verdicts.append({"name": c.label, "type": c.type, "passed": ok, "score": score, "weight": c.weight,
-                             "reason": reason})
+        fresh = prepared.state.get("judge_results") or {}
+        stored = prepared.state.get("stored_details") or {}
+        stored_checks: list = stored["checks"] if isinstance(stored.get("checks"), list) else []
+        for i, c in enumerate(checks):
+            v: CheckVerdict
+            if c.type == "judge":
+                v = _judge_verdict(c, i, fresh.get(i), stored_checks, case)
+            elif c.type == "python":
+                score, ok, reason, extra = run_scorer(c.value, suite.path, _case_dict(case), answer, outcome.response)
+                v = {"name": c.label, "type": c.type, "passed": ok, "score": score, "weight": c.weight,
+                     "reason": reason}
+                if extra is not None:
+                    v["details"] = extra
+            else:
+                score, ok, reason = run_check(c, answer, case.reference)
+                v = {"name": c.label, "type": c.type, "passed": ok, "score": score, "weight": c.weight,
+                     "reason": reason}
+            verdicts.append(v)
             total += c.weight / top
-            weighted += c.weight / top * score
+            weighted += c.weight / top * v["score"]
         score = min(1.0, weighted / total)
         passed = score >= suite.threshold if suite.threshold is not None else all(v["passed"] for v in verdicts)
         details: GenerationDetails = {"expected": case.reference, "checks": verdicts, "threshold": suite.threshold,
-                                   "checks_passed": sum(v["passed"] for v in verdicts)}
+                                      "checks_passed": sum(v["passed"] for v in verdicts)}
+        usage = _judge_totals(verdicts)
+        if usage is not None:
+            details["judge"] = usage
+        if case.human is not None:
+            details["human"] = case.human
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
         return Score(score=score, passed=passed, details=dict(details))
+
+
+def _judge_reachable(info: ModelInfo, provider: Any) -> None:
+    """A judge is asked on the graded model's server: the embedded model's server answers only as
+    itself, and the embedded judge is only there (or behind a --base-url that serves every model)."""
+    if provider is None or getattr(provider, "base_url", None):
+        return
+    here_local, judge_local = provider.name == "local", info.provider == "local"
+    if here_local and not judge_local:
+        raise JudgeError(f"the judge {info.name} cannot be asked on the embedded model's server, which answers only "
+                         "as itself: judge offline with model: gemma-3-270m, or later with "
+                         f"`evalseed rescore RUN --judge {info.name}`")
+    if judge_local and not here_local:
+        raise JudgeError(f"the embedded judge {info.name} runs beside the embedded model only (--models local); "
+                         f"for answers from {provider.name}, use `evalseed rescore RUN --judge {info.name}`")
+
+
+def _case_dict(case: GenerationCase) -> dict[str, Any]:
+    """The case as a custom scorer sees it: plain JSON-ready data, its checks left out."""
+    return case.model_dump(mode="json", exclude={"checks"})
+
+
+def _judge_verdict(check: Check, index: int, result: dict | None, stored_checks: list, case: GenerationCase) -> CheckVerdict:
+    """A judge check's verdict from this run's judge call, else (rescore without --judge) from the
+    verdict stored for the same check, its score held to the check's threshold as it is now."""
+    reused = False
+    if result is None:
+        old = stored_checks[index] if index < len(stored_checks) else None
+        if isinstance(old, dict) and old.get("type") == "judge" and old.get("name") == check.label \
+                and isinstance(old.get("judge"), dict):
+            j = old["judge"]
+            result = {"score": j.get("score"), "reason": j.get("reason") or old.get("reason", ""),
+                      "raw": j.get("raw", ""), "response_format": j.get("response_format"), "usage": j.get("usage") or {}}
+            reused = True
+    if result is None:
+        raise JudgeError(f"check {check.label}: no judge verdict (the judge was not asked); "
+                         "`evalseed rescore RUN --judge MODEL` asks one")
+    if "error" in result:
+        raise JudgeError(result["error"])
+    usage = cast(JudgeCallUsage, result.get("usage") or {})
+    model = usage.get("model") or check.judge_model
+    threshold = check.judge_threshold
+    raw_score = result.get("score")
+    if raw_score is None:
+        score, ok, reason = 0.0, False, f"judge {model}: {result.get('reason')}"
+    else:
+        score = float(raw_score)
+        ok = score >= threshold
+        reason = f"judge {model}: {score:.2f} ({'at or above' if ok else 'below'} {threshold:g}); {result.get('reason')}"
+    judge: JudgeRecord = {"model": model, "score": raw_score, "reason": result.get("reason") or "",
+                          "raw": result.get("raw") or "", "response_format": result.get("response_format"),
+                          "usage": usage, "reused": reused}
+    v: CheckVerdict = {"name": check.label, "type": check.type, "passed": ok, "score": score, "weight": check.weight,
+                       "reason": reason, "judge": judge}
+    if case.human is not None:
+        v["human_passed"] = (case.human == "pass") if isinstance(case.human, str) else case.human >= threshold
+    return v
+
+
+def _judge_totals(verdicts: list[CheckVerdict]) -> JudgeUsage | None:
+    """The row's judge calls in all (`details.judge`): apart from the graded answer's columns.
+    Verdicts reused by a rescore are not counted again: they were paid for by the earlier run."""
+    calls = [v["judge"]["usage"] for v in verdicts if "judge" in v and not v["judge"].get("reused")]
+    if not any("judge" in v for v in verdicts):
+        return None
+
+    def total(key: str) -> Any:
+        vals = [u.get(key) for u in calls]
+        return None if any(x is None for x in vals) else sum(vals)
+
+    return {"calls": len(calls), "models": sorted({str(u.get("model")) for u in calls}),
+            "cost_usd": total("cost_usd") if calls else 0.0, "latency_ms": total("latency_ms") if calls else 0.0,
+            "prompt_tokens": total("prompt_tokens") if calls else 0,
+            "completion_tokens": total("completion_tokens") if calls else 0}
 
 
 KIND = Generation()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from ...scoring.text import words
 from ...suites.spec import BaseCase, BaseSuite, Message
+from .custom import check_scorer_ref
 
 
 # type -> what the check reads: one text, a list of texts, either, a pattern, length bounds, the
@@ -27,11 +28,18 @@ CHECK_TYPES: dict[str, str] = {
     "length": "bounds",
     "token-f1": "reference",
     "rouge-l": "reference",
+    "python": "scorer",
+    "judge": "judge",
 }
 REFERENCE_TYPES = tuple(t for t, v in CHECK_TYPES.items() if v == "reference")
 _FIELDS = {"text": {"value"}, "texts": {"value"}, "text_or_texts": {"value"}, "pattern": {"value"},
-           "none": set(), "bounds": {"min", "max"}, "reference": {"threshold"}}
-_OPTIONAL = ("value", "min", "max", "threshold")
+           "none": set(), "bounds": {"min", "max"}, "reference": {"threshold"}, "scorer": {"value"},
+           "judge": {"rubric", "model", "threshold"}}
+_OPTIONAL = ("value", "min", "max", "threshold", "rubric", "model")
+#: The judge model when a judge check names none.
+DEFAULT_JUDGE = "seed-1-8-251228"
+#: A judge check passes when the judge's score reaches this, unless it sets `threshold`.
+DEFAULT_JUDGE_THRESHOLD = 0.5
 
 
 class Check(BaseModel):
@@ -47,9 +55,11 @@ class Check(BaseModel):
     threshold: float | None = Field(default=None, ge=0, le=1)
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
+    rubric: str | None = Field(default=None, min_length=1, max_length=20_000)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
-    def _by_type(self) -> "Check":
+    def _by_type(self, info: ValidationInfo) -> "Check":
         shape = CHECK_TYPES.get(self.type) if isinstance(self.type, str) else None
         if shape is None:
             raise ValueError(f"type: unknown check type {self.type!r}; use one of {', '.join(CHECK_TYPES)}")
@@ -73,9 +83,23 @@ class Check(BaseModel):
                 raise ValueError("min: a length check needs min, max or both (characters)")
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError(f"min: {self.min} is more than max {self.max}")
+        if shape == "scorer":
+            self.value = _text(self.value, self.type)
+            ctx = info.context if isinstance(info.context, dict) else {}
+            check_scorer_ref(self.value, ctx.get("suite_dir"))
+        if shape == "judge" and (self.rubric is None or not self.rubric.strip()):
+            raise ValueError("rubric: a judge check needs a rubric: what a good answer does")
         if shape == "reference" and self.threshold is None:
             raise ValueError(f"threshold: a {self.type} check needs a threshold between 0 and 1 to pass")
         return self
+
+    @property
+    def judge_model(self) -> str:
+        return self.model or DEFAULT_JUDGE
+
+    @property
+    def judge_threshold(self) -> float:
+        return DEFAULT_JUDGE_THRESHOLD if self.threshold is None else self.threshold
 
     @property
     def label(self) -> str:
@@ -109,6 +133,16 @@ def _texts(v: Any, type_: str) -> list[str]:
 class GenerationCase(BaseCase):
     reference: str | None = None
     checks: list[Check] = Field(default_factory=list)
+    # A person's verdict on the answer to this case, for calibrating the case's judge checks:
+    # `pass` / `fail`, or a score in [0, 1] (a pass when it reaches the judge check's threshold).
+    human: Literal["pass", "fail"] | float | None = None
+
+    @model_validator(mode="after")
+    def _human_in_range(self) -> "GenerationCase":
+        h = self.human
+        if isinstance(h, float) and not 0.0 <= h <= 1.0:
+            raise ValueError(f"human: {h} is not a score between 0 and 1 (or pass / fail)")
+        return self
 
 
 class GenerationSuite(BaseSuite):
@@ -125,6 +159,8 @@ class GenerationSuite(BaseSuite):
                       *((f"cases[{i}].checks", j, c) for j, c in enumerate(case.checks))]
             if not checks:
                 raise ValueError(f"cases[{i}].checks: no checks for this case, and the suite has none")
+            if case.human is not None and not any(c.type == "judge" for _, _, c in checks):
+                raise ValueError(f"cases[{i}].human: a human label calibrates a judge check, and this case has none")
             if sum(c.weight for _, _, c in checks) <= 0:
                 raise ValueError(f"cases[{i}].checks: the weights of this case's checks add up to 0")
             for where, j, c in checks:
