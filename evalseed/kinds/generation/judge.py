@@ -94,9 +94,9 @@ def parse_verdict(text: Any) -> tuple[float | None, str]:
     not a number in [0, 1] (a judge claiming 7 out of 1 is not believed)."""
     if not isinstance(text, str) or not text.strip():
         return None, "the judge gave no verdict (empty answer)"
-    obj = _first_object(text)
+    obj = first_object(text)
     if obj is None:
-        return None, f"the judge's verdict is not JSON: {_one_line(text, 80)!r}"
+        return None, f"the judge's verdict is not JSON: {one_line(text, 80)!r}"
     score = obj.get("score")
     if isinstance(score, str):
         try:
@@ -104,15 +104,15 @@ def parse_verdict(text: Any) -> tuple[float | None, str]:
         except ValueError:
             pass
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-        return None, f"the judge's verdict has no numeric score: {_one_line(json.dumps(obj, ensure_ascii=False), 80)!r}"
+        return None, f"the judge's verdict has no numeric score: {one_line(json.dumps(obj, ensure_ascii=False), 80)!r}"
     if not 0.0 <= score <= 1.0:
         return None, f"the judge's score {score!r} is outside 0..1: not believed"
     reason = obj.get("reason")
-    return float(score), _one_line(reason if isinstance(reason, str) and reason.strip() else "(no reason given)",
+    return float(score), one_line(reason if isinstance(reason, str) and reason.strip() else "(no reason given)",
                                    _REASON_CHARS)
 
 
-def _first_object(text: str) -> dict | None:
+def first_object(text: str) -> dict | None:
     decoder = json.JSONDecoder()
     s = text.strip()
     try:
@@ -134,7 +134,7 @@ def _first_object(text: str) -> dict | None:
     return None
 
 
-def _one_line(text: str, n: int) -> str:
+def one_line(text: str, n: int) -> str:
     t = " ".join(text.split())
     return t if len(t) <= n else t[:n - 1] + "…"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CallFailed
-from .judge import JudgeError, _first_object, _one_line, usage_of
+from .judge import JudgeError, first_object, one_line, usage_of
 
 if TYPE_CHECKING:
     from ...config import ModelInfo
@@ -50,16 +50,16 @@ def parse_pair(text: Any) -> tuple[str | None, str]:
     """("A" | "B" | "tie", reason), or (None, why) for an answer holding no such verdict."""
     if not isinstance(text, str) or not text.strip():
         return None, "the judge gave no verdict (empty answer)"
-    obj = _first_object(text)
+    obj = first_object(text)
     if obj is None:
-        return None, f"the judge's verdict is not JSON: {_one_line(text, 80)!r}"
+        return None, f"the judge's verdict is not JSON: {one_line(text, 80)!r}"
     w = obj.get("winner")
     w = w.strip() if isinstance(w, str) else w
     norm = {"a": "A", "b": "B", "tie": "tie"}.get(w.lower()) if isinstance(w, str) else None
     if norm is None:
         return None, f"the judge's winner {w!r} is none of A, B, tie"
     reason = obj.get("reason")
-    return norm, _one_line(reason if isinstance(reason, str) and reason.strip() else "(no reason given)", 200)
+    return norm, one_line(reason if isinstance(reason, str) and reason.strip() else "(no reason given)", 200)
 
 
 def _body(model: "ModelInfo", messages: list[dict]) -> dict:
