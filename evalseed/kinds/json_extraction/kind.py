@@ -7,6 +7,11 @@ mode it takes no stronger than that (seed-1-6-flash: json_object for a schema su
 model: none); the row records `details.response_format_used` and `details.degraded = true` when it
 is weaker than asked: its answer is scored all the same. Templates may use `{{ schema_json }}`
 to put the schema in the prompt, which is what keeps degraded requests answerable.
+
+A `[constrained=true]` model variant (issue 20) is asked for json_schema whatever the suite says,
+a `[constrained=false]` one never (json_object where the model takes it, else none; not counted
+as degraded: the variant chose it). The schema goes as the model's server takes one
+(`ModelInfo.schema_wire`): OpenAI's `json_schema`, or `json_object` + `schema` (llama-cpp-python).
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ def _template_vars(suite: JsonExtractionSuite, case: BaseCase) -> dict[str, Any]
     return {**case.vars, "schema_json": json.dumps(suite.json_schema, ensure_ascii=False, indent=2)}
 
 
-def response_format_body(suite: JsonExtractionSuite, mode: str) -> dict | None:
+def response_format_body(suite: JsonExtractionSuite, mode: str, model: ModelInfo | None = None) -> dict | None:
     if mode == "json_object":
         return {"type": "json_object"}
+    if mode == "json_schema" and model is not None and model.schema_wire == "json_object":
+        return {"type": "json_object", "schema": suite.json_schema}
     if mode == "json_schema":
         name = re.sub(r"[^a-zA-Z0-9_-]", "_", suite.name)[:64]
         return {"type": "json_schema", "json_schema": {"name": name, "schema": suite.json_schema}}
@@ -43,7 +50,10 @@ def usable_mode(wanted: str, model) -> str:
     """The strongest JSON mode the model takes that is no stronger than the suite asked for:
     json_schema, else json_object, else none (a prompted answer, still scored)."""
     order = ["json_schema", "json_object", "none"]
-    supported = {"json_schema": model.structured_output, "json_object": model.json_object, "none": True}
+    if model.constrained:
+        wanted = "json_schema"
+    supported = {"json_schema": model.structured_output and bool(model.schema_wire) and model.constrained is not False,
+                 "json_object": model.json_object, "none": True}
     return next(m for m in order[order.index(wanted):] if supported[m])
 
 
@@ -62,11 +72,11 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         body, dropped = chat_body(suite, model, messages)
         state: dict[str, Any] = {"dropped_params": dropped} if dropped else {}
         used = usable_mode(suite.response_format, model)
-        rf = response_format_body(suite, used)
+        rf = response_format_body(suite, used, model)
         if rf is not None:
             body["response_format"] = rf
         state["response_format_used"] = used
-        if used != suite.response_format:
+        if used != suite.response_format and model.constrained is None:
             state["degraded"] = True
         return chat_prepared(messages, body, model, state)
 
