@@ -39,11 +39,34 @@ def response_format_body(suite: JsonExtractionSuite, mode: str, model: ModelInfo
     if mode == "json_object":
         return {"type": "json_object"}
     if mode == "json_schema" and model is not None and model.schema_wire == "json_object":
-        return {"type": "json_object", "schema": suite.json_schema}
+        return {"type": "json_object", "schema": grammar_schema(suite.json_schema)[0]}
     if mode == "json_schema":
         name = re.sub(r"[^a-zA-Z0-9_-]", "_", suite.name)[:64]
         return {"type": "json_schema", "json_schema": {"name": name, "schema": suite.json_schema}}
     return None
+
+
+def grammar_schema(schema: Any, path: str = "") -> tuple[Any, list[str]]:
+    """The schema as sent on the json_object wire (llama-cpp-python's server, which makes a grammar
+    of it), and the paths of the `pattern`s left out: llama-cpp-python 0.3.36 copies a pattern's
+    regex escapes (`\\d`) into the grammar, llama.cpp cannot parse that grammar, and the server
+    then dies with SIGSEGV on the request (docs/offline.md). Patterns without a backslash
+    (`^[A-Z]{3}$`) are kept."""
+    if isinstance(schema, list):
+        pairs = [grammar_schema(v, f"{path}[{i}]") for i, v in enumerate(schema)]
+        return [v for v, _ in pairs], [p for _, ps in pairs for p in ps]
+    if not isinstance(schema, dict):
+        return schema, []
+    out: dict[str, Any] = {}
+    dropped: list[str] = []
+    for k, v in schema.items():
+        here = f"{path}.{k}" if path else k
+        if k == "pattern" and isinstance(v, str) and "\\" in v:
+            dropped.append(here)
+            continue
+        out[k], more = grammar_schema(v, here)
+        dropped += more
+    return out, dropped
 
 
 def usable_mode(wanted: str, model) -> str:
@@ -76,6 +99,10 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         if rf is not None:
             body["response_format"] = rf
         state["response_format_used"] = used
+        if used == "json_schema" and model.schema_wire == "json_object":
+            not_sent = grammar_schema(suite.json_schema)[1]
+            if not_sent:
+                state["patterns_not_sent"] = not_sent
         if used != suite.response_format and model.constrained is None:
             state["degraded"] = True
         return chat_prepared(messages, body, model, state)
@@ -95,6 +122,8 @@ class JsonExtraction(Kind[JsonExtractionSuite, JsonExtractionCase]):
         }
         if prepared.state.get("dropped_params"):
             details["dropped_params"] = prepared.state["dropped_params"]
+        if prepared.state.get("patterns_not_sent"):
+            details["patterns_not_sent"] = prepared.state["patterns_not_sent"]
         if not got.parsed:
             details.update({"parse_error": got.error, "schema_valid": False, "precision": 0.0, "recall": 0.0, "f1": 0.0})
             return Score(score=0.0, passed=False, details=dict(details))
