@@ -202,3 +202,22 @@ def test_patterns_llama_cpp_cannot_take_are_left_out_of_the_grammar_schema():
     assert s.details["schema_valid"] is False and s.details["patterns_not_sent"] == p.state["patterns_not_sent"]
     gbnf = pytest.importorskip("llama_cpp.llama_grammar").json_schema_to_gbnf
     assert "\\d" in gbnf(json.dumps(suite.json_schema)) and "\\d" not in gbnf(json.dumps(sent))
+
+
+def test_a_server_dead_on_a_grammar_is_not_blamed_on_the_cpu_build(tmp_path):
+    import signal
+
+    from evalseed.local_model import LocalServer
+
+    class Dead:
+        def poll(self):
+            return -signal.SIGSEGV
+
+    log = tmp_path / "llama.log"
+    log.write_text("parse: error parsing grammar: unknown escape at \\d\\d\nfailed to parse grammar\n"
+                   "Llama.generate: 4 prefix-match hit, remaining 130 prompt tokens to eval\n")
+    why = LocalServer(Dead(), "http://127.0.0.1:1/v1", _model("local"), log).failure()
+    assert "killed by signal SIGSEGV" in why and "could not parse the grammar" in why
+    assert "tuned to another CPU" not in why
+    log.write_text("llama_perf_context_print: eval time\n")
+    assert "tuned to another CPU" in LocalServer(Dead(), "http://127.0.0.1:1/v1", _model("local"), log).failure()
