@@ -238,8 +238,8 @@ class Config:
         spec = parse_variant(name)
         if spec is not None:
             # A model set of one model may stand for it: `local[constrained=true]`.
-            members = self.model_sets.get(spec[0], [])
-            base_name = members[0] if len(members) == 1 and spec[0] not in self.models else spec[0]
+            in_set = self.model_sets.get(spec[0], [])
+            base_name = in_set[0] if len(in_set) == 1 and spec[0] not in self.models else spec[0]
             base = self.resolve_model(base_name, allow_unknown=allow_unknown)
             info = make_variant(name, base, spec[1])
             self.models[name] = info
