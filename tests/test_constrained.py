@@ -112,6 +112,8 @@ def test_the_suite_option_is_checked(tmp_path):
     ('{ "label": "negative"} ', "negative"),
     ('{"label": "Mixed"}', "mixed"),
     ('"negative"', "negative"),          # a bare JSON string: the label
+    ('```json\n{"label": "negative"}\n```', "negative"),  # fenced
+    ("[" * 100_000, None),               # never raises
     ("negative", "negative"),            # a server that ignored the schema: read as a free answer
     ('{"label": "nega', None),           # cut at max_tokens
     ('{"label": "great"}', None),        # no label (a schema the server did not enforce)

@@ -12,7 +12,6 @@ that takes no schema gets a free answer, recorded as `degraded`.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -103,14 +102,14 @@ def labels_format(suite: ClassificationSuite, model: ModelInfo) -> dict[str, Any
 
 
 def json_label(answer: str) -> str:
-    """The label inside a constrained answer (`{"label": "mixed"}`); the answer itself when it is
-    no such JSON (a server that ignored the schema), which the free-answer rules then read."""
-    try:
-        value = json.loads(answer)
-    except ValueError:
-        return answer
-    if isinstance(value, dict) and isinstance(value.get("label"), str):
-        return value["label"]
+    """The label inside a constrained answer (`{"label": "mixed"}`, also in a code fence); the
+    answer itself when it is no such JSON (a server that ignored the schema), which the
+    free-answer rules then read. Never raises."""
+    from ...scoring.json_fields import extract_json
+
+    got = extract_json(answer)
+    if got.parsed and isinstance(got.value, dict) and isinstance(got.value.get("label"), str):
+        return got.value["label"]
     return answer
 
 
