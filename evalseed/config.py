@@ -51,6 +51,14 @@ class ModelInfo:
     # Which optional request features the model accepts.
     structured_output: bool = True  # response_format json_schema
     json_object: bool = True  # response_format json_object (the Seed page: every Seed text model)
+    # How a JSON schema goes on the wire: "json_schema" (OpenAI's structured output), "json_object"
+    # (`{"type": "json_object", "schema": ...}`, llama-cpp-python's server, which refuses
+    # json_schema), None (the model takes no schema). Used where structured_output is on.
+    schema_wire: str | None = "json_schema"
+    # Constrained answers (issue 20), set by the variant parameter `constrained`: True asks for
+    # schema-constrained answers wherever a kind can give a schema (classification: the labels as
+    # an enum; json_extraction: its schema), False never sends one, None follows the suite.
+    constrained: bool | None = None
     tools: bool = True
     tool_choice: bool = True
     thinking: bool = True
@@ -135,6 +143,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             # ModelArk: flash has no structured output (json_schema); the Seed page lists
             # json_object for every Seed text model, so a schema suite asks flash for json_object.
             structured_output=False,
+            schema_wire=None,
             notes="no json_schema: schema suites get json_object instead (recorded per row)",
             **_SEED_TEXT,
         ),
@@ -155,6 +164,7 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             max_output_tokens=0,
             prices=Prices(per_image=0.04),
             structured_output=False,
+            schema_wire=None,
             json_object=False,
             tools=False,
             tool_choice=False,
@@ -177,8 +187,11 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             # llama-cpp-python's request types accept only text/json_object (no `json_schema`),
             # and a schema grammar inside json_object made answers 3.1x slower here, timing out
             # under load: json_extraction runs degraded (prompted) on it. docs/scoring.md.
+            # A schema goes as json_object + schema (a grammar); the variant
+            # `gemma-3-270m[constrained=true]` turns it on (docs/offline.md).
             structured_output=False,
             json_object=False,
+            schema_wire="json_object",
             provider="local",
             notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
         ),
@@ -234,7 +247,10 @@ class Config:
             return self.models[latest]
         spec = parse_variant(name)
         if spec is not None:
-            base = self.resolve_model(spec[0], allow_unknown=allow_unknown)
+            # A model set of one model may stand for it: `local[constrained=true]`.
+            in_set = self.model_sets.get(spec[0], [])
+            base_name = in_set[0] if len(in_set) == 1 and spec[0] not in self.models else spec[0]
+            base = self.resolve_model(base_name, allow_unknown=allow_unknown)
             info = make_variant(name, base, spec[1])
             self.models[name] = info
             return info
@@ -382,8 +398,18 @@ def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def make_variant(name: str, base: ModelInfo, params: dict[str, Any]) -> ModelInfo:
+    asked, params = params, dict(params)
+    features: dict[str, Any] = {}
+    if "constrained" in params:  # evalseed's own option, not a request parameter (issue 20)
+        value = params.pop("constrained")
+        if not isinstance(value, bool):
+            raise UsageError(f"model variant {name!r}: constrained is true or false, not {value!r}.")
+        if value and not base.schema_wire:
+            raise UsageError(f"model variant {name!r}: {base.api_name} takes no JSON schema, so its answers "
+                             "cannot be constrained.")
+        features = {"constrained": value, "structured_output": value or base.structured_output}
     return replace(base, name=name, base_model=base.api_name, request_params={**base.request_params, **params},
-                   notes=f"variant of {base.api_name}: {params}")
+                   notes=f"variant of {base.api_name}: {asked}", **features)
 
 
 def _prices_from(raw: Any, base: Prices, where: str) -> Prices:

@@ -243,6 +243,10 @@ def _self_test(port: int, model: "ModelInfo", timeout: float) -> tuple[int, byte
     return int(parts[1]), raw.partition(b"\r\n\r\n")[2][:300]
 
 
+#: what llama.cpp logs before llama-cpp-python's server dies on a schema's grammar.
+GRAMMAR_FAILED = "failed to parse grammar"
+
+
 class LocalServer:
     """A running llama.cpp server: where it listens, and whether it has died."""
 
@@ -262,6 +266,11 @@ class LocalServer:
         if code < 0 and -code in (signal.SIGSEGV, signal.SIGILL, signal.SIGBUS, signal.SIGFPE):
             hint = (" A crash like this is what a llama.cpp build tuned to another CPU does; "
                     "`evalseed local install` builds the portable one.")
+            if GRAMMAR_FAILED in _tail(self.log, 40):
+                # llama-cpp-python 0.3.36 dies on a grammar llama.cpp cannot parse (docs/offline.md).
+                hint = (" llama.cpp could not parse the grammar made from a request's JSON schema "
+                        "(`failed to parse grammar` above) and the server died on it: this is not "
+                        "the CPU build. Leave that schema out (a regex escape in a `pattern` does this).")
         return (f"the llama.cpp server for {self.model.name} {_how_it_ended(code)} {when}; "
                 f"its log ({self.log}) ends with:\n{_tail(self.log)}\n{hint.strip()}").rstrip()
 

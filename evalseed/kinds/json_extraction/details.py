@@ -12,6 +12,9 @@ class JsonExtractionDetails(RowDetails, total=False):
     response_format: str
     response_format_used: str
     degraded: bool  # structured output not supported by the model: plain prompting
+    # Schema paths of `pattern`s left out of the schema sent on the json_object wire (kind.py);
+    # the answer is still checked against the whole schema.
+    patterns_not_sent: list[str]
     parsed: bool
     fenced: bool
     parse_error: str | None
