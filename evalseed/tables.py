@@ -51,13 +51,15 @@ def _widths(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> l
 
 def _table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int):
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left")
     for c, w in zip(cols, _widths(cols, rows, width)):
         table.add_column(c.header, justify=c.justify,  # type: ignore[arg-type]
                          no_wrap=not c.wrap, overflow="fold" if c.wrap else "ignore", width=w)
     for r in rows:
-        table.add_row(*r)
+        # Cells are data, not markup: a variant's name `local[constrained=true]` must print as is.
+        table.add_row(*(Text(v) for v in r))
     return table
 
 

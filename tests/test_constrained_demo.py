@@ -33,9 +33,12 @@ def test_the_first_run_replays_offline_and_shows_a_difference(cli, tmp_path, mon
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "demo.duckdb"
-    code, _, err = cli("run", ROOT / "suites" / "review-sentiment.yaml", "--models", DEMO_MODELS, "--db", db,
-                       "--no-progress", "--cassettes", "replay", "--cassette-dir", ROOT / "cassettes")
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = cli("run", ROOT / "suites" / "review-sentiment.yaml", "--models", DEMO_MODELS, "--db", db,
+                         "--no-progress", "--cassettes", "replay", "--cassette-dir", ROOT / "cassettes")
     assert code == 0, err
+    # The summary prints the variant's name as it is (a cell is data, not rich markup).
+    assert "local[constrained=true]" in out + err
     con = duckdb.connect(str(db), read_only=True)
     try:
         got = con.execute("SELECT model, suite, case_id, repeat, status, score, passed, replayed, "
@@ -66,3 +69,22 @@ def test_the_first_run_replays_offline_and_shows_a_difference(cli, tmp_path, mon
     assert code == 0, err
     html = "".join(p.read_text(encoding="utf-8") for p in out.glob("*.html"))
     assert "local[constrained=true]" in html
+
+
+def test_a_variant_replays_on_its_own(cli, tmp_path, monkeypatch):
+    # Its recordings are filed under the base model's provider; without the plain model beside it
+    # the run must still find them.
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "v.duckdb"
+    code, _, err = cli("run", ROOT / "suites" / "review-sentiment.yaml", "--models", "local[constrained=true]",
+                       "--db", db, "--no-progress", "--cassettes", "replay", "--cassette-dir", ROOT / "cassettes",
+                       "--json")
+    assert code == 0, err
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (config,) = con.execute("SELECT config FROM runs").fetchone()
+        n, replayed = con.execute("SELECT count(*), bool_and(replayed) FROM results").fetchone()
+    finally:
+        con.close()
+    assert (n, replayed) == (44, True)
+    assert json.loads(config)["model_table"]["local[constrained=true]"]["constrained"] is True

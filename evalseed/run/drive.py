@@ -69,7 +69,9 @@ def drive(plan: Plan, opts: RunOptions, eng_opts, run_id: str, keys: dict, redac
 
             observer = stack.enter_context(CassetteSession(
                 opts.cassettes, opts.cassette_dir,
-                providers={name: prov.name for name, prov in plan.providers.items()},
+                # A request names the model's API name: a variant's is its base model's.
+                providers={**{plan.models[name].api_name: prov.name for name, prov in plan.providers.items()},
+                           **{name: prov.name for name, prov in plan.providers.items()}},
                 secrets=[k for k in keys.values() if k],
             ))
         progress = Progress(total, enabled=opts.progress)

@@ -194,7 +194,8 @@ def run_config(plan: Plan, cfg: Config, opts: RunOptions) -> dict:
                         for m, i in plan.models.items()},
         "model_table": {m: {"context_window": i.context_window, "kind": i.kind, "family": i.family,
                             "inherited_from": i.inherited_from, "structured_output": i.structured_output,
-                            "base_model": i.base_model, "request_params": i.request_params}
+                            "base_model": i.base_model, "request_params": i.request_params,
+                            "constrained": i.constrained}
                         for m, i in plan.models.items()},
         # The ratios the kinds sized prompts with: --resume and rescore prepare cases with them again.
         "token_ratios": {m: i.token_ratio.to_record() for m, i in plan.models.items()},
