@@ -4,6 +4,8 @@ built through the store (no engine needed)."""
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -339,7 +341,9 @@ def test_results_are_reproducible(db):
 
 # ---- the gate, as properties ------------------------------------------------------------------
 
-_HSETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# EVALSEED_HYPOTHESIS_EXAMPLES=500 runs the properties harder (25 keeps the file quick).
+_HSETTINGS = settings(max_examples=int(os.environ.get("EVALSEED_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @_HSETTINGS
@@ -362,10 +366,32 @@ def test_a_run_compared_with_itself_never_fails(tmp_path_factory, suites, seed, 
                                  latency=float(rng.lognormal(6, 1)), cost=float(rng.random() / 100)))
     add_run(con, "r", rows)
     c = compare.compare_runs(con, "r", "r", n_resamples=300, max_cost_increase=0.0, max_latency_increase=0.0)
-    assert not c.failed
-    for u in c.units:
-        assert u.worse == u.better == 0 and u.p_value == 1.0 and u.diff.estimate == 0
+    assert not c.failed and not c.infra_failed
+    as_json = {u["name"]: u for u in c.to_dict()["units"] + [c.to_dict()["overall"] or {"name": None}]}
+    for u in c.units + ([c.overall] if c.overall else []):
+        assert u.worse == u.better == 0 and u.p_value == 1.0
+        if u.n_answered:
+            assert u.diff.estimate == 0
+        else:  # every row of the suite is an error: no difference to measure, said so, not 0
+            assert math.isnan(u.diff.estimate) and as_json[u.name]["diff"]["estimate"] is None
+            assert any("no case answered on both sides" in r for r in u.reasons)
     con.close()
+
+
+def test_a_suite_whose_only_row_is_an_error_compared_with_itself(db):
+    """What hypothesis found: a suite with nothing answered on both sides made the difference NaN
+    and the reason read `accuracy +nan pts`. It has no quality test, says so, and does not fail."""
+    path, con = db
+    add_run(con, "r", [_row(None, "lone", "c0", "m", None, status="error", error="InternalServiceError"),
+                       _row(None, "other", "c0", "m", True)])
+    c = _cmp(con, "r", "r", max_cost_increase=0.0, max_latency_increase=0.0)
+    assert not c.failed and not c.infra_failed
+    lone = next(u for u in c.units if u.name == "lone")
+    assert lone.n_answered == 0 and math.isnan(lone.diff.estimate)
+    assert not any("nan pts" in r for r in lone.reasons)
+    assert "no case answered on both sides" in lone.reasons[0]
+    assert json.loads(json.dumps(c.to_dict(), allow_nan=False))["units"][0]["diff"]["estimate"] is None
+    assert c.overall is not None and c.overall.diff.estimate == 0
 
 
 @_HSETTINGS

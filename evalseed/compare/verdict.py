@@ -47,7 +47,12 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     significant = p_holm < alpha and fixed
     # The test and the difference are both about the mean per-case difference, so they point the
     # same way (the worse/better counts may not, with repeats: they are shown, not tested).
-    if significant and d.estimate < -min_drop:
+    if not u.n_answered:
+        # Nothing answered on both sides: there is no difference to test. It stays NaN (null in
+        # the JSON, `-` in the tables), not 0, which would claim "measured: no change".
+        u.reasons.append(f"no case answered on both sides (of {u.n_pairs} paired): no quality test; "
+                         "the unanswered rate and the floor still apply")
+    elif significant and d.estimate < -min_drop:
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
