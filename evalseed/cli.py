@@ -29,6 +29,11 @@ app.add_typer(local_app, name="local")
 _DEBUG = False
 
 DB_OPTION = typer.Option("evalseed.duckdb", "--db", help="The DuckDB file.")
+# The gate's options shared by `compare` and `run --gate`: one definition each.
+MAX_ERROR_RATE_OPTION = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
+                                     "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3).")
+ALLOW_PARTIAL_OPTION = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
+                                    "candidate lacks some of the base's or a run did not finish (every output says so).")
 
 
 @app.callback()
@@ -60,6 +65,8 @@ def run(
     gate: bool = typer.Option(False, "--gate", help="After the run, compare with --baseline; exit 1 on regression."),
     sequential: bool = typer.Option(False, "--sequential", help="With --gate: random order, stop each suite as soon as "
                                     "its verdict is settled (anytime-valid; docs/ci.md)."),
+    max_error_rate: float = MAX_ERROR_RATE_OPTION,
+    allow_partial: bool = ALLOW_PARTIAL_OPTION,
     rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
@@ -105,7 +112,8 @@ def run(
     if code == 0 and gate and not dry_run:
         from .compare import gate_after_run
 
-        code = _guard(gate_after_run, str(db), baseline, opts.run_id)
+        code = _guard(gate_after_run, str(db), baseline, opts.run_id, allow_partial=allow_partial,
+                      max_error_rate=max_error_rate)
     raise typer.Exit(code)
 
 
@@ -205,10 +213,8 @@ def compare(
     junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one testcase per suite)."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full comparison as JSON."),
-    max_error_rate: float = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
-                                         "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3)."),
-    allow_partial: bool = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
-                                       "candidate lacks some of the base's or a run did not finish (every output says so)."),
+    max_error_rate: float = MAX_ERROR_RATE_OPTION,
+    allow_partial: bool = ALLOW_PARTIAL_OPTION,
 ) -> None:
     """Compare two runs case by case; exit 1 when the candidate is significantly worse, 3 when it left
     significantly more cases unanswered (its infrastructure failed), 2 when it does not cover the base."""

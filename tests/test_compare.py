@@ -190,7 +190,7 @@ def test_errors_and_skips_count_as_documented(db):
     assert u.left_out == {"base_error": 0, "base_skipped": 0, "cand_error": 1, "cand_skipped": 1}
     assert u.unanswered["cand_rate"] == pytest.approx(2 / 5) and u.unanswered["base_rate"] == 0
     assert (u.unanswered["more"], u.unanswered["fewer"]) == (2, 0)
-    assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1}
+    assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1, "filtered": 0}
     # Each side's accuracy stays the metrics' figure over its paired rows: the candidate's error
     # c1 is a failure, its skipped c2 is left out (3 of 4 asked cases passed).
     assert u.skipped_one_side == {"base": 0, "cand": 1}
@@ -1020,6 +1020,45 @@ def test_cli_errors_are_an_infrastructure_verdict_not_a_regression(db, tmp_path)
     assert res.exit_code == 0, res.output
 
 
+def test_cli_content_filtered_answers_are_asked_and_failed_not_infrastructure(db, tmp_path):
+    """Status `filtered` (the provider's content filter refused or ended the answer): the case was
+    asked and failed. It counts in accuracy and in the quality test, never in the unanswered rate,
+    so 30 refusals on cases the base passed are a regression (exit 1), not exit 3."""
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 150 + [0] * 50))
+    cand = binary_rows([1] * 150 + [0] * 50, model="seed-1-6-260301")
+    for r in cand[:15]:  # a refusal (an error code, nothing stored) and an answer ended by the filter
+        r.update(status="filtered", passed=None, score=None, output_text=None,
+                 error="BadRequestError: OutputTextSensitiveContentDetected")
+    for r in cand[15:30]:
+        r.update(status="filtered", passed=False, score=0.0)
+    add_run(con, "cand", cand, minutes=1)
+    con.close()
+    js = tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--json", str(js)])
+    assert res.exit_code == 1, res.output
+    assert "REGRESSION" in res.output and "infrastructure failed" not in res.output
+    u = json.loads(js.read_text())["units"][0]
+    assert u["n_answered"] == 200 and not any(u["left_out"].values())
+    assert u["cand_accuracy"]["estimate"] == pytest.approx(120 / 200)
+    assert u["diff"]["estimate"] == pytest.approx(-30 / 200) and u["worse"] == 30
+    assert u["unanswered"]["cand_rate"] == 0 and not u["infra_failed"]
+    assert u["status_counts"]["cand"]["filtered"] == 30
+    assert {f["cand_status"] for f in u["flips"]["regressed"]} == {"filtered"}
+
+
+def test_filtered_rows_on_both_sides_leave_a_self_comparison_unchanged(db):
+    _, con = db
+    rows = binary_rows([1] * 40 + [0] * 40)
+    for r in rows[:10]:
+        r.update(status="filtered", passed=False, score=0.0)
+    add_run(con, "r", rows)
+    c = _cmp(con, "r", "r")
+    (u,) = c.units
+    assert not c.failed and not c.infra_failed and u.n_answered == 80 and u.diff.estimate == 0
+    assert u.base_accuracy.estimate == pytest.approx(30 / 80)
+
+
 def test_a_real_regression_beside_errors_is_still_exit_one(db):
     _, con = db
     add_run(con, "base", binary_rows([1] * 200))
@@ -1058,6 +1097,32 @@ def test_run_gate_429_storm_exits_three_not_one(cli, stub, tmp_path):
                          "--no-progress", "--max-attempts", "1", "--baseline", base_id, "--gate")
     assert code == 3, out + err
     assert "infrastructure failed" in out and "REGRESSION" not in out
+
+
+def test_run_gate_takes_allow_partial_and_max_error_rate_like_compare(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    one = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(40))
+    two = write_suite(tmp_path / "suites", "polarity2.yaml", _e2e_suite(40).replace("name: polarity", "name: polarity2"))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    assert cli("run", one, two, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    (base_id,) = _run_ids(db)
+    # The candidate runs one of the baseline's two suites: refused, unless --allow-partial.
+    gate = ("--base-url", good.base_url, "--models", "seed-1-6-260301", "--db", db, "--no-progress",
+            "--baseline", base_id, "--gate")
+    code, out, err = cli("run", one, *gate)
+    assert code == 2 and "does not cover" in err and "suite polarity2 (40 cases)" in err, out + err
+    code, out, err = cli("run", one, *gate, "--allow-partial")
+    assert code == 0 and "PARTIAL comparison" in out and "the candidate lacks suite polarity2" in out, out + err
+    # A 429 storm on a quarter of the cases: exit 3, unless --max-error-rate allows that many.
+    stormy = stub(responder=_storm_responder(set(range(0, 40, 4))))
+    storm = ("--base-url", stormy.base_url, "--models", "seed-1-6-260301", "--db", db, "--no-progress",
+             "--max-attempts", "1", "--baseline", base_id, "--gate", "--allow-partial")
+    assert cli("run", one, *storm)[0] == 3
+    code, out, err = cli("run", one, *storm, "--max-error-rate", "0.3")
+    assert code == 0 and "infrastructure failed" not in out, out + err
 
 
 # ---- power made visible (issue 15, item 3) ------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import stats
 from ..metrics import Accuracy, rules
-from .load import Paired, Row, quality, tally, unanswered_share, why_unanswered
+from .load import ANSWERED, Paired, Row, asked, quality, tally, unanswered_share, why_unanswered
 from .result import Delta, Flip, Noise, Unit
 
 # Cost/latency/TTFT intervals are descriptive (a limit gates only on their lower bound): fewer
@@ -119,10 +119,10 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
         # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
         per_case = []
         for rows in cases:
-            asked = [r for r in rows if rules.asked(r.status)]
-            if asked:
+            got = [r for r in rows if asked(r.status)]
+            if got:
                 per_case.append(sum(rules.answer_value(r.status, rules.score(r.score, r.passed))
-                                    for r in asked) / len(asked))
+                                    for r in got) / len(got))
         return _mean(per_case)
 
     def pairs(attr, ok_only):
@@ -170,12 +170,13 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
 
 def _score_tests(p: Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
     """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
-    long context and image record partial scores too): each case's mean score over its ok repeats,
+    long context and image record partial scores too): each case's mean score over its answered repeats,
     on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
     every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
     def case_score(rows):
-        vals = [rules.score(r.score, r.passed) for r in rows if r.status == "ok"]
-        vals = [v for v in vals if v is not None]
+        # Over the answered repeats, a filtered one scoring 0 (rules.answer_value), as in `quality`.
+        vals = [rules.answer_value(r.status, rules.score(r.score, r.passed)) for r in rows if r.status in ANSWERED
+                and (r.status != "ok" or rules.score(r.score, r.passed) is not None)]
         return sum(vals) / len(vals) if vals else None
 
     pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]

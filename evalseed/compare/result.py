@@ -25,7 +25,7 @@ are compared apart (`unanswered`).
             "repeats": {"base": int, "cand": int},
             "excluded": {"both_skipped", "only_in_base", "only_in_cand"},
             "skipped_one_side": {"base": int, "cand": int},
-            "status_counts": {"base": {"ok", "error", "skipped"}, "cand": {...}},
+            "status_counts": {"base": {"ok", "error", "skipped", "filtered"}, "cand": {...}},
             "base_accuracy": Interval, "cand_accuracy": Interval, "accuracy_method": "wilson"|"bootstrap",
             "diff": Interval, "worse": int, "better": int, "p_value": float, "p_holm": float|null,
             "base_score": float|null, "cand_score": float|null,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import stats
-from .load import Paired
+from .load import STATUSES, Paired
 from .measure import measure_unit, power_of
 from .result import Unit
 
@@ -140,7 +140,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
                          [rows for _, p in paired for rows in p.base],
                          [rows for _, p in paired for rows in p.cand],
                          {k: sum(p.excluded[k] for _, p in paired) for k in paired[0][1].excluded},
-                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in ("ok", "error", "skipped")}
+                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in STATUSES}
                           for s in ("base", "cand")})
         strata = [n for n, p in paired for _ in p.case_ids]
         overall = measure_unit("overall", merged, n_resamples=n_resamples, seed=seed, strata=strata)
