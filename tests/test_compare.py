@@ -1267,12 +1267,79 @@ def test_cli_a_field_f1_drop_fails_the_gate(db, tmp_path):
 def test_score_tests_join_the_holm_family_and_skip_plain_pass_fail(db):
     _, con = db
     add_run(con, "a", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"))
-    add_run(con, "b", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=1)
+    add_run(con, "b", _f1_rows([0.5] * 29 + [0.4], [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=1)
+    add_run(con, "c", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=2)
     c = _cmp(con, "a", "b")
     by = {u.name: u for u in c.units}
     assert by["t"].metric_tests == []  # scores 0/1 are `passed` again: not tested twice
-    assert len(by["s"].metric_tests) == 1 and by["s"].metric_tests[0]["p_value"] == 1.0
+    (t,) = by["s"].metric_tests  # field F1 once: the metrics record's mean_field_f1 is the same figure
+    assert t["metric"] == "field F1" and t["n"] == 30 and t["p_value"] > 0.5
     assert by["s"].power["tests"] == 4  # s, t, overall and s's field F1
+    # A score that changed on no case can never reject: it is not tested, and costs no alpha.
+    c = _cmp(con, "a", "c")
+    assert all(u.metric_tests == [] for u in c.units) and c.units[0].power["tests"] == 3
+
+
+def _label_rows(pairs, model="seed-1-6-250915", suite="topics"):
+    rows = []
+    for i, (exp, pred) in enumerate(pairs):
+        r = _row(None, suite, f"c{i:04d}", model, exp == pred, output=pred)
+        r["details"] = {"expected": exp, "predicted": pred}
+        rows.append(r)
+    return rows
+
+
+def test_cli_a_macro_f1_drop_with_unchanged_accuracy_fails_the_gate(db, tmp_path):
+    # Before: only per-case scores and `passed` were gated. 300 cases, 240 of label a, 30 b, 30 c.
+    # The base misses 30 a's (answering b); the candidate gets those right and every c wrong
+    # (answering a): accuracy 90% on both sides, 30 pass->fail vs 30 fail->pass, McNemar p=1;
+    # macro-F1 0.867 -> 0.647.
+    path, con = db
+    expected = ["a"] * 240 + ["b"] * 30 + ["c"] * 30
+    base = [(e, "b" if i < 30 else e) for i, e in enumerate(expected)]
+    cand = [(e, "a" if e == "c" else e) for e in expected]
+    add_run(con, "base", _label_rows(base))
+    add_run(con, "cand", _label_rows(cand, model="seed-1-6-260301"), minutes=1)
+    con.close()
+    js, junit = tmp_path / "c.json", tmp_path / "j.xml"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--json", str(js),
+                                   "--junit", str(junit)])
+    assert res.exit_code == 1, res.output
+    u = json.loads(js.read_text())["units"][0]
+    assert u["base_accuracy"]["estimate"] == u["cand_accuracy"]["estimate"] == pytest.approx(0.9)
+    assert u["worse"] == u["better"] == 30 and u["p_value"] == 1.0
+    (t,) = [t for t in u["metric_tests"] if t["metric"] == "macro-F1"]
+    assert t["level"] == "suite" and t["failed"] and t["n"] == 300
+    # The same figure the metrics layer shows for each side (one definition).
+    assert t["base"] == pytest.approx(u["base_metrics"]["macro_f1"]) and t["cand"] == pytest.approx(u["cand_metrics"]["macro_f1"])
+    assert t["base"] == pytest.approx((2 * 210 / 450 + 60 / 90 + 1) / 3)
+    assert t["diff"]["high"] < -0.1 and t["p_holm"] < 0.05
+    assert "macro-F1 -22.0 pts" in res.output and "REGRESSION" in res.output
+    (tc,) = ET.parse(junit).getroot().iter("testcase")
+    assert "macro-F1" in tc.find("failure").get("message")
+    # Unchanged answers: no macro-F1 test at all (nothing changed), and no failure.
+    res = CliRunner().invoke(app, ["compare", "base", "base", "--db", str(path)])
+    assert res.exit_code == 0, res.output
+
+
+def _json_rows(valid, f1=1.0, model="seed-1-6-250915"):
+    rows = binary_rows([0] * len(valid), model=model, suite="extract")
+    for r, v in zip(rows, valid):
+        r.update(kind="json_extraction", score=f1, details={"expected": {"a": 1}, "parsed": True, "schema_valid": bool(v),
+                                                            "f1": f1})
+    return rows
+
+
+def test_a_schema_valid_drop_fails_the_gate_with_field_f1_unchanged(db):
+    _, con = db
+    add_run(con, "base", _json_rows([1] * 200, f1=0.8))
+    add_run(con, "cand", _json_rows([1] * 150 + [0] * 50, f1=0.8, model="seed-1-6-260301"), minutes=1)
+    c = _cmp(con, "base", "cand")
+    (u,) = c.units
+    assert c.failed and u.diff.estimate == 0
+    (t,) = u.metric_tests  # field F1 did not move, so it is not tested
+    assert t["metric"] == "schema-valid" and t["failed"] and t["diff"].estimate == pytest.approx(-0.25)
+    assert u.power["tests"] == 2
 
 
 # ---- the sequential gate (issue 15, item 6 of the issue) ----------------------------------------

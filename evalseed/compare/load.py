@@ -167,6 +167,10 @@ class Paired:
     status_counts: dict[str, dict[str, int]]
     min_accuracy: float | None = None  # the suite's gate.min_accuracy
     sequential: dict | None = None  # the suite's record when the candidate stopped early (--sequential)
+    # Per case (in case_ids' order), each side's record from evalseed.metrics grouped by case (the
+    # kind's per-answer rates and means, a classification's confusion cells): what the metric
+    # tests pair (`measure._metric_tests`). None when not loaded (simulated pairs).
+    case_metrics: tuple[list[dict | None], list[dict | None]] | None = None
 
 
 def pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[Row]],

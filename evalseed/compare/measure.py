@@ -168,29 +168,141 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
     return u
 
 
+# How a metrics record names the expected side of rows without an expected label (the confusion
+# matrix's row; evalseed.metrics' labels module).
+NO_EXPECTED = "(none)"
+
+# The per-case scores a kind records, as the metrics layer names them in its records
+# (docs/design.md, "Metrics"; each the mean over the case's asked repeats, an error counting 0),
+# all higher-is-better, with the name the outputs show. Generation's `check_pass_rates` add one
+# per check ("check NAME").
+CASE_METRICS = {
+    "valid_json_rate": "valid JSON", "schema_valid_rate": "schema-valid", "mean_field_f1": "field F1",
+    "mean_precision": "field precision", "mean_recall": "field recall",
+    "call_accuracy": "tool-call correctness", "irrelevance_accuracy": "irrelevance correctness",
+    "mean_f1": "answer F1", "mean_score": "score",
+}
+
+
 def _score_tests(p: Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
-    """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
-    long context and image record partial scores too): each case's mean score over its answered repeats,
-    on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
-    every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
+    """Everything gated beyond pass/fail, on the cases answered on both sides, each a member of
+    the quality tests' Holm family:
+
+    - the kind's `score` (json_extraction's field F1; long context's, image's and generation's
+      partial scores): each case's mean over its answered repeats, paired bootstrap test of the
+      mean change;
+    - every per-case score of the kind's metrics record (`CASE_METRICS`: schema-valid, valid
+      JSON, field precision/recall, tool-call correctness, per-check pass rates...), taken from
+      evalseed.metrics grouped by case, tested the same way;
+    - suite-level metrics that are no mean over cases (classification's macro-F1, by
+      `metrics.label_metrics` on the summed confusion cells): paired bootstrap over cases
+      (`stats.paired_bootstrap_statistic`).
+
+    A candidate that is pass/fail again (equal on every case to the pass rate the accuracy test
+    pairs), a repeat of a metric already tested, or one that changed on no case is not tested:
+    it would spend alpha and can never reject (the tests condition on the per-case differences'
+    sizes, which are then all zero)."""
+    seen: list[tuple[list[float], list[float]]] = [([quality_of(p.base[i]) for i in answered],
+                                                    [quality_of(p.cand[i]) for i in answered])]
+    out: list[dict] = []
+
+    def add(name: str, idx: list[int], b: list[float], c: list[float], k: int) -> None:
+        if not b or all(abs(x - y) < 1e-12 for x, y in zip(b, c)):
+            return
+        if len(idx) == len(answered) and any(_same(b, c, sb, sc) for sb, sc in seen):
+            return
+        seen.append((b, c))
+        out.append({
+            "metric": name, "level": "case", "n": len(b), "base": sum(b) / len(b), "cand": sum(c) / len(c),
+            "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11 + 2 * k),
+            "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12 + 2 * k),
+            "p_holm": None, "failed": False, "reason": None,
+        })
+
     def case_score(rows):
         # Over the answered repeats, a filtered one scoring 0 (rules.answer_value), as in `quality`.
         vals = [rules.answer_value(r.status, rules.score(r.score, r.passed)) for r in rows if r.status in ANSWERED
                 and (r.status != "ok" or rules.score(r.score, r.passed) is not None)]
         return sum(vals) / len(vals) if vals else None
 
-    pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
-    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-    if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
+    pairs = [(i, case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
+    pairs = [(i, x, y) for i, x, y in pairs if x is not None and y is not None]
+    add("field F1" if p.kind == "json_extraction" else "score", [i for i, _, _ in pairs],
+        [x for _, x, _ in pairs], [y for _, _, y in pairs], 0)
+    if p.case_metrics is None:
+        return out
+    base_recs, cand_recs = p.case_metrics
+    names: dict[str, str] = {}
+    for i in answered:
+        for rec in (base_recs[i], cand_recs[i]):
+            for key in (rec or {}):
+                if key in CASE_METRICS:
+                    names.setdefault(key, CASE_METRICS[key])
+            for check in ((rec or {}).get("check_pass_rates") or {}):
+                names.setdefault(f"check_pass_rates.{check}", f"check {check}")
+
+    def value(rec, key):
+        if rec is None:
+            return None
+        v = rec.get("check_pass_rates", {}).get(key.split(".", 1)[1]) if key.startswith("check_pass_rates.") \
+            else rec.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    for k, key in enumerate(sorted(names), start=1):
+        got = [(i, value(base_recs[i], key), value(cand_recs[i], key)) for i in answered]
+        got = [(i, x, y) for i, x, y in got if x is not None and y is not None]
+        add(names[key], [i for i, _, _ in got], [x for _, x, _ in got], [y for _, _, y in got], k)
+    if p.kind == "classification":
+        out += _macro_f1_test(base_recs, cand_recs, answered, n_resamples, seed + 97)
+    return out
+
+
+def _same(b: list[float], c: list[float], sb: list[float], sc: list[float]) -> bool:
+    return len(b) == len(sb) and all(abs(x - y) < 1e-12 for x, y in zip(b + c, sb + sc))
+
+
+def quality_of(rows: list[Row]) -> float:
+    q = quality(rows)
+    return math.nan if q is None else q
+
+
+def _macro_f1_test(base_recs: list, cand_recs: list, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
+    """Macro-F1 (evalseed.metrics' definition, `metrics.label_metrics`) over the cases answered on
+    both sides, from each case's confusion cells; paired bootstrap over cases."""
+    import numpy as np
+
+    from ..metrics import label_metrics
+
+    def cells(rec) -> dict[tuple, int]:
+        out: dict[tuple, int] = {}
+        for e, row in ((rec or {}).get("confusion") or {}).items():
+            for pred, n in row.items():
+                out[(None if e == NO_EXPECTED else e, pred)] = int(n)
+        return out
+
+    b_cells = [cells(base_recs[i]) for i in answered]
+    c_cells = [cells(cand_recs[i]) for i in answered]
+    if not any(b_cells) or all(x == y for x, y in zip(b_cells, c_cells)):
         return []
-    b, c = [x for x, _ in pairs], [y for _, y in pairs]
-    name = "field F1" if p.kind == "json_extraction" else "score"
-    return [{
-        "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
-        "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),
-        "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12),
-        "p_holm": None, "failed": False, "reason": None,
-    }]
+    keys = sorted({k for cs in b_cells + c_cells for k in cs}, key=str)
+    col = {k: j for j, k in enumerate(keys)}
+    bm = np.zeros((len(answered), len(keys)), dtype=np.int64)
+    cm = np.zeros_like(bm)
+    for r, (x, y) in enumerate(zip(b_cells, c_cells)):
+        for k, n in x.items():
+            bm[r, col[k]] = n
+        for k, n in y.items():
+            cm[r, col[k]] = n
+
+    def macro_f1(counts) -> float | None:
+        return label_metrics({keys[j]: int(n) for j, n in enumerate(counts) if n})["macro_f1"]
+
+    diff, p_value = stats.paired_bootstrap_statistic(bm, cm, macro_f1, n_resamples=n_resamples, seed=seed)
+    if diff.estimate != diff.estimate:
+        return []
+    return [{"metric": "macro-F1", "level": "suite", "n": len(answered), "base": macro_f1(bm.sum(axis=0)),
+             "cand": macro_f1(cm.sum(axis=0)), "diff": diff, "p_value": p_value, "p_holm": None,
+             "failed": False, "reason": None}]
 
 
 def _status_summary(rows: list[Row]) -> str:
