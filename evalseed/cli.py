@@ -228,6 +228,27 @@ def compare(
         allow_partial=allow_partial, max_error_rate=max_error_rate,
     ))
 
+
+@app.command("plan-gate")
+def plan_gate(
+    base_run: str = typer.Argument("latest", help="The baseline run whose per-case pass rates to plan from."),
+    db: Path = DB_OPTION,
+    drop: float = typer.Option(0.05, "--drop", help="The accuracy drop to catch (0.05 = 5 points)."),
+    power: float = typer.Option(0.8, "--power", help="How often it should be caught (0.8 = 80% of the time)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level, Holm-corrected across suites, as compare's."),
+    min_drop: float = typer.Option(0.02, "--min-drop", help="compare's --min-drop: a drop must be larger to fail."),
+    flip_rate: Optional[float] = typer.Option(None, "--flip-rate", help="Share of cases two runs of one model disagree "
+                                              "on; default: measured from the baseline's repeats, else 0.19."),
+    model: Optional[str] = typer.Option(None, "--model", help="Plan for this model of the baseline only."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """How many cases (or repeats) each suite needs for the gate to catch a drop of --drop points with
+    --power, from the baseline run's own per-case pass rates (the power math compare quotes)."""
+    from .compare.plan import plan_command
+
+    raise typer.Exit(_guard(plan_command, str(db), base_run, as_json=as_json, drop=drop, power=power, alpha=alpha,
+                            min_drop=min_drop, flip_rate=flip_rate, model=model))
+
 # ---- route (owner: router) --------------------------------------------------------------------
 
 

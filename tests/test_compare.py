@@ -1342,6 +1342,54 @@ def test_a_schema_valid_drop_fails_the_gate_with_field_f1_unchanged(db):
     assert u.power["tests"] == 2
 
 
+# ---- plan-gate ---------------------------------------------------------------------------------
+
+
+def test_cli_plan_gate_size_detects_the_drop_about_as_often_as_planned(db):
+    """`plan-gate` from a single-run baseline of 300 cases (per-case pass probabilities as in
+    benchmarks/bench_gate.py: two runs of the model disagree on ~19%), then the planned size fed
+    through the real decision code (compare.verdicts) 200 times with a true 10-point drop."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_gate
+
+    path, con = db
+    rng = np.random.default_rng(11)
+    p = rng.beta(bench_gate.BETA_A, bench_gate.BETA_B, 300)
+    add_run(con, "base", binary_rows((rng.random(300) < p).astype(int)))
+    con.close()
+    res = CliRunner().invoke(app, ["plan-gate", "base", "--db", str(path), "--drop", "0.1", "--json"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.output)
+    (s,) = plan["suites"]
+    assert plan["tests"] == 1 and s["flip_rate"] == pytest.approx(0.19) and "assumed" in s["flip_source"]
+    n = s["cases_needed"]
+    assert 180 < n < 280 and s["repeats_needed"] == 1 and s["detectable_drop"] < 0.1  # 300 cases are enough
+    caught = sum(bench_gate.gate(bench_gate.simulate(rng, 1, n, 0.10, (1, 1))[0])[0] for _ in range(200))
+    assert 0.70 <= caught / 200 <= 0.92, caught
+    # At the size it has, the quoted detectable drop is what compare itself quotes for such runs.
+    res = CliRunner().invoke(app, ["plan-gate", "base", "--db", str(path), "--drop", "0.1"])
+    assert res.exit_code == 0 and "cases needed" in res.output and "assumed" in res.output, res.output
+
+
+def test_plan_gate_measures_the_flip_rate_from_repeats_and_holds_suites_to_holm(db):
+    _, con = db
+    rng = np.random.default_rng(12)
+    p = rng.beta(0.77, 0.257, 400)
+    rows = [_row(None, s, f"c{i}", "m", rng.random() < p[i], repeat=r) for s in ("a", "b") for i in range(400)
+            for r in range(3)]
+    add_run(con, "base", rows)
+    from evalseed.compare.plan import plan_gate
+
+    plan = plan_gate(con, "base", drop=0.05)
+    assert plan["tests"] == 3 and plan["level"] == pytest.approx(0.05 / 3)
+    for s in plan["suites"]:
+        assert s["repeats"] == 3 and "measured" in s["flip_source"] and 0.15 < s["flip_rate"] < 0.23
+        assert s["cases_needed"] > 400 or s["repeats_needed"] is not None
+    assert plan_gate(con, "base", drop=0.01)["suites"][0]["note"].startswith("a drop of 1 pts is not larger")
+    with pytest.raises(UsageError):
+        plan_gate(con, "base", drop=0)
+
+
 # ---- the sequential gate (issue 15, item 6 of the issue) ----------------------------------------
 
 

@@ -23,7 +23,8 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def _noise(cases: list[list[Row]]) -> Noise | None:
+def noise_of(cases: list[list[Row]]) -> Noise | None:
+    """Within-model noise over the cases asked more than once (None when none was)."""
     multi = [(k, n) for k, n in map(tally, cases) if n > 1]
     if not multi:
         return None
@@ -156,7 +157,7 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
         base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
         worse=worse, better=better, p_value=p_value, p_holm=None,
         base_score=scores(p.base), cand_score=scores(p.cand),
-        noise={"base": _noise(p.base), "cand": _noise(p.cand)},
+        noise={"base": noise_of(p.base), "cand": noise_of(p.cand)},
         flips=flips,
         cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
         latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
@@ -313,17 +314,40 @@ def _status_summary(rows: list[Row]) -> str:
 POWER = 0.8  # the power the minimum detectable drop is quoted at
 
 
+def _z_sum(level: float, power: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(power)
+
+
+def detectable_drop(v: float, n: int, level: float, step: float, min_drop: float, power: float = POWER) -> float:
+    """The drop a two-sided paired test at `level` catches with `power` on n cases whose per-case
+    differences have mean square `v`: the normal approximation (z_{1-level/2} + z_power) * sqrt(v / n),
+    never below what a pure shift allows (a drop D moves at least D/step cases by at least `step`,
+    the finest per-case change the repeat counts allow: k^2 * step / n), never below `min_drop`.
+    `power_of` quotes it; `plan-gate` inverts it (`cases_needed`)."""
+    k = _z_sum(level, power)
+    return max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+
+
+def cases_needed(v0: float, drop: float, level: float, step: float, power: float = POWER) -> int:
+    """The fewest cases at which `detectable_drop` reaches `drop`, where `v0` is the mean square of
+    the per-case differences with no change (the flip rate over the repeats). A drop adds to it:
+    on single runs the mean square is exactly 2 P(fail->pass) + drop, at most v0 + drop while
+    fail->pass does not grow; with repeats, cases losing delta_i (mean drop) add at most mean
+    delta_i^2 <= drop. So v = v0 + drop, the drop falling on few cases, the hardest to see. The
+    gate also needs drop > --min-drop, which no size changes."""
+    k = _z_sum(level, power)
+    return max(1, math.ceil(k * k * (v0 + drop) / (drop * drop) - 1e-9), math.ceil(k * k * step / drop - 1e-9))
+
+
 def power_of(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
     """What this unit can detect at its size. Holm's strictest step tests at alpha/tests, which is
     what one regressing suite among unchanged ones faces. The minimum detectable drop (80% power)
-    is the normal approximation of the paired test: (z_{1-a/2} + z_0.8) * sd / sqrt(n), with sd the
-    observed spread of the per-case differences, but never below what a pure shift allows (a drop
-    delta moves at least delta/step cases by at least `step`, the finest per-case change the repeat
-    counts allow); then at least --min-drop. `min_flips` is exact: the fewest cases going from
+    is `detectable_drop` (the normal approximation of the paired test) with the observed mean
+    square of the per-case differences. `min_flips` is exact: the fewest cases going from
     pass to fail, none the other way, that the test would call significant at that level; a unit
     with fewer cases that can get worse cannot fail at all."""
-    from statistics import NormalDist
-
     bv, cv = getattr(u, "_quality_pairs", ([], []))
     n = len(bv)
     level = alpha / tests
@@ -332,10 +356,9 @@ def power_of(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
     if not n:
         out["warning"] = f"{u.name}: no case answered on both sides, so nothing can be detected"
         return out
-    k = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(POWER)
     v = sum((c - b) ** 2 for b, c in zip(bv, cv)) / n
     step = 1 / math.lcm(max(u.repeats.get("base", 1), 1), max(u.repeats.get("cand", 1), 1))
-    mdd = max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+    mdd = detectable_drop(v, n, level, step, min_drop)
     flips = next((j for j in range(1, n + 1) if stats.mcnemar_exact(j, 0) < level and j / n > min_drop), None)
     can_worsen = sum(1 for b in bv if b > 0)
     base_acc = sum(bv) / n
