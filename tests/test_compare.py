@@ -1467,6 +1467,28 @@ def test_a_stopped_sequential_run_judges_an_exhausted_suite_by_the_fixed_test(db
     assert not by["big"].failed and "ruled out" in by["big"].reasons[0]
 
 
+def test_a_sequential_run_that_ran_to_the_end_is_judged_at_half_alpha(db):
+    """The monitor may stop a --sequential run on a regression with alpha/2 of the false alarms,
+    so the fixed tests of a run that went to the end get the other half (before: full alpha, the
+    whole gate bounded by 1.5 alpha). 200 cases, 10 pass->fail and 2 fail->pass: McNemar p = 0.039,
+    a 4-point drop: a regression at alpha 0.05, not at 0.025."""
+    _, con = db
+    add_run(con, "a", binary_rows([1] * 100 + [0] * 100))
+    cand = [0] * 10 + [1] * 90 + [1] * 2 + [0] * 98
+    config = {"sequential": {"stopped_early": False, "reason": None,
+                             "suites": {"s": {"state": "running", "cases_sent": 200, "cases": 200}}}}
+    for run_id, sequential in (("plain", False), ("seq", True)):
+        add_run(con, run_id, binary_rows(cand, model="seed-1-6-260301"), minutes=1)
+        if sequential:
+            con.execute("UPDATE runs SET config = ? WHERE run_id = 'seq'", [json.dumps(config)])
+    plain, seq = _cmp(con, "a", "plain"), _cmp(con, "a", "seq")
+    assert plain.units[0].p_value == pytest.approx(stats.mcnemar_exact(10, 2)) == pytest.approx(0.0386, abs=1e-4)
+    assert plain.failed and "alpha=0.05" in plain.units[0].fail_reasons[0]
+    assert not seq.failed and "not significant at alpha=0.025" in seq.units[0].reasons[0]
+    assert not seq.partial  # it ran every case: a complete comparison
+    assert seq.units[0].power["level"] == pytest.approx(0.025)
+
+
 def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
     from types import SimpleNamespace
 

@@ -115,7 +115,7 @@ def print_plan(plan: dict[str, Any]) -> None:
     console = Console(highlight=False)
     d, p = plan["drop"], plan["power"]
     console.print(f"[bold]evalseed plan-gate[/]  baseline {plan['base_run']}: to catch a drop of {100 * d:g} pts "
-                  f"{100 * p:g}% of the time at alpha {plan['alpha']:g} (Holm over {plan['tests']} tests: "
+                  f"{100 * p:g}% of the time at alpha {plan['alpha']:g} (Holm over {plan['tests']} test{'s' if plan['tests'] != 1 else ''}: "
                   f"the strictest level {plan['level']:.3g}), --min-drop {100 * plan['min_drop']:g} pts")
     table = Table(header_style="bold")
     for col in ("suite", "model", "cases", "repeats", "accuracy", "flip rate", "detectable now", "cases needed",

@@ -124,7 +124,8 @@ def compare_runs(
 
     units, overall = verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
                                max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed,
-                               max_error_rate=max_error_rate, sequential=bool(seq))
+                               max_error_rate=max_error_rate, sequential=bool(seq),
+                               sequential_run=bool(cand_config.get("sequential")))
     family = units + ([overall] if overall else [])
     _attach_metrics(con, base_id, cand_id, paired, units)
     if details:

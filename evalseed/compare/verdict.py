@@ -129,9 +129,16 @@ def _fmt_p(p: float | None) -> str:
 def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
               max_cost_increase: float | None, max_latency_increase: float | None,
               n_resamples: int, seed: int, max_error_rate: float = 0.02,
-              sequential: bool = False) -> tuple[list[Unit], Unit | None]:
+              sequential: bool = False, sequential_run: bool = False) -> tuple[list[Unit], Unit | None]:
     """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
-    rows are paired, so the decision can be exercised on simulated pairs without a database."""
+    rows are paired, so the decision can be exercised on simulated pairs without a database.
+
+    `sequential`: the candidate is a sequential run that stopped early (its suites are judged by
+    their records). `sequential_run`: the candidate ran with --sequential at all, stopped or not:
+    its monitor could have stopped it on a regression with alpha/2 of the false alarms, so the
+    fixed tests that judge what ran to the end get the other half, alpha/2, keeping the whole
+    gate's false alarms at alpha (Bonferroni; at full alpha they were bounded by 1.5 alpha)."""
+    test_alpha = alpha / 2 if (sequential or sequential_run) else alpha
     units = [measure_unit(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
     overall = None
     if len(units) > 1:
@@ -160,7 +167,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
         u.unanswered["p_holm"] = ph
     seq_of = {u.name: p.sequential for (_, p), u in zip(paired, units)}
     for u in family:
-        u.power = power_of(u, alpha, min_drop, len(family) + len(scored))
+        u.power = power_of(u, test_alpha, min_drop, len(family) + len(scored))
         rec = seq_of.get(u.name)
         # A suite of a stopped sequential run that sent all its cases unsettled is complete: the
         # fixed test judges it (the other half of alpha, evalseed.compare.sequential). The others, and the
@@ -168,7 +175,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
         fixed = not sequential or (rec is not None and rec["state"] == "running" and rec["cases_sent"] >= rec["cases"])
         if not fixed:
             _judge_sequential(u, rec, min_drop)
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
+        _judge(u, test_alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall
 
