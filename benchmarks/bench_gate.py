@@ -168,6 +168,7 @@ def main() -> int:
     ap.add_argument("--plan", type=int, default=None, metavar="SIMS",
                     help="only: how often the size `plan-gate` plans (one suite, single runs, flip rate 19%%) "
                          "catches 5/10/20-point drops, SIMS simulations each")
+    ap.add_argument("--sequential-only", action="store_true", help="only the sequential gate's table")
     args = ap.parse_args()
     if args.plan:
         return plan_check(np.random.default_rng(args.seed), args.plan)
@@ -179,7 +180,9 @@ def main() -> int:
     print(f"bench_gate on {machine()}")
     print(f"alpha {ALPHA}, --min-drop 0.02; per-case p ~ Beta({BETA_A}, {BETA_B})")
     t0 = time.time()
-    missed = []
+    missed: list[str] = []
+    if args.sequential_only:
+        return sequential_table(rng, 20 if args.small else 200, missed, t0)
     print(f"\nfalse alarms, no true difference, 5 suites x 400 cases, {sims} simulations each:")
     for repeats in ((1, 1), (1, 3), (3, 3)):
         alarms, flip_rates = 0, []
@@ -205,7 +208,10 @@ def main() -> int:
                 mdds.append(units[0].power["mdd"])
             cells.append(f"{100 * caught / psims:5.1f}% (mdd {100 * np.mean(mdds):4.1f} pts)  ")
         print(f"  {n:>5}   " + "".join(cells))
-    ssims = 20 if args.small else 200
+    return sequential_table(rng, 20 if args.small else 200, missed, t0)
+
+
+def sequential_table(rng, ssims: int, missed: list[str], t0: float) -> int:
     print(f"\nsequential gate, one suite, single runs, {ssims} simulations per row:")
     print("  cases  drop    share of cases sent (mean)  sequential failed   fixed gate failed (same runs)")
     for n in (400, 2000):
