@@ -510,7 +510,14 @@ def paired_bootstrap_statistic(base_counts, cand_counts, stat, *, confidence: fl
     if profiles.shape[0] <= _MULTINOMIAL_MAX_DISTINCT and profiles.shape[0] < n:
         sums = [rng.multinomial(n, counts / n, size=n_resamples) @ profiles]
     else:
-        sums = [joint[idx].sum(axis=1) for idx in resample_indices(rng, n, n_resamples)]
+        def block_sums(idx):
+            # How often each case was drawn in each resample, then their count vectors summed.
+            rows = idx.shape[0]
+            offsets = np.arange(rows, dtype=np.int64)[:, None] * n
+            drawn = np.bincount((idx + offsets).ravel(), minlength=rows * n).reshape(rows, n)
+            return drawn @ joint
+
+        sums = [block_sums(idx) for idx in resample_indices(rng, n, n_resamples)]
     k = b.shape[1]
     draws = np.array([diff(row[:k], row[k:]) for block in sums for row in block])
     draws = draws[~np.isnan(draws)]

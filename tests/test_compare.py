@@ -1513,3 +1513,20 @@ def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
     results = [one(rng, 400, 0.25) for _ in range(30)]
     assert all(state == "regression" for state, _ in results)
     assert np.mean([sent for _, sent in results]) < 0.3 * 400
+
+
+def test_paired_bootstrap_statistic_agrees_with_the_mean_bootstrap_on_a_mean():
+    """`stats.paired_bootstrap_statistic` (macro-F1's test) on a statistic that is a mean gives the
+    interval and p of the mean's paired bootstrap, through both of its resampling paths."""
+    rng = np.random.default_rng(4)
+    for k in (1, 40):  # 1: few distinct case profiles (multinomial path); 40: many (index path)
+        b = rng.integers(0, 2, size=(600, k))
+        c = np.clip(b + (rng.random((600, k)) < 0.1) - (rng.random((600, k)) < 0.2), 0, 1)
+        mean = lambda counts: counts[0] / 600  # noqa: E731
+        iv, p = stats.paired_bootstrap_statistic(b, c, mean, n_resamples=4000, seed=1)
+        ref = stats.paired_bootstrap_diff(b[:, 0], c[:, 0], n_resamples=4000, seed=2)
+        assert iv.estimate == pytest.approx(ref.estimate)
+        assert iv.low == pytest.approx(ref.low, abs=0.006) and iv.high == pytest.approx(ref.high, abs=0.006)
+        assert p == pytest.approx(stats.paired_bootstrap_test(b[:, 0], c[:, 0], n_resamples=4000, seed=3), abs=0.01)
+    same = rng.integers(0, 3, size=(50, 3))
+    assert stats.paired_bootstrap_statistic(same, same, lambda x: x[0] / max(x.sum(), 1))[1] == 1.0
