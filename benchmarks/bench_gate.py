@@ -72,15 +72,19 @@ def simulate(rng, n_suites: int, n_cases: int, drop: float, repeats: tuple[int, 
     return paired, flips / firsts
 
 
-def gate(paired):
+def gate(paired, sequential_run: bool = False):
     units, overall = compare.verdicts(paired, alpha=ALPHA, min_drop=0.02, max_cost_increase=None,
-                                      max_latency_increase=None, n_resamples=200, seed=1)
+                                      max_latency_increase=None, n_resamples=200, seed=1,
+                                      sequential_run=sequential_run)
     family = units + ([overall] if overall else [])
     return any(u.failed for u in family), units
 
 
-def sequential(rng, n: int, drop: float):
-    """(share of cases sent, sequential verdict failed, fixed gate failed) for one simulated run."""
+def sequential(rng, n: int, drop: float, how: list | None = None):
+    """(share of cases sent, sequential verdict failed, fixed gate failed) for one simulated run.
+    The fixed gate is the plain one at alpha on all cases; a sequential run that reaches the end
+    unsettled is judged by the fixed tests at alpha/2, as compare judges a --sequential run. `how`
+    collects how the sequential verdict came about (stop, ruled out, fallback)."""
     paired, _ = simulate(rng, 1, n, drop, (1, 1))
     p = paired[0][1]
     base = {"s0": {cid: rows[0].value for cid, rows in zip(p.case_ids, p.base)}}
@@ -94,11 +98,58 @@ def sequential(rng, n: int, drop: float):
         r = cand[job.case_id]
         gate_.add({"suite": "s0", "case_id": job.case_id, "status": "ok", "passed": r.passed})
     fixed_failed = gate(paired)[0]
-    if gate_.suites["s0"].state == "regression":
+    state = gate_.suites["s0"].state
+    if state == "regression":
+        how is not None and how.append("stopped: regression")
         return sent / n, True, fixed_failed
-    if sent == n:  # ran to the end unsettled: the fixed gate decides, as in the runner
-        return 1.0, fixed_failed, fixed_failed
+    if sent == n and state == "running":  # ran to the end unsettled: the fixed tests decide, at alpha/2
+        fallback = gate(paired, sequential_run=True)[0]
+        how is not None and how.append("fallback failed" if fallback else "fallback passed")
+        how is not None and fixed_failed and how.append("fallback at full alpha (before) failed")
+        return 1.0, fallback, fixed_failed
+    how is not None and how.append("ruled out")
     return sent / n, False, fixed_failed
+
+
+def sequential_null(rng, sims: int, n: int = 2000) -> int:
+    """False alarms of the sequential gate with no true difference, and where they come from."""
+    t0 = time.time()
+    how: list[str] = []
+    seq_failed = fixed_failed = 0
+    shares = []
+    for _ in range(sims):
+        share, s_failed, f_failed = sequential(rng, n, 0.0, how)
+        seq_failed += s_failed
+        fixed_failed += f_failed
+        shares.append(share)
+    print(f"bench_gate --sequential-null {sims} on {machine()}")
+    print(f"sequential gate, {n} cases, no change, {sims} simulations:")
+    print(f"  false alarms: {rate(seq_failed, sims)}  target <= {100 * ALPHA:g}%: {verdict(seq_failed / sims <= ALPHA)}")
+    print(f"  fixed gate on the same runs: {rate(fixed_failed, sims)}")
+    print(f"  share of the calls sent (mean): {100 * np.mean(shares):.1f}%")
+    for k in ("stopped: regression", "ruled out", "fallback failed", "fallback passed",
+              "fallback at full alpha (before) failed"):
+        print(f"  {k}: {how.count(k)}")
+    before = how.count("stopped: regression") + how.count("fallback at full alpha (before) failed")
+    print(f"  false alarms with the fallback at full alpha (before the fix): {rate(before, sims)}")
+    print(f"{time.time() - t0:.0f} s")
+    return 0
+
+
+def plan_check(rng, sims: int, power: float = 0.8) -> int:
+    """`plan-gate`'s cases needed (measure.cases_needed at the model's 19% flips, one suite) fed
+    through compare.verdicts with that true drop: it should be caught about `power` of the time."""
+    from evalseed.compare.measure import cases_needed
+
+    t0 = time.time()
+    print(f"bench_gate --plan {sims} on {machine()}")
+    print(f"planned size (power {power:g}, alpha {ALPHA}, one suite, single runs, flips 19%) vs simulation:")
+    for d in (0.05, 0.10, 0.20):
+        n = cases_needed(0.19, d, ALPHA, 1.0, power)
+        caught = sum(gate(simulate(rng, 1, n, d, (1, 1))[0])[0] for _ in range(sims))
+        print(f"  {int(100 * d):>2}-pt drop: {n:>5} cases planned, caught {rate(caught, sims)}")
+    print(f"{time.time() - t0:.0f} s")
+    return 0
 
 
 def rate(k: int, n: int) -> str:
@@ -112,14 +163,26 @@ def main() -> int:
     ap.add_argument("--sims", type=int, default=None, help="simulations per false-alarm setting (default 400)")
     ap.add_argument("--power-sims", type=int, default=None, help="simulations per power cell (default 200)")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--sequential-null", type=int, default=None, metavar="SIMS",
+                    help="only the sequential gate's false alarms at 2,000 cases with no change, SIMS simulations")
+    ap.add_argument("--plan", type=int, default=None, metavar="SIMS",
+                    help="only: how often the size `plan-gate` plans (one suite, single runs, flip rate 19%%) "
+                         "catches 5/10/20-point drops, SIMS simulations each")
+    ap.add_argument("--sequential-only", action="store_true", help="only the sequential gate's table")
     args = ap.parse_args()
+    if args.plan:
+        return plan_check(np.random.default_rng(args.seed), args.plan)
+    if args.sequential_null:
+        return sequential_null(np.random.default_rng(args.seed), args.sequential_null)
     sims = args.sims or (40 if args.small else 400)
     psims = args.power_sims or (20 if args.small else 200)
     rng = np.random.default_rng(args.seed)
     print(f"bench_gate on {machine()}")
     print(f"alpha {ALPHA}, --min-drop 0.02; per-case p ~ Beta({BETA_A}, {BETA_B})")
     t0 = time.time()
-    missed = []
+    missed: list[str] = []
+    if args.sequential_only:
+        return sequential_table(rng, 20 if args.small else 200, missed, t0)
     print(f"\nfalse alarms, no true difference, 5 suites x 400 cases, {sims} simulations each:")
     for repeats in ((1, 1), (1, 3), (3, 3)):
         alarms, flip_rates = 0, []
@@ -145,7 +208,10 @@ def main() -> int:
                 mdds.append(units[0].power["mdd"])
             cells.append(f"{100 * caught / psims:5.1f}% (mdd {100 * np.mean(mdds):4.1f} pts)  ")
         print(f"  {n:>5}   " + "".join(cells))
-    ssims = 20 if args.small else 200
+    return sequential_table(rng, 20 if args.small else 200, missed, t0)
+
+
+def sequential_table(rng, ssims: int, missed: list[str], t0: float) -> int:
     print(f"\nsequential gate, one suite, single runs, {ssims} simulations per row:")
     print("  cases  drop    share of cases sent (mean)  sequential failed   fixed gate failed (same runs)")
     for n in (400, 2000):

@@ -59,6 +59,13 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# The gate's options shared by `compare` and `run --gate`: one definition each.
+MAX_ERROR_RATE_OPTION = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
+                                     "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3).")
+ALLOW_PARTIAL_OPTION = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
+                                    "candidate lacks some of the base's or a run did not finish (every output says so).")
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks (also accepted after the subcommand)."),
@@ -91,6 +98,8 @@ def run(
     gate: bool = typer.Option(False, "--gate", help="After the run, compare with --baseline; exit 1 on regression."),
     sequential: bool = typer.Option(False, "--sequential", help="With --gate: random order, stop each suite as soon as "
                                     "its verdict is settled (anytime-valid; docs/ci.md)."),
+    max_error_rate: float = MAX_ERROR_RATE_OPTION,
+    allow_partial: bool = ALLOW_PARTIAL_OPTION,
     rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requests per minute per model."),
     tpm: Optional[int] = typer.Option(None, "--tpm", min=1, help="Tokens per minute per model."),
     timeout: float = typer.Option(300.0, "--timeout", min=0.1, help="Seconds per request attempt."),
@@ -168,7 +177,8 @@ def run(
 
         # With --json, stdout holds the run's JSON alone: the gate's table goes to stderr.
         with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-            code = _guard(gate_after_run, str(db), baseline, opts.run_id)
+            code = _guard(gate_after_run, str(db), baseline, opts.run_id, allow_partial=allow_partial,
+                          max_error_rate=max_error_rate)
     raise typer.Exit(code)
 
 
@@ -354,10 +364,8 @@ def compare(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (fits a GitHub step summary)."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the full comparison as JSON to FILE; "
                                            "`--json -` prints it on stdout (the table goes to stderr)."),
-    max_error_rate: float = typer.Option(0.02, "--max-error-rate", help="Share of the candidate's rows that may go "
-                                         "unanswered (error or skipped) before a significant rise is an infrastructure failure (exit 3)."),
-    allow_partial: bool = typer.Option(False, "--allow-partial", help="Compare the cases both runs hold even when the "
-                                       "candidate lacks some of the base's or a run did not finish (every output says so)."),
+    max_error_rate: float = MAX_ERROR_RATE_OPTION,
+    allow_partial: bool = ALLOW_PARTIAL_OPTION,
 ) -> None:
     """Compare two runs case by case; exit 1 when the candidate is significantly worse, 3 when it left
     significantly more cases unanswered (its infrastructure failed), 2 when it does not cover the base."""
@@ -387,6 +395,27 @@ def _json_to_stdout(json_out: Optional[str], body) -> int:
         if Path(path).exists():
             sys.stdout.write(Path(path).read_text(encoding="utf-8").rstrip("\n") + "\n")
     return code
+
+
+@app.command("plan-gate")
+def plan_gate(
+    base_run: str = typer.Argument("latest", help="The baseline run whose per-case pass rates to plan from."),
+    db: Path = DB_OPTION,
+    drop: float = typer.Option(0.05, "--drop", help="The accuracy drop to catch (0.05 = 5 points)."),
+    power: float = typer.Option(0.8, "--power", help="How often it should be caught (0.8 = 80% of the time)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level, Holm-corrected across suites, as compare's."),
+    min_drop: float = typer.Option(0.02, "--min-drop", help="compare's --min-drop: a drop must be larger to fail."),
+    flip_rate: Optional[float] = typer.Option(None, "--flip-rate", help="Share of cases two runs of one model disagree "
+                                              "on; default: measured from the baseline's repeats, else 0.19."),
+    model: Optional[str] = typer.Option(None, "--model", help="Plan for this model of the baseline only."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """How many cases (or repeats) each suite needs for the gate to catch a drop of --drop points with
+    --power, from the baseline run's own per-case pass rates (the power math compare quotes)."""
+    from .compare.plan import plan_command
+
+    raise typer.Exit(_guard(plan_command, str(db), base_run, as_json=as_json, drop=drop, power=power, alpha=alpha,
+                            min_drop=min_drop, flip_rate=flip_rate, model=model))
 
 # ---- route (owner: router) --------------------------------------------------------------------
 

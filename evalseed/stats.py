@@ -14,6 +14,9 @@ Functions:
 - `paired_bootstrap_quantile_diffs` the same for quantiles (p50/p95 latency)
 - `mcnemar_exact`        exact McNemar test: two-sided binomial test on the discordant pairs
 - `sign_test`            McNemar's generalisation to paired scores in [0, 1] (repeats > 1)
+- `paired_bootstrap_test` paired bootstrap p-value of a mean difference (per-case scores)
+- `paired_bootstrap_statistic` paired bootstrap interval and p-value of a statistic of summed
+                          per-case counts (macro-F1), resampling cases
 - `holm`                 Holm step-down adjustment of a family of p-values
 """
 
@@ -471,6 +474,57 @@ def paired_bootstrap_test(base: Sequence[float], cand: Sequence[float], *, n_res
     observed = float(d.mean())
     hits = int((np.abs(means - observed) >= abs(observed) - 1e-12).sum())
     return (1 + hits) / (1 + n_resamples)
+
+
+def paired_bootstrap_statistic(base_counts, cand_counts, stat, *, confidence: float = 0.95,
+                               n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> tuple[Interval, float]:
+    """Paired bootstrap of a statistic that is no mean over cases (macro-F1): `base_counts[i]` and
+    `cand_counts[i]` are case i's count vectors on each side (e.g. its rows per (expected,
+    answered) cell), `stat(counts)` the statistic of summed counts (None when undefined). A
+    resample draws cases (both sides together), sums their vectors and takes `stat` of each side.
+    Returns the percentile interval of stat(cand) - stat(base) and the centred two-sided p-value of
+    "no difference", as `paired_bootstrap_test` does for means: p = (1 + hits) / (1 + n_resamples).
+
+    Cases with equal count vectors are drawn as one value (multinomial counts over the distinct
+    case profiles, as `_resample_sums` does for pass rates), else by index (`resample_indices`)."""
+    import numpy as np
+
+    b = np.asarray(base_counts, dtype=np.int64)
+    c = np.asarray(cand_counts, dtype=np.int64)
+    if b.ndim != 2 or c.ndim != 2 or b.shape[0] != c.shape[0]:
+        raise ValueError("base_counts and cand_counts must be (cases, cells) arrays with one row per case each")
+    n = b.shape[0]
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, confidence), 1.0
+
+    def diff(bs, cs):
+        x, y = stat(bs), stat(cs)
+        return math.nan if x is None or y is None else float(y) - float(x)
+
+    observed = diff(b.sum(axis=0), c.sum(axis=0))
+    if math.isnan(observed):
+        return Interval(math.nan, math.nan, math.nan, confidence), math.nan
+    rng = np.random.default_rng(seed)
+    joint = np.concatenate([b, c], axis=1)
+    profiles, counts = np.unique(joint, axis=0, return_counts=True)
+    if profiles.shape[0] <= _MULTINOMIAL_MAX_DISTINCT and profiles.shape[0] < n:
+        sums = [rng.multinomial(n, counts / n, size=n_resamples) @ profiles]
+    else:
+        def block_sums(idx):
+            # How often each case was drawn in each resample, then their count vectors summed.
+            rows = idx.shape[0]
+            offsets = np.arange(rows, dtype=np.int64)[:, None] * n
+            drawn = np.bincount((idx + offsets).ravel(), minlength=rows * n).reshape(rows, n)
+            return drawn @ joint
+
+        sums = [block_sums(idx) for idx in resample_indices(rng, n, n_resamples)]
+    k = b.shape[1]
+    draws = np.array([diff(row[:k], row[k:]) for block in sums for row in block])
+    draws = draws[~np.isnan(draws)]
+    if draws.size == 0:
+        return Interval(observed, math.nan, math.nan, confidence), math.nan
+    hits = int((np.abs(draws - observed) >= abs(observed) - 1e-12).sum()) if abs(observed) > 1e-12 else draws.size
+    return _percentile_interval(observed, draws, confidence), min(1.0, (1 + hits) / (1 + draws.size))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

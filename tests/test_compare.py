@@ -4,6 +4,8 @@ built through the store (no engine needed)."""
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -188,7 +190,7 @@ def test_errors_and_skips_count_as_documented(db):
     assert u.left_out == {"base_error": 0, "base_skipped": 0, "cand_error": 1, "cand_skipped": 1}
     assert u.unanswered["cand_rate"] == pytest.approx(2 / 5) and u.unanswered["base_rate"] == 0
     assert (u.unanswered["more"], u.unanswered["fewer"]) == (2, 0)
-    assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1}
+    assert u.status_counts["cand"] == {"ok": 3, "error": 1, "skipped": 1, "filtered": 0}
     # Each side's accuracy stays the metrics' figure over its paired rows: the candidate's error
     # c1 is a failure, its skipped c2 is left out (3 of 4 asked cases passed).
     assert u.skipped_one_side == {"base": 0, "cand": 1}
@@ -339,7 +341,9 @@ def test_results_are_reproducible(db):
 
 # ---- the gate, as properties ------------------------------------------------------------------
 
-_HSETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# EVALSEED_HYPOTHESIS_EXAMPLES=500 runs the properties harder (25 keeps the file quick).
+_HSETTINGS = settings(max_examples=int(os.environ.get("EVALSEED_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @_HSETTINGS
@@ -362,10 +366,32 @@ def test_a_run_compared_with_itself_never_fails(tmp_path_factory, suites, seed, 
                                  latency=float(rng.lognormal(6, 1)), cost=float(rng.random() / 100)))
     add_run(con, "r", rows)
     c = compare.compare_runs(con, "r", "r", n_resamples=300, max_cost_increase=0.0, max_latency_increase=0.0)
-    assert not c.failed
-    for u in c.units:
-        assert u.worse == u.better == 0 and u.p_value == 1.0 and u.diff.estimate == 0
+    assert not c.failed and not c.infra_failed
+    as_json = {u["name"]: u for u in c.to_dict()["units"] + [c.to_dict()["overall"] or {"name": None}]}
+    for u in c.units + ([c.overall] if c.overall else []):
+        assert u.worse == u.better == 0 and u.p_value == 1.0
+        if u.n_answered:
+            assert u.diff.estimate == 0
+        else:  # every row of the suite is an error: no difference to measure, said so, not 0
+            assert math.isnan(u.diff.estimate) and as_json[u.name]["diff"]["estimate"] is None
+            assert any("no case answered on both sides" in r for r in u.reasons)
     con.close()
+
+
+def test_a_suite_whose_only_row_is_an_error_compared_with_itself(db):
+    """What hypothesis found: a suite with nothing answered on both sides made the difference NaN
+    and the reason read `accuracy +nan pts`. It has no quality test, says so, and does not fail."""
+    path, con = db
+    add_run(con, "r", [_row(None, "lone", "c0", "m", None, status="error", error="InternalServiceError"),
+                       _row(None, "other", "c0", "m", True)])
+    c = _cmp(con, "r", "r", max_cost_increase=0.0, max_latency_increase=0.0)
+    assert not c.failed and not c.infra_failed
+    lone = next(u for u in c.units if u.name == "lone")
+    assert lone.n_answered == 0 and math.isnan(lone.diff.estimate)
+    assert not any("nan pts" in r for r in lone.reasons)
+    assert "no case answered on both sides" in lone.reasons[0]
+    assert json.loads(json.dumps(c.to_dict(), allow_nan=False))["units"][0]["diff"]["estimate"] is None
+    assert c.overall is not None and c.overall.diff.estimate == 0
 
 
 @_HSETTINGS
@@ -994,6 +1020,45 @@ def test_cli_errors_are_an_infrastructure_verdict_not_a_regression(db, tmp_path)
     assert res.exit_code == 0, res.output
 
 
+def test_cli_content_filtered_answers_are_asked_and_failed_not_infrastructure(db, tmp_path):
+    """Status `filtered` (the provider's content filter refused or ended the answer): the case was
+    asked and failed. It counts in accuracy and in the quality test, never in the unanswered rate,
+    so 30 refusals on cases the base passed are a regression (exit 1), not exit 3."""
+    path, con = db
+    add_run(con, "base", binary_rows([1] * 150 + [0] * 50))
+    cand = binary_rows([1] * 150 + [0] * 50, model="seed-1-6-260301")
+    for r in cand[:15]:  # a refusal (an error code, nothing stored) and an answer ended by the filter
+        r.update(status="filtered", passed=None, score=None, output_text=None,
+                 error="BadRequestError: OutputTextSensitiveContentDetected")
+    for r in cand[15:30]:
+        r.update(status="filtered", passed=False, score=0.0)
+    add_run(con, "cand", cand, minutes=1)
+    con.close()
+    js = tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--json", str(js)])
+    assert res.exit_code == 1, res.output
+    assert "REGRESSION" in res.output and "infrastructure failed" not in res.output
+    u = json.loads(js.read_text())["units"][0]
+    assert u["n_answered"] == 200 and not any(u["left_out"].values())
+    assert u["cand_accuracy"]["estimate"] == pytest.approx(120 / 200)
+    assert u["diff"]["estimate"] == pytest.approx(-30 / 200) and u["worse"] == 30
+    assert u["unanswered"]["cand_rate"] == 0 and not u["infra_failed"]
+    assert u["status_counts"]["cand"]["filtered"] == 30
+    assert {f["cand_status"] for f in u["flips"]["regressed"]} == {"filtered"}
+
+
+def test_filtered_rows_on_both_sides_leave_a_self_comparison_unchanged(db):
+    _, con = db
+    rows = binary_rows([1] * 40 + [0] * 40)
+    for r in rows[:10]:
+        r.update(status="filtered", passed=False, score=0.0)
+    add_run(con, "r", rows)
+    c = _cmp(con, "r", "r")
+    (u,) = c.units
+    assert not c.failed and not c.infra_failed and u.n_answered == 80 and u.diff.estimate == 0
+    assert u.base_accuracy.estimate == pytest.approx(30 / 80)
+
+
 def test_a_real_regression_beside_errors_is_still_exit_one(db):
     _, con = db
     add_run(con, "base", binary_rows([1] * 200))
@@ -1032,6 +1097,32 @@ def test_run_gate_429_storm_exits_three_not_one(cli, stub, tmp_path):
                          "--no-progress", "--max-attempts", "1", "--baseline", base_id, "--gate")
     assert code == 3, out + err
     assert "infrastructure failed" in out and "REGRESSION" not in out
+
+
+def test_run_gate_takes_allow_partial_and_max_error_rate_like_compare(cli, stub, tmp_path):
+    from conftest import write_suite
+
+    one = write_suite(tmp_path / "suites", "polarity.yaml", _e2e_suite(40))
+    two = write_suite(tmp_path / "suites", "polarity2.yaml", _e2e_suite(40).replace("name: polarity", "name: polarity2"))
+    db = tmp_path / "e.duckdb"
+    good = stub(responder=_responder(set()))
+    assert cli("run", one, two, "--base-url", good.base_url, "--models", "seed-1-6-250915", "--db", db,
+               "--no-progress")[0] == 0
+    (base_id,) = _run_ids(db)
+    # The candidate runs one of the baseline's two suites: refused, unless --allow-partial.
+    gate = ("--base-url", good.base_url, "--models", "seed-1-6-260301", "--db", db, "--no-progress",
+            "--baseline", base_id, "--gate")
+    code, out, err = cli("run", one, *gate)
+    assert code == 2 and "does not cover" in err and "suite polarity2 (40 cases)" in err, out + err
+    code, out, err = cli("run", one, *gate, "--allow-partial")
+    assert code == 0 and "PARTIAL comparison" in out and "the candidate lacks suite polarity2" in out, out + err
+    # A 429 storm on a quarter of the cases: exit 3, unless --max-error-rate allows that many.
+    stormy = stub(responder=_storm_responder(set(range(0, 40, 4))))
+    storm = ("--base-url", stormy.base_url, "--models", "seed-1-6-260301", "--db", db, "--no-progress",
+             "--max-attempts", "1", "--baseline", base_id, "--gate", "--allow-partial")
+    assert cli("run", one, *storm)[0] == 3
+    code, out, err = cli("run", one, *storm, "--max-error-rate", "0.3")
+    assert code == 0 and "infrastructure failed" not in out, out + err
 
 
 # ---- power made visible (issue 15, item 3) ------------------------------------------------------
@@ -1176,12 +1267,127 @@ def test_cli_a_field_f1_drop_fails_the_gate(db, tmp_path):
 def test_score_tests_join_the_holm_family_and_skip_plain_pass_fail(db):
     _, con = db
     add_run(con, "a", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"))
-    add_run(con, "b", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=1)
+    add_run(con, "b", _f1_rows([0.5] * 29 + [0.4], [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=1)
+    add_run(con, "c", _f1_rows([0.5] * 30, [0] * 30) + binary_rows([1] * 30, suite="t"), minutes=2)
     c = _cmp(con, "a", "b")
     by = {u.name: u for u in c.units}
     assert by["t"].metric_tests == []  # scores 0/1 are `passed` again: not tested twice
-    assert len(by["s"].metric_tests) == 1 and by["s"].metric_tests[0]["p_value"] == 1.0
+    (t,) = by["s"].metric_tests  # field F1 once: the metrics record's mean_field_f1 is the same figure
+    assert t["metric"] == "field F1" and t["n"] == 30 and t["p_value"] > 0.5
     assert by["s"].power["tests"] == 4  # s, t, overall and s's field F1
+    # A score that changed on no case can never reject: it is not tested, and costs no alpha.
+    c = _cmp(con, "a", "c")
+    assert all(u.metric_tests == [] for u in c.units) and c.units[0].power["tests"] == 3
+
+
+def _label_rows(pairs, model="seed-1-6-250915", suite="topics"):
+    rows = []
+    for i, (exp, pred) in enumerate(pairs):
+        r = _row(None, suite, f"c{i:04d}", model, exp == pred, output=pred)
+        r["details"] = {"expected": exp, "predicted": pred}
+        rows.append(r)
+    return rows
+
+
+def test_cli_a_macro_f1_drop_with_unchanged_accuracy_fails_the_gate(db, tmp_path):
+    # Before: only per-case scores and `passed` were gated. 300 cases, 240 of label a, 30 b, 30 c.
+    # The base misses 30 a's (answering b); the candidate gets those right and every c wrong
+    # (answering a): accuracy 90% on both sides, 30 pass->fail vs 30 fail->pass, McNemar p=1;
+    # macro-F1 0.867 -> 0.647.
+    path, con = db
+    expected = ["a"] * 240 + ["b"] * 30 + ["c"] * 30
+    base = [(e, "b" if i < 30 else e) for i, e in enumerate(expected)]
+    cand = [(e, "a" if e == "c" else e) for e in expected]
+    add_run(con, "base", _label_rows(base))
+    add_run(con, "cand", _label_rows(cand, model="seed-1-6-260301"), minutes=1)
+    con.close()
+    js, junit = tmp_path / "c.json", tmp_path / "j.xml"
+    res = CliRunner().invoke(app, ["compare", "base", "cand", "--db", str(path), "--json", str(js),
+                                   "--junit", str(junit)])
+    assert res.exit_code == 1, res.output
+    u = json.loads(js.read_text())["units"][0]
+    assert u["base_accuracy"]["estimate"] == u["cand_accuracy"]["estimate"] == pytest.approx(0.9)
+    assert u["worse"] == u["better"] == 30 and u["p_value"] == 1.0
+    (t,) = [t for t in u["metric_tests"] if t["metric"] == "macro-F1"]
+    assert t["level"] == "suite" and t["failed"] and t["n"] == 300
+    # The same figure the metrics layer shows for each side (one definition).
+    assert t["base"] == pytest.approx(u["base_metrics"]["macro_f1"]) and t["cand"] == pytest.approx(u["cand_metrics"]["macro_f1"])
+    assert t["base"] == pytest.approx((2 * 210 / 450 + 60 / 90 + 1) / 3)
+    assert t["diff"]["high"] < -0.1 and t["p_holm"] < 0.05
+    assert "macro-F1 -22.0 pts" in res.output and "REGRESSION" in res.output
+    (tc,) = ET.parse(junit).getroot().iter("testcase")
+    assert "macro-F1" in tc.find("failure").get("message")
+    # Unchanged answers: no macro-F1 test at all (nothing changed), and no failure.
+    res = CliRunner().invoke(app, ["compare", "base", "base", "--db", str(path)])
+    assert res.exit_code == 0, res.output
+
+
+def _json_rows(valid, f1=1.0, model="seed-1-6-250915"):
+    rows = binary_rows([0] * len(valid), model=model, suite="extract")
+    for r, v in zip(rows, valid):
+        r.update(kind="json_extraction", score=f1, details={"expected": {"a": 1}, "parsed": True, "schema_valid": bool(v),
+                                                            "f1": f1})
+    return rows
+
+
+def test_a_schema_valid_drop_fails_the_gate_with_field_f1_unchanged(db):
+    _, con = db
+    add_run(con, "base", _json_rows([1] * 200, f1=0.8))
+    add_run(con, "cand", _json_rows([1] * 150 + [0] * 50, f1=0.8, model="seed-1-6-260301"), minutes=1)
+    c = _cmp(con, "base", "cand")
+    (u,) = c.units
+    assert c.failed and u.diff.estimate == 0
+    (t,) = u.metric_tests  # field F1 did not move, so it is not tested
+    assert t["metric"] == "schema-valid" and t["failed"] and t["diff"].estimate == pytest.approx(-0.25)
+    assert u.power["tests"] == 2
+
+
+# ---- plan-gate ---------------------------------------------------------------------------------
+
+
+def test_cli_plan_gate_size_detects_the_drop_about_as_often_as_planned(db):
+    """`plan-gate` from a single-run baseline of 300 cases (per-case pass probabilities as in
+    benchmarks/bench_gate.py: two runs of the model disagree on ~19%), then the planned size fed
+    through the real decision code (compare.verdicts) 200 times with a true 10-point drop."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_gate
+
+    path, con = db
+    rng = np.random.default_rng(11)
+    p = rng.beta(bench_gate.BETA_A, bench_gate.BETA_B, 300)
+    add_run(con, "base", binary_rows((rng.random(300) < p).astype(int)))
+    con.close()
+    res = CliRunner().invoke(app, ["plan-gate", "base", "--db", str(path), "--drop", "0.1", "--json"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.output)
+    (s,) = plan["suites"]
+    assert plan["tests"] == 1 and s["flip_rate"] == pytest.approx(0.19) and "assumed" in s["flip_source"]
+    n = s["cases_needed"]
+    assert 180 < n < 280 and s["repeats_needed"] == 1 and s["detectable_drop"] < 0.1  # 300 cases are enough
+    caught = sum(bench_gate.gate(bench_gate.simulate(rng, 1, n, 0.10, (1, 1))[0])[0] for _ in range(200))
+    assert 0.70 <= caught / 200 <= 0.92, caught
+    # At the size it has, the quoted detectable drop is what compare itself quotes for such runs.
+    res = CliRunner().invoke(app, ["plan-gate", "base", "--db", str(path), "--drop", "0.1"])
+    assert res.exit_code == 0 and "cases needed" in res.output and "assumed" in res.output, res.output
+
+
+def test_plan_gate_measures_the_flip_rate_from_repeats_and_holds_suites_to_holm(db):
+    _, con = db
+    rng = np.random.default_rng(12)
+    p = rng.beta(0.77, 0.257, 400)
+    rows = [_row(None, s, f"c{i}", "m", rng.random() < p[i], repeat=r) for s in ("a", "b") for i in range(400)
+            for r in range(3)]
+    add_run(con, "base", rows)
+    from evalseed.compare.plan import plan_gate
+
+    plan = plan_gate(con, "base", drop=0.05)
+    assert plan["tests"] == 3 and plan["level"] == pytest.approx(0.05 / 3)
+    for s in plan["suites"]:
+        assert s["repeats"] == 3 and "measured" in s["flip_source"] and 0.15 < s["flip_rate"] < 0.23
+        assert s["cases_needed"] > 400 or s["repeats_needed"] is not None
+    assert plan_gate(con, "base", drop=0.01)["suites"][0]["note"].startswith("a drop of 1 pts is not larger")
+    with pytest.raises(UsageError):
+        plan_gate(con, "base", drop=0)
 
 
 # ---- the sequential gate (issue 15, item 6 of the issue) ----------------------------------------
@@ -1261,6 +1467,28 @@ def test_a_stopped_sequential_run_judges_an_exhausted_suite_by_the_fixed_test(db
     assert not by["big"].failed and "ruled out" in by["big"].reasons[0]
 
 
+def test_a_sequential_run_that_ran_to_the_end_is_judged_at_half_alpha(db):
+    """The monitor may stop a --sequential run on a regression with alpha/2 of the false alarms,
+    so the fixed tests of a run that went to the end get the other half (before: full alpha, the
+    whole gate bounded by 1.5 alpha). 200 cases, 10 pass->fail and 2 fail->pass: McNemar p = 0.039,
+    a 4-point drop: a regression at alpha 0.05, not at 0.025."""
+    _, con = db
+    add_run(con, "a", binary_rows([1] * 100 + [0] * 100))
+    cand = [0] * 10 + [1] * 90 + [1] * 2 + [0] * 98
+    config = {"sequential": {"stopped_early": False, "reason": None,
+                             "suites": {"s": {"state": "running", "cases_sent": 200, "cases": 200}}}}
+    for run_id, sequential in (("plain", False), ("seq", True)):
+        add_run(con, run_id, binary_rows(cand, model="seed-1-6-260301"), minutes=1)
+        if sequential:
+            con.execute("UPDATE runs SET config = ? WHERE run_id = 'seq'", [json.dumps(config)])
+    plain, seq = _cmp(con, "a", "plain"), _cmp(con, "a", "seq")
+    assert plain.units[0].p_value == pytest.approx(stats.mcnemar_exact(10, 2)) == pytest.approx(0.0386, abs=1e-4)
+    assert plain.failed and "alpha=0.05" in plain.units[0].fail_reasons[0]
+    assert not seq.failed and "not significant at alpha=0.025" in seq.units[0].reasons[0]
+    assert not seq.partial  # it ran every case: a complete comparison
+    assert seq.units[0].power["level"] == pytest.approx(0.025)
+
+
 def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
     from types import SimpleNamespace
 
@@ -1285,3 +1513,20 @@ def test_sequential_monitor_holds_its_level_and_stops_on_big_drops():
     results = [one(rng, 400, 0.25) for _ in range(30)]
     assert all(state == "regression" for state, _ in results)
     assert np.mean([sent for _, sent in results]) < 0.3 * 400
+
+
+def test_paired_bootstrap_statistic_agrees_with_the_mean_bootstrap_on_a_mean():
+    """`stats.paired_bootstrap_statistic` (macro-F1's test) on a statistic that is a mean gives the
+    interval and p of the mean's paired bootstrap, through both of its resampling paths."""
+    rng = np.random.default_rng(4)
+    for k in (1, 40):  # 1: few distinct case profiles (multinomial path); 40: many (index path)
+        b = rng.integers(0, 2, size=(600, k))
+        c = np.clip(b + (rng.random((600, k)) < 0.1) - (rng.random((600, k)) < 0.2), 0, 1)
+        mean = lambda counts: counts[0] / 600  # noqa: E731
+        iv, p = stats.paired_bootstrap_statistic(b, c, mean, n_resamples=4000, seed=1)
+        ref = stats.paired_bootstrap_diff(b[:, 0], c[:, 0], n_resamples=4000, seed=2)
+        assert iv.estimate == pytest.approx(ref.estimate)
+        assert iv.low == pytest.approx(ref.low, abs=0.006) and iv.high == pytest.approx(ref.high, abs=0.006)
+        assert p == pytest.approx(stats.paired_bootstrap_test(b[:, 0], c[:, 0], n_resamples=4000, seed=3), abs=0.01)
+    same = rng.integers(0, 3, size=(50, 3))
+    assert stats.paired_bootstrap_statistic(same, same, lambda x: x[0] / max(x.sum(), 1))[1] == 1.0

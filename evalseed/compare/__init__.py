@@ -27,8 +27,10 @@ of the change in mean cost per case and in p50/p95 of per-case latency.
 
 Gate. A unit (or overall) *regresses* when its accuracy drop is significant (Holm p < alpha)
 AND the drop is larger than `min_drop` (in accuracy units: 0.02 = 2 points); the same for each
-per-case score a kind records beyond pass/fail (field F1, `score`: paired bootstrap, in the same
-Holm family). It also fails below its floor (`gate.min_accuracy` in the suite), whatever the
+per-case score a kind records beyond pass/fail (field F1, `score`, schema-valid, tool-call
+correctness...: paired bootstrap) and for macro-F1 (paired bootstrap over cases), in the same
+Holm family. A content filter's refusal (status `filtered`) is an answer that failed, not an
+unanswered case. A --sequential candidate's fixed tests run at alpha/2. It also fails below its floor (`gate.min_accuracy` in the suite), whatever the
 test. With `max_cost_increase` (a ratio, 0.2 = +20%) it also fails when mean cost per case rose
 by more than that and the rise is significant (its 95% interval lies above zero); the same for
 `max_latency_increase` on p50 latency. The comparison fails when anything fails; a new suite (only
@@ -44,6 +46,7 @@ The modules, each importing only those above it in this list:
 - `runs`: `compare_runs`, two stored runs in, a `Comparison` out;
 - `cells`, `terminal`, `markdown`, `junit`, `write`: the output formats;
 - `command`: `evalseed compare` and `run --gate`;
+- `plan`: `evalseed plan-gate`, the cases or repeats a suite needs (measure's power formula);
 - `sequential`: the sequential gate's monitor (`run --gate --sequential`), on its own.
 """
 

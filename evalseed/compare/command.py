@@ -53,9 +53,11 @@ def check_baseline(db_path: str, base_ref: str) -> str:
         con.close()
 
 
-def gate_after_run(db_path: str, base_ref: str, cand_run_id: str) -> int:
-    """`evalseed run ... --baseline RUN_ID --gate`: compare the fresh run with the baseline using
-    the default gate, print the table, return 1 on regression and 0 otherwise."""
+def gate_after_run(db_path: str, base_ref: str, cand_run_id: str, **settings: Any) -> int:
+    """`evalseed run ... --baseline RUN_ID --gate`: compare the fresh run with the baseline, print
+    the table, return compare's code (1 regression, 3 the candidate's infrastructure failed, 0).
+    `settings` are `compare_runs`' keyword arguments the run command passes on (allow_partial,
+    max_error_rate); the others keep compare's defaults."""
 
     con = store.open_db(db_path, read_only=True)
     try:
@@ -65,7 +67,7 @@ def gate_after_run(db_path: str, base_ref: str, cand_run_id: str) -> int:
     if base_id == cand_run_id:
         raise UsageError(f"the baseline {base_ref!r} is the run just made ({cand_run_id}); "
                          "pass the baseline's run id to --baseline.")
-    return compare_command(db_path, base_id, cand_run_id)
+    return compare_command(db_path, base_id, cand_run_id, **settings)
 
 
 def _check_writable(path: str) -> None:

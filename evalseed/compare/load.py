@@ -111,23 +111,40 @@ def match_models(base_models: list[str], cand_models: list[str]) -> tuple[list[t
 
 
 
+# A content filter's refusal (status `filtered`, engine.failures.content_filtered) is the
+# provider's answer, not a failed request: the case was asked and failed. The metrics layer is to
+# list it in rules.ASKED_STATUSES (ok, error, filtered); until it does, compare adds it here, and
+# once it does `asked` is rules.asked alone.
+FILTERED = "filtered"
+# Rows that are an answer to the case (the quality test's rows); the rest went unanswered.
+ANSWERED = ("ok", FILTERED)
+STATUSES = ("ok", "error", "skipped", FILTERED)  # results.status, as counted in `status_counts`
+
+
+def asked(status: str | None) -> bool:
+    """rules.asked, with a content filter's refusal counted as asked (and failed)."""
+    return rules.asked(status) or status == FILTERED
+
+
 def tally(rows: list[Row]) -> tuple[int, int]:
-    """A case's (passes, asked rows) by the metrics' rule: skipped repeats are left out."""
-    asked = [r for r in rows if rules.asked(r.status)]
-    return sum(1 for r in asked if r.value), len(asked)
+    """A case's (passes, asked rows) by the metrics' rule: skipped repeats are left out; errors and
+    filtered rows count and fail."""
+    got = [r for r in rows if asked(r.status)]
+    return sum(1 for r in got if r.value), len(got)
 
 
 def quality(rows: list[Row]) -> float | None:
-    """What the quality test pairs: the case's pass rate over its *answered* (ok) repeats; None
-    when no repeat was answered. Errors and skips are the unanswered rate's business (`unanswered_share`),
-    so a gateway's bad afternoon is not read as the model getting worse."""
-    ok = [r for r in rows if r.status == "ok"]
-    return sum(r.value for r in ok) / len(ok) if ok else None
+    """What the quality test pairs: the case's pass rate over its *answered* repeats (ok, or
+    filtered: the provider refused, a failure of the answer); None when no repeat was answered.
+    Errors and skips are the unanswered rate's business (`unanswered_share`), so a gateway's bad
+    afternoon is not read as the model getting worse."""
+    got = [r for r in rows if r.status in ANSWERED]
+    return sum(r.value for r in got) / len(got) if got else None
 
 
 def unanswered_share(rows: list[Row]) -> float:
-    """The share of a case's rows that got no answer (error or skipped)."""
-    return sum(1 for r in rows if r.status != "ok") / len(rows)
+    """The share of a case's rows that got no answer (error or skipped; a filtered row was answered)."""
+    return sum(1 for r in rows if r.status not in ANSWERED) / len(rows)
 
 
 def why_unanswered(rows: list[Row]) -> str:
@@ -150,12 +167,16 @@ class Paired:
     status_counts: dict[str, dict[str, int]]
     min_accuracy: float | None = None  # the suite's gate.min_accuracy
     sequential: dict | None = None  # the suite's record when the candidate stopped early (--sequential)
+    # Per case (in case_ids' order), each side's record from evalseed.metrics grouped by case (the
+    # kind's per-answer rates and means, a classification's confusion cells): what the metric
+    # tests pair (`measure._metric_tests`). None when not loaded (simulated pairs).
+    case_metrics: tuple[list[dict | None], list[dict | None]] | None = None
 
 
 def pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[Row]],
           cand_cases: dict[str, list[Row]]) -> Paired:
     excluded = {"both_skipped": 0, "only_in_base": 0, "only_in_cand": 0}
-    counts = {"base": {"ok": 0, "error": 0, "skipped": 0}, "cand": {"ok": 0, "error": 0, "skipped": 0}}
+    counts = {side: {s: 0 for s in STATUSES} for side in ("base", "cand")}
     ids, b_rows, c_rows = [], [], []
     kind = None
     for cid in sorted(set(base_cases) | set(cand_cases)):
@@ -166,7 +187,7 @@ def pair(suite: str, bm: str, cm: str, base_cases: dict[str, list[Row]],
         if not c:
             excluded["only_in_base"] += 1
             continue
-        if not any(rules.asked(r.status) for r in b + c):
+        if not any(asked(r.status) for r in b + c):
             excluded["both_skipped"] += 1
             continue
         if len(b) == len(c) and len(b) > 1:

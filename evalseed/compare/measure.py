@@ -12,7 +12,7 @@ from typing import Any
 from .. import stats
 from ..kinds import score_name
 from ..metrics import Accuracy, rules
-from .load import Paired, Row, quality, tally, unanswered_share, why_unanswered
+from .load import ANSWERED, Paired, Row, asked, quality, tally, unanswered_share, why_unanswered
 from .result import Delta, Flip, Noise, Unit
 
 # Cost/latency/TTFT intervals are descriptive (a limit gates only on their lower bound): fewer
@@ -24,7 +24,8 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def _noise(cases: list[list[Row]]) -> Noise | None:
+def noise_of(cases: list[list[Row]]) -> Noise | None:
+    """Within-model noise over the cases asked more than once (None when none was)."""
     multi = [(k, n) for k, n in map(tally, cases) if n > 1]
     if not multi:
         return None
@@ -120,10 +121,10 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
         # Mean score as the report's: per case over its asked repeats (an error scores 0), then over cases.
         per_case = []
         for rows in cases:
-            asked = [r for r in rows if rules.asked(r.status)]
-            if asked:
+            got = [r for r in rows if asked(r.status)]
+            if got:
                 per_case.append(sum(rules.answer_value(r.status, rules.score(r.score, r.passed))
-                                    for r in asked) / len(asked))
+                                    for r in got) / len(got))
         return _mean(per_case)
 
     def pairs(attr, ok_only):
@@ -157,7 +158,7 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
         base_accuracy=base_acc, cand_accuracy=cand_acc, accuracy_method=method, diff=diff,
         worse=worse, better=better, p_value=p_value, p_holm=None,
         base_score=scores(p.base), cand_score=scores(p.cand),
-        noise={"base": _noise(p.base), "cand": _noise(p.cand)},
+        noise={"base": noise_of(p.base), "cand": noise_of(p.cand)},
         flips=flips,
         cost=_mean_delta("cost", cost_pairs, seed + 3, n_secondary, strata=cost_strata),
         latency_p50=lat[0], latency_p95=lat[1], ttft_p50=ttft[0], ttft_p95=ttft[1], min_accuracy=p.min_accuracy,
@@ -169,28 +170,140 @@ def measure_unit(name: str, p: Paired, *, n_resamples: int, seed: int, strata: l
     return u
 
 
+# The per-case scores a kind records, as the metrics layer names them in its records
+# (docs/design.md, "Metrics"; each the mean over the case's asked repeats, an error counting 0),
+# all higher-is-better, with the name the outputs show. Generation's `check_pass_rates` add one
+# per check ("check NAME").
+CASE_METRICS = {
+    "valid_json_rate": "valid JSON", "schema_valid_rate": "schema-valid", "mean_field_f1": "field F1",
+    "mean_precision": "field precision", "mean_recall": "field recall",
+    "call_accuracy": "tool-call correctness", "irrelevance_accuracy": "irrelevance correctness",
+    "mean_f1": "answer F1", "mean_score": "score",
+}
+
+
 def _score_tests(p: Paired, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
-    """Per-case scores a kind records beyond pass/fail (json_extraction's field F1 is its `score`;
-    long context and image record partial scores too): each case's mean score over its ok repeats,
-    on the cases answered on both sides, paired bootstrap test of the mean change. Skipped when
-    every score is 0 or 1 -- then it is `passed` again and would only spend alpha twice."""
+    """Everything gated beyond pass/fail, on the cases answered on both sides, each a member of
+    the quality tests' Holm family:
+
+    - the kind's `score` (json_extraction's field F1; long context's, image's and generation's
+      partial scores): each case's mean over its answered repeats, paired bootstrap test of the
+      mean change;
+    - every per-case score of the kind's metrics record (`CASE_METRICS`: schema-valid, valid
+      JSON, field precision/recall, tool-call correctness, per-check pass rates...), taken from
+      evalseed.metrics grouped by case, tested the same way;
+    - suite-level metrics that are no mean over cases (classification's macro-F1, by
+      `metrics.label_metrics` on the summed confusion cells): paired bootstrap over cases
+      (`stats.paired_bootstrap_statistic`).
+
+    A candidate that is pass/fail again (equal on every case to the pass rate the accuracy test
+    pairs), a repeat of a metric already tested, or one that changed on no case is not tested:
+    it would spend alpha and can never reject (the tests condition on the per-case differences'
+    sizes, which are then all zero)."""
+    seen: list[tuple[list[float], list[float]]] = [([quality_of(p.base[i]) for i in answered],
+                                                    [quality_of(p.cand[i]) for i in answered])]
+    out: list[dict] = []
+
+    def add(name: str, idx: list[int], b: list[float], c: list[float], k: int) -> None:
+        if not b or all(abs(x - y) < 1e-12 for x, y in zip(b, c)):
+            return
+        if len(idx) == len(answered) and any(_same(b, c, sb, sc) for sb, sc in seen):
+            return
+        seen.append((b, c))
+        out.append({
+            "metric": name, "level": "case", "n": len(b), "base": sum(b) / len(b), "cand": sum(c) / len(c),
+            "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11 + 2 * k),
+            "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12 + 2 * k),
+            "p_holm": None, "failed": False, "reason": None,
+        })
+
     def case_score(rows):
-        vals = [rules.score(r.score, r.passed) for r in rows if r.status == "ok"]
-        vals = [v for v in vals if v is not None]
+        # Over the answered repeats, a filtered one scoring 0 (rules.answer_value), as in `quality`.
+        vals = [rules.answer_value(r.status, rules.score(r.score, r.passed)) for r in rows if r.status in ANSWERED
+                and (r.status != "ok" or rules.score(r.score, r.passed) is not None)]
         return sum(vals) / len(vals) if vals else None
 
-    pairs = [(case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
-    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-    if not pairs or all(v in (0.0, 1.0) for xy in pairs for v in xy):
+    pairs = [(i, case_score(p.base[i]), case_score(p.cand[i])) for i in answered]
+    pairs = [(i, x, y) for i, x, y in pairs if x is not None and y is not None]
+    add(score_name(p.kind), [i for i, _, _ in pairs],
+        [x for _, x, _ in pairs], [y for _, _, y in pairs], 0)
+    if p.case_metrics is None:
+        return out
+    base_recs, cand_recs = p.case_metrics
+    names: dict[str, str] = {}
+    for i in answered:
+        for rec in (base_recs[i], cand_recs[i]):
+            for key in (rec or {}):
+                if key in CASE_METRICS:
+                    names.setdefault(key, CASE_METRICS[key])
+            for check in ((rec or {}).get("check_pass_rates") or {}):
+                names.setdefault(f"check_pass_rates.{check}", f"check {check}")
+
+    def value(rec, key):
+        if rec is None:
+            return None
+        v = rec.get("check_pass_rates", {}).get(key.split(".", 1)[1]) if key.startswith("check_pass_rates.") \
+            else rec.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    for k, key in enumerate(sorted(names), start=1):
+        got = [(i, value(base_recs[i], key), value(cand_recs[i], key)) for i in answered]
+        got = [(i, x, y) for i, x, y in got if x is not None and y is not None]
+        add(names[key], [i for i, _, _ in got], [x for _, x, _ in got], [y for _, _, y in got], k)
+    if any((rec or {}).get("confusion") for rec in base_recs):
+        # Records with confusion cells (a labelling kind's): macro-F1 is a suite-level statistic.
+        # label_metrics is plain Python, called twice per resample: the secondary count of resamples
+        # keeps a 10-label suite near a second (p down to 1/2001, enough for Holm over < 100 tests).
+        out += _macro_f1_test(base_recs, cand_recs, answered, min(n_resamples, SECONDARY_RESAMPLES), seed + 97)
+    return out
+
+
+def _same(b: list[float], c: list[float], sb: list[float], sc: list[float]) -> bool:
+    return len(b) == len(sb) and all(abs(x - y) < 1e-12 for x, y in zip(b + c, sb + sc))
+
+
+def quality_of(rows: list[Row]) -> float:
+    q = quality(rows)
+    return math.nan if q is None else q
+
+
+def _macro_f1_test(base_recs: list, cand_recs: list, answered: list[int], n_resamples: int, seed: int) -> list[dict]:
+    """Macro-F1 (the one definition, `kinds.classification.labels.label_metrics`) over the cases answered on
+    both sides, from each case's confusion cells; paired bootstrap over cases."""
+    import numpy as np
+
+    from ..kinds.classification.labels import NO_EXPECTED, label_metrics
+
+    def cells(rec) -> dict[tuple, int]:
+        out: dict[tuple, int] = {}
+        for e, row in ((rec or {}).get("confusion") or {}).items():
+            for pred, n in row.items():
+                out[(None if e == NO_EXPECTED else e, pred)] = int(n)
+        return out
+
+    b_cells = [cells(base_recs[i]) for i in answered]
+    c_cells = [cells(cand_recs[i]) for i in answered]
+    if not any(b_cells) or all(x == y for x, y in zip(b_cells, c_cells)):
         return []
-    b, c = [x for x, _ in pairs], [y for _, y in pairs]
-    name = score_name(p.kind)
-    return [{
-        "metric": name, "n": len(pairs), "base": sum(b) / len(b), "cand": sum(c) / len(c),
-        "diff": stats.paired_bootstrap_diff(b, c, n_resamples=n_resamples, seed=seed + 11),
-        "p_value": stats.paired_bootstrap_test(b, c, n_resamples=n_resamples, seed=seed + 12),
-        "p_holm": None, "failed": False, "reason": None,
-    }]
+    keys = sorted({k for cs in b_cells + c_cells for k in cs}, key=str)
+    col = {k: j for j, k in enumerate(keys)}
+    bm = np.zeros((len(answered), len(keys)), dtype=np.int64)
+    cm = np.zeros_like(bm)
+    for r, (x, y) in enumerate(zip(b_cells, c_cells)):
+        for k, n in x.items():
+            bm[r, col[k]] = n
+        for k, n in y.items():
+            cm[r, col[k]] = n
+
+    def macro_f1(counts) -> float | None:
+        return label_metrics({keys[j]: int(n) for j, n in enumerate(counts) if n})["macro_f1"]
+
+    diff, p_value = stats.paired_bootstrap_statistic(bm, cm, macro_f1, n_resamples=n_resamples, seed=seed)
+    if diff.estimate != diff.estimate:
+        return []
+    return [{"metric": "macro-F1", "level": "suite", "n": len(answered), "base": macro_f1(bm.sum(axis=0)),
+             "cand": macro_f1(cm.sum(axis=0)), "diff": diff, "p_value": p_value, "p_holm": None,
+             "failed": False, "reason": None}]
 
 
 def _status_summary(rows: list[Row]) -> str:
@@ -201,17 +314,40 @@ def _status_summary(rows: list[Row]) -> str:
 POWER = 0.8  # the power the minimum detectable drop is quoted at
 
 
+def _z_sum(level: float, power: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(power)
+
+
+def detectable_drop(v: float, n: int, level: float, step: float, min_drop: float, power: float = POWER) -> float:
+    """The drop a two-sided paired test at `level` catches with `power` on n cases whose per-case
+    differences have mean square `v`: the normal approximation (z_{1-level/2} + z_power) * sqrt(v / n),
+    never below what a pure shift allows (a drop D moves at least D/step cases by at least `step`,
+    the finest per-case change the repeat counts allow: k^2 * step / n), never below `min_drop`.
+    `power_of` quotes it; `plan-gate` inverts it (`cases_needed`)."""
+    k = _z_sum(level, power)
+    return max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+
+
+def cases_needed(v0: float, drop: float, level: float, step: float, power: float = POWER) -> int:
+    """The fewest cases at which `detectable_drop` reaches `drop`, where `v0` is the mean square of
+    the per-case differences with no change (the flip rate over the repeats). A drop adds to it:
+    on single runs the mean square is exactly 2 P(fail->pass) + drop, at most v0 + drop while
+    fail->pass does not grow; with repeats, cases losing delta_i (mean drop) add at most mean
+    delta_i^2 <= drop. So v = v0 + drop, the drop falling on few cases, the hardest to see. The
+    gate also needs drop > --min-drop, which no size changes."""
+    k = _z_sum(level, power)
+    return max(1, math.ceil(k * k * (v0 + drop) / (drop * drop) - 1e-9), math.ceil(k * k * step / drop - 1e-9))
+
+
 def power_of(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
     """What this unit can detect at its size. Holm's strictest step tests at alpha/tests, which is
     what one regressing suite among unchanged ones faces. The minimum detectable drop (80% power)
-    is the normal approximation of the paired test: (z_{1-a/2} + z_0.8) * sd / sqrt(n), with sd the
-    observed spread of the per-case differences, but never below what a pure shift allows (a drop
-    delta moves at least delta/step cases by at least `step`, the finest per-case change the repeat
-    counts allow); then at least --min-drop. `min_flips` is exact: the fewest cases going from
+    is `detectable_drop` (the normal approximation of the paired test) with the observed mean
+    square of the per-case differences. `min_flips` is exact: the fewest cases going from
     pass to fail, none the other way, that the test would call significant at that level; a unit
     with fewer cases that can get worse cannot fail at all."""
-    from statistics import NormalDist
-
     bv, cv = getattr(u, "_quality_pairs", ([], []))
     n = len(bv)
     level = alpha / tests
@@ -220,10 +356,9 @@ def power_of(u: Unit, alpha: float, min_drop: float, tests: int) -> dict:
     if not n:
         out["warning"] = f"{u.name}: no case answered on both sides, so nothing can be detected"
         return out
-    k = NormalDist().inv_cdf(1 - level / 2) + NormalDist().inv_cdf(POWER)
     v = sum((c - b) ** 2 for b, c in zip(bv, cv)) / n
     step = 1 / math.lcm(max(u.repeats.get("base", 1), 1), max(u.repeats.get("cand", 1), 1))
-    mdd = max(k * math.sqrt(v / n), k * k * step / n, min_drop)
+    mdd = detectable_drop(v, n, level, step, min_drop)
     flips = next((j for j in range(1, n + 1) if stats.mcnemar_exact(j, 0) < level and j / n > min_drop), None)
     can_worsen = sum(1 for b in bv if b > 0)
     base_acc = sum(bv) / n

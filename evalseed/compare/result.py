@@ -25,7 +25,7 @@ are compared apart (`unanswered`).
             "repeats": {"base": int, "cand": int},
             "excluded": {"both_skipped", "only_in_base", "only_in_cand"},
             "skipped_one_side": {"base": int, "cand": int},
-            "status_counts": {"base": {"ok", "error", "skipped"}, "cand": {...}},
+            "status_counts": {"base": {"ok", "error", "skipped", "filtered"}, "cand": {...}},
             "base_accuracy": Interval, "cand_accuracy": Interval, "accuracy_method": "wilson"|"bootstrap",
             "diff": Interval, "worse": int, "better": int, "p_value": float, "p_holm": float|null,
             "base_score": float|null, "cand_score": float|null,
@@ -40,8 +40,8 @@ are compared apart (`unanswered`).
                            "cand_skipped", "more", "fewer", "diff", "p_value", "p_holm"},
             "infra_failed": bool, "infra_reasons": [str],
             "power": {"power", "tests", "level", "mdd", "min_flips", "can_fail", "warning"},
-            "metric_tests": [{"metric", "n", "base", "cand", "diff": Interval, "p_value", "p_holm",
-                              "failed", "reason"}]}
+            "metric_tests": [{"metric", "level": "case"|"suite", "n", "base", "cand", "diff": Interval,
+                              "p_value", "p_holm", "failed", "reason"}]}
     Interval = {"estimate", "low", "high", "confidence"}
     Metrics = the record `evalseed runs RUN_ID --json` prints for a suite and model (cases, rows,
               ok, errors, skipped, accuracy, the kind's metrics), over the side's paired rows
@@ -164,9 +164,10 @@ class Unit:
     # level (alpha / tests), mdd (minimum detectable drop at that power and level, accuracy units),
     # min_flips (fewest pass->fail cases that could fail it), can_fail, warning (str or null)}.
     power: dict[str, Any] = field(default_factory=dict)
-    # Tests of per-case scores beyond pass/fail (`measure._score_tests`), in the same Holm family as
-    # the accuracy tests: [{metric ("field F1" | "score"), n, base, cand, diff: Interval, p_value,
-    # p_holm, failed, reason}].
+    # Tests of metrics beyond pass/fail (`measure._score_tests`), in the same Holm family as the
+    # accuracy tests: [{metric ("field F1", "score", "schema-valid", "macro-F1"...), level ("case":
+    # a per-case score; "suite": macro-F1), n, base, cand, diff: Interval, p_value, p_holm, failed,
+    # reason}].
     metric_tests: list[dict[str, Any]] = field(default_factory=list)
 
 

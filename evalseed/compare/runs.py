@@ -109,6 +109,8 @@ def compare_runs(
             p = pair(suite, bm, cm, base_rows[(suite, bm)], cand_rows[(suite, cm)])
             p.min_accuracy = floors.get(suite)
             p.sequential = (seq or {}).get("suites", {}).get(suite)
+            p.case_metrics = (_case_metrics(con, base_id, suite, bm, p.case_ids),
+                              _case_metrics(con, cand_id, suite, cm, p.case_ids))
             name = suite if len(model_pairs) == 1 else f"{suite} [{cm}]"
             if not p.case_ids:
                 notes.append(f"{name}: no case answered on both sides (all skipped, or different case ids).")
@@ -122,7 +124,8 @@ def compare_runs(
 
     units, overall = verdicts(paired, alpha=alpha, min_drop=min_drop, max_cost_increase=max_cost_increase,
                                max_latency_increase=max_latency_increase, n_resamples=n_resamples, seed=seed,
-                               max_error_rate=max_error_rate, sequential=bool(seq))
+                               max_error_rate=max_error_rate, sequential=bool(seq),
+                               sequential_run=bool(cand_config.get("sequential")))
     family = units + ([overall] if overall else [])
     _attach_metrics(con, base_id, cand_id, paired, units)
     if details:
@@ -158,6 +161,18 @@ def _attach_metrics(con, base_id: str, cand_id: str, paired: list[tuple[str, Pai
             scope = metrics.Scope(relation, ("model",), params)
             got = list(metrics.suite_metrics(con, scope).values())
             setattr(u, attr, got[0].to_dict(("model",)) if got else None)
+
+
+def _case_metrics(con, run_id: str, suite: str, model: str, case_ids: list[str]) -> list[dict | None]:
+    """Each case's metrics record (evalseed.metrics, grouped by case as well as model): the kind's
+    per-answer rates and means over the case's asked repeats, a classification's confusion cells;
+    one definition with every other view."""
+    if not case_ids:
+        return []
+    relation, params = store.results_relation(run_id, suite, model, case_ids)
+    got = metrics.suite_metrics(con, metrics.Scope(relation, ("model", "case_id"), params))
+    by_case = {k[2]: m.to_dict(("model", "case_id")) for k, m in got.items()}
+    return [by_case.get(cid) for cid in case_ids]
 
 
 def _attach_details(con, base_id: str, cand_id: str, units: list[Unit]) -> None:

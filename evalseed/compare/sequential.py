@@ -33,6 +33,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from .load import ANSWERED
+
 METHOD = ("betting test martingales (Waudby-Smith & Ramdas 2024, aGRAPA bets), "
           "Ville's inequality; Bonferroni over suites")
 
@@ -145,10 +147,10 @@ class SequentialGate:
         rows.append(row)
         if len(rows) < self._repeats.get(s, 1):
             return
-        ok = [r for r in rows if r["status"] == "ok"]
+        ok = [r for r in rows if r["status"] in ANSWERED]  # as compare's quality test: a filtered row failed
         if cid not in mon.base or not ok:
             return  # answered on one side only: not a quality observation
-        d = sum(1.0 for r in ok if r.get("passed") is True) / len(ok) - mon.base[cid]
+        d = sum(1.0 for r in ok if r["status"] == "ok" and r.get("passed") is True) / len(ok) - mon.base[cid]
         mon.add(d)
         bar_reg = 2 * len(self.suites) / self.alpha
         if mon.down.k >= bar_reg and mon.sum_d / mon.n < -self.min_drop:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import stats
-from .load import Paired
+from .load import STATUSES, Paired
 from .measure import measure_unit, power_of
 from .result import Unit
 
@@ -47,7 +47,12 @@ def _judge(u: Unit, alpha: float, min_drop: float, max_cost: float | None, max_l
     significant = p_holm < alpha and fixed
     # The test and the difference are both about the mean per-case difference, so they point the
     # same way (the worse/better counts may not, with repeats: they are shown, not tested).
-    if significant and d.estimate < -min_drop:
+    if not u.n_answered:
+        # Nothing answered on both sides: there is no difference to test. It stays NaN (null in
+        # the JSON, `-` in the tables), not 0, which would claim "measured: no change".
+        u.reasons.append(f"no case answered on both sides (of {u.n_pairs} paired): no quality test; "
+                         "the unanswered rate and the floor still apply")
+    elif significant and d.estimate < -min_drop:
         u.failed = True
         u.verdict = "regression"
         u.reasons.append(f"{acc}: significant at alpha={alpha:g} and a drop larger than {100 * min_drop:g} pts")
@@ -124,9 +129,16 @@ def _fmt_p(p: float | None) -> str:
 def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
               max_cost_increase: float | None, max_latency_increase: float | None,
               n_resamples: int, seed: int, max_error_rate: float = 0.02,
-              sequential: bool = False) -> tuple[list[Unit], Unit | None]:
+              sequential: bool = False, sequential_run: bool = False) -> tuple[list[Unit], Unit | None]:
     """Statistics, Holm adjustment and verdict for every unit (and overall): everything after the
-    rows are paired, so the decision can be exercised on simulated pairs without a database."""
+    rows are paired, so the decision can be exercised on simulated pairs without a database.
+
+    `sequential`: the candidate is a sequential run that stopped early (its suites are judged by
+    their records). `sequential_run`: the candidate ran with --sequential at all, stopped or not:
+    its monitor could have stopped it on a regression with alpha/2 of the false alarms, so the
+    fixed tests that judge what ran to the end get the other half, alpha/2, keeping the whole
+    gate's false alarms at alpha (Bonferroni; at full alpha they were bounded by 1.5 alpha)."""
+    test_alpha = alpha / 2 if (sequential or sequential_run) else alpha
     units = [measure_unit(name, p, n_resamples=n_resamples, seed=seed) for name, p in paired]
     overall = None
     if len(units) > 1:
@@ -135,7 +147,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
                          [rows for _, p in paired for rows in p.base],
                          [rows for _, p in paired for rows in p.cand],
                          {k: sum(p.excluded[k] for _, p in paired) for k in paired[0][1].excluded},
-                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in ("ok", "error", "skipped")}
+                         {s: {k: sum(p.status_counts[s].get(k, 0) for _, p in paired) for k in STATUSES}
                           for s in ("base", "cand")})
         strata = [n for n, p in paired for _ in p.case_ids]
         overall = measure_unit("overall", merged, n_resamples=n_resamples, seed=seed, strata=strata)
@@ -155,7 +167,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
         u.unanswered["p_holm"] = ph
     seq_of = {u.name: p.sequential for (_, p), u in zip(paired, units)}
     for u in family:
-        u.power = power_of(u, alpha, min_drop, len(family) + len(scored))
+        u.power = power_of(u, test_alpha, min_drop, len(family) + len(scored))
         rec = seq_of.get(u.name)
         # A suite of a stopped sequential run that sent all its cases unsettled is complete: the
         # fixed test judges it (the other half of alpha, evalseed.compare.sequential). The others, and the
@@ -163,7 +175,7 @@ def verdicts(paired: list[tuple[str, Paired]], *, alpha: float, min_drop: float,
         fixed = not sequential or (rec is not None and rec["state"] == "running" and rec["cases_sent"] >= rec["cases"])
         if not fixed:
             _judge_sequential(u, rec, min_drop)
-        _judge(u, alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
+        _judge(u, test_alpha, min_drop, max_cost_increase, max_latency_increase, fixed=fixed)
         _judge_errors(u, alpha, max_error_rate)
     return units, overall
 
