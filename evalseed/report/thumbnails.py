@@ -30,16 +30,16 @@ class Thumbnails:
         try:
             if os.path.getsize(path) > SOURCE_BYTES_CAP:
                 return None
-            with Image.open(path) as im:
-                im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at a fraction of its size
-                alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-                im = im.convert("RGBA" if alpha else "RGB")
-                im.thumbnail((MAX_SIDE, MAX_SIDE))
-                buf = io.BytesIO()
-                if alpha:
-                    im.save(buf, "PNG", optimize=True)
-                else:
-                    im.save(buf, "JPEG", quality=70, optimize=True)
+            with Image.open(path) as src:
+                src.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at a fraction of its size
+                alpha = src.mode in ("RGBA", "LA", "PA") or "transparency" in src.info
+                im = src.convert("RGBA" if alpha else "RGB")
+            im.thumbnail((MAX_SIDE, MAX_SIDE))
+            buf = io.BytesIO()
+            if alpha:
+                im.save(buf, "PNG", optimize=True)
+            else:
+                im.save(buf, "JPEG", quality=70, optimize=True)
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
             return None
         uri = f"data:image/{'png' if alpha else 'jpeg'};base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -31,17 +31,17 @@ def variant_groups(head: dict, boards: list[dict]) -> list[dict]:
     """Per base model with two or more entrants among its variants (and itself, when it ran
     plainly): {base, entrants: [{entrant, params}], boards: [{suite, rows}]}, the pooled board
     (suite None) first, each board's rows those entrants' leaderboard figures."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for m in head["models"]:
         base = m.get("base_model") or m["model"]
         groups.setdefault(base, []).append({"entrant": m["entrant"], "params": params_text(m.get("request_params")),
                                             "variant": bool(m.get("base_model"))})
-    out = []
+    out: list[dict[str, Any]] = []
     for base, members in sorted(groups.items()):
         if len(members) < 2 or not any(x["variant"] for x in members):
             continue
         names = {x["entrant"] for x in members}
-        tables = []
+        tables: list[dict[str, Any]] = []
         for b in boards:
             rows = [{"entrant": e["entrant"], **{k: e.get(k) for k in COLUMNS}} for e in b["rows"] if e["entrant"] in names]
             if len(rows) >= 2:
