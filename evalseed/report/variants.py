@@ -30,7 +30,8 @@ def params_text(params: Any) -> str:
 def variant_groups(head: dict, boards: list[dict]) -> list[dict]:
     """Per base model with two or more entrants among its variants (and itself, when it ran
     plainly): {base, entrants: [{entrant, params}], boards: [{suite, rows}]}, the pooled board
-    (suite None) first, each board's rows those entrants' leaderboard figures."""
+    (suite None) first unless there is one suite, each board's rows those entrants' leaderboard
+    figures."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for m in head["models"]:
         base = m.get("base_model") or m["model"]
@@ -46,6 +47,8 @@ def variant_groups(head: dict, boards: list[dict]) -> list[dict]:
             rows = [{"entrant": e["entrant"], **{k: e.get(k) for k in COLUMNS}} for e in b["rows"] if e["entrant"] in names]
             if len(rows) >= 2:
                 tables.append({"suite": b["suite"], "rows": sorted(rows, key=lambda r: r["entrant"])})
+        if len(tables) == 2 and tables[0]["suite"] is None:
+            tables = tables[1:]  # one suite: its table is the pooled one
         if tables:
             out.append({"base": base, "entrants": sorted(members, key=lambda x: x["entrant"]), "boards": tables})
     return out
