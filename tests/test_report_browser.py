@@ -164,6 +164,19 @@ def test_report_renders_cleanly_in_chromium(chromium, report, which):
     assert "&lt;img src=x onerror=" in out
 
 
+def test_a_moved_report_keeps_its_pictures_in_chromium(chromium, report):
+    """The gallery's thumbnails live in the page: copied away from its run folder, every image
+    still loads (a failed load or a CSP block would be a recorded error)."""
+    moved = report["tmp"] / "moved"
+    moved.mkdir(exist_ok=True)
+    page = moved / report["single"].name
+    page.write_bytes(report["single"].read_bytes())
+    out, console = browse(chromium, report["tmp"], page.as_uri(), "--virtual-time-budget=3000", "--dump-dom")
+    dom = parse_dom(out)
+    assert_clean(dom, console)
+    assert dom.count.get("img", 0) >= 1 and 'src="data:image/' in out
+
+
 def test_filters_sorting_and_hostile_answers_in_chromium(chromium, report):
     """Drive the page with a probe script (added to a copy, and to its CSP by hash)."""
     html = report["single"].read_text(encoding="utf-8")
