@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from evalseed import metrics, store
 from evalseed.kinds import get_kind
 from evalseed.kinds.classification.labels import label_metrics
+from evalseed.report.data import EMBEDDED_MEASURES
 
 MODEL = "seed-1-6-250915"
 OUTCOMES = ("right", "wrong", "unparsed", "error", "skipped")
@@ -194,7 +195,7 @@ def same(a, b) -> bool:
 # What every view's record holds beside the kind's own metrics.
 COUNTS = ("cases", "rows", "ok", "errors", "skipped")
 ENVELOPE = {"suite", "model", "entrant", "run_id", "kind", "latency_p50_ms", "latency_p95_ms", "cost_usd",
-            "replayed"}
+            "replayed", *EMBEDDED_MEASURES}
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -58,13 +58,18 @@ def parse(html: str) -> Page:
     return p
 
 
-@pytest.fixture
-def synth_db(tmp_path):
+def make_synth_db(tmp_path) -> Path:
+    """A synthetic run of every kind, its images under tmp_path/out/runs/images."""
     db = tmp_path / "r.duckdb"
     con = store.open_db(db)
     build_run(con, "run-a", cases_per_suite=24, image_dir=str(tmp_path / "out" / "runs" / "images"))
     con.close()
     return db
+
+
+@pytest.fixture
+def synth_db(tmp_path):
+    return make_synth_db(tmp_path)
 
 
 def render_one(db, run_ids, out, **kw) -> tuple[Path, str]:
@@ -148,9 +153,9 @@ def test_per_kind_sections_use_the_kinds_detail_keys(synth_db):
     lc = kinds["long_context"][0]
     total = sum(c["n"] + c["skipped"] for m in lc["maps"] for row in m["grid"] for c in row if c)
     assert total == con.execute("SELECT count(*) FROM results WHERE kind = 'long_context'").fetchone()[0]
-    # Gallery: files referenced, not embedded.
+    # Gallery: a downscaled thumbnail in the page, the full file referenced.
     img = kinds["image"][0]["items"][0]["images_list"][0]
-    assert img["exists"] and not img["href"].startswith("data:")
+    assert img["exists"] and not img["href"].startswith("data:") and img["thumb"].startswith("data:image/jpeg;base64,")
     con.close()
 
 
@@ -250,13 +255,15 @@ def test_page_has_every_section_and_filled_tables(synth_db, tmp_path):
     kinds = [k for k in KINDS if get_kind(k).synthetic_suite(24)]  # every kind makes synthetic rows
     for anchor in ("summary", "leaderboard", "charts", *(f"kind-{k}" for k in kinds), "cases", "run"):
         assert f'id="{anchor}"' in html, anchor
-    assert 'id="comparison"' not in html and 'id="router"' not in html
-    assert html.count('<svg class="chart qc"') == 1 + len(kinds)  # overall + one suite per kind
+    assert 'id="comparison"' not in html and 'id="router"' not in html and 'id="variants"' not in html
+    # Overall + one suite per kind, but not the image suite: one model is one point, no trade-off.
+    assert html.count('<svg class="chart qc"') == len(kinds)
     assert html.count('<svg class="chart heat"') == 3
     assert html.count('class="sortable board"') == 1 + len(kinds)
     assert "seed-1-6-flash-250715" in html and "a1b2c3d4e5f6" in html  # models and suite hashes
-    # Images are linked relative to the report, never inlined.
-    assert 'src="runs/images/post-00000-0-0.jpg"' in html and "base64" not in html
+    # Images are embedded thumbnails (the page can move), linked to the full file beside it.
+    assert 'href="runs/images/post-00000-0-0.jpg"' in html and 'src="runs/images' not in html
+    assert 'src="data:image/jpeg;base64,' in html
     meta = render.read_meta(path)
     assert meta["runs"] == ["run-a"] and meta["cases"] > 0
 
@@ -539,3 +546,4 @@ def test_repeats_resample_cases_not_rows(tmp_path):
     case = next(c for c in d["cases"] if c["s"] == "sentiment")
     assert all(len(reps) == 3 for reps in case["m"].values())
     con.close()
+

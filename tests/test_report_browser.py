@@ -151,15 +151,30 @@ def test_report_renders_cleanly_in_chromium(chromium, report, which):
     assert_clean(dom, console)
     assert dom.title.startswith("evalseed · ") and "PWNED" not in dom.title
     suites = sum(1 for k in KINDS if get_kind(k).synthetic_suite(30))  # one synthetic suite per kind
-    assert dom.count.get("table.board", 0) == 1 + suites and dom.count.get("svg.qc", 0) == 1 + suites
+    # A quality/cost chart per table with two or more models: the single run's image suite has one.
+    assert dom.count.get("table.board", 0) == 1 + suites and dom.count.get("svg.qc", 0) == suites + (which == "pair")
     assert dom.count.get("svg.lat") == 1 and dom.count.get("svg.heat", 0) >= 1
     assert dom.count.get("table.confusion", 0) >= 1 and dom.count.get("table.failures", 0) == 1
     assert dom.count.get("div.case") == 25  # first page of the drill-down, built by our script
     assert dom.count.get("img", 0) >= 1  # gallery thumbnails loaded (a failed load is a recorded error)
     assert (dom.count.get("table.compare", 0) == 1) == (which == "pair")
+    assert (dom.count.get("p.verdict", 0) == 1) == (which == "pair")  # the comparison's verdict on top
     assert (dom.count.get("svg.router", 0) == 1) == (which == "single")
     # Hostile text is shown as text: the serialised DOM escapes it back.
     assert "&lt;img src=x onerror=" in out
+
+
+def test_a_moved_report_keeps_its_pictures_in_chromium(chromium, report):
+    """The gallery's thumbnails live in the page: copied away from its run folder, every image
+    still loads (a failed load or a CSP block would be a recorded error)."""
+    moved = report["tmp"] / "moved"
+    moved.mkdir(exist_ok=True)
+    page = moved / report["single"].name
+    page.write_bytes(report["single"].read_bytes())
+    out, console = browse(chromium, report["tmp"], page.as_uri(), "--virtual-time-budget=3000", "--dump-dom")
+    dom = parse_dom(out)
+    assert_clean(dom, console)
+    assert dom.count.get("img", 0) >= 1 and 'src="data:image/' in out
 
 
 def test_filters_sorting_and_hostile_answers_in_chromium(chromium, report):

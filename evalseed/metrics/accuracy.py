@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
-from .rules import ASKED, OK, PASSED
+from .rules import ASKED, CUT, FILTERED, OK, PASSED
 from .scope import Scope
 
 
@@ -67,13 +67,17 @@ class Accuracy:
 
 @dataclass(frozen=True)
 class Counts:
-    """A group's rows by status, and its distinct cases (asked or not)."""
+    """A group's rows by status, and its distinct cases (asked or not). `filtered`: rows a
+    content filter decided (asked and failed, not an error); `cut_at_max_tokens`: answers that
+    ended at the token limit (`finish_reason = 'length'`; ok rows scored as answered)."""
 
     cases: int
     rows: int
     ok: int
     errors: int
     skipped: int
+    filtered: int = 0
+    cut_at_max_tokens: int = 0
 
 
 def by_group(con, scope: Scope) -> dict[tuple, tuple[str | None, Counts, Accuracy]]:
@@ -82,22 +86,23 @@ def by_group(con, scope: Scope) -> dict[tuple, tuple[str | None, Counts, Accurac
     rows, w = scope.query(
         con,
         f"""SELECT {scope.group}, CASE WHEN min(kind_lo) = max(kind_hi) THEN min(kind_lo) END,
-                   sum(n), sum(n_rows), sum(n_ok), sum(n_error), sum(n_skipped),
+                   sum(n), sum(n_rows), sum(n_ok), sum(n_error), sum(n_skipped), sum(n_filtered), sum(n_cut),
                    list([passes, asked, n] ORDER BY passes, asked) FILTER (asked > 0)
             FROM t GROUP BY {scope.group}""",
         f"""c AS (SELECT {scope.case}, any_value(kind) AS kind, count(*) AS n_rows,
                          count(*) FILTER ({OK}) AS n_ok, count(*) FILTER (status = 'error') AS n_error,
                          count(*) FILTER (status = 'skipped') AS n_skipped,
+                         count(*) FILTER ({FILTERED}) AS n_filtered, count(*) FILTER ({CUT}) AS n_cut,
                          count(*) FILTER ({ASKED}) AS asked, count(*) FILTER ({PASSED}) AS passes
                   FROM base GROUP BY {scope.case}),
             t AS (SELECT {scope.group}, passes, asked, min(kind) AS kind_lo, max(kind) AS kind_hi, count(*) AS n,
                          sum(n_rows) AS n_rows, sum(n_ok) AS n_ok, sum(n_error) AS n_error,
-                         sum(n_skipped) AS n_skipped
+                         sum(n_skipped) AS n_skipped, sum(n_filtered) AS n_filtered, sum(n_cut) AS n_cut
                   FROM c GROUP BY {scope.group}, passes, asked)""",
     )
     out = {}
     for r in rows:
-        kind, cases, n_rows, ok, errors, skipped, tallies = r[w:]
+        kind, *counts, tallies = r[w:]
         acc = Accuracy(tuple((int(t[0]), int(t[1]), int(t[2])) for t in (tallies or [])))
-        out[scope.key(r[:w])] = (kind, Counts(int(cases), int(n_rows), int(ok), int(errors), int(skipped)), acc)
+        out[scope.key(r[:w])] = (kind, Counts(*(int(x) for x in counts)), acc)
     return out

@@ -17,6 +17,10 @@ ASKED_STATUSES = ("ok", "error", "filtered")
 ASKED = f"status IN {ASKED_STATUSES!r}"
 OK = "status = 'ok'"
 PASSED = "(status = 'ok' AND passed IS TRUE)"
+FILTERED = "status = 'filtered'"
+# An answer that ended at the token limit (max_tokens / max_completion_tokens): kept and scored as
+# answered, counted beside the figures so a cut-off answer does not pass for a wrong one.
+CUT = "finish_reason = 'length'"
 # An answer's score: the scorer's, or pass/fail as 1/0 for rows that carry no score (imported ones).
 SCORE = "coalesce(score, CAST(passed AS DOUBLE))"
 

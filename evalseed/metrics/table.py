@@ -22,10 +22,11 @@ class SuiteMetrics:
 
     def to_dict(self, keys: tuple[str, ...]) -> dict[str, Any]:
         """The JSON form: suite, the scope's keys, kind, cases, rows, ok, errors, skipped,
-        accuracy, then the kind's metrics."""
+        filtered, cut_at_max_tokens, accuracy, then the kind's metrics."""
         c = self.counts
         return json_safe({"suite": self.key[0], **dict(zip(keys, self.key[1:])), "kind": self.kind,
                            "cases": c.cases, "rows": c.rows, "ok": c.ok, "errors": c.errors, "skipped": c.skipped,
+                           "filtered": c.filtered, "cut_at_max_tokens": c.cut_at_max_tokens,
                            "accuracy": self.accuracy.estimate, **self.kind_metrics})
 
 

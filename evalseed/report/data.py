@@ -12,8 +12,10 @@ import json
 import math
 from typing import Any
 
-from .drilldown import ReportOptions, drilldown  # noqa: F401 - part of this module's interface
+from .choice import recommendations
+from .drilldown import ReportOptions, drilldown, error_table
 from .values import num, rows_of
+from .variants import variant_groups
 
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -68,7 +70,8 @@ def header(con, run_ids: list[str]) -> dict:
         con,
         """SELECT count(DISTINCT (suite, case_id)) AS cases, count(*) AS rows,
                   count(*) FILTER (status = 'ok') AS ok, count(*) FILTER (status = 'error') AS errors,
-                  count(*) FILTER (status = 'skipped') AS skipped, sum(cost_usd) AS spend,
+                  count(*) FILTER (status = 'skipped') AS skipped, count(*) FILTER (status = 'filtered') AS filtered,
+                  count(*) FILTER (finish_reason = 'length') AS cut, sum(cost_usd) AS spend,
                   count(*) FILTER (replayed) AS replayed, count(DISTINCT entrant) AS entrants
            FROM r""",
     )[0]
@@ -111,6 +114,8 @@ def header(con, run_ids: list[str]) -> dict:
         m["version"] = hit.group("version") if hit else None
         m["inherited_from"] = info.get("inherited_from")
         m["context_window"] = info.get("context_window")
+        m["base_model"] = info.get("base_model")
+        m["request_params"] = info.get("request_params") or {}
     prices = rows_of(
         con,
         f"""SELECT run_id, model, as_of, input, cached_input, output, long_input, long_output, per_image
@@ -150,42 +155,48 @@ METRIC_KEYS = ("entrant", "run_id", "model")
 def figures(con) -> dict[str, dict]:
     """Counts, accuracy and the kinds' metrics of view `r` (evalseed.metrics, the definitions
     every view shares): per (suite, entrant) under "suites", per entrant over all its suites
-    under "pooled"."""
+    under "pooled"; their latency, time-to-first-token and cost figures (`metrics.measures`)
+    under "measures" (both groupings in one mapping: pooled keys have suite None)."""
     from .. import metrics
 
-    return {"suites": metrics.suite_metrics(con, metrics.Scope("r", METRIC_KEYS)),
-            "pooled": metrics.suite_metrics(con, metrics.Scope("r", METRIC_KEYS, pooled=True))}
+    scopes = {"suites": metrics.Scope("r", METRIC_KEYS), "pooled": metrics.Scope("r", METRIC_KEYS, pooled=True)}
+    figs: dict[str, dict] = {part: metrics.suite_metrics(con, sc) for part, sc in scopes.items()}
+    figs["measures"] = {k: v for sc in scopes.values() for k, v in metrics.measures(con, sc).items()}
+    return figs
+
+
+# The measures embedded beside each record (the names `evalseed runs RUN_ID --json` uses where it
+# has them); `binary_scores`, `priced` and `answers` only steer the page.
+EMBEDDED_MEASURES = ("latency_p50_ms", "latency_p95_ms", "ttft_p50_ms", "ttft_p95_ms", "ttft_answer_p50_ms",
+                     "ttft_answer_p95_ms", "output_tps_p50", "cost_usd", "cost_per_1k_cases_usd",
+                     "reasoning_tokens_mean", "thinking")
 
 
 def metrics_data(figs: dict[str, dict]) -> list[dict]:
     """What the page embeds as JSON (`metrics-data`): one record per (suite, entrant), then one
     per entrant pooled over its suites (suite null), the same records `evalseed runs RUN_ID
-    --json` prints."""
-    return [m.to_dict(METRIC_KEYS) for part in ("suites", "pooled") for _, m in sorted(
-        figs[part].items(), key=lambda kv: tuple(str(x) for x in kv[0]))]
+    --json` prints, with the latency and cost measures beside them."""
+    from ..files import json_safe
+
+    measured = figs.get("measures", {})
+    return [json_safe({**m.to_dict(METRIC_KEYS), **{n: measured.get(k, {}).get(n) for n in EMBEDDED_MEASURES}})
+            for part in ("suites", "pooled") for k, m in sorted(figs[part].items(),
+                                                                key=lambda kv: tuple(str(x) for x in kv[0]))]
 
 
 def _by_entrant(figs: dict[str, dict]) -> dict[tuple, Any]:
     """(suite or None, entrant) -> its SuiteMetrics."""
-    return {(k[0], k[1]): m for part in figs.values() for k, m in part.items()}
+    return {(k[0], k[1]): m for part in ("suites", "pooled") for k, m in figs[part].items()}
 
 
 # ---- leaderboard ------------------------------------------------------------------------------
 
-LEADER_SQL = """
-SELECT suite, entrant,
-       count(*) FILTER (status <> 'skipped') AS answers,
-       quantile_cont(latency_ms, 0.5) FILTER (status = 'ok') AS lat_p50,
-       quantile_cont(latency_ms, 0.95) FILTER (status = 'ok') AS lat_p95,
-       quantile_cont(ttft_ms, 0.5) FILTER (status = 'ok') AS ttft_p50,
-       quantile_cont(ttft_ms, 0.95) FILTER (status = 'ok') AS ttft_p95,
-       median(output_tps) FILTER (status = 'ok') AS tps,
-       sum(cost_usd) AS spend,
-       count(cost_usd) AS priced,
-       bool_and(score IS NULL OR score IN (0, 1)) AS binary_scores
-FROM r
-GROUP BY GROUPING SETS ((suite, entrant), (entrant))
-"""
+# A leaderboard row's figures from `metrics.measures`, under the names the templates use.
+BOARD_MEASURES = {"lat_p50": "latency_p50_ms", "lat_p95": "latency_p95_ms", "ttft_p50": "ttft_p50_ms",
+                  "ttft_p95": "ttft_p95_ms", "ttfa_p50": "ttft_answer_p50_ms", "ttfa_p95": "ttft_answer_p95_ms",
+                  "tps": "output_tps_p50", "spend": "cost_usd", "cost_case": "cost_per_case_usd",
+                  "cost_1k": "cost_per_1k_cases_usd", "reasoning": "reasoning_tokens_mean", "thinking": "thinking",
+                  "binary_scores": "binary_scores"}
 
 
 def _case_score_sql() -> str:
@@ -231,7 +242,8 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
 
     figs = figs or figures(con)
     by = _by_entrant(figs)
-    rows = rows_of(con, LEADER_SQL)
+    rows = [{"suite": k[0], "entrant": k[1], **{name: v[src] for name, src in BOARD_MEASURES.items()}}
+            for k, v in figs["measures"].items()]
     scores = _grouped_values(con, _case_score_sql())
     kinds = dict(con.execute("SELECT suite, any_value(kind) FROM r GROUP BY suite").fetchall())
     tables: dict[Any, list[dict]] = {}
@@ -240,7 +252,9 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
         acc = m.accuracy
         iv = acc.interval(n_resamples=BOOTSTRAP_RESAMPLES, seed=stats.DEFAULT_SEED, round_to=2) if acc.cases else None
         row["n"] = acc.cases
-        row["ok"], row["errors"], row["skipped"] = m.counts.ok, m.counts.errors, m.counts.skipped
+        c = m.counts
+        row["ok"], row["errors"], row["skipped"], row["filtered"], row["cut"] = (
+            c.ok, c.errors, c.skipped, c.filtered, c.cut_at_max_tokens)
         row["acc"] = acc.estimate
         row["acc_low"] = iv.low if iv else None
         row["acc_high"] = iv.high if iv else None
@@ -248,10 +262,7 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
         vs, cs = scores.get((row["suite"], row["entrant"]), ([], []))
         sc = _mean_interval(vs, cs)
         row["score"], row["score_low"], row["score_high"] = sc["estimate"], sc["low"], sc["high"]
-        answers = row.pop("answers")
-        row["cost_case"] = (row["spend"] / answers) if (row["priced"] and answers) else None
-        row["cost_1k"] = row["cost_case"] * 1000 if row["cost_case"] is not None else None
-        for k in ("lat_p50", "lat_p95", "ttft_p50", "ttft_p95", "tps", "spend"):
+        for k in ("lat_p50", "lat_p95", "ttft_p50", "ttft_p95", "ttfa_p50", "ttfa_p95", "tps", "spend", "reasoning"):
             row[k] = num(row[k])
         tables.setdefault(row["suite"], []).append(row)
     # Overall figures pool different suites, so they only rank entrants that ran the same suites:
@@ -280,6 +291,8 @@ def leaderboards(con, figs: dict[str, dict] | None = None) -> list[dict]:
             "kind": kinds.get(key) if key else None,
             "rows": entries,
             "show_score": not all(e["binary_scores"] for e in entries if e["binary_scores"] is not None),
+            "show_filtered": any(e["filtered"] for e in entries), "show_cut": any(e["cut"] for e in entries),
+            "show_ttfa": any(e["thinking"] and e["ttfa_p50"] is not None for e in entries),
             "best": _best(ranked),
             "unranked": [e["entrant"] for e in entries if e["unranked"]],
             "suite_count": len(main_set),
@@ -305,29 +318,6 @@ def _best(entries: list[dict]) -> dict[str, set[str]]:
             continue  # a tie across the board marks nothing
         best[col] = {name for v, name in vals if v == target}
     return best
-
-
-def recommendations(boards: list[dict]) -> list[dict]:
-    """Per suite (and overall): the cheapest entrant whose accuracy lies inside the best entrant's
-    95% Wilson interval, i.e. not distinguishable from the best on this data."""
-    out = []
-    for b in boards:
-        rows = [e for e in b["rows"] if e["acc"] is not None and e["n"] and not e.get("unranked")]
-        if not rows:
-            continue
-        best = max(rows, key=lambda e: (e["acc"], -(e["cost_case"] if e["cost_case"] is not None else math.inf)))
-        within = [e for e in rows if e["acc"] >= best["acc_low"]]
-        priced = [e for e in within if e["cost_case"] is not None]
-        pick = min(priced, key=lambda e: (e["cost_case"], -e["acc"])) if priced else best
-        saving = None
-        if pick is not best and best["cost_case"] and pick["cost_case"] is not None:
-            saving = 1 - pick["cost_case"] / best["cost_case"]
-        out.append({
-            "suite": b["suite"], "pick": pick, "best": best, "saving": saving,
-            "alternatives": sorted((e["entrant"] for e in within if e is not pick), key=str),
-            "same": pick is best,
-        })
-    return out
 
 
 # ---- charts' data -----------------------------------------------------------------------------
@@ -402,8 +392,10 @@ def build(con, run_ids: list[str], *, out_dir: str | None = None, opts: ReportOp
         "header": head,
         "boards": boards,
         "recommendations": recommendations(boards),
+        "variants": variant_groups(head, boards),
         "latency": latency_distributions(con),
         "kinds": kind_sections(con, out_dir, figs),
         "metrics": metrics_data(figs),
         "drill": drilldown(con, opts),
+        "error_table": error_table(con),
     }

@@ -59,7 +59,7 @@ def drilldown(con, opts: ReportOptions) -> dict:
                         THEN left(CAST(r.details AS VARCHAR), {DETAILS_CAP}) || ' …(truncated)'
                         ELSE CAST(r.details AS VARCHAR) END AS details,
                    CASE WHEN json_type(r.details->'tags') = 'ARRAY' THEN CAST(r.details->'tags' AS VARCHAR) END AS tags,
-                   r.latency_ms, r.cost_usd, c.any_fail
+                   r.latency_ms, r.cost_usd, r.finish_reason, c.any_fail
             FROM r JOIN report_cases c ON c.suite = r.suite AND c.case_id = r.case_id
             WHERE r."repeat" < {REPEATS_SHOWN}
             ORDER BY c.any_fail DESC, r.suite, r.case_id, r.entrant, r."repeat" """
@@ -70,7 +70,7 @@ def drilldown(con, opts: ReportOptions) -> dict:
     stopped_by_budget = False
     tags_seen: set[str] = set()
     for (suite, case_id, kind, entrant, rep, status, error, passed, score, prompt, prompt_len, answer,
-         answer_len, reasoning, reasoning_len, expected, details, tags, latency, cost, any_fail) in rows:
+         answer_len, reasoning, reasoning_len, expected, details, tags, latency, cost, finish, any_fail) in rows:
         key = (suite, case_id)
         case = index.get(key)
         if case is None:
@@ -86,7 +86,7 @@ def drilldown(con, opts: ReportOptions) -> dict:
             size += _json_size({k: v for k, v in case.items() if k != "m"})
         a = {"r": rep, "st": status, "ok": bool(passed), "sc": num(score), "a": answer or "",
              "at": (answer_len or 0) > tc, "rs": reasoning or "", "rt": (reasoning_len or 0) > REASONING_CAP,
-             "er": error or "", "d": details or "", "l": num(latency), "$": num(cost)}
+             "er": error or "", "d": details or "", "l": num(latency), "$": num(cost), "fr": finish or ""}
         case["m"].setdefault(entrant, []).append(a)
         size += _json_size(a)
     shown = len(cases)
@@ -128,3 +128,23 @@ def _tags(raw: str | None) -> list[str]:
     except ValueError:
         return []
     return [str(t) for t in v][:20] if isinstance(v, list) else []
+
+
+ERRORS_SHOWN = 100  # rows of the errors table
+ERROR_TEXT_CAP = 300
+
+
+def error_table(con) -> dict:
+    """The answers that did not end normally, grouped: per suite, entrant, status, finish reason
+    and error message (cut to its start), how many rows. Errors, content-filter refusals and
+    answers cut at the token limit (`finish_reason = 'length'`, ok rows scored as answered); the
+    most frequent first, at most `ERRORS_SHOWN` groups."""
+    from .values import rows_of
+
+    groups = rows_of(
+        con,
+        f"""SELECT suite, entrant, status, finish_reason, left(coalesce(error, ''), {ERROR_TEXT_CAP}) AS error,
+                   count(*) AS rows, min(case_id) AS example
+            FROM r WHERE status IN ('error', 'filtered') OR finish_reason IN ('length', 'content_filter')
+            GROUP BY ALL ORDER BY rows DESC, suite, entrant, status, error""")
+    return {"rows": groups[:ERRORS_SHOWN], "groups": len(groups)}

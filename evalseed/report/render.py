@@ -160,8 +160,9 @@ def _assets() -> dict:
         "'sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode() + "'"
         for js in (errors_js, app_js)
     )
+    # Images are embedded thumbnails (data: URIs): the page loads nothing, not even from its folder.
     csp = (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
-           "img-src 'self' file: data:; base-uri 'none'; form-action 'none'")
+           "img-src data:; base-uri 'none'; form-action 'none'")
     return {"css": Markup(css), "errors_js": Markup(errors_js), "app_js": Markup(app_js), "csp": csp}
 
 
@@ -191,6 +192,20 @@ def _comparison(con, run_ids: list[str]) -> dict | None:
     return {"data": result.to_dict()}  # to_dict is JSON-safe already (NaN -> None)
 
 
+def verdict_banner(comparison: dict | None) -> dict | None:
+    """The comparison's verdict for the top of the page: compare's own words and counts (its
+    `to_dict()`), or None without a comparison or when it could not be made."""
+    c = (comparison or {}).get("data")
+    if not isinstance(c, dict):
+        return None
+    units = c.get("units") or []
+    return {"verdict": c.get("verdict"), "failed": bool(c.get("failed")),
+            "base": (c.get("base") or {}).get("run_id"), "cand": (c.get("cand") or {}).get("run_id"),
+            "regressed": [u.get("suite") for u in units if u.get("failed")],
+            "improved": [u.get("suite") for u in units if u.get("verdict") == "improvement"],
+            "suites": len(units)}
+
+
 def _router(con, run_ids: list[str], router_path: str | None) -> dict | None:
     if not router_path:
         return None
@@ -218,6 +233,8 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
     for b in d["boards"]:
         pts = [{"entrant": e["entrant"], "acc": e["acc"], "low": e["acc_low"], "high": e["acc_high"],
                 "cost": e["cost_1k"]} for e in b["rows"] if not e.get("unranked")]
+        if sum(p["acc"] is not None for p in pts) < 2:
+            continue  # one point is no trade-off: the leaderboard says it all
         title = f"Accuracy vs cost: {b['suite'] or 'all suites'}"
         qc.append({"suite": b["suite"], "svg": charts.quality_cost(pts, palette, title=title),
                    "frontier": [p["entrant"] for p in charts.pareto_frontier(
@@ -225,6 +242,7 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
     from ..kinds import all_kinds
 
     views = kind_views(d["kinds"])
+    comparison = _comparison(con, run_ids)
     drill = d.pop("drill")
     now = datetime.now(timezone.utc)
     runs = d["header"]["runs"]
@@ -247,7 +265,8 @@ def build_context(con, run_ids: list[str], *, out_dir: str, router_path: str | N
         "latency_svg": charts.latency(d["latency"], palette),
         "drill_meta": {k: v for k, v in drill.items() if k != "cases"},
         "cases": drill["cases"],
-        "comparison": _comparison(con, run_ids),
+        "comparison": comparison,
+        "verdict": verdict_banner(comparison),
         "router": None,
         "router_routes": {},
         "kind_views": views,

@@ -1,10 +1,12 @@
-"""The report's image section: a summary per entrant and a gallery of the images the rows saved."""
+"""The report's image section: a summary per entrant and a gallery of the images the rows saved,
+each embedded as a small thumbnail (`report.thumbnails`) so the page works wherever it is moved."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Sequence
 
+from ...report.thumbnails import Thumbnails
 from ...report.values import rows_of
 from ..base import SuiteEntries
 
@@ -30,6 +32,7 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
                                  "images": m.kind_metrics.get("images"), "errors": m.counts.errors})
             s["total"] += m.counts.rows
     base = os.path.abspath(out_dir) if out_dir else os.getcwd()
+    thumbs = Thumbnails()
     for it in items:
         try:
             imgs = json.loads(it["imgs"]) if it["imgs"] else []
@@ -40,13 +43,15 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
             if not isinstance(im, dict):
                 continue
             path = im.get("path")
-            href = None
+            href = thumb = None
             exists = False
             if isinstance(path, str) and path:
                 absolute = os.path.abspath(path)
                 exists = os.path.exists(absolute)
-                # Relative to the report so the folder can move as a whole (report + runs/).
+                # The full image, relative to the report (works while report and run folder move
+                # together); the thumbnail is in the page itself.
                 href = os.path.relpath(absolute, base).replace(os.sep, "/")
+                thumb = thumbs.make(absolute) if exists else None
             # The image kind records `ok` + `problems` (what failed); a `checks` map is accepted too.
             checks = im.get("checks")
             if isinstance(checks, dict):
@@ -61,10 +66,12 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
             if isinstance(im.get("error"), dict) and not path:
                 checks.insert(0, {"name": f"{im['error'].get('code', 'error')}: {im['error'].get('message', '')}"[:200],
                                   "ok": False})
-            shown.append({"path": path, "href": href, "exists": exists, "format": im.get("format"),
+            shown.append({"path": path, "href": href, "exists": exists, "thumb": thumb, "format": im.get("format"),
                           "width": im.get("width"), "height": im.get("height"), "bytes": im.get("bytes"),
                           "checks": checks})
         it["images_list"] = shown
         if it["suite"] in by_suite:
             by_suite[it["suite"]]["items"].append(it)
+    for s in by_suite.values():
+        s["thumbs_over_budget"] = thumbs.over_budget
     return list(by_suite.values())

@@ -60,6 +60,7 @@
   function verdict(a) {
     if (a.st === "error") return ["error", "error"];
     if (a.st === "skipped") return ["skipped", "skipped"];
+    if (a.st === "filtered") return ["fail", "filtered"];
     return a.ok ? ["pass", "passed"] : ["fail", "failed"];
   }
   function caseFailed(c, model) {
@@ -98,10 +99,12 @@
     var v = verdict(a);
     who.appendChild(el("span", "badge " + v[0], v[1] + (a.sc !== null && a.sc !== undefined && a.sc !== 0 && a.sc !== 1 ? " · " + a.sc.toFixed(2) : "")));
     box.appendChild(who);
-    var facts = [fmtMs(a.l), fmtCost(a.$)].filter(Boolean).join(" · ");
+    // Why the answer ended, when it is news: cut at the token limit, a content filter, ...
+    var fr = a.fr && a.fr !== "stop" ? "finish: " + a.fr + (a.fr === "length" ? " (cut at max tokens)" : "") : "";
+    var facts = [fmtMs(a.l), fmtCost(a.$), fr].filter(Boolean).join(" · ");
     if (facts) box.appendChild(el("div", "facts", facts));
     if (a.er) box.appendChild(el("div", "err", a.er));
-    if (a.st === "ok") {
+    if (a.st === "ok" || (a.st === "filtered" && a.a)) {
       box.appendChild(el("pre", "out", a.a === "" ? "(empty answer)" : a.a));
       if (a.at) box.appendChild(el("div", "muted small", "answer truncated; the full text is in DuckDB"));
     }
