@@ -235,3 +235,36 @@ def test_judge_pair_prints_a_table_and_refuses_bad_models(cli, stub, tmp_path):
     assert code == 2 and "no rows of nobody-1" in err
     code, _, err = cli("judge-pair", "--db", db, "--models", A, "--judge", A)
     assert code == 2 and "two different models" in err
+
+
+# ---- the bundled typography suite (expect_text) against the stub ----------------------------------------
+
+def test_the_bundled_typography_suite_reads_the_text_back(cli, stub, tmp_path):
+    import re
+    import shutil
+
+    from conftest import ROOT
+    from evalseed.suites.loader import load_suites
+    from evalseed.testing.stub_server import Reply
+    from test_image_ocr import poster
+
+    (suite,) = load_suites([str(ROOT / "suites" / "images-seedream-typography.yaml")])
+    assert len(suite.cases) >= 10 and suite.expect_text is not None
+    if shutil.which("tesseract") is None:
+        pytest.skip("Tesseract is not installed (apt-get install tesseract-ocr)")
+
+    def respond(body):
+        # Draws the headline the prompt asks for, except for the bakery: the negative control.
+        headline = re.search(r'reads exactly "([^"]+)"', body["prompt"]).group(1)
+        w, h = map(int, body["size"].split("x"))
+        return Reply(image_bytes=poster("Fresh Coffee Daily" if "Bakery" in headline else headline, size=(w, h)))
+
+    srv = stub(responder=respond)
+    db = tmp_path / "t.duckdb"
+    code, out, err = cli("run", ROOT / "suites" / "images-seedream-typography.yaml", "--base-url", srv.base_url,
+                         "--models", "seedream-4-5-251128", "--db", db, "--no-progress", "--out-dir", tmp_path / "runs",
+                         "--case", "keynote-slide", "--case", "bakery-storefront")
+    assert code == 0, out + err
+    rows = {r["case_id"]: r for r in result_rows(db, parse_json=True)}
+    assert rows["keynote-slide"]["passed"] and rows["keynote-slide"]["score"] >= 0.9
+    assert not rows["bakery-storefront"]["passed"] and rows["bakery-storefront"]["score"] <= 0.1
