@@ -176,6 +176,38 @@ def test_offline_model_is_the_judge_on_the_embedded_server_only():
              "checks": [{"type": "contains", "value": "x", "offline_model": "gemma-3-270m"}], "cases": [{"id": "a"}]})
 
 
+def test_the_bundled_judged_suite_judges_with_seed_and_offline_with_the_embedded_model():
+    from conftest import ROOT
+    from evalseed.suites.loader import load_suites
+
+    (suite,) = load_suites([str(ROOT / "suites" / "generation-qa-judged.yaml")])
+    judges = [c for c in suite.checks if c.type == "judge"]
+    assert [(c.judge_model, c.offline_model) for c in judges] == [("seed-1-8-251228", "gemma-3-270m")]
+    assert len(suite.cases) >= 30
+    assert sum("zh" in c.tags for c in suite.cases) >= 10
+    assert sum(c.human is not None for c in suite.cases) >= 8
+
+
+def test_the_bundled_judged_suite_replays_with_judge_agreement(cli, tmp_path, monkeypatch):
+    """The recording's judge calls (gemma-3-270m, offline_model) replay with the graded answers, and
+    the labelled cases give the report its agreement figures: the figures of docs/design.md."""
+    from conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "r.duckdb"
+    code, _, err = cli("run", ROOT / "suites" / "generation-qa-judged.yaml", "--models", "local", "--db", db,
+                       "--no-progress", "--cassettes", "replay", "--cassette-dir", ROOT / "cassettes")
+    assert code == 0, err
+    code, out, err = cli("runs", "latest", "--db", db, "--json")
+    assert code == 0, err
+    (r,) = json.loads(out)["results"]
+    assert r["judge_calls"] == 32 and r["judge_models"] == ["gemma-3-270m"]
+    agree = r["judge_agreement"]["correct"]
+    assert (agree["n"], agree["accuracy"], agree["kappa"]) == (10, 1.0, None)  # both said fail on all ten
+    assert (agree["human_pass_rate"], agree["judge_pass_rate"]) == (0.0, 0.0)
+    assert r["accuracy"] == 0.0 and r["check_pass_rates"]["correct"] == 0.0
+
+
 # ---- 3: judge-pair -------------------------------------------------------------------------------------
 
 def knows(a, b):

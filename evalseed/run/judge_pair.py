@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from ..config import load_config
-from ..errors import UsageError
+from ..errors import CaseError, UsageError
 
 
 def summarise(outcomes: list[str | None]) -> dict[str, Any]:
@@ -88,7 +88,10 @@ def judge_pair_command(db: str, run_ref: str, models: str, judge: str, as_json: 
 
     async def ask(api_for, info) -> None:
         for kind, (suite, case_id, repeat), inputs, first, second in work:
-            out = await kind.judge_pair(api_for(suite, case_id), info, inputs, first, second)
+            try:
+                out = await kind.judge_pair(api_for(suite, case_id), info, inputs, first, second)
+            except CaseError as e:  # the judge's call failed after retries: this pair has no verdict
+                out = {"winner": None, "consistent": False, "first_score": None, "orders": [], "error": str(e)}
             verdicts.append({"suite": suite, "case_id": case_id, "repeat": repeat, **out})
 
     with_judge_lane(cfg, judge, run_config, ask)

@@ -21,7 +21,7 @@ import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CallFailed
+from ...errors import CallFailed, CaseError
 
 if TYPE_CHECKING:
     from ...config import Config, ModelInfo, Provider
@@ -46,9 +46,10 @@ JUDGE_MAX_TOKENS = 300
 _REASON_CHARS = 200
 
 
-class JudgeError(Exception):
-    """A judge call failed (after the engine's retries): the case gets a scorer error, not a
-    verdict the graded model did not earn."""
+class JudgeError(CaseError):
+    """A judge call failed (after the engine's retries), or no verdict is there to score with:
+    the case gets a scorer error (`ScorerError: JudgeError: ...`, the answer kept), not a verdict
+    the graded model did not earn. A failure of this case alone, hence a CaseError."""
 
 
 def judge_messages(question: str, answer: str, rubric: str, reference: str | None) -> list[dict]:
