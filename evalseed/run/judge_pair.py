@@ -68,6 +68,7 @@ def judge_pair_command(db: str, run_ref: str, models: str, judge: str, as_json: 
     for r in rows:
         answers.setdefault((r["suite"], r["case_id"], r["repeat"]), {})[r["model"]] = r["output_text"] or ""
     work: list[tuple[Any, Any, tuple, str, str]] = []  # (kind, key, inputs, answer A, answer B)
+    cases: dict[str, dict[str, Any]] = {}
     for key in sorted(answers):
         suite = suites.get(key[0])
         if suite is None or (suite_name and suite.name != suite_name) or len(answers[key]) != 2:
@@ -75,7 +76,9 @@ def judge_pair_command(db: str, run_ref: str, models: str, judge: str, as_json: 
         kind = get_kind(suite.kind)
         if not hasattr(kind, "pair_inputs"):
             continue
-        case = next((c for c in kind.cases(suite) if c.id == key[1]), None)
+        if suite.name not in cases:
+            cases[suite.name] = {c.id: c for c in kind.cases(suite)}
+        case = cases[suite.name].get(key[1])
         if case is not None:
             work.append((kind, key, kind.pair_inputs(suite, case, rubric), answers[key][a], answers[key][b]))
     if not work:
