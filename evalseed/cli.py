@@ -643,3 +643,22 @@ def main() -> None:
         app()
     except BrokenPipeError:
         sys.exit(0)
+
+
+# ---- judge-pair (owner: bundled; issue 17) -------------------------------------------------------
+@app.command("judge-pair")
+def judge_pair(
+    run_id: str = typer.Argument("latest", help="The run whose stored answers to compare."),
+    models: str = typer.Option(..., "--models", help="The two models to compare, A,B."),
+    judge: str = typer.Option(..., "--judge", help="The judge model (asked twice per case, in both orders)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite."),
+    rubric: Optional[str] = typer.Option(None, "--rubric", help="The rubric (default: each case's judge check's)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="evalseed.yaml with the judge's model table."),
+    db: Path = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Counts, tests and every verdict as JSON."),
+) -> None:
+    """Judge two models' answers of a generation run against each other: win/tie/loss, sign test."""
+    from .run.judge_pair import judge_pair_command
+
+    raise typer.Exit(_guard(judge_pair_command, str(db), run_id, models, judge, as_json, suite, rubric,
+                            str(config) if config else None))

@@ -19,10 +19,12 @@ from conftest import SMALL_SUITE, result_rows, write_suite
 FLASH = "seed-1-6-flash-250715"
 
 # Every command, classified: a new command must be placed here, so nobody forgets its --json.
-TABLE_COMMANDS = {"run", "runs", "models", "validate", "compare", "plan-gate", "report", "route eval", "route pick", "local info"}
-OTHER_COMMANDS = {"init", "rescore", "route train", "import bfcl", "import outcomes", "local install", "merge", "export", "route serve"}
+TABLE_COMMANDS = {"run", "runs", "models", "validate", "compare", "plan-gate", "report", "route eval", "route pick",
+                  "local info", "judge-pair"}
+OTHER_COMMANDS = {"init", "rescore", "route train", "import bfcl", "import outcomes", "local install", "merge", "export",
+                  "route serve"}
 # Commands that read stored runs: --db everywhere; --runs and --since where more than one run is read.
-READ_RUNS = {"runs", "report", "compare", "plan-gate", "rescore", "route train", "route eval"}
+READ_RUNS = {"runs", "report", "compare", "plan-gate", "rescore", "route train", "route eval", "judge-pair"}
 MANY_RUNS = {"report", "route train", "route eval"}
 # Parameters that name a file or folder the command writes.
 OUTPUT_PARAMS = {"out", "out_dir"}

@@ -12,9 +12,15 @@ MEASURED = ["latency_ms", "ttft_ms", "output_tps", "prompt_tokens", "completion_
 
 
 def spent_on_run(con, run_id: str) -> float:
-    """What the run's stored rows cost so far (a resumed run's budget starts from it)."""
-    row = con.execute("SELECT coalesce(sum(cost_usd), 0) FROM results WHERE run_id = ?", [run_id]).fetchone()
-    return float(row[0] or 0.0)
+    """What the run's stored rows cost so far, graded calls and judge calls (a resumed run's
+    budget starts from it). A generation row keeps its judge calls' cost apart from its own
+    `cost_usd`, in `details.judge.cost_usd` (kinds/generation/details.py); it is counted here as
+    the run counted it against --budget-usd while it ran."""
+    row = con.execute(
+        """SELECT coalesce(sum(cost_usd), 0),
+                  coalesce(sum(TRY_CAST(json_extract_string(details, '$.judge.cost_usd') AS DOUBLE)), 0)
+           FROM results WHERE run_id = ?""", [run_id]).fetchone()
+    return float(row[0] or 0.0) + float(row[1] or 0.0)
 
 
 def run_scope(run_id: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ..config import Config, Provider
 
@@ -28,6 +28,23 @@ def run_judges(cfg: Config, model: str, run_config: dict, work: list[tuple[Any, 
                on_result: Callable[[Any, dict], None]) -> None:
     """For each `(kind, prepared, answer, suite, case_id)` in `work`, ask the judge through one
     lane and hand the results to `on_result(prepared, results)`."""
+    for kind in {id(w[0]): w[0] for w in work}.values():
+        if hasattr(kind, "use_config"):  # the judge is resolved and priced in the config this command loaded
+            kind.use_config(cfg)
+
+    async def ask(api_for: Callable[[str, str], Any], info: Any) -> None:
+        for kind, prepared, answer, suite, case_id in work:
+            on_result(prepared, await kind.judge(prepared, answer, api_for(suite, case_id), model=model))
+
+    with_judge_lane(cfg, model, run_config, ask)
+
+
+def with_judge_lane(cfg: Config, model: str, run_config: dict,
+                    body: Callable[[Callable[[str, str], Any], Any], Awaitable[None]]) -> None:
+    """Run `await body(api_for, info)` with one engine lane for the judge `model` (retries, rate
+    limits, redaction as in a run; no budget): `api_for(suite, case_id)` is the `Api` of one case,
+    `info` the judge's model table entry as its provider sees it. Used by `rescore --judge` and
+    `judge-pair` (run/judge_pair.py)."""
     from ..engine import Budget, EngineOptions, JobApi, ModelLane, Redactor
     from ..engine.transport import api_http_client
     from .checks import api_key, needs_key
@@ -55,9 +72,7 @@ def run_judges(cfg: Config, model: str, run_config: dict, work: list[tuple[Any, 
             lane = ModelLane(info, provider, client, eng, Budget(None), Redactor([key] if key else []),
                              server_failure=server_failure)
             try:
-                for kind, prepared, answer, suite, case_id in work:
-                    results = await kind.judge(prepared, answer, JobApi(lane, suite, case_id), model=model)
-                    on_result(prepared, results)
+                await body(lambda suite, case_id: JobApi(lane, suite, case_id), info)
             finally:
                 await client.close()
                 await lane.downloads.aclose()

@@ -21,10 +21,10 @@ import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CallFailed
+from ...errors import CallFailed, CaseError
 
 if TYPE_CHECKING:
-    from ...config import ModelInfo, Provider
+    from ...config import Config, ModelInfo, Provider
     from ...core import Api, CallResult
 
 VERDICT_SCHEMA: dict[str, Any] = {
@@ -46,9 +46,10 @@ JUDGE_MAX_TOKENS = 300
 _REASON_CHARS = 200
 
 
-class JudgeError(Exception):
-    """A judge call failed (after the engine's retries): the case gets a scorer error, not a
-    verdict the graded model did not earn."""
+class JudgeError(CaseError):
+    """A judge call failed (after the engine's retries), or no verdict is there to score with:
+    the case gets a scorer error (`ScorerError: JudgeError: ...`, the answer kept), not a verdict
+    the graded model did not earn. A failure of this case alone, hence a CaseError."""
 
 
 def judge_messages(question: str, answer: str, rubric: str, reference: str | None) -> list[dict]:
@@ -139,16 +140,32 @@ def one_line(text: str, n: int) -> str:
     return t if len(t) <= n else t[:n - 1] + "…"
 
 
+_BOUND: "Config | None" = None
+
+
+def use_config(cfg: "Config | None") -> None:
+    """Resolve judge models in `cfg` from now on: the run's own model table (its `--config`), so a
+    judge is priced, and held to --budget-usd, by the prices the run was given. `run` and
+    `rescore --judge` call it with the config they loaded; None goes back to the working folder's."""
+    global _BOUND
+    _BOUND = cfg
+
+
 @lru_cache(maxsize=1)
-def _config() -> Any:
+def _default_config() -> Any:
     from ...config import load_config
 
     return load_config(None)
 
 
+def _config() -> Any:
+    return _BOUND if _BOUND is not None else _default_config()
+
+
 def judge_model_info(name: str, provider: "Provider | None" = None) -> "ModelInfo":
-    """The judge model's entry in the model table (the working folder's evalseed.yaml, as
-    `rescore` reads it), as the provider sees it (its prices and limits)."""
+    """The judge model's entry in the model table (the config the run or rescore loaded, see
+    `use_config`; else the working folder's evalseed.yaml), as the provider sees it (its prices
+    and limits)."""
     cfg = _config()
     info = cfg.resolve_model(name, allow_unknown=True)
     return cfg.effective_model(info, provider) if provider is not None else info

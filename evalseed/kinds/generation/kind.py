@@ -22,7 +22,7 @@ from ...templating import render_messages
 from ..base import Api, Kind, Outcome, Prepared, Score, chat_case
 from .custom import run_scorer
 from .details import CheckVerdict, GenerationDetails, JudgeCallUsage, JudgeRecord, JudgeUsage
-from .judge import JudgeError, judge_model_info, judge_once
+from .judge import JudgeError, judge_model_info, judge_once, use_config
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
 if TYPE_CHECKING:
@@ -127,6 +127,37 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
             state["reference"] = case.reference
         return chat_case(suite, model, messages, state)
 
+    def use_config(self, cfg: Any) -> None:
+        """The run's config (its `--config`): judge models are resolved and priced in it."""
+        use_config(cfg)
+
+    def budget_models(self, suite: GenerationSuite, model: ModelInfo, provider: Any) -> list[ModelInfo]:
+        """The models this suite's calls are priced as besides `model`, when it is graded through
+        `provider`: each judge check's judge (its `offline_model` on the embedded model's server).
+        `run --budget-usd` refuses a suite whose judge has no known price, as it refuses an
+        unpriced graded model (run/checks.py)."""
+        names = {c.judge_for(provider) for case in suite.cases for c in case_checks(suite, case) if c.type == "judge"}
+        return [judge_model_info(n, provider) for n in sorted(names)]
+
+    def pair_inputs(self, suite: GenerationSuite, case: GenerationCase, rubric: str | None = None) -> tuple[str, str, str | None]:
+        """What a pairwise judge is shown for one case (`evalseed judge-pair`): the rendered
+        question as a judge check sees it, the rubric (`rubric` when given, else the case's first
+        judge check's, else `pairwise.DEFAULT_PAIR_RUBRIC`) and the case's reference."""
+        from .pairwise import DEFAULT_PAIR_RUBRIC
+
+        messages = render_messages(suite.messages, case.vars)
+        question = "\n\n".join(f"[{m['role']}] {m['content']}" for m in messages)
+        own = next((c.rubric for c in case_checks(suite, case) if c.type == "judge" and c.rubric), None)
+        return question, rubric or own or DEFAULT_PAIR_RUBRIC, case.reference
+
+    async def judge_pair(self, api: Api, model: ModelInfo, inputs: tuple[str, str, str | None], first: str,
+                         second: str) -> dict[str, Any]:
+        """Two answers to one case judged against each other in both orders (pairwise.judge_pair)."""
+        from .pairwise import judge_pair
+
+        question, rubric, reference = inputs
+        return await judge_pair(api, model, question, first, second, rubric, reference)
+
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         outcome = await super().execute(prepared, api)
         if prepared.state.get("judges"):
@@ -142,7 +173,7 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         out: dict[int, dict] = {}
         for i, check in prepared.state.get("judges") or ():
             provider = getattr(api, "provider", None)
-            info = judge_model_info(model or check.judge_model, provider)
+            info = judge_model_info(model or check.judge_for(provider), provider)
             try:
                 _judge_reachable(info, provider)
                 out[i] = await judge_once(api, info, prepared.state.get("judge_question", ""), answer,

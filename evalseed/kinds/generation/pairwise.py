@@ -8,8 +8,9 @@ disagree, or None unless both orders gave a usable verdict), `consistent` (both 
 judge that always says "A" gives 0.5) and each order's verdict with its call's usage. Calls go
 through the engine's Api like every judge call (`judge.py`).
 
-*Open*: no command runs it yet; it is the building block for a pairwise view of two runs (compare
-is another package's), used from Python as `await judge_pair(api, judge_model_info(name), ...)`.
+`evalseed judge-pair RUN --models A,B --judge MODEL` runs it over two models' stored answers of
+one run (evalseed/run/judge_pair.py, through `Generation.pair_inputs` and `Generation.judge_pair`);
+from Python it is `await judge_pair(api, judge_model_info(name), ...)`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ PAIR_SCHEMA: dict[str, Any] = {
     "required": ["winner", "reason"],
     "additionalProperties": False,
 }
+
+#: The rubric when a case has no judge check of its own and the command names none.
+DEFAULT_PAIR_RUBRIC = ("The better answer is the one that answers the question correctly, completely and directly, "
+                       "in the language of the question, without invented facts.")
 
 PAIR_SYSTEM = ("You are a strict, fair grader. You compare two answers to the same question against a rubric "
                'and reply with JSON only: {"winner": "A" | "B" | "tie", "reason": "<one sentence>"}. The order '

@@ -34,8 +34,8 @@ CHECK_TYPES: dict[str, str] = {
 REFERENCE_TYPES = tuple(t for t, v in CHECK_TYPES.items() if v == "reference")
 _FIELDS = {"text": {"value"}, "texts": {"value"}, "text_or_texts": {"value"}, "pattern": {"value"},
            "none": set(), "bounds": {"min", "max"}, "reference": {"threshold"}, "scorer": {"value"},
-           "judge": {"rubric", "model", "threshold"}}
-_OPTIONAL = ("value", "min", "max", "threshold", "rubric", "model")
+           "judge": {"rubric", "model", "offline_model", "threshold"}}
+_OPTIONAL = ("value", "min", "max", "threshold", "rubric", "model", "offline_model")
 #: The judge model when a judge check names none.
 DEFAULT_JUDGE = "seed-1-8-251228"
 #: A judge check passes when the judge's score reaches this, unless it sets `threshold`.
@@ -57,6 +57,11 @@ class Check(BaseModel):
     max: int | None = Field(default=None, ge=0)
     rubric: str | None = Field(default=None, min_length=1, max_length=20_000)
     model: str | None = Field(default=None, min_length=1, max_length=200)
+    # The judge asked instead of `model` when the graded model is the embedded one on its own
+    # server (`--models local`), which answers only as itself: a bundled suite judged by a Seed
+    # model by default can then be run, and recorded, offline. The verdict names the model that
+    # gave it either way.
+    offline_model: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _by_type(self, info: ValidationInfo) -> "Check":
@@ -96,6 +101,14 @@ class Check(BaseModel):
     @property
     def judge_model(self) -> str:
         return self.model or DEFAULT_JUDGE
+
+    def judge_for(self, provider: Any) -> str:
+        """The judge this check asks when the graded model is served by `provider`: the
+        `offline_model` on the embedded model's own server, when the check names one."""
+        if self.offline_model and provider is not None and getattr(provider, "name", None) == "local" \
+                and not getattr(provider, "base_url", None):
+            return self.offline_model
+        return self.judge_model
 
     @property
     def judge_threshold(self) -> float:
