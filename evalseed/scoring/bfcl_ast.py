@@ -155,8 +155,8 @@ def wire_names(names: Iterable[str]) -> dict[str, str]:
 def tool_function(tool: Any) -> dict:
     """The function spec of a tool: OpenAI `{type: function, function: {...}}` or a bare spec."""
     if isinstance(tool, dict):
-        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-        return fn
+        fn = tool.get("function")
+        return fn if isinstance(fn, dict) else tool
     return {}
 
 
@@ -421,7 +421,8 @@ def _max_matching(ok: list[list[bool]], n_calls: int) -> list[int | None]:
         for j in range(n_calls):
             if ok[i][j] and not seen[j]:
                 seen[j] = True
-                if call_owner[j] is None or augment(call_owner[j], seen):
+                owner = call_owner[j]
+                if owner is None or augment(owner, seen):
                     call_owner[j] = i
                     return True
         return False
@@ -429,9 +430,9 @@ def _max_matching(ok: list[list[bool]], n_calls: int) -> list[int | None]:
     for i in range(len(ok)):
         augment(i, [False] * n_calls)
     match: list[int | None] = [None] * len(ok)
-    for j, i in enumerate(call_owner):
-        if i is not None:
-            match[i] = j
+    for j, owner in enumerate(call_owner):
+        if owner is not None:
+            match[owner] = j
     return match
 
 
