@@ -1,4 +1,4 @@
-"""The pytest plugin (evalseed/pytest_plugin.py), driven through pytester against the stub server:
+"""The pytest plugin (evalseed/pytest_plugin/), driven through pytester against the stub server:
 suites as items, record then replay without a server, a passing and a failing gate, per-case items,
 the marker, and that the plugin is inert when not asked."""
 
@@ -79,7 +79,7 @@ def test_loading_the_plugin_imports_nothing_heavy():
     code = ("import sys, evalseed.pytest_plugin; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('typer', 'duckdb', 'openai', 'httpx', 'vcr', 'numpy', 'rich', 'yaml', 'jinja2') "
-            "or m.startswith('evalseed.') and m != 'evalseed.pytest_plugin'))")
+            "or m.startswith('evalseed.') and m.split('.')[1] != 'pytest_plugin'))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
