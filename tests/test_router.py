@@ -19,7 +19,7 @@ from evalseed.router import evaluate as E
 from evalseed.router import report_data
 from evalseed.router.data import Outcomes, load_outcomes, split_mask
 from evalseed.router.fit import Fitted, make_policy, train_router
-from evalseed.router.policies import Batch
+from evalseed.router.tables import Batch
 from evalseed.router.router import Router
 from evalseed.store import open_db
 
