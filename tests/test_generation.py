@@ -17,7 +17,8 @@ from evalseed.kinds.base import Outcome, Prepared
 from evalseed.kinds.generation import CHECK_TYPES, Check, run_check
 from evalseed.suites.loader import load_suites
 
-from conftest import ROOT, result_rows, write_suite
+from conftest import ROOT
+from helpers import result_rows, write_suite
 
 KIND = get_kind("generation")
 REF = "Your refund of 42.50 EUR was issued on 3 March."

@@ -14,7 +14,7 @@ from evalseed.kinds import get_kind
 from evalseed.kinds.generation.judge import SYSTEM, parse_verdict, response_format
 from evalseed.suites.loader import load_suites
 
-from conftest import result_rows, write_suite
+from helpers import result_rows, write_suite
 
 KIND = get_kind("generation")
 

@@ -23,7 +23,8 @@ from evalseed.kinds.base import CallResult, Outcome
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import write_suite
 
 KIND = lc.KIND
 SEED18 = BUILTIN_MODELS["seed-1-8-251228"]

@@ -9,7 +9,7 @@ import re
 
 import duckdb
 import pytest
-from conftest import write_suite
+from helpers import write_suite
 from test_shards import MODELS, _responder, _rows, _suite
 
 pytest.importorskip("ray")
