@@ -59,6 +59,15 @@ def _isolated(work: Path, home: Path, key: str) -> dict[str, str]:
     return env
 
 
+def _read_back(evalseed, ids: dict) -> None:
+    """Every command that reads the runs `first`, `replayed` and `recorded` back."""
+    evalseed("report", ids["first"], "-o", "reports", expect=0)
+    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
+    evalseed("runs", expect=0)
+    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
+    evalseed("rescore", ids["recorded"], expect=0)
+
+
 def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     work = tmp_path / "work"
     home = tmp_path / "home"
@@ -108,11 +117,7 @@ def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     con = duckdb.connect(str(work / "evalseed.duckdb"), read_only=True)
     ids = dict(con.execute("SELECT label, run_id FROM runs WHERE label IS NOT NULL").fetchall())
     con.close()
-    evalseed("report", ids["first"], "-o", "reports", expect=0)
-    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
-    evalseed("runs", expect=0)
-    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
-    evalseed("rescore", ids["recorded"], expect=0)
+    _read_back(evalseed, ids)
 
     written = [p for p in work.rglob("*") if p.is_file()]
     assert any(p.suffix == ".duckdb" for p in written)
@@ -359,11 +364,7 @@ def test_a_key_in_any_spelling_never_reaches_an_artefact(tmp_path):
     ids = dict(con.execute("SELECT label, run_id FROM runs WHERE label IS NOT NULL").fetchall())
     rows = con.execute("SELECT run_id, case_id, status, error, output_text FROM results").fetchall()
     con.close()
-    evalseed("report", ids["first"], "-o", "reports", expect=0)
-    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
-    evalseed("runs", expect=0)
-    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
-    evalseed("rescore", ids["recorded"], expect=0)
+    _read_back(evalseed, ids)
 
     # The hostile answers were stored (scrubbed), not dropped: the replayed run has them too.
     by_run = {}

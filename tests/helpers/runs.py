@@ -20,6 +20,13 @@ def run_suite(cli, tmp_path, srv, *extra: Any, suite: str = SMALL_SUITE, models:
     return code, out, err, db
 
 
+def report_page(cli, db, out_dir) -> str:
+    """`evalseed report` of the database into out_dir: the run's page (not the index) as text."""
+    code, _, err = cli("report", "--db", db, "-o", out_dir)
+    assert code == 0, err
+    return next(p for p in out_dir.glob("*.html") if p.name != "index.html").read_text(encoding="utf-8")
+
+
 def without_key(value: Any, key: str) -> Any:
     """A JSON value with `key` dropped from every object, however deep."""
     if isinstance(value, dict):
