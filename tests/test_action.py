@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from conftest import ROOT
-from helpers import polarity_responder, polarity_suite, run_id_of, write_suite
+from helpers import polarity_responder, polarity_suite, run_evalseed, run_id_of, write_suite
 
 _VENV_BIN = str(Path(sys.executable).parent)
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -82,9 +82,8 @@ def _baseline(stub, ws: Path) -> Path:
     good = stub(responder=polarity_responder(set()))
     base = ws / "baseline"
     base.mkdir(parents=True)
-    r = subprocess.run([sys.executable, "-m", "evalseed", "run", "suites/", "--models", "seed-1-6-250915",
-                        "--db", str(base / "evalseed.duckdb"), "--no-progress", "--base-url", good.base_url],
-                       cwd=ws, capture_output=True, text=True, timeout=300)
+    r = run_evalseed("run", "suites/", "--models", "seed-1-6-250915", "--db", base / "evalseed.duckdb", "--no-progress",
+                     "--base-url", good.base_url, cwd=ws)
     assert r.returncode == 0, r.stderr
     (base / "run-id.txt").write_text(run_id_of(r.stdout) + "\n")
     return base

@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from evalseed.testing.stub_server import Reply, StubServer
 
+from helpers import run_evalseed
 from test_reliability_faults import FLASH, big_suite
 
 
@@ -75,8 +74,7 @@ def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     printed: list[str] = []
 
     def evalseed(*args, expect=None):
-        proc = subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=240)
+        proc = run_evalseed(*args, cwd=work, env=env, timeout=240)
         printed.append(proc.stdout + proc.stderr)
         if expect is not None:
             assert proc.returncode == expect, proc.stderr[-2000:]
@@ -142,9 +140,8 @@ def test_a_keyless_local_run_keeps_answers_intact(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     with StubServer(responder=lambda body: Reply(content="positive: no-key needed")) as srv:
         suite = big_suite(tmp_path, 2)
-        proc = subprocess.run([sys.executable, "-m", "evalseed", "run", str(suite), "--base-url", srv.base_url,
-                               "--models", FLASH, "--db", str(tmp_path / "n.duckdb"), "--no-progress"],
-                              env=env, capture_output=True, text=True, timeout=120)
+        proc = run_evalseed("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", tmp_path / "n.duckdb",
+                            "--no-progress", env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
     import duckdb
 
@@ -291,8 +288,7 @@ def test_a_key_in_any_spelling_never_reaches_an_artefact(tmp_path):
     printed: list[str] = []
 
     def evalseed(*args, expect=None, environ=None):
-        proc = subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=work, env=environ or env,
-                              capture_output=True, text=True, timeout=240)
+        proc = run_evalseed(*args, cwd=work, env=environ or env, timeout=240)
         printed.append(proc.stdout + proc.stderr)
         if expect is not None:
             assert proc.returncode == expect, proc.stderr[-2000:]
