@@ -1,230 +1,52 @@
-"""Models, providers, model sets and prices: built in, overridable by `evalseed.yaml`.
-
-Prices and context windows come from SEED_API.md (BytePlus list prices; the pages are undated, so
-the table carries the date we collected it and every run stores the table it used).
+"""Models, providers, model sets and prices: built in (builtin_models.py), overridable by
+`evalseed.yaml`. The types are in model_info.py, variants in variants.py; their names are
+importable from here too.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from .builtin_models import (
+    BUILTIN_MODEL_SETS,
+    BUILTIN_MODELS,
+    BUILTIN_PROVIDERS,
+    TEXT_MODELS,
+)
 from .errors import UsageError
-from .tokens import DEFAULT_RATIO, TokenRatio
+from .model_info import (
+    LONG_PROMPT_THRESHOLD,
+    PRICES_AS_OF,
+    PRICES_SOURCE,
+    VERSION_RE,
+    ModelInfo,
+    Prices,
+    Provider,
+)
+from .variants import make_variant, parse_variant, split_models
 
-PRICES_AS_OF = "2026-11-26"
-PRICES_SOURCE = "BytePlus ModelArk list prices (undated pages), collected 2026-11-26"
-
-# Seed's price tier switches on prompt length: "prompt <= 128K" on the price page.
-LONG_PROMPT_THRESHOLD = 128_000
-
-VERSION_RE = re.compile(r"^(?P<family>.+)-(?P<version>\d{6})$")
-
-
-@dataclass(frozen=True, slots=True)
-class Prices:
-    """USD per million tokens (and per image). A `long_*` price applies when the prompt is longer
-    than LONG_PROMPT_THRESHOLD tokens; None means the same as the short tier."""
-
-    input: float | None = None
-    cached_input: float | None = None
-    output: float | None = None
-    long_input: float | None = None
-    long_output: float | None = None
-    per_image: float | None = None
-
-    def known(self) -> bool:
-        return any(v is not None for v in (self.input, self.output, self.per_image))
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    name: str
-    kind: str = "text"  # "text" | "image"
-    family: str = ""
-    context_window: int = 131_072
-    max_output_tokens: int = 4_096  # the default when a suite does not say
-    prices: Prices = field(default_factory=Prices)
-    # Which optional request features the model accepts.
-    structured_output: bool = True  # response_format json_schema
-    json_object: bool = True  # response_format json_object (the Seed page: every Seed text model)
-    # How a JSON schema goes on the wire: "json_schema" (OpenAI's structured output), "json_object"
-    # (`{"type": "json_object", "schema": ...}`, llama-cpp-python's server, which refuses
-    # json_schema), None (the model takes no schema). Used where structured_output is on.
-    schema_wire: str | None = "json_schema"
-    # Constrained answers (issue 20), set by the variant parameter `constrained`: True asks for
-    # schema-constrained answers wherever a kind can give a schema (classification: the labels as
-    # an enum; json_extraction: its schema), False never sends one, None follows the suite.
-    constrained: bool | None = None
-    tools: bool = True
-    tool_choice: bool = True
-    thinking: bool = True
-    # Chat messages may hold images (`image_url` parts); a case with one is skipped, with the
-    # reason, on a model without it. Unknown models: False (set it in evalseed.yaml).
-    vision: bool = False
-    # A model tied to one provider (the embedded local model); None: the run's provider.
-    provider: str | None = None
-    # Requests never ask this model for more output tokens than this (recorded per case when a
-    # suite asked for more): a slow local model must not spend minutes on every answer.
-    output_token_cap: int | None = None
-    # Set when this entry was derived from a family for a version string we had not seen.
-    inherited_from: str | None = None
-    notes: str = ""
-    # What one request may ask, where the provider documents it (None: only the window bounds it):
-    # prompt tokens, and `max_completion_tokens` (chain of thought included). A case over either
-    # is skipped with the figures, as one over the window is (jobs.py).
-    max_input_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    # Image models: True where the provider documents which sizes it takes (ModelArk), so sizes
-    # are checked before sending; elsewhere they go as given and the server's answer decides.
-    documented_sizes: bool = False
-    # A variant (issue 18) is a model of its own in results, gates, reports and routes: it sends
-    # `base_model`'s id with `request_params` on every request (over a suite's own params), and
-    # is priced as the base model.
-    base_model: str | None = None
-    request_params: dict[str, Any] = field(default_factory=dict)
-    # Published rate limits (SEED_API.md), used when --rpm/--tpm are not given, so those flags
-    # are only needed to go lower; 429s still back off either way.
-    default_rpm: int | None = None
-    default_tpm: int | None = None
-    # How this model's tokens relate to characters in this run (evalseed.tokens): learned from the
-    # database by the run, recorded with it, read back by --resume and rescore; the kinds size
-    # prompts with it. The default until a run learns one.
-    token_ratio: TokenRatio = DEFAULT_RATIO
-
-    @property
-    def api_name(self) -> str:
-        """The model id requests carry."""
-        return self.base_model or self.name
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    name: str
-    base_url: str | None
-    api_key_env: str | None
-    # Image generation: True when the API takes `n`; False maps it to ModelArk's
-    # sequential_image_generation options.
-    images_take_n: bool = True
-    # Per-model context windows that differ on this provider.
-    context_windows: dict[str, int] = field(default_factory=dict)
-    price_overrides: dict[str, Prices] = field(default_factory=dict)
-    # Per-model request limits on this provider: {model: {"max_input_tokens": N, ...}}.
-    limits: dict[str, dict[str, int]] = field(default_factory=dict)
-    # The provider documents the image sizes its models take (see ModelInfo.documented_sizes).
-    documents_image_sizes: bool = False
-
-
-# SEED_API.md: max_completion_tokens goes up to 65,536 (chain of thought included). Image input
-# (`vision`): SEED_API.md says nothing on it; ByteDance presents Seed 1.6, 1.6-flash and 1.8 as
-# multimodal models that read images, and gateways pass OpenAI `image_url` parts to ModelArk
-# ("vision depends on the model"). Unconfirmed per version: a 400 surfaces as that case's error,
-# and `vision: false` under `models:` in evalseed.yaml turns it off.
-_SEED_TEXT: dict[str, Any] = dict(kind="text", max_output_tokens=4_096, max_completion_tokens=65_536, vision=True)
-
-BUILTIN_MODELS: dict[str, ModelInfo] = {
-    m.name: m
-    for m in [
-        ModelInfo(
-            name="seed-1-6-250915",
-            family="seed-1-6",
-            context_window=131_072,
-            prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
-            **_SEED_TEXT,
-        ),
-        ModelInfo(
-            name="seed-1-6-flash-250715",
-            family="seed-1-6-flash",
-            context_window=131_072,
-            prices=Prices(input=0.075, cached_input=0.015, output=0.30, long_input=0.10, long_output=0.80),
-            # ModelArk: flash has no structured output (json_schema); the Seed page lists
-            # json_object for every Seed text model, so a schema suite asks flash for json_object.
-            structured_output=False,
-            schema_wire=None,
-            notes="no json_schema: schema suites get json_object instead (recorded per row)",
-            **_SEED_TEXT,
-        ),
-        ModelInfo(
-            name="seed-1-8-251228",
-            family="seed-1-8",
-            context_window=131_072,
-            prices=Prices(input=0.25, cached_input=0.05, output=2.00, long_input=0.50, long_output=4.00),
-            default_rpm=30_000,
-            default_tpm=1_500_000,
-            **_SEED_TEXT,
-        ),
-        ModelInfo(
-            name="seedream-4-5-251128",
-            family="seedream-4-5",
-            kind="image",
-            context_window=0,
-            max_output_tokens=0,
-            prices=Prices(per_image=0.04),
-            structured_output=False,
-            schema_wire=None,
-            json_object=False,
-            tools=False,
-            tool_choice=False,
-            thinking=False,
-            notes="0.04 USD per image (one source says 0.045)",
-        ),
-        ModelInfo(
-            name="gemma-3-270m",
-            family="gemma-3-270m",
-            kind="text",
-            context_window=32_768,
-            max_output_tokens=192,
-            # The base model rarely stops by itself and writes 16-30 tokens/s here: a cap keeps a
-            # whole local run of the bundled suites to minutes (docs/offline.md).
-            output_token_cap=192,
-            prices=Prices(input=0.0, cached_input=0.0, output=0.0),
-            tools=False,  # the gemma chat format emits no OpenAI tool_calls
-            tool_choice=False,
-            thinking=False,
-            # llama-cpp-python's request types accept only text/json_object (no `json_schema`),
-            # and a schema grammar inside json_object made answers 3.1x slower here, timing out
-            # under load: json_extraction runs degraded (prompted) on it. docs/scoring.md.
-            # A schema goes as json_object + schema (a grammar); the variant
-            # `gemma-3-270m[constrained=true]` turns it on (docs/offline.md).
-            structured_output=False,
-            json_object=False,
-            schema_wire="json_object",
-            provider="local",
-            notes="embedded Gemma 3 270M base model (llama.cpp, this machine); weak by design, free",
-        ),
-    ]
-}
-
-BUILTIN_PROVIDERS: dict[str, Provider] = {
-    p.name: p
-    for p in [
-        Provider("aisa", "https://api.aisa.one/v1", "AISA_API_KEY"),
-        Provider(
-            "ark",
-            "https://ark.ap-southeast.bytepluses.com/api/v3",
-            "ARK_API_KEY",
-            images_take_n=False,
-            # ModelArk: seed-1-8 has a 256K window, at most 224K of it input (SEED_API.md).
-            context_windows={"seed-1-8-251228": 262_144},
-            limits={"seed-1-8-251228": {"max_input_tokens": 229_376}},
-            documents_image_sizes=True,
-        ),
-        # base_url is filled in when evalseed starts the embedded llama.cpp server.
-        Provider("local", None, None),
-    ]
-}
-
-TEXT_MODELS = ["seed-1-6-250915", "seed-1-6-flash-250715", "seed-1-8-251228"]
-BUILTIN_MODEL_SETS: dict[str, list[str]] = {
-    "default": [*TEXT_MODELS, "seedream-4-5-251128"],
-    "text": TEXT_MODELS,
-    "seed": [*TEXT_MODELS, "seedream-4-5-251128"],
-    "images": ["seedream-4-5-251128"],
-    "local": ["gemma-3-270m"],
-}
+__all__ = [
+    "BUILTIN_MODELS",
+    "BUILTIN_MODEL_SETS",
+    "BUILTIN_PROVIDERS",
+    "LONG_PROMPT_THRESHOLD",
+    "PRICES_AS_OF",
+    "PRICES_SOURCE",
+    "TEXT_MODELS",
+    "VERSION_RE",
+    "Config",
+    "ModelInfo",
+    "Prices",
+    "Provider",
+    "load_config",
+    "make_variant",
+    "parse_variant",
+    "split_models",
+]
 
 
 @dataclass
@@ -355,61 +177,7 @@ class Config:
         }
 
 
-_VARIANT = re.compile(r"^(?P<base>[^\[\],]+)\[(?P<params>[^\[\]]*)\]$")
 
-
-def split_models(spec: str) -> list[str]:
-    """`a,b[x=1,y=2],c` -> ['a', 'b[x=1,y=2]', 'c']: commas inside brackets belong to a variant."""
-    parts: list[str] = []
-    cur: list[str] = []
-    depth = 0
-    for ch in spec:
-        depth += (ch == "[") - (ch == "]")
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur))
-    return parts
-
-
-def parse_variant(name: str) -> tuple[str, dict[str, Any]] | None:
-    """`seed-1-8-251228[thinking=disabled,reasoning_effort=minimal]` -> (base, request params).
-    `thinking=X` is shorthand for Seed's `{"type": X}`; other values are read as YAML scalars."""
-    m = _VARIANT.match(name.strip())
-    if not m:
-        return None
-    import yaml
-
-    params: dict[str, Any] = {}
-    for item in filter(None, (x.strip() for x in m.group("params").split(","))):
-        key, eq, raw = item.partition("=")
-        if not eq or not key.strip():
-            raise UsageError(f"model variant {name!r}: {item!r} is not key=value; e.g. {m.group('base')}[thinking=disabled].")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        params[key.strip()] = {"type": value} if key.strip() == "thinking" and isinstance(value, str) else value
-    if not params:
-        raise UsageError(f"model variant {name!r} sets no parameter; e.g. {m.group('base')}[thinking=disabled].")
-    return m.group("base").strip(), params
-
-
-def make_variant(name: str, base: ModelInfo, params: dict[str, Any]) -> ModelInfo:
-    asked, params = params, dict(params)
-    features: dict[str, Any] = {}
-    if "constrained" in params:  # evalseed's own option, not a request parameter (issue 20)
-        value = params.pop("constrained")
-        if not isinstance(value, bool):
-            raise UsageError(f"model variant {name!r}: constrained is true or false, not {value!r}.")
-        if value and not base.schema_wire:
-            raise UsageError(f"model variant {name!r}: {base.api_name} takes no JSON schema, so its answers "
-                             "cannot be constrained.")
-        features = {"constrained": value, "structured_output": value or base.structured_output}
-    return replace(base, name=name, base_model=base.api_name, request_params={**base.request_params, **params},
-                   notes=f"variant of {base.api_name}: {asked}", **features)
 
 
 def _prices_from(raw: Any, base: Prices, where: str) -> Prices:

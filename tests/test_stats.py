@@ -100,7 +100,8 @@ def test_multinomial_path_matches_index_path(monkeypatch, kind):
     rng = np.random.default_rng(6)
     x = rng.binomial(1, 0.7, size=300).astype(float) if kind == "binary" else rng.integers(0, 4, 300) / 3
     fast = stats.bootstrap_mean(x, n_resamples=20000, seed=1)
-    monkeypatch.setattr(stats, "_MULTINOMIAL_MAX_DISTINCT", 0)  # force resampling by index
+    for module in (stats.intervals, stats.significance):  # force resampling by index
+        monkeypatch.setattr(module, "MULTINOMIAL_MAX_DISTINCT", 0)
     slow = stats.bootstrap_mean(x, n_resamples=20000, seed=1)
     lo, hi = _reference_bootstrap(x, 20000, 1, 0.95)
     assert (slow.low, slow.high) == (lo, hi)
@@ -115,7 +116,7 @@ def test_order_statistic_quantiles_equal_numpy(xs, seed):
     x = np.asarray(xs, dtype=float) * 1.5  # many ties
     idx = np.random.default_rng(seed).integers(0, x.size, size=(7, x.size))
     qs = [0.0, 0.05, 0.5, 0.9, 0.95, 1.0]
-    for q, got in zip(qs, stats._order_stat_quantiles(x, idx, qs)):
+    for q, got in zip(qs, stats.intervals._order_stat_quantiles(x, idx, qs)):
         assert got == pytest.approx(np.quantile(x[idx], q, axis=1))
 
 
@@ -130,7 +131,8 @@ def test_quantile_diffs_share_draws_with_single_calls():
 def test_bootstrap_blocks_do_not_change_the_draws(monkeypatch):
     x = np.random.default_rng(2).normal(size=500)
     whole = stats.bootstrap_mean(x, n_resamples=2000, seed=3)
-    monkeypatch.setattr(stats, "_BLOCK_ELEMENTS", 500 * 7)  # blocks of 7 resamples
+    for module in (stats.intervals, stats.significance):
+        monkeypatch.setattr(module, "BLOCK_ELEMENTS", 500 * 7)  # blocks of 7 resamples
     assert stats.bootstrap_mean(x, n_resamples=2000, seed=3) == whole
 
 

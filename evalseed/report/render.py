@@ -73,14 +73,18 @@ def _money(v: Any) -> str:
     return f"${v:.{digits}f}"
 
 
-def _ms(v: Any) -> str:
+def _scaled(v: Any, units: tuple[tuple[float, float, str], ...], plain: str) -> str:
+    """A duration in the first unit it reaches: (at least, divide by, format) in falling order."""
     if v is None:
         return "–"
-    if v >= 10_000:
-        return f"{v / 1000:.1f} s"
-    if v >= 1000:
-        return f"{v / 1000:.2f} s"
-    return f"{v:.0f} ms"
+    for at_least, divisor, fmt in units:
+        if v >= at_least:
+            return fmt.format(v / divisor)
+    return plain.format(v)
+
+
+def _ms(v: Any) -> str:
+    return _scaled(v, ((10_000, 1000, "{:.1f} s"), (1000, 1000, "{:.2f} s")), "{:.0f} ms")
 
 
 def _num(v: Any, digits: int = 0) -> str:
@@ -94,13 +98,7 @@ def _num(v: Any, digits: int = 0) -> str:
 
 
 def _secs(v: Any) -> str:
-    if v is None:
-        return "–"
-    if v >= 3600:
-        return f"{v / 3600:.1f} h"
-    if v >= 60:
-        return f"{v / 60:.1f} min"
-    return f"{v:.1f} s"
+    return _scaled(v, ((3600, 3600, "{:.1f} h"), (60, 60, "{:.1f} min")), "{:.1f} s")
 
 
 def _sortval(v: Any) -> str:
