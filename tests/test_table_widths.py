@@ -145,3 +145,12 @@ def test_compare_figures(cli, monkeypatch, two_runs):
     # `love` went from right to wrong on every suite and model; nothing got better.
     assert all(u["worse"] == 1 and u["better"] == 0 and u["n_pairs"] == 3 for u in units.values()), units
     assert not got["failed"]
+
+
+def test_fitting_rules_multiline_cells_and_long_headings():
+    cols = [Col("suite", key=True), Col("models", key=True), Col("base\nacc", "right")]
+    # A cell on two lines is as wide as its widest line; so is a header on two lines.
+    assert min_width(cols, [["s", "m", "66.7%\n[20.8, 93.9]"]]) == 1 + (5 + 3) + (6 + 3) + (12 + 3)
+    # A heading wider than the width puts each id on a line of its own, whole.
+    lines = stacked_lines(cols, [["a-suite-of-thirty-characters-x", "seed-1-6-flash-250715", "1"]], 40)
+    assert lines[:2] == ["a-suite-of-thirty-characters-x", "· seed-1-6-flash-250715"]
