@@ -6,7 +6,7 @@ text such as a kind's metrics) may wrap between words; every other cell and ever
 its full text. When even that does not fit the width, the table is stacked instead: one block per
 row, its key columns (the ids) on a heading line in full, the other columns as `header: value`
 pairs (`header: value`, three spaces apart) wrapped between pairs, never inside one, under a line saying what the headings hold. Anything that prints a table of ids and figures
-can use it (the run summary and `runs` do; compare's tables can adopt it as they are).
+can use it (the run summary, `runs`, `models` and compare's table do).
 
     print_fitted(console(), [Col("suite", key=True), Col("model", key=True), Col("accuracy", "right"),
                              Col("kind metrics", wrap=True)], rows, title="run X")
@@ -49,7 +49,8 @@ def _widths(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> l
     return out
 
 
-def _table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int):
+def _table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int,
+           styles: Sequence[str | None] | None = None):
     from rich.table import Table
     from rich.text import Text
 
@@ -57,9 +58,9 @@ def _table(title: str | None, cols: Sequence[Col], rows: Sequence[Sequence[str]]
     for c, w in zip(cols, _widths(cols, rows, width)):
         table.add_column(c.header, justify=c.justify,  # type: ignore[arg-type]
                          no_wrap=not c.wrap, overflow="fold" if c.wrap else "ignore", width=w)
-    for r in rows:
+    for i, r in enumerate(rows):
         # Cells are data, not markup: a variant's name `local[constrained=true]` must print as is.
-        table.add_row(*(Text(v) for v in r))
+        table.add_row(*(Text(v) for v in r), style=styles[i] if styles else None)
     return table
 
 
@@ -75,8 +76,8 @@ def min_width(cols: Sequence[Col], rows: Sequence[Sequence[str]]) -> int:
         if c.wrap:
             words = [cell_len(w) for v in cells + [c.header] for w in v.split()]
             w = max([8] + words)
-        else:
-            w = max([cell_len(c.header)] + [cell_len(v) for v in cells])
+        else:  # a cell may hold several lines (e.g. a figure above its interval)
+            w = max(cell_len(line) for v in cells + [c.header] for line in (v.splitlines() or [""]))
         total += w + 3
     return total
 
@@ -86,8 +87,10 @@ def stacked_lines(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int
     to `width` (a pair longer than the width gets a line of its own, uncut)."""
     lines: list[str] = []
     for r in rows:
-        heading = " · ".join(v for c, v in zip(cols, r) if c.key and v)
-        lines.append(heading)
+        keys = [v for c, v in zip(cols, r) if c.key and v]
+        heading = " · ".join(keys)
+        # Ids are never cut: a heading too wide for one line puts each id on a line of its own.
+        lines += [heading] if len(heading) <= width else [keys[0]] + [f"· {k}" for k in keys[1:]]
         line = " "
         for c, v in zip(cols, r):
             if c.key or v in ("", None):
@@ -103,12 +106,13 @@ def stacked_lines(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int
 
 
 def print_fitted(console, cols: Sequence[Col], rows: Sequence[Sequence[Any]], title: str | None = None,
-                 legend: str | None = None) -> str:
-    """Print `rows` as a table if it fits `console.width` uncut, else stacked. Returns which
-    layout was used ("table" or "stacked")."""
+                 legend: str | None = None, styles: Sequence[str | None] | None = None) -> str:
+    """Print `rows` as a table if it fits `console.width` uncut, else stacked. `styles`: a rich
+    style per row (or None), for a table row or a block's heading line. Returns which layout was
+    used ("table" or "stacked")."""
     rows = [["" if v is None else str(v) for v in r] for r in rows]
     if min_width(cols, rows) <= console.width:
-        console.print(_table(title, cols, rows, console.width), overflow="ignore", crop=False)
+        console.print(_table(title, cols, rows, console.width, styles), overflow="ignore", crop=False)
         layout = "table"
     else:
         from rich.text import Text
@@ -118,9 +122,19 @@ def print_fitted(console, cols: Sequence[Col], rows: Sequence[Sequence[Any]], ti
         keys = " · ".join(c.header for c in cols if c.key)
         if keys:  # what the heading line of each block holds
             console.print(Text(f"({keys}, then the figures)"), overflow="ignore", crop=False)
-        for line in stacked_lines(cols, rows, console.width):
-            console.print(Text(line), overflow="ignore", crop=False, soft_wrap=True)
+        headings = {}  # the first line of each block is its heading
+        n = 0
+        lines = []
+        for i, r in enumerate(rows):
+            block = stacked_lines(cols, [r], console.width)
+            headings[n] = styles[i] if styles else None
+            n += len(block)
+            lines += block
+        for j, line in enumerate(lines):
+            console.print(Text(line, style=headings.get(j) or ""), overflow="ignore", crop=False, soft_wrap=True)
         layout = "stacked"
-    if legend:
-        console.print(legend, highlight=False, soft_wrap=True)
+    if legend:  # plain text, never markup ("[..]" is no style)
+        from rich.text import Text
+
+        console.print(Text(legend), highlight=False)
     return layout

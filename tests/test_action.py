@@ -158,8 +158,72 @@ def test_action_rehearsal_without_baseline_runs_only(stub, tmp_path):
     assert list((ws / "evalseed-out" / "report").glob("*.html"))
 
 
-def test_action_refuses_shards(tmp_path):
-    done = _rehearse(tmp_path, {"models": "seed-1-6-250915", "shards": "4"})
-    check = done["results"]["Check the inputs"]
-    assert check.returncode == 2 and "not supported yet" in check.stderr
-    assert "Run and gate" not in done["results"] and done["exit"] is None
+def test_action_refuses_a_bad_shards_value(tmp_path):
+    for bad in ("0", "two", "65", "-1"):
+        done = _rehearse(tmp_path, {"models": "seed-1-6-250915", "shards": bad})
+        check = done["results"]["Check the inputs"]
+        assert check.returncode == 2 and "shards must be a whole number" in check.stderr, (bad, check.stderr)
+        assert "Run and gate" not in done["results"] and done["exit"] is None
+
+
+def _rows(db: Path, run_id: str) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute('SELECT suite, case_id, model, "repeat", status, passed, output_text FROM results '
+                           'WHERE run_id = ? ORDER BY suite, case_id, model, "repeat"', [run_id]).fetchall()
+    finally:
+        con.close()
+
+
+def test_action_rehearsal_runs_shards_merges_and_gates_the_merged_run(stub, tmp_path):
+    ws = tmp_path / "repo"
+    write_suite(ws / "suites", "polarity.yaml", _suite())
+    write_suite(ws / "suites", "polarity-2.yaml", _suite(12).replace("name: polarity", "name: polarity-2"))
+    base = _baseline(stub, ws)
+    worse = stub(responder=_responder(set(range(15))))
+    done = _rehearse(ws, {"models": "seed-1-6-260301", "baseline": str(base), "shards": "3", "budget": "6",
+                          "run-args": f"--base-url {worse.base_url}"})
+    gate = done["results"]["Run and gate"]
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    out = ws / "evalseed-out"
+    for i in (1, 2, 3):  # three shard processes, each its own run of the group with a third of the budget
+        assert f"--- shard {i}/3 (exit 0)" in gate.stdout, gate.stdout + gate.stderr
+        assert (out / "shards" / f"shard-{i}.duckdb").is_file()
+        assert list((ws / "cassettes" / f"shard-{i}-of-3").rglob("*.json")), "each shard records its own cassettes"
+    cand = done["outputs"]["gate"]["run-id"]
+    assert cand.startswith("action-local-1-")
+    # The gate ran on the merged run: cases 0-14 of each suite went wrong (all 12 of polarity-2).
+    assert done["outputs"]["gate"]["exit-code"] == "1" and done["exit"] == 1, gate.stdout + gate.stderr
+    cmp = json.loads((out / "compare.json").read_text())
+    units = {u["suite"]: u for u in cmp["units"]}
+    assert units["polarity"]["worse"] == 15 and units["polarity"]["n_pairs"] == 40
+    assert units["polarity-2"]["worse"] == 12 and units["polarity-2"]["n_pairs"] == 12
+    assert "❌ regression" in done["summary"]
+    assert list((out / "report").glob("*-vs-*.html"))
+    import duckdb
+
+    con = duckdb.connect(str(ws / "evalseed.duckdb"), read_only=True)
+    status, shard_count, config = con.execute("SELECT status, shard_count, config FROM runs WHERE run_id = ?",
+                                              [cand]).fetchone()
+    con.close()
+    assert status == "finished" and shard_count == 3
+    budgets = {s["config"]["options"]["budget_usd"] for s in json.loads(config)["shards"]}
+    assert budgets == {2.0}, budgets
+    # The merged run holds exactly the rows of one unsharded run of the same suites and server.
+    one = tmp_path / "one.duckdb"
+    r = subprocess.run([sys.executable, "-m", "evalseed", "run", "suites/", "--models", "seed-1-6-260301", "--db",
+                        str(one), "--no-progress", "--base-url", worse.base_url, "--json"],
+                       cwd=ws, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    single = _rows(one, json.loads(r.stdout)["run_id"])
+    assert _rows(ws / "evalseed.duckdb", cand) == single and len(single) == 52
+    # Again with the cassettes recorded: every shard replays its own, no request reaches the server.
+    sent = worse.count()
+    worse.stop()
+    (ws / "evalseed.duckdb").unlink()
+    again = _rehearse(ws, {"models": "seed-1-6-260301", "baseline": str(base), "shards": "3",
+                           "run-args": f"--base-url {worse.base_url}"})
+    assert again["exit"] == 1 and worse.count() == sent
+    assert again["outputs"]["gate"]["run-id"] != cand

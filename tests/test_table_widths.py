@@ -3,6 +3,8 @@ item 5); evalseed.tables lays a table out as a table where it fits uncut, else s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from evalseed.tables import Col, min_width, stacked_lines
@@ -81,3 +83,74 @@ def test_fitting_rules():
     assert lines[1].strip() == "accuracy: 0.500"
     # A pair longer than the width is never split: it gets its own line, whole.
     assert lines[2].strip() == "kind metrics: macro_f1 0.5 · unparsed 3" and len(lines) == 3
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, two_suites):
+    """A second run of the same suites and models into a copy of `two_suites`' file, one answer
+    changed: (db, base run, candidate run)."""
+    import shutil
+
+    import duckdb
+    from typer.testing import CliRunner
+
+    from evalseed.cli import app
+    from evalseed.testing.stub_server import StubServer
+
+    d = tmp_path_factory.mktemp("widths-compare")
+    db = d / "c.duckdb"
+    shutil.copyfile(two_suites, db)
+    base = duckdb.connect(str(db), read_only=True).execute("SELECT run_id FROM runs").fetchone()[0]
+    for name in SUITES:
+        write_suite(d / "suites", f"{name}.yaml", SMALL_SUITE.replace("name: tiny", f"name: {name}"))
+    with StubServer(answers={"love": "negative", "hate": "negative", "broke": "unsure"}) as srv:
+        res = CliRunner().invoke(app, ["run", str(d / "suites"), "--models", ",".join(MODELS), "--base-url",
+                                       srv.base_url, "--db", str(db), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    cand = json.loads(res.stdout)["run_id"]
+    return db, base, cand
+
+
+COMPARE_HEADERS = ["suite", "models", "n", "base acc", "cand acc", "diff pts", "worse/better", "p Holm", "detectable",
+                   "unanswered", "cost", "p50 latency", "verdict"]
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_compare_cuts_no_header_or_id(cli, monkeypatch, two_runs, width):
+    db, base, cand = two_runs
+    out = show(cli, monkeypatch, width, "compare", base, cand, "--db", db)
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= width, out
+    words = out.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    for name in SUITES + MODELS + [base, cand, "overall"]:
+        assert name in words, (name, out)
+    for header in COMPARE_HEADERS:  # whole, or (a table too wide on one line) on two lines, each word whole
+        assert header in out or all(w in words for w in header.replace("/", "/ ").split()), (header, out)
+    assert "verdict: no regression" in out
+    if width == 200:
+        assert "┃ suite" in out  # a real table when it fits
+    if width == 80:
+        assert "┃" not in out  # stacked: one block per suite and model pair
+        assert any(line.startswith(SUITES[0] + " · ") for line in out.splitlines()), out
+
+
+def test_compare_figures(cli, monkeypatch, two_runs):
+    db, base, cand = two_runs
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = cli("compare", base, cand, "--db", db, "--json", "-")
+    assert code == 0, err
+    got = json.loads(out)
+    units = {(u["suite"], u["cand_model"]): u for u in got["units"]}
+    assert set(units) == {(s, m) for s in SUITES for m in MODELS}
+    # `love` went from right to wrong on every suite and model; nothing got better.
+    assert all(u["worse"] == 1 and u["better"] == 0 and u["n_pairs"] == 3 for u in units.values()), units
+    assert not got["failed"]
+
+
+def test_fitting_rules_multiline_cells_and_long_headings():
+    cols = [Col("suite", key=True), Col("models", key=True), Col("base\nacc", "right")]
+    # A cell on two lines is as wide as its widest line; so is a header on two lines.
+    assert min_width(cols, [["s", "m", "66.7%\n[20.8, 93.9]"]]) == 1 + (5 + 3) + (6 + 3) + (12 + 3)
+    # A heading wider than the width puts each id on a line of its own, whole.
+    lines = stacked_lines(cols, [["a-suite-of-thirty-characters-x", "seed-1-6-flash-250715", "1"]], 40)
+    assert lines[:2] == ["a-suite-of-thirty-characters-x", "· seed-1-6-flash-250715"]

@@ -260,9 +260,15 @@ def pick_command(router_path: str, text: str, kind: str | None, suite: str | Non
         text = sys.stdin.read()
     p = r.pick(text, kind=kind, suite=suite, tags=[t for t in (tags or "").split(",") if t] or None,
                lam=lam, mu=mu, slo_ms=slo_ms)
+    # A model the router never saw a cost for (no price, no usage) is predicted at 0: say unknown.
+    trained = (r.spec.get("training") or {}).get("models") or {}
+    known = {m: (trained.get(m) or {}).get("cost_usd") is not None for m in r.models}
     if as_json:
-        print(json.dumps({"model": p.model, "quality": p.quality, "cost_usd": p.cost_usd, "latency_ms": p.latency_ms,
-                          "policy": p.policy, "predictions": p.predictions}))
+        preds = {m: {**v, "cost_usd": v["cost_usd"] if known.get(m, True) else None} for m, v in p.predictions.items()}
+        print(json.dumps({"model": p.model, "quality": p.quality,
+                          "cost_usd": p.cost_usd if known.get(p.model, True) else None, "latency_ms": p.latency_ms,
+                          "policy": p.policy, "predictions": preds}))
     else:
-        print(f"{p.model}\tquality {p.quality:.3f}\tcost ${p.cost_usd:.6f}\tlatency {p.latency_ms:.0f} ms")
+        cost = f"${p.cost_usd:.6f}" if known.get(p.model, True) else "unknown"
+        print(f"{p.model}\tquality {p.quality:.3f}\tcost {cost}\tlatency {p.latency_ms:.0f} ms")
     return 0
