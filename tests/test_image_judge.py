@@ -140,6 +140,22 @@ def test_judge_scores_prompt_adherence_apart_from_the_image_cost(cli, stub, tmp_
     with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as sent:
         assert sent.format == "JPEG" and sent.size == (1024, 1024)
 
+    # The suite's metrics and the report show the judge apart from the image model.
+    import json
+
+    code, out, err = cli("runs", "latest", "--db", db, "--json")
+    assert code == 0, err
+    (rec,) = json.loads(out)["results"]
+    assert rec["judge_calls"] == 3 and rec["judge_cost_usd"] == pytest.approx(
+        sum(r["details"]["judge"]["cost_usd"] for r in rows.values() if r["status"] == "ok"))
+    assert rec["mean_judge_score"] == pytest.approx((0.9 + 0.0 + 0.2) / 3)
+    out_dir = tmp_path / "reports"
+    code, _, err = cli("report", "--db", db, "-o", out_dir)
+    assert code == 0, err
+    html = next(p for p in out_dir.glob("*.html") if p.name != "index.html").read_text(encoding="utf-8")
+    assert "judge calls" in html and "judge 0.90: a red cat on a blue sofa" in html
+    assert "judge: seed-1-8-251228 scored 0.20 &lt; 0.5: a cat, not a dog" in html
+
     # Rescore reuses the stored verdicts: no judge is asked, and their cost is not counted again.
     n = len(seen)
     code, out, err = cli("rescore", "latest", "--db", db)
