@@ -65,6 +65,8 @@ def responder(seen: list):
         seen.append(body)
         text = msgs[1]["content"][0]["text"]
         key = next(k for k in ("cat", "lying", "dog", "clock") if k in text)
+        if body["model"].startswith("seed-1-6-flash"):  # another judge, for rescore --judge
+            return Reply(content='{"score": 0.3, "reason": "the sofa is green"}')
         if key == "clock":
             return Reply(fault="400")
         return Reply(content=VERDICTS[key])
@@ -83,7 +85,7 @@ def run_suite(cli, stub, tmp_path, *extra, text=SUITE):
 
 
 def test_judge_scores_prompt_adherence_apart_from_the_image_cost(cli, stub, tmp_path):
-    code, err, db, seen, _ = run_suite(cli, stub, tmp_path)
+    code, err, db, seen, srv = run_suite(cli, stub, tmp_path)
     assert code == 0, err
     rows = {r["case_id"]: r for r in result_rows(db, parse_json=True)}
     assert len(rows) == 4
@@ -165,6 +167,23 @@ def test_judge_scores_prompt_adherence_apart_from_the_image_cost(cli, stub, tmp_
     assert rows["cat"]["passed"] is True and rows["cat"]["details"]["images"][0]["judge"]["reused"] is True
     assert rows["cat"]["details"]["judge"]["calls"] == 0
     assert rows["dog"]["passed"] is False and rows["lying"]["score"] == 0.0
+
+    # rescore --judge asks another judge about the saved images (read back from their files),
+    # never the image model.
+    images_before = srv.count("/images/generations")
+    code, out, err = cli("rescore", "latest", "--db", db, "--judge", "seed-1-6-flash-250715")
+    assert code == 0, out + err
+    assert srv.count("/images/generations") == images_before
+    flash = [b for b in seen[n:] if b["model"] == "seed-1-6-flash-250715"]
+    assert len(flash) == 4 and all(b["messages"][1]["content"][1]["image_url"]["url"].startswith("data:image/jpeg")
+                                   for b in flash)
+    rows = {r["case_id"]: r for r in result_rows(db, parse_json=True)}
+    cat = rows["cat"]
+    assert cat["passed"] is False and cat["score"] == pytest.approx(0.3)
+    assert cat["details"]["images"][0]["judge"]["model"] == "seed-1-6-flash-250715"
+    assert cat["details"]["judge"]["calls"] == 1 and cat["details"]["judge"]["models"] == ["seed-1-6-flash-250715"]
+    # The row whose judge failed in the run (an error row, its images kept) is judged now.
+    assert rows["broken"]["status"] == "ok" and rows["broken"]["score"] == pytest.approx(0.3)
 
 
 def test_the_budget_counts_judge_calls(cli, stub, tmp_path):

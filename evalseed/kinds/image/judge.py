@@ -95,8 +95,8 @@ async def judge_images(api: "Api", spec: "ImageJudge", prompt: str, images: list
     for index, data in images:
         try:
             url = await asyncio.to_thread(judge_image_url, data)
-        except ValueError as e:
-            return {"error": f"image {index} could not be prepared for the judge: {e}"}
+        except ValueError:
+            continue  # it does not decode: it fails that check, and is not judged
         try:
             out[index] = await ask_judge(api, info, judge_messages(prompt, spec.rubric, url))
         except JudgeError as e:

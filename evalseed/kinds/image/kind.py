@@ -24,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import io
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 # ---- images ---------------------------------------------------------------------------------------
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
+# A saved image's index, from its file name (`<stem>-<index>.<ext>`, see execute).
+_SAVED_INDEX = re.compile(r"-(\d+)\.[a-z]+$")
 
 
 def sniff_ext(data: bytes) -> str:
@@ -223,7 +226,9 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
                    "detail_expected": _expected(expect, effective_text(suite, case), effective_judge(suite, case)),
                    "detail_n": n, "size_note": size_note,
                    "ocr_lang": suite.ocr_lang if effective_text(suite, case) else None,
-                   "judge": effective_judge(suite, case)},
+                   "judge": effective_judge(suite, case),
+                   # what `evalseed rescore --judge` looks for: a case it can ask a judge about
+                   "judges": [effective_judge(suite, case)] if effective_judge(suite, case) else None},
         )
 
     def use_config(self, cfg: Any) -> None:
@@ -235,6 +240,26 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         suite whose judge has no known price (run/checks.py)."""
         names = {j.model for case in suite.cases if (j := effective_judge(suite, case)) is not None}
         return [judge_model_info(n, provider) for n in sorted(names)]
+
+    async def judge(self, prepared: Prepared, answer: str, api: Api, model: str | None = None) -> dict[str, Any]:
+        """`evalseed rescore --judge MODEL`: ask `model` (else the case's judge) about the images
+        the run saved, read back from the files its answer lists (`<stem>-<index>.<ext>`), through
+        `api`. The result is what `execute` leaves for the scorer."""
+        spec: ImageJudge | None = prepared.state.get("judge")
+        if spec is None:
+            return {"images": {}}
+        if model:
+            spec = spec.model_copy(update={"model": model})
+        images: list[tuple[int, bytes]] = []
+        for line in (answer or "").splitlines():
+            m = _SAVED_INDEX.search(line)
+            if not m:
+                continue
+            try:
+                images.append((int(m.group(1)), await asyncio.to_thread(Path(line).read_bytes)))
+            except OSError as e:
+                return {"error": f"cannot read {line} to judge it ({e.strerror or e})"}
+        return await judge_images(api, spec, prepared.input_text, images)
 
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
