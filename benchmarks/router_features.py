@@ -14,7 +14,7 @@ from evalseed.router import features as F
 from evalseed.router import policies as P
 from evalseed.router.data import load_outcomes, select_runs, split_mask
 from evalseed.router.fit import Fitted, featurize, model_pair
-from evalseed.router.policies import Batch
+from evalseed.router.tables import Batch
 from evalseed.store import open_db
 
 WORD = re.compile(r"[a-z0-9]+")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-# route pick's options: name -> (parameter, type); keep in step with evalseed.cli.route_pick.
+# route pick's options: name -> (parameter, type); keep in step with evalseed.cli.route.route_pick.
 _PICK_OPTIONS = {"--router": ("router_path", str), "--kind": ("kind", str), "--suite": ("suite", str),
                  "--tags": ("tags", str), "--lambda": ("lam", float), "--mu": ("mu", float),
                  "--slo-ms": ("slo_ms", float)}

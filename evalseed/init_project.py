@@ -40,6 +40,15 @@ variants:
   seed-1-8-fast: {model: seed-1-8-251228, params: {reasoning_effort: minimal}}
 """
 
+# The step that runs evalseed's action, the same in both jobs (each adds its own inputs below it).
+ACTION_STEP = """\
+      - uses: {action}
+        env:
+          AISA_API_KEY: ${{{{ secrets.AISA_API_KEY }}}}
+        with:
+          suites: suites/
+          models: current"""
+
 WORKFLOW = """\
 # evalseed in CI (docs/ci.md): on main, run the suites and keep the database as the baseline
 # artifact; on a pull request, run them again, gate against the newest baseline (the job fails on
@@ -63,12 +72,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
-      - uses: {action}
-        env:
-          AISA_API_KEY: ${{{{ secrets.AISA_API_KEY }}}}
-        with:
-          suites: suites/
-          models: current
+{action_step}
           budget: "2"
           artifact-name: evalseed-baseline
 
@@ -90,12 +94,7 @@ jobs:
         with:
           path: cassettes/
           key: evalseed-cassettes-${{{{ hashFiles('suites/**', 'evalseed.yaml') }}}}
-      - uses: {action}
-        env:
-          AISA_API_KEY: ${{{{ secrets.AISA_API_KEY }}}}
-        with:
-          suites: suites/
-          models: current
+{action_step}
           baseline: baseline/evalseed.duckdb
           budget: "2"
 """
@@ -105,7 +104,7 @@ def files(action: str = ACTION_PLACEHOLDER) -> dict[str, str]:
     """Relative path -> content of everything `init` writes."""
     out = {f"suites/{kind.starter_file}": kind.starter() for kind in map(get_kind, KINDS)}
     out["evalseed.yaml"] = CONFIG
-    out[".github/workflows/evalseed.yml"] = WORKFLOW.format(action=action)
+    out[".github/workflows/evalseed.yml"] = WORKFLOW.format(action_step=ACTION_STEP.format(action=action))
     return out
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import polarity_responder, polarity_suite, run_evalseed, run_id_of, write_suite
 
 _VENV_BIN = str(Path(sys.executable).parent)
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -23,30 +24,6 @@ _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 def _action() -> dict:
     return yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
-
-
-def _suite(n: int = 40) -> str:
-    lines = ["name: polarity", "kind: classification", "labels: [positive, negative]",
-             "params: {temperature: 0, max_tokens: 4}", "messages:",
-             '  - {role: user, content: "{{ text }}"}', "cases:"]
-    for i in range(n):
-        label = "positive" if i % 2 else "negative"
-        lines += [f"  - id: case-{i:03d}", f'    vars: {{text: "review number {i:03d} is {label}"}}',
-                  f"    expected: {label}"]
-    return "\n".join(lines) + "\n"
-
-
-def _responder(wrong: set[int]):
-    from evalseed.testing.stub_server import Reply, last_message_text
-
-    def respond(body):
-        m = re.search(r"review number (\d+) is (\w+)", last_message_text(body))
-        i, label = int(m.group(1)), m.group(2)
-        if i in wrong:
-            label = "positive" if label == "negative" else "negative"
-        return Reply(content=label)
-
-    return respond
 
 
 def _rehearse(workspace: Path, inputs: dict[str, str]) -> dict:
@@ -102,14 +79,13 @@ def _rehearse(workspace: Path, inputs: dict[str, str]) -> dict:
 
 def _baseline(stub, ws: Path) -> Path:
     """The baseline workflow of docs/ci.md, in short: a run, its database and run-id.txt."""
-    good = stub(responder=_responder(set()))
+    good = stub(responder=polarity_responder(set()))
     base = ws / "baseline"
     base.mkdir(parents=True)
-    r = subprocess.run([sys.executable, "-m", "evalseed", "run", "suites/", "--models", "seed-1-6-250915",
-                        "--db", str(base / "evalseed.duckdb"), "--no-progress", "--base-url", good.base_url],
-                       cwd=ws, capture_output=True, text=True, timeout=300)
+    r = run_evalseed("run", "suites/", "--models", "seed-1-6-250915", "--db", base / "evalseed.duckdb", "--no-progress",
+                     "--base-url", good.base_url, cwd=ws)
     assert r.returncode == 0, r.stderr
-    (base / "run-id.txt").write_text(re.search(r"^run (\S+) stored in", r.stdout, re.M).group(1) + "\n")
+    (base / "run-id.txt").write_text(run_id_of(r.stdout) + "\n")
     return base
 
 
@@ -133,9 +109,9 @@ def test_action_is_composite_with_the_documented_inputs():
 
 def test_action_rehearsal_gates_a_regression(stub, tmp_path):
     ws = tmp_path / "repo"
-    write_suite(ws / "suites", "polarity.yaml", _suite())
+    write_suite(ws / "suites", "polarity.yaml", polarity_suite())
     base = _baseline(stub, ws)
-    worse = stub(responder=_responder(set(range(15))))
+    worse = stub(responder=polarity_responder(set(range(15))))
     done = _rehearse(ws, {"models": "seed-1-6-260301", "baseline": str(base),
                           "run-args": f"--base-url {worse.base_url}"})
     gate = done["results"]["Run and gate"]
@@ -161,9 +137,9 @@ def test_action_rehearsal_gates_a_regression(stub, tmp_path):
 
 def test_action_rehearsal_passes_an_equal_model_and_budget(stub, tmp_path):
     ws = tmp_path / "repo"
-    write_suite(ws / "suites", "polarity.yaml", _suite())
+    write_suite(ws / "suites", "polarity.yaml", polarity_suite())
     base = _baseline(stub, ws)
-    same = stub(responder=_responder(set()))
+    same = stub(responder=polarity_responder(set()))
     # A DuckDB file as the baseline: its newest run is the baseline.
     done = _rehearse(ws, {"models": "seed-1-6-260301", "baseline": str(base / "evalseed.duckdb"), "budget": "5",
                           "cassettes": "off", "run-args": f"--base-url {same.base_url}"})
@@ -174,8 +150,8 @@ def test_action_rehearsal_passes_an_equal_model_and_budget(stub, tmp_path):
 
 def test_action_rehearsal_without_baseline_runs_only(stub, tmp_path):
     ws = tmp_path / "repo"
-    write_suite(ws / "suites", "polarity.yaml", _suite(6))
-    srv = stub(responder=_responder(set()))
+    write_suite(ws / "suites", "polarity.yaml", polarity_suite(6))
+    srv = stub(responder=polarity_responder(set()))
     done = _rehearse(ws, {"models": "seed-1-6-250915", "run-args": f"--base-url {srv.base_url}"})
     assert done["exit"] == 0
     assert "not gated (no baseline given)" in done["summary"]

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from evalseed.importers.bfcl import convert_function
 from evalseed.suites.loader import load_suite_file

@@ -15,9 +15,9 @@ from evalseed.cassettes import REDACTED, CassetteSession, Scrubber, canonical_ke
 from evalseed.errors import UsageError
 from evalseed.testing.stub_server import Reply, answers_responder
 
-from conftest import SMALL_SUITE, write_suite
+from helpers import SMALL_SUITE, result_rows, write_suite
 
-from conftest import result_rows
+from strategies import json_values as shared_json_values
 
 rows = result_rows
 
@@ -225,11 +225,7 @@ def test_a_secret_split_over_stream_chunks_is_still_removed():
 
 # ---- pure parts ------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
+json_values = shared_json_values(floats=False, max_leaves=12)
 
 
 @settings(max_examples=150)

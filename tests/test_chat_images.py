@@ -15,7 +15,7 @@ from evalseed.suites import images
 from evalseed.suites.loader import check_suite_file, load_suite_file
 from evalseed.testing.stub_server import Reply
 
-from conftest import result_rows, write_suite
+from helpers import result_rows, write_suite
 
 SUITE = """
 name: colours

@@ -3,6 +3,7 @@ work against the stub server for two nights (issue 19)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,10 +14,10 @@ from pathlib import Path
 import duckdb
 import typer.main
 import yaml
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import polarity_responder, polarity_suite, write_suite
 
 from evalseed.cli import app
-from evalseed.testing.stub_server import Reply, last_message_text
 
 NAME = "evalseed nightly shards"
 _VENV_BIN = str(Path(sys.executable).parent)
@@ -26,28 +27,6 @@ def _workflow() -> dict:
     text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
     return next(wf for wf in blocks if isinstance(wf, dict) and wf.get("name") == NAME)
-
-
-def _suite(n: int) -> str:
-    lines = ["name: polarity", "kind: classification", "labels: [positive, negative]",
-             "params: {temperature: 0, max_tokens: 4}", "messages:", '  - {role: user, content: "{{ text }}"}',
-             "cases:"]
-    for i in range(n):
-        label = "positive" if i % 2 else "negative"
-        lines += [f"  - id: case-{i:03d}", f'    vars: {{text: "review number {i:03d} is {label}"}}',
-                  f"    expected: {label}"]
-    return "\n".join(lines) + "\n"
-
-
-def _responder(wrong: set[int]):
-    def respond(body):
-        m = re.search(r"review number (\d+) is (\w+)", last_message_text(body))
-        i, label = int(m.group(1)), m.group(2)
-        if i in wrong:
-            label = "positive" if label == "negative" else "negative"
-        return Reply(content=label)
-
-    return respond
 
 
 def _step(job: dict, name: str) -> dict:
@@ -92,7 +71,7 @@ def _night(wf, ws: Path, run_id: str, url: str):
     (merge_ws / "shards").mkdir(parents=True)
     for i in range(1, 5):
         job_ws = ws / f"shard-{run_id}-{i}"
-        write_suite(job_ws / "suites", "polarity.yaml", _suite(60))
+        write_suite(job_ws / "suites", "polarity.yaml", polarity_suite(60))
         r = _run_step(wf, "shard", "Run one shard", job_ws, SHARD=str(i), GITHUB_RUN_ID=run_id,
                       EVALSEED_RUN_FLAGS=f"--base-url {url}")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -115,13 +94,13 @@ def _night(wf, ws: Path, run_id: str, url: str):
 
 def test_nightly_workflow_rehearse(stub, cli, tmp_path):
     wf = _workflow()
-    good = stub(responder=_responder(set()))
+    good = stub(responder=polarity_responder(set()))
     ws1, gate = _night(wf, tmp_path, "101", good.base_url)
     assert gate.returncode == 0 and "no baseline" in gate.stdout
     assert (tmp_path / "cache" / "baseline-run-id.txt").read_text().strip() == "nightly-101-1"
     assert good.count() == 60  # the four shards asked every case once
 
-    worse = stub(responder=_responder(set(range(20))))
+    worse = stub(responder=polarity_responder(set(range(20))))
     ws2, gate = _night(wf, tmp_path, "102", worse.base_url)
     assert gate.returncode == 1, gate.stdout + gate.stderr
     assert "REGRESSION" in gate.stdout
@@ -131,7 +110,8 @@ def test_nightly_workflow_rehearse(stub, cli, tmp_path):
 
     # the history holds both nights as two runs, in the DuckDB file and in the Parquet folder
     code, out, err = cli("runs", "--json", "--db", str(tmp_path / "cache" / "parquet"))
-    assert code == 0 and {"nightly-101-1", "nightly-102-1"} <= set(re.findall(r"nightly-10[12]-1", out)), err
+    assert code == 0, err
+    assert {"nightly-101-1", "nightly-102-1"} <= {r["run_id"] for r in json.loads(out)}
     con = duckdb.connect(str(tmp_path / "cache" / "evalseed.duckdb"), read_only=True)
     runs = con.execute("SELECT run_id, status, shard_count FROM runs ORDER BY run_id").fetchall()
     merged = con.execute("SELECT case_id, \"repeat\", status, passed FROM results WHERE run_id = 'nightly-102-1' "
@@ -140,7 +120,7 @@ def test_nightly_workflow_rehearse(stub, cli, tmp_path):
     assert runs == [("nightly-101-1", "finished", 4), ("nightly-102-1", "finished", 4)]
 
     # exactly the rows of one unsharded run of the same suites against the same server
-    write_suite(tmp_path / "one" / "suites", "polarity.yaml", _suite(60))
+    write_suite(tmp_path / "one" / "suites", "polarity.yaml", polarity_suite(60))
     code, out, err = cli("run", str(tmp_path / "one" / "suites"), "--models", wf["env"]["MODEL"], "--base-url",
                          worse.base_url, "--db", str(tmp_path / "one" / "e.duckdb"), "--no-progress")
     assert code == 0, out + err

@@ -14,7 +14,7 @@ from evalseed.cli import app
 from evalseed.errors import UsageError
 from evalseed.testing.stub_server import Reply
 
-from conftest import SMALL_SUITE, result_rows, write_suite
+from helpers import SMALL_SUITE, result_rows, run_suite, write_suite
 
 FLASH = "seed-1-6-flash-250715"
 
@@ -93,11 +93,7 @@ def test_debug_is_accepted_after_the_subcommand(cli, tmp_path):
     assert code == 2
 
 
-def _run(cli, tmp_path, srv, *extra, suite=SMALL_SUITE, db_name="e.duckdb"):
-    p = write_suite(tmp_path / "suites", "tiny.yaml", suite)
-    db = tmp_path / db_name
-    code, out, err = cli("run", p, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress", *extra)
-    return code, out, err, db
+_run = run_suite
 
 
 TAGGED = SMALL_SUITE.replace("    expected: positive\n", "    expected: positive\n    tags: [easy]\n")

@@ -15,6 +15,7 @@ import pytest
 from evalseed.entry import parse_pick
 
 from conftest import ROOT
+from helpers import run_evalseed
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,7 @@ def router(tmp_path_factory):
 
 def evalseed(*args, stdin=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "evalseed", *args], capture_output=True, text=True, env=env,
-                          input=stdin, timeout=120)
+    return run_evalseed(*args, env=env, input=stdin, timeout=120)
 
 
 def test_parse_pick_takes_the_common_forms_and_leaves_the_rest():

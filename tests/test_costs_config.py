@@ -84,7 +84,7 @@ def test_a_provider_price_override_is_what_the_run_stores_as_its_prices(cli, tmp
 
     import duckdb
 
-    from conftest import SMALL_SUITE, write_suite
+    from helpers import SMALL_SUITE, write_suite
     from evalseed.testing.stub_server import StubServer
 
     monkeypatch.setenv("MINE_KEY", "sk-mine-0123456789")
@@ -123,7 +123,7 @@ def test_modelark_limits_for_seed_1_8_are_modelled():
 def test_cases_over_a_providers_limits_are_skipped_with_the_figures(cli, tmp_path, monkeypatch):
     import duckdb
 
-    from conftest import write_suite
+    from helpers import write_suite
     from evalseed.testing.stub_server import StubServer
 
     monkeypatch.setenv("MINE_KEY", "sk-mine-0123456789")

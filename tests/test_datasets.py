@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import string
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ from evalseed.suites.dataset import CasesFrom, map_rows
 from evalseed.suites.loader import check_suite_file, load_suite_file, load_suites
 from evalseed.testing.stub_server import Reply
 
-from conftest import result_rows, write_suite
+from helpers import result_rows, write_suite
+from strategies import cell_text, data_tables
 
 CLASSIFY = """
 name: tickets
@@ -205,19 +205,7 @@ def test_run_against_the_stub(cli, stub, tmp_path):
 
 # ---- the mapping, generated -------------------------------------------------------------------------
 
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=30)
-_ids = st.text(alphabet=string.ascii_letters + string.digits + "-_ .é中", min_size=1, max_size=12)
-
-
-@st.composite
-def tables(draw):
-    n = draw(st.integers(1, 12))
-    ids = draw(st.lists(_ids.filter(lambda s: s.strip() == s), min_size=n, max_size=n, unique=True))
-    return [{"key": i, "text": draw(_text), "note": draw(_text), "label": draw(st.sampled_from(["billing", "bug"]))}
-            for i in ids]
-
-
-@given(tables(), st.sampled_from(["csv", "jsonl", "parquet"]))
+@given(data_tables(), st.sampled_from(["csv", "jsonl", "parquet"]))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_generated_tables_round_trip(tmp_path_factory, table, fmt):
     folder = tmp_path_factory.mktemp("gen")
@@ -235,7 +223,7 @@ def test_generated_tables_round_trip(tmp_path_factory, table, fmt):
 
 
 @given(st.lists(st.dictionaries(st.sampled_from(["id", "expected", "a", "b", "vars", "tags"]),
-                                st.one_of(st.none(), st.integers(), _text, st.lists(_text, max_size=2))),
+                                st.one_of(st.none(), st.integers(), cell_text, st.lists(cell_text, max_size=2))),
                 max_size=8))
 def test_map_rows_never_crashes_and_keeps_values(records):
     """Whatever the records hold, mapping gives one case dict per row (or a row problem), every

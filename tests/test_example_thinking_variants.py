@@ -9,7 +9,8 @@ import json
 
 import duckdb
 
-from conftest import ROOT, result_rows
+from conftest import ROOT
+from helpers import result_rows
 from evalseed.testing.stub_server import Reply, StubServer
 
 CONFIG = ROOT / "examples" / "thinking-variants.yaml"

@@ -9,17 +9,11 @@ import json
 import duckdb
 import pytest
 
-from conftest import SMALL_SUITE, result_rows, write_suite
+from helpers import SMALL_SUITE, result_rows, run_suite, without_key, write_suite
 from evalseed.testing.stub_server import Reply
 
-FLASH = "seed-1-6-flash-250715"
 
-
-def run(cli, tmp_path, srv, *extra, suite=SMALL_SUITE, models=FLASH):
-    p = write_suite(tmp_path / "suites", "tiny.yaml", suite)
-    db = tmp_path / "e.duckdb"
-    code, out, err = cli("run", p, "--base-url", srv.base_url, "--models", models, "--db", db, "--no-progress", *extra)
-    return code, out, err, db
+run = run_suite
 
 
 def by_case(db) -> dict[str, dict]:
@@ -144,7 +138,7 @@ def test_a_replay_puts_back_the_recorded_answer_ttft_and_never_invents_one(cli, 
     assert files
     for f in files:  # as a recording made before the figure existed
         data = json.loads(f.read_text())
-        f.write_text(json.dumps(_without_key(data, "ttft_answer_ms")))
+        f.write_text(json.dumps(without_key(data, "ttft_answer_ms")))
     code, _, err = cli(*common, "--db", tmp_path / "old.duckdb", "--cassettes", "replay")
     assert code == 0, err
     old = by_case(tmp_path / "old.duckdb")
@@ -153,9 +147,3 @@ def test_a_replay_puts_back_the_recorded_answer_ttft_and_never_invents_one(cli, 
     assert old["bad"]["ttft_answer_ms"] == old["bad"]["ttft_ms"] == recorded["bad"]["ttft_ms"]
 
 
-def _without_key(value, key):
-    if isinstance(value, dict):
-        return {k: _without_key(v, key) for k, v in value.items() if k != key}
-    if isinstance(value, list):
-        return [_without_key(v, key) for v in value]
-    return value

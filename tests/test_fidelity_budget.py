@@ -5,12 +5,13 @@ limit lowers the concurrency instead of turning requests into error rows."""
 
 from __future__ import annotations
 
-import re
+import json
 
 import duckdb
 import pytest
 
-from conftest import ROOT, result_rows, write_suite
+from conftest import ROOT
+from helpers import result_rows, write_suite
 from evalseed.config import load_config
 from evalseed.engine import case_worst_case, worst_case
 from evalseed.testing.stub_server import Reply, StubServer
@@ -52,9 +53,9 @@ cases:
 
 
 def dry_run_total(cli, *args) -> float:
-    code, out, err = cli("run", *args, "--dry-run", "--no-progress")
+    code, out, err = cli("run", *args, "--dry-run", "--no-progress", "--json")
     assert code == 0, err
-    return float(re.search(r"at most \$([0-9.]+)", out).group(1))
+    return json.loads(out)["max_cost_usd"]
 
 
 def test_dry_run_and_budget_use_one_worst_case_with_thinking(cli, tmp_path):

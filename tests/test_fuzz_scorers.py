@@ -23,6 +23,7 @@ from evalseed.config import Provider, load_config
 from evalseed.kinds import KINDS, get_kind
 from evalseed.kinds.base import CallResult, CaseError, Outcome, Score
 from evalseed.suites.loader import load_suites
+from strategies import json_values as shared_json_values, unicode_text
 
 ROOT = Path(__file__).resolve().parent.parent
 def _bundled_by_kind() -> dict[str, str]:
@@ -46,11 +47,10 @@ IMAGE_MODEL = "seedream-4-5-251128"
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])
 
-text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+text = unicode_text(60)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2 ** 66), 2 ** 66),
                     st.floats(allow_nan=False, allow_infinity=False), text)
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                           st.dictionaries(text, inner, max_size=4)), max_leaves=10)
+json_values = shared_json_values(scalars, text, max_leaves=10)
 
 
 @st.composite

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from evalseed.errors import UsageError
 from evalseed.suites.loader import load_suites
+from strategies import json_values, unicode_text
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -37,13 +38,11 @@ BASE: dict = {
 
 # Text without lone surrogates (a file cannot hold them as UTF-8), but with controls, RTL marks,
 # emoji, combining characters and the rest.
-odd_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+odd_text = unicode_text(40)
 huge_text = st.integers(10_000, 200_000).map(lambda n: "é" * n)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2 ** 70), 2 ** 70),
                     st.floats(allow_nan=True, allow_infinity=True), odd_text, huge_text)
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(odd_text, inner, max_size=4)),
-                      max_leaves=12)
+values = json_values(scalars, odd_text, max_leaves=12)
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:

@@ -17,7 +17,8 @@ from evalseed.kinds.base import Outcome, Prepared
 from evalseed.kinds.generation import CHECK_TYPES, Check, run_check
 from evalseed.suites.loader import load_suites
 
-from conftest import ROOT, result_rows, write_suite
+from conftest import ROOT
+from helpers import report_page, result_rows, write_suite
 
 KIND = get_kind("generation")
 REF = "Your refund of 42.50 EUR was issued on 3 March."
@@ -260,10 +261,7 @@ def test_run_against_the_stub_scores_every_check_and_reports_them(cli, stub, tmp
     assert rec["check_pass_rates"]["is-json"] == 0.0 and rec["check_cases"]["is-json"] == 1
     assert rec["check_pass_rates"]["no-placeholders"] == pytest.approx(11 / 12)
     assert rec["check_cases"]["no-placeholders"] == 12
-    out_dir = tmp_path / "reports"
-    code, _, err = cli("report", "--db", db, "-o", out_dir)
-    assert code == 0, err
-    html = next(p for p in out_dir.glob("*.html") if p.name != "index.html").read_text(encoding="utf-8")
+    html = report_page(cli, db, tmp_path / "reports")
     assert 'id="kind-generation"' in html and 'class="sortable checks"' in html
     table = html.split('class="sortable checks"', 1)[1].split("</table>", 1)[0]
     assert "topic-damage" in table and "no-placeholders" in table

@@ -14,7 +14,7 @@ from evalseed.kinds import get_kind
 from evalseed.kinds.generation.judge import SYSTEM, parse_verdict, response_format
 from evalseed.suites.loader import load_suites
 
-from conftest import result_rows, write_suite
+from helpers import report_page, result_rows, write_suite
 
 KIND = get_kind("generation")
 
@@ -156,10 +156,7 @@ def test_judged_run_scores_records_and_reports(cli, stub, tmp_path):
     assert rec["judge_calls"] == 5 and rec["judge_cost_usd"] > 0
     assert rec["judge_models"] == ["seed-1-8-251228"]
 
-    out_dir = tmp_path / "reports"
-    code, _, err = cli("report", "--db", db, "-o", out_dir)
-    assert code == 0, err
-    html = next(p for p in out_dir.glob("*.html") if p.name != "index.html").read_text(encoding="utf-8")
+    html = report_page(cli, db, tmp_path / "reports")
     assert 'sortable judge-agreement"' in html and 'sortable judge-cost"' in html
     table = html.split('sortable judge-agreement"', 1)[1].split('</table>', 1)[0]
     assert 'helpful' in table and '1.00' in table

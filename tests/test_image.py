@@ -25,7 +25,8 @@ from evalseed.kinds.base import CallResult, Outcome
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, make_image
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import write_suite
 
 KIND = im.KIND
 SEEDREAM = BUILTIN_MODELS["seedream-4-5-251128"]

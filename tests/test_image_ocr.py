@@ -18,7 +18,7 @@ from evalseed.kinds.image import ocr
 from evalseed.suites.loader import check_suite_file, load_suite_file
 from evalseed.testing.stub_server import Reply
 
-from conftest import result_rows, write_suite
+from helpers import result_rows, write_suite
 
 HAVE_TESSERACT = shutil.which("tesseract") is not None
 # CI installs tesseract-ocr (.ci/run): there a missing binary is a failure, not a skip.

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import yaml
 
 from conftest import ROOT
+from helpers import run_evalseed, run_id_of
 
 
 def _evalseed(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return run_evalseed(*args, cwd=cwd)
 
 
 def test_init_writes_a_project_that_validates_and_runs(cli, stub, tmp_path, monkeypatch):
@@ -56,7 +54,7 @@ def test_init_writes_a_project_that_validates_and_runs(cli, stub, tmp_path, monk
     r = _evalseed("run", "suites/", "--models", "seed-1-6-250915,seedream-4-5-251128", "--base-url", srv.base_url,
                   "--db", "e.duckdb", "--no-progress", cwd=proj)
     assert r.returncode == 0, r.stdout + r.stderr
-    run_id = re.search(r"^run (\S+) stored in", r.stdout, re.M).group(1)
+    run_id = run_id_of(r.stdout)
     r = _evalseed("runs", run_id, "--json", "--db", "e.duckdb", cwd=proj)
     ran = {(x["suite"], x["model"]) for x in json.loads(r.stdout)["results"]}
     assert len(ran) == len(KINDS)

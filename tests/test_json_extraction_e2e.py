@@ -12,7 +12,7 @@ from evalseed.testing.stub_server import Reply
 
 from conftest import ROOT
 
-from conftest import result_rows
+from helpers import result_rows
 
 
 def rows(db):

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalseed.scoring.json_fields import check_schema, compare_fields, extract_json, flatten, schema_errors
+from strategies import json_values as shared_json_values
 
 SCHEMA = {
     "type": "object",
@@ -60,11 +61,7 @@ def test_schema_errors_and_check():
     assert check_schema(SCHEMA) is None
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=25,
-)
+json_values = shared_json_values(text_size=12, key_size=6, max_leaves=25)
 
 
 @settings(max_examples=300, deadline=None)

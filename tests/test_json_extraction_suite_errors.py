@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import write_suite
+from helpers import write_suite
 
 BASE = """
 name: j

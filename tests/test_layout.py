@@ -261,3 +261,18 @@ def test_split_packages_stay_small():
     assert "evalseed.runner" not in MODULES
     sizes = {n: len(MODULES[n].path.read_text(encoding="utf-8").splitlines()) for n in found}
     assert {n: s for n, s in sizes.items() if s > MAX_ENGINE_MODULE_LINES} == {}
+
+
+# Every module stays readable whole (issue 14); the test server is one self-contained program.
+NOT_SIZED = {"evalseed.testing.stub_server"}
+# Over the limit and being edited on other branches at the time of the split: remove each entry
+# once its module is split (the assertion below fails when an entry is no longer needed).
+SPLIT_PENDING = {"evalseed.config", "evalseed.stats"}
+
+
+def test_every_module_stays_small():
+    sizes = {n: len(m.path.read_text(encoding="utf-8").splitlines()) for n, m in MODULES.items()}
+    over = {n: s for n, s in sizes.items() if s > MAX_ENGINE_MODULE_LINES and n not in NOT_SIZED}
+    assert set(over) <= SPLIT_PENDING, {n: s for n, s in over.items() if n not in SPLIT_PENDING}
+    assert set(over) == SPLIT_PENDING, f"no longer over {MAX_ENGINE_MODULE_LINES} lines: drop from SPLIT_PENDING: " \
+                                       f"{sorted(SPLIT_PENDING - set(over))}"

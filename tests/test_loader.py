@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from evalseed.errors import UsageError
 from evalseed.suites.loader import check_suite_file, load_suites
 
-from conftest import SMALL_SUITE, write_suite
+from helpers import SMALL_SUITE, write_suite
+from strategies import json_values
 
 
 def test_valid_suite_loads(tmp_path):
@@ -82,8 +83,7 @@ def test_run_with_bad_suite_exits_2_before_any_request(tmp_path, cli, stub):
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
-values = st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
-                      max_leaves=12)
+values = json_values(scalars, key_size=10, max_leaves=12)
 keys = st.sampled_from(["name", "kind", "labels", "messages", "cases", "params", "repeats", "models", "oops"])
 
 

@@ -161,7 +161,7 @@ def test_threads_follow_the_load_and_the_environment(monkeypatch):
 
 
 def test_a_run_stops_at_once_when_the_local_server_dies_and_keeps_what_it_had(fake_server, cli, tmp_path):
-    from conftest import result_rows, write_suite
+    from helpers import result_rows, write_suite
 
     cases = "\n".join(f"  - {{id: c{i}, vars: {{text: 'review {i}'}}, expected: positive}}" for i in range(40))
     suite = write_suite(tmp_path / "suites", "s.yaml", "name: many\nkind: classification\n"

@@ -9,9 +9,8 @@ import socket
 
 import pytest
 
-from conftest import write_suite
+from helpers import result_rows, write_suite
 
-from conftest import result_rows
 
 rows = result_rows
 

@@ -23,7 +23,8 @@ from evalseed.kinds.base import CallResult, Outcome
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import write_suite
 
 KIND = lc.KIND
 SEED18 = BUILTIN_MODELS["seed-1-8-251228"]
@@ -385,13 +386,14 @@ def test_run_end_to_end_with_skips_visible(cli, stub, tmp_path):
 def test_bundled_needle_suite_dry_run(cli, tmp_path):
     code, out, err = cli("run", ROOT / "suites" / "long-context-needle.yaml", "--models",
                          "seed-1-8-251228,gemma-3-270m", "--base-url", "http://127.0.0.1:9/v1",
-                         "--db", tmp_path / "d.duckdb", "--dry-run")
+                         "--db", tmp_path / "d.duckdb", "--dry-run", "--json")
     assert code == 0, err
-    line = next(l for l in out.splitlines() if "gemma-3-270m" in l)
+    by_model = {r["model"]: r for r in json.loads(out)["results"]}
     # The suite sends gemma only its 1,000-token cells (prompt_token_limits 2,048): 5 sent, 25 skipped.
-    assert re.search(r"\b5\b.*\b25\b.*\b5,000\b", line), line
-    line = next(l for l in out.splitlines() if "seed-1-8-251228" in l)
-    assert re.search(r"\b30\b.*\b0\b.*\b1,185,000\b", line), line
+    gemma = by_model["gemma-3-270m"]
+    assert (gemma["requests"], gemma["skipped"], gemma["est_prompt_tokens"]) == (5, 25, 5_000), gemma
+    seed = by_model["seed-1-8-251228"]
+    assert (seed["requests"], seed["skipped"], seed["est_prompt_tokens"]) == (30, 0, 1_185_000), seed
 
 
 def test_prompt_token_limits_skip_long_cases_for_a_slow_model(tmp_path):

@@ -20,44 +20,13 @@ from evalseed import metrics, store
 from evalseed.kinds import get_kind
 from evalseed.kinds.classification.labels import label_metrics
 from evalseed.report.data import EMBEDDED_MEASURES
+from strategies import metric_run_answers, metric_run_shapes, outcome_rows
 
 MODEL = "seed-1-6-250915"
-OUTCOMES = ("right", "wrong", "unparsed", "error", "skipped")
 _T0 = datetime(2026, 11, 26, 12, 0, 0)
 
 
 # ---- generated runs ---------------------------------------------------------------------------
-
-
-@st.composite
-def suites(draw):
-    """The shape both runs share: a classification suite with up to 30 labels (usually more than
-    20) and a JSON-extraction suite, cases and a repeat count."""
-    n_labels = draw(st.one_of(st.integers(21, 30), st.integers(2, 20)))
-    labels = [f"label-{i:02d}" for i in range(n_labels)]
-    # Usually every label is some case's answer, so more than 20 of them really occur.
-    n_cases = draw(st.one_of(st.integers(n_labels, 40), st.integers(1, 40)))
-    return {
-        "labels": labels,
-        "expected": draw(st.permutations([labels[i % n_labels] for i in range(n_cases)])),
-        "extract_cases": draw(st.integers(1, 12)),
-        "repeats": draw(st.integers(1, 3)),
-    }
-
-
-@st.composite
-def answers(draw, shape):
-    """One run's outcomes: per (case, repeat) of each suite, what happened. Some cases are
-    skipped whole (a prompt too long for the window), some repeats alone."""
-    reps = range(shape["repeats"])
-    cls = []
-    for expected in shape["expected"]:
-        whole_skip = draw(st.integers(0, 9)) == 0
-        cls.append([("skipped", None) if whole_skip else
-                    (draw(st.sampled_from(OUTCOMES)), draw(st.sampled_from(shape["labels"]))) for _ in reps])
-    ext = [[(draw(st.sampled_from(OUTCOMES)), draw(st.sampled_from((0.0, 0.5, 1.0)))) for _ in reps]
-           for _ in range(shape["extract_cases"])]
-    return {"classification": cls, "extract": ext}
 
 
 def _row(suite, kind, case_id, repeat, status, passed, details, score):
@@ -202,8 +171,8 @@ ENVELOPE = {"suite", "model", "entrant", "run_id", "kind", "latency_p50_ms", "la
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_summary_report_and_compare_agree(cli, tmp_path_factory, data):
-    shape = data.draw(suites())
-    rows = {run: build_rows(shape, data.draw(answers(shape))) for run in ("run-a", "run-b")}
+    shape = data.draw(metric_run_shapes())
+    rows = {run: build_rows(shape, data.draw(metric_run_answers(shape))) for run in ("run-a", "run-b")}
     tmp = tmp_path_factory.mktemp("agree")
     db = tmp / "m.duckdb"
     con = store.open_db(db)
@@ -248,7 +217,7 @@ def test_the_agreement_test_sees_more_than_twenty_labels_and_errors():
     skipped rows and repeats (else the agreement would hold vacuously)."""
     from hypothesis import find
 
-    runs = suites().flatmap(lambda shape: answers(shape).map(lambda a: (shape, a)))
+    runs = metric_run_shapes().flatmap(lambda shape: metric_run_answers(shape).map(lambda a: (shape, a)))
     find(runs, lambda t: len(set(t[0]["expected"])) > 20 and t[0]["repeats"] > 1
          and {"error", "skipped", "wrong", "unparsed"} <= {w for reps in t[1]["classification"] for w, _ in reps})
     shape = {"labels": [f"label-{i:02d}" for i in range(25)], "expected": ["label-00", "label-07"],
@@ -286,10 +255,6 @@ def test_runs_lists_runs_and_prints_one_runs_summary(cli, tmp_path):
 
 # ---- the definitions' own properties ----------------------------------------------------------
 
-_outcome_rows = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(OUTCOMES), st.sampled_from("abcde"),
-                                   st.sampled_from("abcde")), min_size=1, max_size=25)
-
-
 def _cls_rows(spec) -> list[dict]:
     """(case, outcome, expected, wrong answer) -> classification rows; a case keeps its first
     expected label, repeats numbered in order."""
@@ -314,7 +279,7 @@ _PROPS = settings(max_examples=60, deadline=None)
 
 
 @_PROPS
-@given(_outcome_rows)
+@given(outcome_rows)
 def test_accuracy_and_macro_f1_are_rates(spec):
     m = KIND.suite_metrics(_cls_rows(spec))
     asked = [r for r in _cls_rows(spec) if r["status"] != "skipped"]
@@ -327,7 +292,7 @@ def test_accuracy_and_macro_f1_are_rates(spec):
 
 
 @_PROPS
-@given(_outcome_rows, st.data())
+@given(outcome_rows, st.data())
 def test_an_error_never_raises_accuracy_or_macro_f1(spec, data):
     rows = _cls_rows(spec)
     asked = [i for i, r in enumerate(rows) if r["status"] != "skipped"]
@@ -348,7 +313,7 @@ def test_an_error_never_raises_accuracy_or_macro_f1(spec, data):
 
 
 @_PROPS
-@given(_outcome_rows, st.lists(st.tuples(st.integers(0, 12), st.sampled_from("abcde")), min_size=1, max_size=6))
+@given(outcome_rows, st.lists(st.tuples(st.integers(0, 12), st.sampled_from("abcde")), min_size=1, max_size=6))
 def test_skipped_rows_change_no_rate(spec, skips):
     rows = _cls_rows(spec)
     more = rows + [{"case_id": f"c{case}", "repeat": 100 + j, "status": "skipped", "details": {"expected": label}}

@@ -1,4 +1,4 @@
-"""The pytest plugin (evalseed/pytest_plugin.py), driven through pytester against the stub server:
+"""The pytest plugin (evalseed/pytest_plugin/), driven through pytester against the stub server:
 suites as items, record then replay without a server, a passing and a failing gate, per-case items,
 the marker, and that the plugin is inert when not asked."""
 
@@ -14,10 +14,17 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from helpers import polarity_responder, polarity_suite
 
 pytest_plugins = ["pytester"]
 
 MODEL = "seed-1-6-250915"
+SYSTEM = "Answer positive or negative."
+
+
+def _responder(wrong: set[int]):
+    """The polarity answers as sentences ("Positive."), wrong for the case numbers in `wrong`."""
+    return polarity_responder(wrong, say=lambda label: label.capitalize() + ".")
 
 
 def _plugin_args() -> list[str]:
@@ -26,35 +33,10 @@ def _plugin_args() -> list[str]:
     return [] if loaded else ["-p", "evalseed.pytest_plugin"]
 
 
-def _suite(n: int = 30) -> str:
-    lines = ["name: polarity", "kind: classification", "labels: [positive, negative]",
-             "params: {temperature: 0, max_tokens: 4}", "messages:",
-             '  - {role: system, content: "Answer positive or negative."}', '  - {role: user, content: "{{ text }}"}',
-             "cases:"]
-    for i in range(n):
-        label = "positive" if i % 2 else "negative"
-        lines += [f"  - id: case-{i:03d}", f'    vars: {{text: "review number {i:03d} is {label}"}}',
-                  f"    expected: {label}"]
-    return "\n".join(lines) + "\n"
-
-
-def _responder(wrong: set[int]):
-    from evalseed.testing.stub_server import Reply, last_message_text
-
-    def respond(body):
-        m = re.search(r"review number (\d+) is (\w+)", last_message_text(body))
-        i, label = int(m.group(1)), m.group(2)
-        if i in wrong:
-            label = "positive" if label == "negative" else "negative"
-        return Reply(content=label.capitalize() + ".")
-
-    return respond
-
-
 @pytest.fixture
 def project(pytester):
     (pytester.path / "suites").mkdir()
-    (pytester.path / "suites" / "polarity.yaml").write_text(_suite(), encoding="utf-8")
+    (pytester.path / "suites" / "polarity.yaml").write_text(polarity_suite(30, SYSTEM), encoding="utf-8")
     (pytester.path / "suites" / "notes.yaml").write_text("just: a mapping\n", encoding="utf-8")  # no suite
     pytester.makeini("[pytest]\n")  # the rootdir is the scratch folder, not this repository
     return pytester
@@ -79,7 +61,7 @@ def test_loading_the_plugin_imports_nothing_heavy():
     code = ("import sys, evalseed.pytest_plugin; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('typer', 'duckdb', 'openai', 'httpx', 'vcr', 'numpy', 'rich', 'yaml', 'jinja2') "
-            "or m.startswith('evalseed.') and m != 'evalseed.pytest_plugin'))")
+            "or m.startswith('evalseed.') and m.split('.')[1] != 'pytest_plugin'))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -11,7 +11,8 @@ import pytest
 
 from evalseed.testing.stub_server import Reply, StubServer
 
-from test_reliability_faults import FLASH, big_suite, evalseed, result_rows
+from helpers import result_rows, select
+from test_reliability_faults import FLASH, big_suite, evalseed
 
 # seed-1-6-flash-250715: $0.075 / M input, $0.30 / M output.
 MAX_TOKENS = 100_000  # $0.03 of output per answer
@@ -113,11 +114,7 @@ def test_budget_holds_when_thinking_outruns_max_tokens(tmp_path):
 
 
 def _rows(db, *cols) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(f"SELECT {', '.join(cols)} FROM results ORDER BY case_id").fetchall()
-    finally:
-        con.close()
+    return select(db, f"SELECT {', '.join(cols)} FROM results ORDER BY case_id")
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "plain"])
@@ -210,7 +207,7 @@ def test_images_past_what_was_asked_are_neither_fetched_nor_billed(tmp_path, bil
     # 300 images for n = 1 were all downloaded and billed ($12 against a $0.04 reservation). Only
     # the one asked for is fetched and billed; the rest is counted in details.flags. A server that
     # also bills 300 (usage.generated_images) reports usage no request can have: the run stops.
-    from conftest import write_suite
+    from helpers import write_suite
 
     def responder(body):
         return Reply(n_images=300, usage={} if billed == "as-returned" else {"generated_images": 1})

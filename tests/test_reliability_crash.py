@@ -36,6 +36,17 @@ def start_run(*args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
+def run_until(srv, requests: int, suite, db, concurrency, poll: float = 0.02) -> subprocess.Popen:
+    """`evalseed run` of the suite on FLASH at `srv`, in its own process, returned still running once
+    the server has had `requests` requests."""
+    proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
+                     "--concurrency", concurrency)
+    while srv.count() < requests:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(poll)
+    return proc
+
+
 def db_state(db: Path) -> tuple[str | None, int, int]:
     """(run id, rows, distinct case keys) as a fresh process sees the file after a crash."""
     if not db.exists():
@@ -109,11 +120,7 @@ def test_second_run_on_a_busy_database_says_so_and_corrupts_nothing(tmp_path):
         first = big_suite(tmp_path / "a", 300, name="first")
         second = big_suite(tmp_path / "b", 5, name="second")
         db = tmp_path / "shared.duckdb"
-        a = start_run(first, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
-                      "--concurrency", "2")
-        while srv.count() < 5:  # A holds the database now
-            time.sleep(0.05)
-            assert a.poll() is None, a.communicate()
+        a = run_until(srv, 5, first, db, 2, poll=0.05)  # A holds the database now
         b = start_run(second, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress")
         time.sleep(1)
         # It waits for the database rather than giving up at once...
@@ -138,11 +145,7 @@ def test_second_run_waits_for_a_short_first_run(tmp_path):
         first = big_suite(tmp_path / "a", 30, name="first")  # ~0.3 s of answers: well within the 10 s wait
         second = big_suite(tmp_path / "b", 10, name="second")
         db = tmp_path / "shared.duckdb"
-        a = start_run(first, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
-                      "--concurrency", "2")
-        while srv.count() < 2:
-            assert a.poll() is None, a.communicate()
-            time.sleep(0.02)
+        a = run_until(srv, 2, first, db, 2)
         b = evalseed("run", second, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress")
         a.communicate(timeout=120)
         assert a.returncode == 0
@@ -233,11 +236,7 @@ def test_a_copy_of_a_killed_runs_file_still_opens(tmp_path):
     with StubServer(answers=ANSWERS, delay_ms=20) as srv:
         suite = big_suite(tmp_path, 400)
         db = tmp_path / "live.duckdb"
-        proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
-                         "--concurrency", "4")
-        while srv.count() < 60:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
+        proc = run_until(srv, 60, suite, db, 4)
         time.sleep(1.2)  # past at least one 0.5 s flush
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -262,11 +261,7 @@ def test_sigterm_and_ctrl_c_store_every_answer_then_resume(tmp_path, sig):
     with StubServer(answers=ANSWERS, delay_ms=20) as srv:
         suite = big_suite(tmp_path, n)
         db = tmp_path / "t.duckdb"
-        proc = start_run(suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db, "--no-progress",
-                         "--concurrency", concurrency)
-        while srv.count() < 60:
-            time.sleep(0.01)
-            assert proc.poll() is None
+        proc = run_until(srv, 60, suite, db, concurrency, poll=0.01)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         served = srv.count()

@@ -9,11 +9,10 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-import sys
 
 import duckdb
 
-from conftest import write_suite
+from helpers import run_evalseed, write_suite
 from evalseed.testing.stub_server import StubServer
 
 CASES = 1200
@@ -27,8 +26,7 @@ def _limited(limit_bytes: int):
 
 
 def _run(args: list, cwd, limit: int | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, preexec_fn=_limited(limit) if limit else None)
+    return run_evalseed(*args, cwd=cwd, preexec_fn=_limited(limit) if limit else None)
 
 
 def test_a_full_disk_stops_requests_keeps_every_answer_and_resume_pays_nothing_twice(tmp_path):

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,7 +18,7 @@ import yaml
 
 from evalseed.testing.stub_server import PERMANENT_FAULTS, TRANSIENT_FAULTS, Reply, StubServer, request_key
 
-from conftest import result_rows
+from helpers import result_rows, run_evalseed
 
 
 FLASH = "seed-1-6-flash-250715"
@@ -46,17 +44,15 @@ def big_suite(folder: Path, n: int, *, stream: bool = True, name: str = "big") -
 def evalseed(*args, timeout: float = 280, env: dict | None = None) -> subprocess.CompletedProcess:
     """The CLI in its own process, so it does not share the GIL with the server under test."""
     full_env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return run_evalseed(*args, timeout=timeout, env=full_env)
 
 
 
 
 def summary_counts(stdout: str, suite: str) -> tuple[int, int, int, int]:
-    """(cases, ok, errors, skipped) from the summary table the run prints."""
-    m = re.search(rf"│\s*{suite}\s*│[^│]*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│", stdout)
-    assert m, stdout[-2000:]
-    return tuple(int(g) for g in m.groups())  # type: ignore[return-value]
+    """(cases, ok, errors, skipped) from the summary `run --json` prints."""
+    rec = next(r for r in json.loads(stdout)["results"] if r["suite"] == suite)
+    return rec["cases"], rec["ok"], rec["errors"], rec["skipped"]
 
 
 def check_against_plan(srv: StubServer, rows: list[dict], n: int) -> Counter:
@@ -101,7 +97,7 @@ def test_thirty_percent_faults_lose_nothing(tmp_path, stream, n):
         # --timeout 3: long enough for an answer on a busy 2-core machine, short enough that the
         # stalls cost little. --max-attempts 6 (the default) leaves room beyond the 2 planned failures.
         proc = evalseed("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", db,
-                        "--no-progress", "--timeout", "3", "--concurrency", "32", "--max-attempts", "6")
+                        "--no-progress", "--timeout", "3", "--concurrency", "32", "--max-attempts", "6", "--json")
         wall = time.monotonic() - t0
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr

@@ -24,12 +24,11 @@ import tempfile
 import zlib
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from evalseed.testing.stub_server import Reply, StubServer, make_image
 
-from conftest import write_suite
+from helpers import select, write_suite
 from test_reliability_faults import FLASH, big_suite
 
 SEEDREAM = "seedream-4-5-251128"
@@ -65,11 +64,7 @@ def run_measured(*args, timeout: float = 240, env: dict | None = None) -> tuple[
 
 
 def _rows(db: Path, *cols: str) -> dict[str, tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {r[0]: r[1:] for r in con.execute(f"SELECT case_id, {', '.join(cols)} FROM results").fetchall()}
-    finally:
-        con.close()
+    return {r[0]: r[1:] for r in select(db, f"SELECT case_id, {', '.join(cols)} FROM results")}
 
 
 # ---- links in answers ---------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from evalseed.router import evaluate as E
 from evalseed.router import report_data
 from evalseed.router.data import Outcomes, load_outcomes, split_mask
 from evalseed.router.fit import Fitted, make_policy, train_router
-from evalseed.router.policies import Batch
+from evalseed.router.tables import Batch
 from evalseed.router.router import Router
 from evalseed.store import open_db
+from strategies import router_outcome_tables
 
 WORDS_X = ["translate", "french", "sentence", "into", "german", "spanish", "please", "the", "word"]
 WORDS_Y = ["compute", "integral", "sum", "of", "numbers", "solve", "equation", "for", "x"]
@@ -153,22 +154,8 @@ def test_bad_router_files_are_usage_errors(tmp_path):
 # ---- the router never does worse than the trivial choices ------------------------------------
 
 
-@st.composite
-def outcome_tables(draw):
-    n = draw(st.integers(4, 40))
-    m = draw(st.integers(2, 4))
-    q = np.array(draw(st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0]), min_size=m, max_size=m),
-                               min_size=n, max_size=n)))
-    prices = draw(st.lists(st.floats(1e-5, 1e-2), min_size=m, max_size=m, unique=True))
-    suites = draw(st.lists(st.sampled_from(["s1", "s2", "s3"]), min_size=n, max_size=n))
-    C = np.tile(np.array(prices), (n, 1))
-    return Outcomes([f"m{j}" for j in range(m)], suites, [str(i) for i in range(n)], ["k"] * n,
-                    [f"prompt {i} {s}" for i, s in enumerate(suites)], [[] for _ in range(n)], q, C,
-                    np.zeros_like(q))
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=outcome_tables(), policy=st.sampled_from(["global", "table"]))
+@given(data=router_outcome_tables(), policy=st.sampled_from(["global", "table"]))
 def test_curve_never_below_cheapest_at_infinity_nor_best_at_zero(data, policy):
     fitted = Fitted(data, make_policy(policy))
     q, c, _ = fitted.predict(Batch.of(data, fitted.fz))

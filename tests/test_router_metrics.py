@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from evalseed.router import evaluate as E
+from strategies import quality_cost_tables
 
 
 def test_zero_router_aiq_is_the_mean_of_the_line_between_two_models():
@@ -100,24 +101,13 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 
-def _tables(draw, n_max=12, m_max=4):
-    n = draw(st.integers(1, n_max))
-    m = draw(st.integers(2, m_max))
-    # coarse lattices: many exact ties between models and between cases' breakpoints
-    unit = st.integers(0, 8).map(lambda k: k / 8)
-    cost = st.integers(1, 50).map(lambda k: k / 100)
-    Q = draw(hnp.arrays(float, (n, m), elements=unit))
-    C = draw(hnp.arrays(float, (n, m), elements=cost))
-    qhat = draw(hnp.arrays(float, (n, m), elements=unit))
-    chat = draw(hnp.arrays(float, (n, m), elements=cost))
-    return Q, C, qhat, chat
 
 
-tables = st.composite(_tables)
+
 
 
 @settings(max_examples=200, deadline=None)
-@given(tables(), st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=30))
+@given(quality_cost_tables(), st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=30))
 def test_every_lambda_lands_on_an_exact_frontier_point_and_exact_aiq_is_at_least_sampled(t, lams):
     Q, C, qhat, chat = t
     pts = E.frontier_points(Q, C, qhat, chat)
@@ -132,7 +122,7 @@ def test_every_lambda_lands_on_an_exact_frontier_point_and_exact_aiq_is_at_least
 
 
 @settings(max_examples=200, deadline=None)
-@given(tables())
+@given(quality_cost_tables())
 def test_frontier_points_are_the_policy_between_its_breakpoints(t):
     Q, C, qhat, chat = t
     pts = E.frontier_points(Q, C, qhat, chat, shares=True)
@@ -155,7 +145,7 @@ def test_frontier_points_are_the_policy_between_its_breakpoints(t):
 
 
 @settings(max_examples=200, deadline=None)
-@given(tables(), st.lists(st.integers(0, 11), min_size=1, max_size=24))
+@given(quality_cost_tables(), st.lists(st.integers(0, 11), min_size=1, max_size=24))
 def test_weighted_frontier_is_the_frontier_of_the_resample(t, idx):
     Q, C, qhat, chat = t
     idx = np.array([i % len(Q) for i in idx])

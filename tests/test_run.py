@@ -9,19 +9,13 @@ import pytest
 
 from evalseed.testing.stub_server import Reply, answers_responder, transient
 
-from conftest import ROOT, SMALL_SUITE, result_rows, write_suite
+from conftest import ROOT
+from helpers import FLASH, SMALL_SUITE, result_rows, run_suite, write_suite
 
 ANSWERS = {"love": "Positive.", "hate": "negative", "broke": "neutral"}
-FLASH = "seed-1-6-flash-250715"
 
 
-
-
-def run(cli, tmp_path, srv, *extra, suite=SMALL_SUITE, models=FLASH):
-    p = write_suite(tmp_path / "suites", "tiny.yaml", suite)
-    db = tmp_path / "e.duckdb"
-    code, out, err = cli("run", p, "--base-url", srv.base_url, "--models", models, "--db", db, "--no-progress", *extra)
-    return code, out, err, db
+run = run_suite
 
 
 def test_bundled_suite_fills_every_contract_column(cli, stub, tmp_path):

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evalseed.scoring.text import lcs_length, rouge_l, token_f1, words
+from strategies import unicode_text
 
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+texts = unicode_text(80)
 SCORES = (token_f1, rouge_l)
 
 

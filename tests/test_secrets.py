@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from evalseed.testing.stub_server import Reply, StubServer
 
+from helpers import run_evalseed
 from test_reliability_faults import FLASH, big_suite
 
 
@@ -59,6 +58,15 @@ def _isolated(work: Path, home: Path, key: str) -> dict[str, str]:
     return env
 
 
+def _read_back(evalseed, ids: dict) -> None:
+    """Every command that reads the runs `first`, `replayed` and `recorded` back."""
+    evalseed("report", ids["first"], "-o", "reports", expect=0)
+    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
+    evalseed("runs", expect=0)
+    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
+    evalseed("rescore", ids["recorded"], expect=0)
+
+
 def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     work = tmp_path / "work"
     home = tmp_path / "home"
@@ -66,8 +74,7 @@ def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     printed: list[str] = []
 
     def evalseed(*args, expect=None):
-        proc = subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=work, env=env,
-                              capture_output=True, text=True, timeout=240)
+        proc = run_evalseed(*args, cwd=work, env=env, timeout=240)
         printed.append(proc.stdout + proc.stderr)
         if expect is not None:
             assert proc.returncode == expect, proc.stderr[-2000:]
@@ -108,11 +115,7 @@ def test_the_key_is_never_written_anywhere(tmp_path, fake_key):
     con = duckdb.connect(str(work / "evalseed.duckdb"), read_only=True)
     ids = dict(con.execute("SELECT label, run_id FROM runs WHERE label IS NOT NULL").fetchall())
     con.close()
-    evalseed("report", ids["first"], "-o", "reports", expect=0)
-    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
-    evalseed("runs", expect=0)
-    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
-    evalseed("rescore", ids["recorded"], expect=0)
+    _read_back(evalseed, ids)
 
     written = [p for p in work.rglob("*") if p.is_file()]
     assert any(p.suffix == ".duckdb" for p in written)
@@ -137,9 +140,8 @@ def test_a_keyless_local_run_keeps_answers_intact(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     with StubServer(responder=lambda body: Reply(content="positive: no-key needed")) as srv:
         suite = big_suite(tmp_path, 2)
-        proc = subprocess.run([sys.executable, "-m", "evalseed", "run", str(suite), "--base-url", srv.base_url,
-                               "--models", FLASH, "--db", str(tmp_path / "n.duckdb"), "--no-progress"],
-                              env=env, capture_output=True, text=True, timeout=120)
+        proc = run_evalseed("run", suite, "--base-url", srv.base_url, "--models", FLASH, "--db", tmp_path / "n.duckdb",
+                            "--no-progress", env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
     import duckdb
 
@@ -286,8 +288,7 @@ def test_a_key_in_any_spelling_never_reaches_an_artefact(tmp_path):
     printed: list[str] = []
 
     def evalseed(*args, expect=None, environ=None):
-        proc = subprocess.run([sys.executable, "-m", "evalseed", *map(str, args)], cwd=work, env=environ or env,
-                              capture_output=True, text=True, timeout=240)
+        proc = run_evalseed(*args, cwd=work, env=environ or env, timeout=240)
         printed.append(proc.stdout + proc.stderr)
         if expect is not None:
             assert proc.returncode == expect, proc.stderr[-2000:]
@@ -359,11 +360,7 @@ def test_a_key_in_any_spelling_never_reaches_an_artefact(tmp_path):
     ids = dict(con.execute("SELECT label, run_id FROM runs WHERE label IS NOT NULL").fetchall())
     rows = con.execute("SELECT run_id, case_id, status, error, output_text FROM results").fetchall()
     con.close()
-    evalseed("report", ids["first"], "-o", "reports", expect=0)
-    evalseed("report", ids["first"], ids["replayed"], "-o", "reports", expect=0)
-    evalseed("runs", expect=0)
-    evalseed("compare", ids["first"], ids["replayed"], "--junit", "j.xml", "--markdown", "m.md", "--json", "c.json")
-    evalseed("rescore", ids["recorded"], expect=0)
+    _read_back(evalseed, ids)
 
     # The hostile answers were stored (scrubbed), not dropped: the replayed run has them too.
     by_run = {}

@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from conftest import SMALL_SUITE, write_suite
+from helpers import SMALL_SUITE, write_suite
 from evalseed.testing.stub_server import StubServer
 
 

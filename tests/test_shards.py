@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import write_suite
+from helpers import run_id_of, select, write_suite
 
 from evalseed import shards
 from evalseed.testing.stub_server import Reply, last_message_text
@@ -44,13 +44,9 @@ def _responder(body):
 
 
 def _rows(db, run_id=None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        where = "TRUE" if run_id is None else f"run_id = '{run_id}'"
-        cols = ", ".join(f'"{c}"' for c in ROW_KEY)
-        return con.execute(f'SELECT {cols} FROM results WHERE {where} ORDER BY suite, case_id, model, "repeat"').fetchall()
-    finally:
-        con.close()
+    where = "TRUE" if run_id is None else f"run_id = '{run_id}'"
+    cols = ", ".join(f'"{c}"' for c in ROW_KEY)
+    return select(db, f'SELECT {cols} FROM results WHERE {where} ORDER BY suite, case_id, model, "repeat"')
 
 
 def _dump(db) -> dict:
@@ -66,7 +62,7 @@ def _run(cli, ws: Path, url: str, db: str, *extra: str):
     code, out, err = cli("run", str(ws / "suites"), "--models", MODELS, "--base-url", url, "--db", str(ws / db),
                          "--no-progress", *extra)
     assert code == 0, out + err
-    return re.search(r"^run (\S+) stored in", out, re.M).group(1)
+    return run_id_of(out)
 
 
 # ---- the partition ----------------------------------------------------------------------------

@@ -34,6 +34,18 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def ask_once(srv: StubServer, text: str = "x", **kw):
+    """One chat completion through a fresh client (closed after): the answer, or the SDK's error."""
+    async def go():
+        c = client(srv, **kw)
+        try:
+            return await c.chat.completions.create(model=MODEL, messages=ask(text))
+        finally:
+            await c.close()
+
+    return run(go())
+
+
 async def _close(c) -> None:
     await c.close()
 
@@ -266,14 +278,8 @@ def test_sdk_own_retries_see_the_recovery():
 @pytest.mark.parametrize("fault", ["disconnect", "cut-body"])
 def test_connection_faults_raise_connection_errors(fault):
     with StubServer(responder=lambda body: Reply(fault=fault)) as srv:
-        async def go():
-            c = client(srv)
-            try:
-                await c.chat.completions.create(model=MODEL, messages=ask("x"))
-            finally:
-                await c.close()
         with pytest.raises(openai.APIConnectionError):
-            run(go())
+            ask_once(srv)
 
 
 def test_malformed_json_body_is_not_a_completion():
@@ -320,14 +326,8 @@ def test_stream_faults(fault):
 
 def test_stall_times_out_and_server_still_stops():
     with StubServer(responder=lambda body: Reply(fault="stall")) as srv:
-        async def go():
-            c = client(srv, timeout=0.5)
-            try:
-                await c.chat.completions.create(model=MODEL, messages=ask("x"))
-            finally:
-                await c.close()
         with pytest.raises(openai.APITimeoutError):
-            run(go())
+            ask_once(srv, timeout=0.5)
 
 
 def test_empty_choices_and_bad_tool_arguments():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import write_suite
+from helpers import write_suite
 from evalseed.suites.params import check_chat_params
 
 SUITE = """name: p

@@ -7,7 +7,7 @@ import pytest
 
 from evalseed.tables import Col, min_width, stacked_lines
 
-from conftest import SMALL_SUITE, write_suite
+from helpers import SMALL_SUITE, write_suite
 
 MODELS = ["seed-1-6-flash-250715", "seed-1-6-250915"]
 SUITES = ["long-context-needle-haystack-grid", "long-context-support-handbook-qa"]

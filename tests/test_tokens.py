@@ -147,7 +147,7 @@ def test_a_second_run_sizes_prompts_with_the_ratio_the_first_one_measured(cli, s
 
     from evalseed.testing.stub_server import Reply
 
-    from conftest import write_suite
+    from helpers import write_suite
 
     def responder(body):
         chars = sum(len(m.get("content") or "") for m in body.get("messages") or [])

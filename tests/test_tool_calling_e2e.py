@@ -10,9 +10,9 @@ from pathlib import Path
 from evalseed.suites.loader import load_suite_file
 from evalseed.testing.stub_server import Reply, ToolCall
 
-from conftest import ROOT, write_suite
+from conftest import ROOT
+from helpers import result_rows, write_suite
 
-from conftest import result_rows
 
 
 def rows(db):

@@ -13,6 +13,7 @@ from evalseed.config import BUILTIN_MODELS
 from evalseed.kinds import get_kind
 from evalseed.kinds.base import CallResult, Outcome
 from evalseed.scoring.bfcl_ast import REASONS
+from strategies import json_values as shared_json_values
 
 TC = get_kind("tool_calling")
 JX = get_kind("json_extraction")
@@ -81,11 +82,7 @@ def test_loop_stops_at_max_steps():
     assert not s.passed and s.details["reason"] == "wrong_count"
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=15,
-)
+json_values = shared_json_values(text_size=10, width=3, max_leaves=15)
 messages = st.fixed_dictionaries({"role": st.sampled_from(["assistant", "tool", "user"])},
                                  optional={"tool_calls": json_values | st.lists(st.fixed_dictionaries(
                                      {"function": st.fixed_dictionaries({"name": st.sampled_from(["crm_find", "send", "x"])},

@@ -17,6 +17,7 @@ from evalseed.scoring.bfcl_ast import (
     score_tool_calls,
     wire_names,
 )
+from strategies import json_values as shared_json_values
 
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -124,11 +125,7 @@ def test_wire_names_valid_and_one_to_one():
     assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", w) for w in m.values())
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20,
-)
+json_values = shared_json_values()
 
 
 @settings(max_examples=300, deadline=None)

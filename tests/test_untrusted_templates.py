@@ -5,13 +5,11 @@ sent (issue 16). Before, these hung validation or ended it with a MemoryError tr
 from __future__ import annotations
 
 import resource
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import write_suite
+from helpers import run_evalseed, write_suite
 
 HOSTILE = {
     "string repetition": "{{ 'a' * 10**10 }}",
@@ -45,8 +43,7 @@ def test_a_hostile_template_is_one_line_and_exit_2(tmp_path, name, command):
     args = [command, str(suite)] + (["--base-url", "http://127.0.0.1:9/v1", "--models", "m1", "--db",
                                      str(tmp_path / "r.duckdb"), "--no-progress"] if command == "run" else [])
     started = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "evalseed", *args], capture_output=True, text=True, timeout=120,
-                       preexec_fn=_limit_memory, cwd=tmp_path)
+    p = run_evalseed(*args, timeout=120, preexec_fn=_limit_memory, cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
     assert "Traceback" not in p.stderr and "MemoryError" not in p.stderr

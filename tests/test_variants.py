@@ -9,7 +9,7 @@ import json
 import duckdb
 import pytest
 
-from conftest import write_suite
+from helpers import write_suite
 from evalseed.config import load_config, parse_variant, split_models
 from evalseed.errors import UsageError
 from evalseed.testing.stub_server import StubServer

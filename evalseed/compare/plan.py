@@ -28,7 +28,7 @@ from .. import store
 from ..errors import UsageError
 from ..metrics import Accuracy
 from .load import load_run, side_of, tally
-from .measure import POWER, cases_needed, detectable_drop, noise_of
+from .measure import POWER, cases_needed, noise_of
 
 # Two runs of the same real model disagree on about this share of cases (issue 15, docs/ci.md).
 DEFAULT_FLIP_RATE = 0.19

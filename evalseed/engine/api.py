@@ -115,7 +115,8 @@ class JobApi:
                 name for name in inspect.signature(fn).parameters
                 if name not in ("self", "extra_headers", "extra_query", "extra_body", "timeout")
             }
-        kwargs, extra = {}, {}
+        kwargs: dict = {}
+        extra: dict = {}
         for k, v in body.items():
             (kwargs if k in known else extra)[k] = v
         return kwargs, extra
@@ -161,7 +162,7 @@ class JobApi:
             # Nothing past what was asked for is downloaded, saved or paid for.
             flags["extra_images"] = {"asked": asked, "returned": len(data), "dropped": len(data) - asked}
             response = {**response, "data": data[:asked]}
-        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+        usage: dict = response["usage"] if isinstance(response.get("usage"), dict) else {}
         ok_images = sum(1 for d in response["data"] if isinstance(d, dict) and not d.get("error"))
         count, problems = check_image_count(usage.get("generated_images"), asked, ok_images)
         output_tokens = _int(usage.get("output_tokens"))

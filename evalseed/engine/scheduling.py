@@ -61,7 +61,7 @@ class Engine:
                     stop.set()
                     return
 
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         for model, it in jobs.items():
             n = max(1, self.lanes[model].opts.concurrency)
             shared = iter(it)

@@ -139,7 +139,7 @@ class StreamAssembler:
         self.t_first: float | None = None  # the first token of any kind, the chain of thought's included
         self.t_first_answer: float | None = None  # the first token of the answer: content or a tool call
         self.done = False
-        self.error = None
+        self.error: dict | None = None
         self.saw_choice = False
         self.max_bytes = max_bytes
         self.kept = 0  # bytes of text kept, every choice together

@@ -176,29 +176,9 @@ class Frontier:
         self.dst: np.ndarray = cat(ev_to, np.int64)[order]
         self.models = m
 
-    def arrays(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(lambda, cost, quality) of the operating points as arrays (what `points` lists)."""
-        n = len(Q)
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-        tot = w.sum()
-        rows = np.arange(n)
-        c0 = float((w * C[rows, self.start]).sum())
-        q0 = float((w * Q[rows, self.start]).sum())
-        if not self.lam.size:
-            return np.zeros(1), np.array([c0 / tot]), np.array([q0 / tot])
-        we = w[self.case]
-        dc = np.cumsum(we * (C[self.case, self.dst] - C[self.case, self.src]))
-        dq = np.cumsum(we * (Q[self.case, self.dst] - Q[self.case, self.src]))
-        ends = np.flatnonzero(np.r_[self.lam[1:] != self.lam[:-1], True])
-        return (np.r_[0.0, self.lam[ends]], np.r_[c0, c0 + dc[ends]] / tot, np.r_[q0, q0 + dq[ends]] / tot)
-
-    def points(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None,
-               shares: bool = False) -> list[dict]:
-        """The distinct operating points in order of lambda: each is the policy on every lambda
-        from its `lambda` up to the next one's (the events at one lambda are applied together,
-        ties going to the cheaper model as `choose` does). `weights` counts each case (a bootstrap
-        resample) and defaults to 1."""
+    def _sweep(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None):
+        """The case weights and their total, the starting policy's weighted cost and quality, the
+        running sums of each event's change in them, and the last event at each distinct lambda."""
         n = len(Q)
         w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
         tot = w.sum()
@@ -209,6 +189,23 @@ class Frontier:
         dc = np.cumsum(we * (C[self.case, self.dst] - C[self.case, self.src]))
         dq = np.cumsum(we * (Q[self.case, self.dst] - Q[self.case, self.src]))
         ends = np.flatnonzero(np.r_[self.lam[1:] != self.lam[:-1], True]) if self.lam.size else np.zeros(0, int)
+        return w, tot, c0, q0, dc, dq, ends
+
+    def arrays(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lambda, cost, quality) of the operating points as arrays (what `points` lists)."""
+        w, tot, c0, q0, dc, dq, ends = self._sweep(Q, C, weights)
+        if not self.lam.size:
+            return np.zeros(1), np.array([c0 / tot]), np.array([q0 / tot])
+        return (np.r_[0.0, self.lam[ends]], np.r_[c0, c0 + dc[ends]] / tot, np.r_[q0, q0 + dq[ends]] / tot)
+
+    def points(self, Q: np.ndarray, C: np.ndarray, weights: np.ndarray | None = None,
+               shares: bool = False) -> list[dict]:
+        """The distinct operating points in order of lambda: each is the policy on every lambda
+        from its `lambda` up to the next one's (the events at one lambda are applied together,
+        ties going to the cheaper model as `choose` does). `weights` counts each case (a bootstrap
+        resample) and defaults to 1."""
+        w, tot, c0, q0, dc, dq, ends = self._sweep(Q, C, weights)
         out = [{"lambda": 0.0, "cost": c0 / tot, "quality": q0 / tot}]
         for e in ends:
             out.append({"lambda": float(self.lam[e]), "cost": (c0 + dc[e]) / tot, "quality": (q0 + dq[e]) / tot})

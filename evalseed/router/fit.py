@@ -17,8 +17,8 @@ from .. import stats
 from . import evaluate as E
 from . import features as F
 from .data import Outcomes, split_mask
-from .policies import (ORDER, Batch, FitContext, GlobalPolicy, GroupTable, KnnPolicy, LinearByGroup, LinearPolicy,
-                       LogisticPolicy, Policy, TablePolicy, pack_array)
+from .policies import ORDER, FitContext, GlobalPolicy, KnnPolicy, LinearPolicy, LogisticPolicy, Policy, TablePolicy
+from .tables import Batch, GroupTable, LinearByGroup, pack_array
 
 FORMAT = "evalseed-router/1"
 

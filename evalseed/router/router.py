@@ -16,7 +16,8 @@ from ..errors import UsageError
 from . import evaluate as E
 from . import features as F
 from .fit import FORMAT
-from .policies import GroupTable, LinearByGroup, policy_from_json, unpack_array
+from .policies import policy_from_json
+from .tables import GroupTable, LinearByGroup, unpack_array
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import evaluate as E
 from .data import Outcomes, split_mask
-from .policies import Batch
+from .tables import Batch
 
 
 def held_out(data: Outcomes, spec: dict) -> Outcomes:

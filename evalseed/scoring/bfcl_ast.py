@@ -52,6 +52,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from .bfcl_values import exact_match, first_allowed, fits_type, items_fit, json_kind, value_matches
+from .bfcl_values import normalise_string as normalise_string  # part of this module's interface
+
 REASONS = (
     "wrong_name",
     "missing_required",
@@ -66,15 +69,8 @@ REASONS = (
 _PROGRESS = {"invalid_json": 0, "wrong_name": 1, "missing_required": 2, "unexpected_param": 3,
              "type_error": 4, "value_error": 5}
 
-_NORMALISE_RE = re.compile(r"[ ,./\-_*^]")
 _WIRE_NAME_RE = re.compile(r"[^a-zA-Z0-9_-]")
 _WIRE_NAME_MAX = 64
-
-
-def normalise_string(text: str) -> str:
-    """BFCL's string normalisation: spaces and `,./-_*^` dropped, lowercased, `'` made `"`, so
-    "April 1, 2024" and "april 1 2024" compare equal."""
-    return _NORMALISE_RE.sub("", text).lower().replace("'", '"')
 
 
 @dataclass(slots=True)
@@ -155,8 +151,8 @@ def wire_names(names: Iterable[str]) -> dict[str, str]:
 def tool_function(tool: Any) -> dict:
     """The function spec of a tool: OpenAI `{type: function, function: {...}}` or a bare spec."""
     if isinstance(tool, dict):
-        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-        return fn
+        fn = tool.get("function")
+        return fn if isinstance(fn, dict) else tool
     return {}
 
 
@@ -212,118 +208,6 @@ def parse_tool_calls(raw: Any, back: dict[str, str] | None = None, start: int = 
 # ---- one call against one expected entry ------------------------------------------------------
 
 
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
-
-
-def _fits(v: Any, schema_type: Any) -> bool:
-    """Strict JSON type check; int fits `number`; no type (or BFCL's `any`) fits everything."""
-    if schema_type is None or schema_type == "any":
-        return True
-    if isinstance(schema_type, list):
-        return any(_fits(v, t) for t in schema_type)
-    k = _kind(v)
-    if schema_type == "number":
-        return k in ("integer", "number")
-    if schema_type == "float":  # BFCL spelling, when tools are given in BFCL form
-        return k in ("integer", "number")
-    return k == {"dict": "object", "tuple": "array"}.get(schema_type, schema_type)
-
-
-def _first_allowed(allowed: list) -> Any:
-    for a in allowed:
-        if a != "":
-            return a
-    return ""
-
-
-def _item_fits(x: Any, item_type: Any, lenient: bool) -> bool:
-    if not lenient and item_type in ("number", "float") and _kind(x) == "integer":
-        return False  # BFCL converts ints to float at the top level only
-    return _fits(x, item_type)
-
-
-def _items_fit(value: list, item_type: Any, allowed: list, lenient: bool = False) -> bool:
-    """Array items have the items type; as BFCL does one level down, items whose type equals that
-    of the first element of an allowed list are accepted too (the expected answer's own type)."""
-    if all(_item_fits(x, item_type, lenient) for x in value):
-        return True
-    for cand in allowed:
-        if isinstance(cand, list) and cand:
-            k = _kind(cand[0])
-            if all(_item_fits(x, item_type, lenient) or _kind(x) == k for x in value):
-                return True
-    return False
-
-
-def _equal(a: Any, b: Any) -> bool:
-    """Value equality: strings after normalisation, numbers as numbers (bool apart), lists by
-    order, objects by key."""
-    ka, kb = _kind(a), _kind(b)
-    if ka == "string" or kb == "string":
-        return ka == kb and normalise_string(a) == normalise_string(b)
-    if ka in ("integer", "number") and kb in ("integer", "number"):
-        return a == b
-    if ka != kb:
-        return False
-    if ka == "array":
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    if ka == "object":
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
-def _object_matches(value: dict, allowed_obj: dict) -> str | None:
-    """`value` against one allowed-value object `{key: [allowed values]}`; a reason or None."""
-    for k, v in value.items():
-        if k not in allowed_obj:
-            return f"unexpected key {k!r}"
-        opts = allowed_obj[k] if isinstance(allowed_obj[k], list) else [allowed_obj[k]]
-        if not any(_equal(v, o) for o in opts):
-            return f"key {k!r} = {v!r} is not one of {opts!r}"
-    for k, opts in allowed_obj.items():
-        if k not in value and not (isinstance(opts, list) and "" in opts):
-            return f"missing key {k!r}"
-    return None
-
-
-def _value_matches(value: Any, allowed: list, schema: dict) -> bool:
-    stype = schema.get("type")
-    items_type = (schema.get("items") or {}).get("type") if isinstance(schema.get("items"), dict) else None
-    for cand in allowed:
-        if stype in ("object", "dict") and isinstance(value, dict) and isinstance(cand, dict):
-            if _object_matches(value, cand) is None:
-                return True
-        elif (items_type in ("object", "dict") and isinstance(value, list) and isinstance(cand, list)
-              and all(isinstance(c, dict) for c in cand)):
-            if len(value) == len(cand) and all(
-                isinstance(v, dict) and _object_matches(v, c) is None for v, c in zip(value, cand)
-            ):
-                return True
-        elif _equal(value, cand):
-            return True
-    return False
-
-
-def _exact(value: Any, allowed: list) -> bool:
-    """BFCL's comparison for variables: equal value of the same kind, no normalisation."""
-    return any(_kind(value) == _kind(a) and value == a for a in allowed)
-
-
 def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index: int | None = None,
                lenient: bool = False) -> Failure | None:
     """One call against one expected entry `{name: {param: [allowed...]}}`, with the tool's
@@ -354,16 +238,16 @@ def check_call(doc: dict | None, expected: dict, call: ToolCall, expected_index:
         schema = props[p] if isinstance(props[p], dict) else {}
         if value is None and None in allowed:
             continue
-        first = _first_allowed(allowed)
-        is_variable = first != "" and first is not None and not _fits(first, schema.get("type")) \
-            and _kind(value) == _kind(first)
+        first = first_allowed(allowed)
+        is_variable = first != "" and first is not None and not fits_type(first, schema.get("type")) \
+            and json_kind(value) == json_kind(first)
         if not is_variable:
-            if not _fits(value, schema.get("type")):
-                return fail("type_error", f"parameter {p!r}: expected {schema.get('type')}, got {_kind(value)} {value!r}"[:300], p)
+            if not fits_type(value, schema.get("type")):
+                return fail("type_error", f"parameter {p!r}: expected {schema.get('type')}, got {json_kind(value)} {value!r}"[:300], p)
             items = schema.get("items") if isinstance(schema.get("items"), dict) else None
-            if isinstance(value, list) and items and not _items_fit(value, items.get("type"), allowed, lenient):
+            if isinstance(value, list) and items and not items_fit(value, items.get("type"), allowed, lenient):
                 return fail("type_error", f"parameter {p!r}: an item is not of type {items.get('type')}", p)
-        matches = _exact(value, allowed) if is_variable and not lenient else _value_matches(value, allowed, schema)
+        matches = exact_match(value, allowed) if is_variable and not lenient else value_matches(value, allowed, schema)
         if not matches:
             return fail("value_error", f"parameter {p!r} = {value!r} is not one of {allowed!r}"[:300], p)
     for p, allowed in allowed_args.items():
@@ -421,7 +305,8 @@ def _max_matching(ok: list[list[bool]], n_calls: int) -> list[int | None]:
         for j in range(n_calls):
             if ok[i][j] and not seen[j]:
                 seen[j] = True
-                if call_owner[j] is None or augment(call_owner[j], seen):
+                owner = call_owner[j]
+                if owner is None or augment(owner, seen):
                     call_owner[j] = i
                     return True
         return False
@@ -429,9 +314,9 @@ def _max_matching(ok: list[list[bool]], n_calls: int) -> list[int | None]:
     for i in range(len(ok)):
         augment(i, [False] * n_calls)
     match: list[int | None] = [None] * len(ok)
-    for j, i in enumerate(call_owner):
-        if i is not None:
-            match[i] = j
+    for j, owner in enumerate(call_owner):
+        if owner is not None:
+            match[owner] = j
     return match
 
 

@@ -30,7 +30,8 @@ def is_local(url: str) -> bool:
     return not url.strip().lower().startswith(_REMOTE)
 
 
-def _sniff(data: bytes) -> str | None:
+def image_format(data: bytes) -> str | None:
+    """The image format of a file from its first bytes (jpg, png, webp, gif), or None."""
     if data[:3] == b"\xff\xd8\xff":
         return "jpg"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
@@ -57,7 +58,7 @@ def check_local_image(raw: str, suite_dir: str | None) -> Path | None:
                          f"{MAX_IMAGE_BYTES // 2**20} MB")
     with open(path, "rb") as f:
         head = f.read(16)
-    if _sniff(head) is None:
+    if image_format(head) is None:
         raise ValueError(f"{raw!r} is not a PNG, JPEG, WebP or GIF image")
     return path
 
@@ -80,7 +81,7 @@ def _encoded(path: str, size: int, mtime_ns: int) -> str:
     data = Path(path).read_bytes()[: MAX_IMAGE_BYTES + 1]
     if len(data) > MAX_IMAGE_BYTES:
         raise ValueError(f"{path} grew past {MAX_IMAGE_BYTES // 2**20} MB")
-    kind = _sniff(data)
+    kind = image_format(data)
     if kind is None:
         raise ValueError(f"{path} is no longer an image")
     return f"data:{_MIME[kind]};base64,{base64.b64encode(data).decode('ascii')}"

@@ -285,7 +285,7 @@ def check_suite_file(path: Path) -> BaseSuite | list[SuiteProblem]:
         kind = get_kind(kind_name)
     except KeyError:
         return [SuiteProblem(file, lines.get(("kind",)), "kind", f"kind {kind_name!r} is not available in this build")]
-    model = kind.suite_model
+    model: type[BaseSuite] = kind.suite_model
     digest = hashlib.sha256(raw_bytes)
     rows: _Rows | None = None
     if "cases_from" in data:

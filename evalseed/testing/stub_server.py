@@ -263,7 +263,7 @@ def _choices(body: Mapping[str, Any]) -> int:
 
 
 def _usage(body: Mapping[str, Any], reply: Reply, details: bool) -> Dict[str, Any]:
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages: list = body["messages"] if isinstance(body.get("messages"), list) else []
     prompt = sum(_tokens(_message_text(m)) + 4 for m in messages if isinstance(m, Mapping))
     n = _choices(body)
     reasoning = _tokens(reply.reasoning_content) * n

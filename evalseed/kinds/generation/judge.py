@@ -90,15 +90,24 @@ def judge_body(model: "ModelInfo", messages: list[dict]) -> tuple[dict, str]:
     return body, used
 
 
-def parse_verdict(text: Any) -> tuple[float | None, str]:
-    """(score, reason) of a judge's answer; score None when it holds no usable verdict, with the
-    reason why. Accepts the object alone, fenced, or with prose around it; refuses a score that is
-    not a number in [0, 1] (a judge claiming 7 out of 1 is not believed)."""
+def verdict_object(text: Any) -> tuple[dict | None, str]:
+    """The JSON object a judge answered with (alone, fenced, or with prose around it), or None
+    and why there is none."""
     if not isinstance(text, str) or not text.strip():
         return None, "the judge gave no verdict (empty answer)"
     obj = first_object(text)
     if obj is None:
         return None, f"the judge's verdict is not JSON: {one_line(text, 80)!r}"
+    return obj, ""
+
+
+def parse_verdict(text: Any) -> tuple[float | None, str]:
+    """(score, reason) of a judge's answer; score None when it holds no usable verdict, with the
+    reason why. Accepts the object alone, fenced, or with prose around it; refuses a score that is
+    not a number in [0, 1] (a judge claiming 7 out of 1 is not believed)."""
+    obj, why = verdict_object(text)
+    if obj is None:
+        return None, why
     score = obj.get("score")
     if isinstance(score, str):
         try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CallFailed
-from .judge import JudgeError, first_object, one_line, usage_of
+from .judge import JudgeError, one_line, usage_of, verdict_object
 
 if TYPE_CHECKING:
     from ...config import ModelInfo
@@ -53,11 +53,9 @@ def pair_messages(question: str, a: str, b: str, rubric: str, reference: str | N
 
 def parse_pair(text: Any) -> tuple[str | None, str]:
     """("A" | "B" | "tie", reason), or (None, why) for an answer holding no such verdict."""
-    if not isinstance(text, str) or not text.strip():
-        return None, "the judge gave no verdict (empty answer)"
-    obj = first_object(text)
+    obj, why = verdict_object(text)
     if obj is None:
-        return None, f"the judge's verdict is not JSON: {one_line(text, 80)!r}"
+        return None, why
     w = obj.get("winner")
     w = w.strip() if isinstance(w, str) else w
     norm = {"a": "A", "b": "B", "tie": "tie"}.get(w.lower()) if isinstance(w, str) else None

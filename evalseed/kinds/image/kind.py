@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ...errors import CallFailed
 from ...files import write_atomic
+from ...suites.images import image_format
 from ...templating import compile_template, render
 from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
 from ..generation.judge import judge_model_info, judge_totals, use_config
@@ -53,15 +54,7 @@ _SAVED_INDEX = re.compile(r"-(\d+)\.[a-z]+$")
 
 def sniff_ext(data: bytes) -> str:
     """File extension from the first bytes (the name must not wait for a full decode)."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    return "bin"
+    return image_format(data) or "bin"
 
 
 # The largest image Seedream 4.5 returns has 16,777,216 pixels (4096x4096); twice that leaves room
@@ -134,6 +127,22 @@ def map_n(body: dict, takes_n: bool) -> dict:
 # ---- the kind -------------------------------------------------------------------------------------
 
 
+def _rendered(source: str, variables: dict, where: str, i: int) -> str:
+    """A suite template (at `where`, in case `i`) rendered with the case's vars, or SuiteError."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        compile_template(source)
+        return render(source, variables)
+    except TemplateSyntaxError as e:
+        raise SuiteError(where, f"template syntax error: {e.message}") from None
+    except UndefinedError as e:
+        raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
+    except SecurityError as e:
+        raise SuiteError(where, f"unsafe template: {e}") from None
+
+
 class ImageKind(Kind[ImageSuite, ImageCase]):
     name = "image"
     suite_model = ImageSuite
@@ -143,36 +152,17 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
     model_kinds = ("image",)
 
     def validate(self, suite: ImageSuite) -> None:
-        from jinja2 import TemplateSyntaxError, UndefinedError
-        from jinja2.exceptions import SecurityError
-
         refused: dict[str, str | None] = {}  # judge model: why it cannot judge images
         for i, case in enumerate(suite.cases):
             source = case.prompt or suite.prompt or ""
             where = f"cases[{i}].prompt" if case.prompt else "prompt"
-            try:
-                compile_template(source)
-                text = render(source, case.vars)
-            except TemplateSyntaxError as e:
-                raise SuiteError(where, f"template syntax error: {e.message}") from None
-            except UndefinedError as e:
-                raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
-            except SecurityError as e:
-                raise SuiteError(where, f"unsafe template: {e}") from None
+            text = _rendered(source, case.vars, where, i)
             if not text.strip():
                 raise SuiteError(where, "the prompt is empty once rendered")
             want = case.expect_text if case.expect_text is not None else suite.expect_text
             if want is not None:
                 where = f"cases[{i}].expect_text" if case.expect_text is not None else "expect_text"
-                try:
-                    compile_template(want.text)
-                    shown = render(want.text, case.vars)
-                except TemplateSyntaxError as e:
-                    raise SuiteError(where, f"template syntax error: {e.message}") from None
-                except UndefinedError as e:
-                    raise SuiteError(f"cases[{i}].vars", f"{e.message} (used by {where})") from None
-                except SecurityError as e:
-                    raise SuiteError(where, f"unsafe template: {e}") from None
+                shown = _rendered(want.text, case.vars, where, i)
                 if not normalise_text(shown):
                     raise SuiteError(where, "holds no letters or digits once rendered: OCR could not check it")
             # Sizes: the syntax is checked with the params (_check_params); the range depends on
