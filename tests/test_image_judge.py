@@ -10,6 +10,7 @@ import base64
 import io
 
 import pytest
+from conftest import result_rows, write_suite
 
 from evalseed.kinds.image import KIND, check_image
 from evalseed.kinds.image.judge import SYSTEM, judge_image_url
@@ -17,8 +18,6 @@ from evalseed.kinds.image.kind import _credit
 from evalseed.kinds.image.spec import ExpectText, ImageExpect, ImageJudge
 from evalseed.suites.loader import check_suite_file
 from evalseed.testing.stub_server import Reply
-
-from conftest import result_rows, write_suite
 
 SUITE = """
 name: judged-images
@@ -215,7 +214,7 @@ def test_a_text_only_judge_model_is_refused_before_anything_is_sent(cli, stub, t
     assert ". " not in p.message  # one sentence
     code, out, err = cli("validate", path)
     assert code == 2 and "takes no image input" in err, out + err
-    code, err, db, seen, srv = run_suite(cli, stub, tmp_path, text=text)
+    code, err, db, seen, _ = run_suite(cli, stub, tmp_path, text=text)
     assert code == 2 and "takes no image input" in err, err
     assert seen == [] and (not db.exists() or result_rows(db) == [])
 

@@ -115,7 +115,8 @@ def image_verdicts(spec: "ImageJudge", fresh: dict[str, Any] | None, stored: dic
         return {i: {"model": r["usage"].get("model") or spec.model, "score": r["score"], "reason": r["reason"],
                     "raw": r["raw"], "response_format": r["response_format"], "usage": r["usage"], "reused": False}
                 for i, r in fresh["images"].items()}
-    images = stored.get("images") if isinstance(stored.get("images"), list) else []
+    listed = stored.get("images")
+    images = listed if isinstance(listed, list) else []
     old = {im["index"]: im["judge"] for im in images
            if isinstance(im, dict) and isinstance(im.get("judge"), dict) and isinstance(im.get("index"), int)}
     return {i: {**j, "reused": True} for i, j in old.items()}  # type: ignore[typeddict-item]

@@ -34,6 +34,7 @@ from ...files import write_atomic
 from ...suites.images import image_format
 from ...templating import compile_template, render
 from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
+from ..generation.details import JudgeRecord
 from ..generation.judge import judge_model_info, judge_totals, use_config
 from .details import ImageDetails
 from .judge import JUDGE_PROBLEM, image_verdicts, judge_images, judge_problem, vision_problem
@@ -394,7 +395,7 @@ def _expected(expect: ImageExpect, text: ExpectText | None, judge: ImageJudge | 
 
 
 def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | None = None,
-                judge: ImageJudge | None = None, verdict: dict[str, Any] | None = None) -> dict[str, Any]:
+                judge: ImageJudge | None = None, verdict: JudgeRecord | None = None) -> dict[str, Any]:
     """One image record with its verdict: `ok` and the `problems` that made it fail. With a
     `judge`, `verdict` is its judge record (None for an image the judge was not shown)."""
     out = dict(rec)
@@ -423,7 +424,7 @@ def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | Non
     if judge is not None and verdict is not None:
         out["judge"] = verdict
         out["judge_score"] = verdict["score"] if verdict["score"] is not None else 0.0
-        jp = judge_problem(verdict, judge.threshold)  # type: ignore[arg-type]
+        jp = judge_problem(verdict, judge.threshold)
         if jp:
             problems.append(jp)
     elif judge is not None and not problems:

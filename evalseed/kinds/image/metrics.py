@@ -11,7 +11,6 @@ from typing import Any
 from ...metrics.rules import OK, SCORE, number
 from ...metrics.scope import Scope, case_means, row_aggregates
 
-
 _JUDGE = "(details->'judge')"
 
 
