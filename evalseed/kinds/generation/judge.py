@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...errors import CallFailed, CaseError
 
 if TYPE_CHECKING:
     from ...config import Config, ModelInfo, Provider
     from ...core import Api, CallResult
+    from .details import JudgeUsage
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -190,9 +191,15 @@ async def judge_once(api: "Api", model: "ModelInfo", question: str, answer: str,
                      reference: str | None) -> dict[str, Any]:
     """One judge call: `{score, reason, raw, response_format, usage}` (score None for an
     unusable verdict). Raises JudgeError when the call fails after the engine's retries."""
+    return await ask_judge(api, model, judge_messages(question, answer, rubric, reference))
+
+
+async def ask_judge(api: "Api", model: "ModelInfo", messages: list[dict]) -> dict[str, Any]:
+    """One judge call with `messages` (the text judge's, or the image kind's with the image as a
+    part): its verdict parsed as `judge_once` returns it. Raises JudgeError when the call fails."""
     from ...core import content_text
 
-    body, used = judge_body(model, judge_messages(question, answer, rubric, reference))
+    body, used = judge_body(model, messages)
     try:
         call = await api.chat(body, model=model)
     except CallFailed as e:
@@ -201,3 +208,22 @@ async def judge_once(api: "Api", model: "ModelInfo", question: str, answer: str,
     score, reason = parse_verdict(raw)
     return {"score": score, "reason": reason, "raw": (raw or "")[:1000], "response_format": used,
             "usage": usage_of(call, model)}
+
+
+def judge_totals(verdicts: "Sequence[Mapping[str, Any]]") -> "JudgeUsage | None":
+    """The row's judge calls in all (`details.judge`): apart from the graded answer's columns.
+    `verdicts` are a generation row's check verdicts, or an image row's image records: those with
+    a `judge` (a JudgeRecord) count. Verdicts reused by a rescore are not counted again: they
+    were paid for by the earlier run. None when nothing was judged."""
+    calls = [v["judge"]["usage"] for v in verdicts if "judge" in v and not v["judge"].get("reused")]
+    if not any("judge" in v for v in verdicts):
+        return None
+
+    def total(key: str) -> Any:
+        vals = [u.get(key) for u in calls]
+        return None if any(x is None for x in vals) else sum(vals)
+
+    return {"calls": len(calls), "models": sorted({str(u.get("model")) for u in calls}),
+            "cost_usd": total("cost_usd") if calls else 0.0, "latency_ms": total("latency_ms") if calls else 0.0,
+            "prompt_tokens": total("prompt_tokens") if calls else 0,
+            "completion_tokens": total("completion_tokens") if calls else 0}

@@ -21,8 +21,8 @@ from ...scoring.text import rouge_l, token_f1
 from ...templating import render_messages
 from ..base import Api, Kind, Outcome, Prepared, Score, chat_case
 from .custom import run_scorer
-from .details import CheckVerdict, GenerationDetails, JudgeCallUsage, JudgeRecord, JudgeUsage
-from .judge import JudgeError, judge_model_info, judge_once, use_config
+from .details import CheckVerdict, GenerationDetails, JudgeCallUsage, JudgeRecord
+from .judge import JudgeError, judge_model_info, judge_once, judge_totals, use_config
 from .spec import REFERENCE_TYPES, Check, GenerationCase, GenerationSuite, case_checks
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ class Generation(Kind[GenerationSuite, GenerationCase]):
         passed = score >= suite.threshold if suite.threshold is not None else all(v["passed"] for v in verdicts)
         details: GenerationDetails = {"expected": case.reference, "checks": verdicts, "threshold": suite.threshold,
                                       "checks_passed": sum(v["passed"] for v in verdicts)}
-        usage = _judge_totals(verdicts)
+        usage = judge_totals(verdicts)
         if usage is not None:
             details["judge"] = usage
         if case.human is not None:
@@ -278,23 +278,6 @@ def _judge_verdict(check: Check, index: int, result: dict | None, stored_checks:
     if case.human is not None:
         v["human_passed"] = (case.human == "pass") if isinstance(case.human, str) else case.human >= threshold
     return v
-
-
-def _judge_totals(verdicts: list[CheckVerdict]) -> JudgeUsage | None:
-    """The row's judge calls in all (`details.judge`): apart from the graded answer's columns.
-    Verdicts reused by a rescore are not counted again: they were paid for by the earlier run."""
-    calls = [v["judge"]["usage"] for v in verdicts if "judge" in v and not v["judge"].get("reused")]
-    if not any("judge" in v for v in verdicts):
-        return None
-
-    def total(key: str) -> Any:
-        vals = [u.get(key) for u in calls]
-        return None if any(x is None for x in vals) else sum(vals)
-
-    return {"calls": len(calls), "models": sorted({str(u.get("model")) for u in calls}),
-            "cost_usd": total("cost_usd") if calls else 0.0, "latency_ms": total("latency_ms") if calls else 0.0,
-            "prompt_tokens": total("prompt_tokens") if calls else 0,
-            "completion_tokens": total("completion_tokens") if calls else 0}
 
 
 KIND = Generation()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from ..base import RowDetails
+from ..generation.details import JudgeRecord, JudgeUsage
 
 
 class ImageRecord(TypedDict, total=False):
@@ -25,6 +26,10 @@ class ImageRecord(TypedDict, total=False):
     cer: float
     text_score: float
     text_exact: bool
+    # judge: the judge's record for this image (its score, reason, usage), and the score counted
+    # (the judge's, 0 for a verdict that could not be used).
+    judge: JudgeRecord
+    judge_score: float
     ok: bool
     problems: list[str]
 
@@ -39,3 +44,5 @@ class ImageDetails(RowDetails, total=False):
     size_note: str
     text_exact: int  # images whose text read exactly as expected (normalised)
     mean_cer: float | None
+    mean_judge_score: float | None  # over the images the judge graded
+    judge: JudgeUsage  # the row's judge calls in all, apart from its own cost_usd and tokens

@@ -6,8 +6,16 @@ payloads are decoded and `url`s downloaded (they expire) through the engine, wit
 `<out_dir>/images/<suite>/<case>-<model>-<repeat>-<i>.<ext>`. The stored response keeps every
 image's path, format, size and byte count instead of the base64 text, and a failed image inside a
 partly failed response is kept as that image's error. Checks: the count, that each image decodes,
-its minimum width and height, and that it is not blank (grey-level variance above a floor).
-Sizes are checked per model before anything is sent (`spec.py`).
+its minimum width and height, and that it is not blank (grey-level variance above a floor);
+with `expect_text`, the text OCR reads in it (`ocr.py`); with `judge`, a vision model's grade of
+its prompt adherence (`judge.py`). Sizes are checked per model before anything is sent (`spec.py`).
+
+How a case's score combines its checks: each image gets a credit, 0 when it fails any of the
+pass/fail checks (it failed, does not decode, is too small, blank or unsaved), else the mean of
+its graded scores (the OCR text score with `expect_text`, the judge's score with `judge`; 1 with
+neither). The case's score is the sum of the best `count` credits over `count` (so missing
+images count 0); it passes when exactly `count` images came back and every image passes every
+check, the graded ones at their floors (`min_score`, the judge's `threshold`).
 """
 
 from __future__ import annotations
@@ -15,21 +23,41 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
+import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import CallFailed
-from ...files import write_atomic
-from ...suites.images import image_format
 from ...templating import compile_template, render
 from ..base import Api, CaseError, Kind, Outcome, Prepared, Score, SuiteError
+from ..generation.details import JudgeRecord
+from ..generation.judge import judge_model_info, judge_totals, use_config
+from .decode import inspect_image, save_image, sniff_ext
 from .details import ImageDetails
+from .judge import (
+    JUDGE_PROBLEM,
+    image_verdicts,
+    judge_images,
+    judge_problem,
+    vision_problem,
+)
 from .ocr import OcrUnavailable, read_text, score_text
 from .ocr import normalise as normalise_text
-from .spec import (DEFAULT_MIN_VARIANCE, ExpectText, ImageCase, ImageExpect, ImageSuite, effective_expect,
-                   effective_params, effective_text, size_problem)
+from .spec import (
+    DEFAULT_MIN_VARIANCE,
+    ExpectText,
+    ImageCase,
+    ImageExpect,
+    ImageJudge,
+    ImageSuite,
+    effective_expect,
+    effective_judge,
+    effective_params,
+    effective_text,
+    size_problem,
+)
 
 if TYPE_CHECKING:
     from ...config import ModelInfo
@@ -37,63 +65,8 @@ if TYPE_CHECKING:
 # ---- images ---------------------------------------------------------------------------------------
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
-
-
-def sniff_ext(data: bytes) -> str:
-    """File extension from the first bytes (the name must not wait for a full decode)."""
-    return image_format(data) or "bin"
-
-
-# The largest image Seedream 4.5 returns has 16,777,216 pixels (4096x4096); twice that leaves room
-# for another model's sizes. Pillow's own guard only warns below 179 million pixels: a 657 KB PNG
-# under it took about 1 GB to decode, and a run decodes several at once.
-MAX_DECODED_PIXELS = 2 * 16_777_216
-# What Seedream returns; every other decoder Pillow has stays out of reach of a server's bytes.
-DECODERS = ("JPEG", "PNG", "WEBP")
-_warning_is_error = False
-
-
-def _strict_pillow() -> None:
-    """Pillow's bomb guard at our limit, and its warning (over the limit, under twice it) an
-    error. The limit is set on every call: it is a global another library may have changed."""
-    global _warning_is_error
-    import warnings
-
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS
-    if not _warning_is_error:
-        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-        _warning_is_error = True
-
-
-def inspect_image(data: bytes) -> dict[str, Any]:
-    """Decode fully (a truncated file fails here) and measure: format, width, height, and the
-    grey-level variance of a 64x64 thumbnail. Raises ValueError when it does not decode, or
-    would take more than MAX_DECODED_PIXELS to (Pillow reads that from the header, before
-    decoding anything)."""
-    from PIL import Image, ImageStat, UnidentifiedImageError
-
-    _strict_pillow()
-    try:
-        with Image.open(io.BytesIO(data), formats=DECODERS) as img:
-            fmt = img.format or "unknown"
-            width, height = img.size
-            # A JPEG decodes straight to a reduced grey image: the checks need no more.
-            img.draft("L", (256, 256))
-            img.load()
-            grey = img.convert("L")
-            grey.thumbnail((64, 64))
-            variance = float(ImageStat.Stat(grey).var[0])
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
-        raise ValueError(f"{type(e).__name__}: {e}") from None
-    return {"format": fmt, "width": width, "height": height, "variance": round(variance, 3)}
-
-
-def _save(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data, umask_mode=True)
+# A saved image's index, from its file name (`<stem>-<index>.<ext>`, see execute).
+_SAVED_INDEX = re.compile(r"-(\d+)\.[a-z]+$")
 
 
 def map_n(body: dict, takes_n: bool) -> dict:
@@ -139,6 +112,7 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
     model_kinds = ("image",)
 
     def validate(self, suite: ImageSuite) -> None:
+        refused: dict[str, str | None] = {}  # judge model: why it cannot judge images
         for i, case in enumerate(suite.cases):
             source = case.prompt or suite.prompt or ""
             where = f"cases[{i}].prompt" if case.prompt else "prompt"
@@ -153,6 +127,13 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
                     raise SuiteError(where, "holds no letters or digits once rendered: OCR could not check it")
             # Sizes: the syntax is checked with the params (_check_params); the range depends on
             # the provider, which a suite does not know, so it is checked per request (prepare).
+            judge = effective_judge(suite, case)
+            if judge is not None:
+                where = f"cases[{i}].judge.model" if case.judge is not None else "judge.model"
+                if judge.model not in refused:
+                    refused[judge.model] = vision_problem(judge_model_info(judge.model))
+                if refused[judge.model]:
+                    raise SuiteError(where, refused[judge.model] or "")
 
     def cases(self, suite: ImageSuite) -> Iterable[ImageCase]:
         """The suite's cases with suite-level params and expectations merged in (so `expected` in
@@ -161,13 +142,15 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             yield case.model_copy(update={"params": effective_params(suite, case),
                                           "expect": effective_expect(suite, case),
                                           # unrendered: effective_text renders it once, here too
-                                          "expect_text": case.expect_text or suite.expect_text})
+                                          "expect_text": case.expect_text or suite.expect_text,
+                                          "judge": effective_judge(suite, case)})
 
     def expected(self, case: ImageCase) -> Any:
         if case.expect is None:
             return None
         text = case.expect_text
-        return _expected(case.expect, text.model_copy(update={"text": render(text.text, case.vars)}) if text else None)
+        return _expected(case.expect, text.model_copy(update={"text": render(text.text, case.vars)}) if text else None,
+                         case.judge)
 
     def prepare(self, suite: ImageSuite, case: ImageCase, model: ModelInfo) -> Prepared:
         params = effective_params(suite, case)
@@ -190,9 +173,43 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             skip_reason=skip,
             max_output_tokens=0,
             state={"suite": suite.name, "case": case.id, "model": model.name,
-                   "detail_expected": _expected(expect, effective_text(suite, case)), "detail_n": n, "size_note": size_note,
-                   "ocr_lang": suite.ocr_lang if effective_text(suite, case) else None},
+                   "detail_expected": _expected(expect, effective_text(suite, case), effective_judge(suite, case)),
+                   "detail_n": n, "size_note": size_note,
+                   "ocr_lang": suite.ocr_lang if effective_text(suite, case) else None,
+                   "judge": effective_judge(suite, case),
+                   # what `evalseed rescore --judge` looks for: a case it can ask a judge about
+                   "judges": [effective_judge(suite, case)] if effective_judge(suite, case) else None},
         )
+
+    def use_config(self, cfg: Any) -> None:
+        """The run's config (its `--config`): the judge model is resolved and priced in it."""
+        use_config(cfg)
+
+    def budget_models(self, suite: ImageSuite, model: ModelInfo, provider: Any) -> list[ModelInfo]:
+        """The judge models this suite's calls are also priced as: `run --budget-usd` refuses a
+        suite whose judge has no known price (run/checks.py)."""
+        names = {j.model for case in suite.cases if (j := effective_judge(suite, case)) is not None}
+        return [judge_model_info(n, provider) for n in sorted(names)]
+
+    async def judge(self, prepared: Prepared, answer: str, api: Api, model: str | None = None) -> dict[str, Any]:
+        """`evalseed rescore --judge MODEL`: ask `model` (else the case's judge) about the images
+        the run saved, read back from the files its answer lists (`<stem>-<index>.<ext>`), through
+        `api`. The result is what `execute` leaves for the scorer."""
+        spec: ImageJudge | None = prepared.state.get("judge")
+        if spec is None:
+            return {"images": {}}
+        if model:
+            spec = spec.model_copy(update={"model": model})
+        images: list[tuple[int, bytes]] = []
+        for line in (answer or "").splitlines():
+            m = _SAVED_INDEX.search(line)
+            if not m:
+                continue
+            try:
+                images.append((int(m.group(1)), await asyncio.to_thread(Path(line).read_bytes)))
+            except OSError as e:
+                return {"error": f"cannot read {line} to judge it ({e.strerror or e})"}
+        return await judge_images(api, spec, prepared.input_text, images)
 
     async def execute(self, prepared: Prepared, api: Api) -> Outcome:
         body = dict(prepared.request or {})
@@ -208,6 +225,7 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         stem = st.get("file_stem") or f"{st.get('suite', 'suite')}/{st.get('case', 'case')}-{st.get('model', 'model')}-0"
         records: list[dict[str, Any]] = []
         stored_items: list[Any] = []
+        to_judge: list[tuple[int, bytes]] = []  # the images that decoded, for the judge
         for i, item in enumerate(items):
             rec: dict[str, Any] = {"index": i}
             kept = {k: v for k, v in item.items() if k != "b64_json"} if isinstance(item, dict) else {"raw": item}
@@ -237,7 +255,7 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             if data is not None:
                 path = folder / f"{stem}-{i}.{sniff_ext(data)}"
                 try:
-                    await asyncio.to_thread(_save, path, data)
+                    await asyncio.to_thread(save_image, path, data)
                     rec.update(path=str(path), bytes=len(data))
                 except OSError as e:  # the image is still checked; only the file is missing
                     rec.update(bytes=len(data), save_error=f"cannot write {path}: {e.strerror or e}")
@@ -245,6 +263,8 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
                     rec.update(await asyncio.to_thread(inspect_image, data))
                 except ValueError as e:
                     rec["decode_error"] = str(e)
+                else:
+                    to_judge.append((i, data))
                 if "decode_error" not in rec and st.get("ocr_lang"):
                     try:
                         rec["ocr_text"] = await asyncio.to_thread(read_text, data, st.get("ocr_lang") or "eng")
@@ -260,6 +280,12 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         # The base64 text now lives in the files; keep the call light for the row and any cache.
         call.response = stored
         saved = [r["path"] for r in records if r.get("path")]
+        judge: ImageJudge | None = st.get("judge")
+        if judge is not None:
+            # Judge calls are this job's calls: the budget counts them, priced as the judge model;
+            # their usage goes to details.judge, not to the row's columns (the image call's alone).
+            st["judge_results"] = (await judge_images(api, judge, prepared.input_text, to_judge) if to_judge
+                                   else {"images": {}})
         return Outcome(calls=[call], response=stored, output_text="\n".join(saved) if saved else None)
 
     def score(self, suite: ImageSuite, case: ImageCase, prepared: Prepared, outcome: Outcome) -> Score:
@@ -271,27 +297,28 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             raise CaseError("the stored response has no image records to score")
         if want_text is not None:
             records = [_with_ocr(rec, suite.ocr_lang) for rec in records]
-        checked = [check_image(rec, expect, want_text) for rec in records]
+        judge = effective_judge(suite, case)
+        verdicts = image_verdicts(judge, prepared.state.get("judge_results"),
+                                  prepared.state.get("stored_details") or {}) if judge is not None else {}
+        checked = [check_image(rec, expect, want_text, judge, verdicts.get(rec.get("index"))) for rec in records]
         returned = sum(1 for c in checked if not c.get("error"))
         good = sum(1 for c in checked if c["ok"])
         want = expect.count if expect.count is not None else 1
         if want == 0:
             score = 1.0 if returned == 0 else 0.0
-        elif want_text is not None:
-            # Each image counts its text score (1 - CER) once its other checks pass: a poster that
-            # reads right scores about 1, one with other words about 0.2 or less.
-            credits = sorted((c.get("text_score", 0.0) if not _other_problems(c) else 0.0 for c in checked),
-                             reverse=True)
-            score = sum(credits[:want]) / want
         else:
-            score = min(good, want) / want
+            # Each image's credit (the module's docstring): its graded scores' mean once its
+            # pass/fail checks pass. A poster that reads right scores about 1 on its text, one
+            # with other words about 0.2 or less.
+            credits = sorted((_credit(c, want_text is not None, judge is not None) for c in checked), reverse=True)
+            score = sum(credits[:want]) / want
         passed = returned == want and good == returned
         problems = []
         if returned != want:
             problems.append(f"{returned} image(s) returned, {want} expected")
         problems.extend(f"image {c['index']}: {p}" for c in checked for p in c.get("problems", []))
         details: ImageDetails = {
-            "expected": _expected(expect, want_text),
+            "expected": _expected(expect, want_text, judge),
             "count": returned,
             "count_ok": good,
             "failed_images": sum(1 for c in checked if c.get("error")),
@@ -302,6 +329,12 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
             scored = [c for c in checked if "text_score" in c]
             details["text_exact"] = sum(1 for c in scored if c.get("text_exact"))
             details["mean_cer"] = round(sum(c["cer"] for c in scored) / len(scored), 4) if scored else None
+        if judge is not None:
+            graded = [c["judge_score"] for c in checked if "judge_score" in c]
+            details["mean_judge_score"] = round(sum(graded) / len(graded), 4) if graded else None
+            usage = judge_totals(checked)
+            if usage is not None:
+                details["judge"] = usage
         if "sequential_image_generation" in ((outcome.calls[0].request if outcome.calls else None) or {}):
             details["n_mapped_to"] = "sequential_image_generation"
         if prepared.state.get("size_note"):
@@ -309,16 +342,21 @@ class ImageKind(Kind[ImageSuite, ImageCase]):
         return Score(score=score, passed=passed, details=dict(details))
 
 
-def _expected(expect: ImageExpect, text: ExpectText | None) -> dict[str, Any]:
-    """`details.expected`: the checks, and the text (and its passing score) when there is one."""
+def _expected(expect: ImageExpect, text: ExpectText | None, judge: ImageJudge | None = None) -> dict[str, Any]:
+    """`details.expected`: the checks, the text (and its passing score) when there is one, and
+    the judge (`{rubric, model, threshold}`) when there is one."""
     out = expect.model_dump()
     if text is not None:
         out.update(text=text.text, min_text_score=text.min_score)
+    if judge is not None:
+        out["judge"] = judge.model_dump()
     return out
 
 
-def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | None = None) -> dict[str, Any]:
-    """One image record with its verdict: `ok` and the `problems` that made it fail."""
+def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | None = None,
+                judge: ImageJudge | None = None, verdict: JudgeRecord | None = None) -> dict[str, Any]:
+    """One image record with its verdict: `ok` and the `problems` that made it fail. With a
+    `judge`, `verdict` is its judge record (None for an image the judge was not shown)."""
     out = dict(rec)
     problems: list[str] = []
     if rec.get("error"):
@@ -342,6 +380,14 @@ def check_image(rec: dict[str, Any], expect: ImageExpect, text: ExpectText | Non
         if ts.score < text.min_score:
             problems.append(f"{_TEXT_PROBLEM}read {normalise_text(rec['ocr_text'])[:80]!r} for {text.text!r}: "
                             f"CER {ts.cer:.2f}, text score {ts.score:.2f} < {text.min_score:g}")
+    if judge is not None and verdict is not None:
+        out["judge"] = verdict
+        out["judge_score"] = verdict["score"] if verdict["score"] is not None else 0.0
+        jp = judge_problem(verdict, judge.threshold)
+        if jp:
+            problems.append(jp)
+    elif judge is not None and not problems:
+        problems.append(f"{JUDGE_PROBLEM}no verdict for this image (the judge was not asked)")
     out["ok"] = not problems
     out["problems"] = problems
     return out
@@ -351,8 +397,17 @@ _TEXT_PROBLEM = "text: "
 
 
 def _other_problems(checked: dict[str, Any]) -> list[str]:
-    """An image's problems other than its text (the size, decoding, blankness, saving)."""
-    return [p for p in checked["problems"] if not p.startswith(_TEXT_PROBLEM)]
+    """An image's pass/fail problems: those other than its graded checks' (text, judge)."""
+    return [p for p in checked["problems"] if not p.startswith((_TEXT_PROBLEM, JUDGE_PROBLEM))]
+
+
+def _credit(checked: dict[str, Any], text: bool, judge: bool) -> float:
+    """An image's credit toward the case's score: 0 when a pass/fail check fails, else the mean
+    of its graded scores (text score, judge score), 1 when it has none."""
+    if _other_problems(checked):
+        return 0.0
+    graded = ([checked.get("text_score", 0.0)] if text else []) + ([checked.get("judge_score", 0.0)] if judge else [])
+    return sum(graded) / len(graded) if graded else 1.0
 
 
 def _with_ocr(rec: dict[str, Any], lang: str) -> dict[str, Any]:

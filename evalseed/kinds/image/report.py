@@ -4,7 +4,8 @@ each embedded as a small thumbnail (`report.thumbnails`) so the page works where
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ...report.thumbnails import Thumbnails
 from ...report.values import rows_of
@@ -28,8 +29,13 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
     for suite, entries in suites:
         s = by_suite[suite] = {"suite": suite, "summary": [], "items": [], "total": 0}
         for entrant, m in entries:
+            km = m.kind_metrics
             s["summary"].append({"entrant": entrant, "n": m.accuracy.cases, "accuracy": m.accuracy.estimate,
-                                 "images": m.kind_metrics.get("images"), "errors": m.counts.errors})
+                                 "images": km.get("images"), "errors": m.counts.errors,
+                                 # a judge's calls and cost, apart from the image model's
+                                 "judge_calls": km.get("judge_calls"), "judge_cost_usd": km.get("judge_cost_usd"),
+                                 "mean_judge_score": km.get("mean_judge_score")})
+            s["judged"] = s.get("judged") or km.get("judge_calls") is not None
             s["total"] += m.counts.rows
     base = os.path.abspath(out_dir) if out_dir else os.getcwd()
     thumbs = Thumbnails()
@@ -63,6 +69,10 @@ def section(con: Any, out_dir: str | None, suites: Sequence[SuiteEntries]) -> li
                 checks = [{"name": str(p), "ok": False} for p in (problems if isinstance(problems, list) else [])]
                 if not checks and im.get("ok") is not None:
                     checks = [{"name": "checks passed" if im.get("ok") else "failed", "ok": bool(im.get("ok"))}]
+            verdict = im.get("judge")
+            if isinstance(verdict, dict) and isinstance(verdict.get("score"), (int, float)) \
+                    and not any(str(c["name"]).startswith("judge: ") for c in checks):
+                checks.append({"name": f"judge {verdict['score']:.2f}: {verdict.get('reason') or ''}"[:200], "ok": True})
             if isinstance(im.get("error"), dict) and not path:
                 checks.insert(0, {"name": f"{im['error'].get('code', 'error')}: {im['error'].get('message', '')}"[:200],
                                   "ok": False})

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...config import VERSION_RE
 from ...suites.spec import BaseCase, BaseSuite
+from ..generation.spec import DEFAULT_JUDGE, DEFAULT_JUDGE_THRESHOLD
 
 # ---- sizes ----------------------------------------------------------------------------------------
 
@@ -134,6 +135,26 @@ class ExpectText(BaseModel):
     @classmethod
     def _shorthand(cls, v: Any) -> Any:
         return {"text": v} if isinstance(v, str) else v
+
+
+class ImageJudge(BaseModel):
+    """`judge:` a vision-capable model grades each image's adherence to its prompt against
+    `rubric` (kinds/image/judge.py); an image passes this check when the score reaches
+    `threshold`. The defaults are the generation judge check's."""
+
+    model_config = ConfigDict(extra="forbid")
+    rubric: str = Field(min_length=1, max_length=20_000)
+    model: str = Field(default=DEFAULT_JUDGE, min_length=1, max_length=200)
+    threshold: float = Field(default=DEFAULT_JUDGE_THRESHOLD, ge=0, le=1)
+
+    @field_validator("rubric")
+    @classmethod
+    def _rubric(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a judge needs a rubric: what a good image shows")
+        return v
+
+
 _LANG = re.compile(r"^[a-z][a-z_]{1,30}(\+[a-z][a-z_]{1,30}){0,4}$")
 
 
@@ -143,6 +164,8 @@ class ImageCase(BaseCase):
     expect: ImageExpect | None = None
     # The text the image must show, checked with OCR (a template, rendered with the case's vars).
     expect_text: ExpectText | None = None
+    # A vision model grading the image's prompt adherence (replaces the suite's judge).
+    judge: ImageJudge | None = None
 
     @field_validator("params")
     @classmethod
@@ -157,6 +180,8 @@ class ImageSuite(BaseSuite):
     expect: ImageExpect = Field(default_factory=ImageExpect)
     # For every case without its own: the text its images must show (a template).
     expect_text: ExpectText | None = None
+    # For every case without its own: a vision model grading each image's prompt adherence.
+    judge: ImageJudge | None = None
     # Tesseract's language(s) for expect_text, e.g. eng or eng+chi_sim (each needs its package).
     ocr_lang: str = "eng"
     cases: list[ImageCase] = Field(min_length=1)  # type: ignore[assignment]  # narrows BaseSuite.cases
@@ -178,7 +203,7 @@ class ImageSuite(BaseSuite):
         return []  # _check_params refuses every key it does not know
 
     @model_validator(mode="after")
-    def _shape(self) -> "ImageSuite":
+    def _shape(self) -> ImageSuite:
         if self.messages:
             raise ValueError("messages: image suites take a prompt (per case or suite-wide), not chat messages")
         for i, case in enumerate(self.cases):
@@ -206,3 +231,8 @@ def effective_text(suite: ImageSuite, case: ImageCase) -> ExpectText | None:
 
     want = case.expect_text if case.expect_text is not None else suite.expect_text
     return None if want is None else want.model_copy(update={"text": render(want.text, case.vars)})
+
+
+def effective_judge(suite: ImageSuite, case: ImageCase) -> ImageJudge | None:
+    """The case's `judge` (else the suite's)."""
+    return case.judge if case.judge is not None else suite.judge
