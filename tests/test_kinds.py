@@ -30,7 +30,6 @@ ALLOWED_OUTSIDE = {
     "engine/budget.py": {"image"},
     "config.py": {"image"},
     "builtin_models.py": {"image"},
-    "model_info.py": {"image"},
     "report/synthetic.py": {"image"},
 }
 
