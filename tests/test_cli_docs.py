@@ -7,23 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import typer.main
-
-from evalseed.cli import app
-
 from conftest import ROOT
+from helpers.cli_app import commands
 
-
-def _walk(group, prefix=""):
-    for name, cmd in group.commands.items():
-        full = f"{prefix}{name}"
-        if hasattr(cmd, "commands"):
-            yield from _walk(cmd, full + " ")
-        else:
-            yield full, cmd
-
-
-COMMANDS = dict(_walk(typer.main.get_command(app)))
+COMMANDS = commands()
 
 
 def _options(cmd) -> list[list[str]]:

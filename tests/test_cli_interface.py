@@ -8,13 +8,11 @@ import json
 
 import duckdb
 import pytest
-import typer.main
+from helpers import SMALL_SUITE, result_rows, run_suite, write_suite
+from helpers.cli_app import commands
 
-from evalseed.cli import app
 from evalseed.errors import UsageError
 from evalseed.testing.stub_server import Reply
-
-from helpers import SMALL_SUITE, result_rows, run_suite, write_suite
 
 FLASH = "seed-1-6-flash-250715"
 
@@ -30,16 +28,7 @@ MANY_RUNS = {"report", "route train", "route eval"}
 OUTPUT_PARAMS = {"out", "out_dir"}
 
 
-def walk(group, prefix=""):
-    for name, cmd in group.commands.items():
-        full = f"{prefix}{name}"
-        if hasattr(cmd, "commands"):
-            yield from walk(cmd, full + " ")
-        else:
-            yield full, cmd
-
-
-COMMANDS = dict(walk(typer.main.get_command(app)))
+COMMANDS = commands()
 
 
 def flags(cmd) -> set[str]:

@@ -3,7 +3,6 @@ what the Typer command prints; `evalseed --help` imports nothing of evalseed's h
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
@@ -11,33 +10,20 @@ import subprocess
 import sys
 
 import pytest
-
-from evalseed.entry import parse_pick
-
 from conftest import ROOT
 from helpers import run_evalseed
+from helpers.cli_app import train_router
+
+from evalseed.entry import parse_pick
 
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory):
-    from typer.testing import CliRunner
-
-    from evalseed.cli import app
-
-    d = tmp_path_factory.mktemp("pick")
     rng = random.Random(0)
-    with (d / "o.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["domain", "prompt", "model-a", "model-b"])
-        for i in range(120):
-            w.writerow([f"d{i % 3}", f"question {i} on topic {i % 3}", str(rng.random() < 0.4 + 0.2 * (i % 3)),
-                        str(rng.random() < 0.7)])
-    runner = CliRunner()
-    for args in (["import", "outcomes", str(d / "o.csv"), "--db", str(d / "o.duckdb"), "--price", "model-a=0.1,0.1",
-                  "--price", "model-b=1,2"], ["route", "train", "--db", str(d / "o.duckdb"), "-o", str(d / "r.json")]):
-        res = runner.invoke(app, args)
-        assert res.exit_code == 0, res.output
-    return d / "r.json"
+    rows = [[f"d{i % 3}", f"question {i} on topic {i % 3}", str(rng.random() < 0.4 + 0.2 * (i % 3)),
+             str(rng.random() < 0.7)] for i in range(120)]
+    return train_router(tmp_path_factory.mktemp("pick"), ["domain", "prompt", "model-a", "model-b"], rows,
+                        ["model-a=0.1,0.1", "model-b=1,2"])
 
 
 def evalseed(*args, stdin=None):

@@ -3,37 +3,23 @@ item 9), on the fast path (evalseed.entry) and through Typer alike."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
-import subprocess
-import sys
 
 import pytest
-
 from conftest import ROOT
+from helpers import run_evalseed
+from helpers.cli_app import train_router
 
 
 @pytest.fixture(scope="module")
 def half_priced_router(tmp_path_factory):
-    from typer.testing import CliRunner
-
-    from evalseed.cli import app
-
-    d = tmp_path_factory.mktemp("pick-cost")
     rng = random.Random(1)
-    with (d / "o.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["domain", "prompt", "cheap", "unpriced"])
-        for i in range(120):
-            # `unpriced` is always right, so every pick is it; `cheap` has a price, it has none.
-            w.writerow([f"d{i % 3}", f"question {i} on topic {i % 3}", str(rng.random() < 0.3), "True"])
-    runner = CliRunner()
-    for args in (["import", "outcomes", str(d / "o.csv"), "--db", str(d / "o.duckdb"), "--price", "cheap=0.1,0.1"],
-                 ["route", "train", "--db", str(d / "o.duckdb"), "-o", str(d / "r.json")]):
-        res = runner.invoke(app, args)
-        assert res.exit_code == 0, res.output
+    # `unpriced` is always right, so every pick is it; `cheap` has a price, it has none.
+    rows = [[f"d{i % 3}", f"question {i} on topic {i % 3}", str(rng.random() < 0.3), "True"] for i in range(120)]
+    d = tmp_path_factory.mktemp("pick-cost")
+    train_router(d, ["domain", "prompt", "cheap", "unpriced"], rows, ["cheap=0.1,0.1"])
     spec = json.loads((d / "r.json").read_text())
     assert spec["training"]["models"]["unpriced"]["cost_usd"] is None  # what the test is about
     assert spec["training"]["models"]["cheap"]["cost_usd"] is not None
@@ -41,9 +27,7 @@ def half_priced_router(tmp_path_factory):
 
 
 def _fast(*args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "evalseed", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return run_evalseed(*args, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
 
 
 def test_route_pick_prints_an_unknown_cost_as_unknown(half_priced_router, cli):
