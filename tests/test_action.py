@@ -14,9 +14,14 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from conftest import ROOT
-from helpers import polarity_responder, polarity_suite, run_evalseed, run_id_of, write_suite
+from helpers import (
+    polarity_responder,
+    polarity_suite,
+    run_evalseed,
+    run_id_of,
+    write_suite,
+)
 
 _VENV_BIN = str(Path(sys.executable).parent)
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -179,10 +184,10 @@ def _rows(db: Path, run_id: str) -> list[tuple]:
 
 def test_action_rehearsal_runs_shards_merges_and_gates_the_merged_run(stub, tmp_path):
     ws = tmp_path / "repo"
-    write_suite(ws / "suites", "polarity.yaml", _suite())
-    write_suite(ws / "suites", "polarity-2.yaml", _suite(12).replace("name: polarity", "name: polarity-2"))
+    write_suite(ws / "suites", "polarity.yaml", polarity_suite())
+    write_suite(ws / "suites", "polarity-2.yaml", polarity_suite(12).replace("name: polarity", "name: polarity-2"))
     base = _baseline(stub, ws)
-    worse = stub(responder=_responder(set(range(15))))
+    worse = stub(responder=polarity_responder(set(range(15))))
     done = _rehearse(ws, {"models": "seed-1-6-260301", "baseline": str(base), "shards": "3", "budget": "6",
                           "run-args": f"--base-url {worse.base_url}"})
     gate = done["results"]["Run and gate"]
@@ -213,9 +218,8 @@ def test_action_rehearsal_runs_shards_merges_and_gates_the_merged_run(stub, tmp_
     assert budgets == {2.0}, budgets
     # The merged run holds exactly the rows of one unsharded run of the same suites and server.
     one = tmp_path / "one.duckdb"
-    r = subprocess.run([sys.executable, "-m", "evalseed", "run", "suites/", "--models", "seed-1-6-260301", "--db",
-                        str(one), "--no-progress", "--base-url", worse.base_url, "--json"],
-                       cwd=ws, capture_output=True, text=True, timeout=300)
+    r = run_evalseed("run", "suites/", "--models", "seed-1-6-260301", "--db", one, "--no-progress",
+                     "--base-url", worse.base_url, "--json", cwd=ws)
     assert r.returncode == 0, r.stderr
     single = _rows(one, json.loads(r.stdout)["run_id"])
     assert _rows(ws / "evalseed.duckdb", cand) == single and len(single) == 52
