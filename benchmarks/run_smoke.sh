@@ -25,6 +25,7 @@ declare -A ARGS=(
   [bench_local_build.py]="--small"
   [bench_shards.py]="--smoke"
   [bench_datasets.py]="--smoke"
+  [bench_route_serve.py]="--n 200"
 )
 SKIP=" bench_peers.py "
 
