@@ -21,7 +21,7 @@ def import_bfcl(
 
     raise typer.Exit(_guard(import_bfcl_command, [str(f) for f in files], str(out), limit))
 
-# ---- import outcomes (owner: router) ----------------------------------------------------------
+# ---- import outcomes ----------------------------------------------------------------------------
 
 
 @import_app.command("outcomes")

@@ -93,7 +93,7 @@ def _report(db: str, refs: List[str], out: str, router: Optional[str], open_it: 
     return code
 
 
-# ---- compare (owner: compare) -----------------------------------------------------------------
+# ---- compare ------------------------------------------------------------------------------------
 
 
 @app.command()
