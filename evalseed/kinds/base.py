@@ -79,6 +79,15 @@ class Kind(Generic[SuiteT, CaseT]):
 
         return resources.files(type(self).__module__.rpartition(".")[0]).joinpath("starter.yaml").read_text("utf-8")
 
+    def use_config(self, cfg: Any) -> None:
+        """The config of the command at hand (its `--config`), for kinds that call models of their
+        own (judges) and resolve and price them there. Most kinds need none."""
+
+    def budget_models(self, suite: Any, model: "ModelInfo", provider: Any) -> "list[ModelInfo]":
+        """The models a suite's calls are priced as besides `model` (judges), so `--budget-usd`
+        can refuse one with no known price. Most kinds call no other model."""
+        return []
+
     def part(self, name: str) -> Any:
         """The module `name` of this kind's package (`metrics`, `report`, `synthetic`), imported
         when first needed; None when the package has none."""

@@ -72,7 +72,7 @@ def check_budget_is_enforceable(plan: Plan) -> None:
     unpriced = sorted(name for name, info in plan.models.items() if not priced(info))
     # Models a suite's calls are also priced as (a generation suite's judges): their spend counts too.
     judges = sorted({f"{info.name} (judge in suite {sp.suite.name})" for sp in plan.suites
-                     if hasattr(sp.kind, "budget_models") for m in sp.models
+                     for m in sp.models
                      for info in sp.kind.budget_models(sp.suite, m, plan.providers[m.name]) if not priced(info)})
     unpriced += judges
     if unpriced:

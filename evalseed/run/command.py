@@ -67,8 +67,7 @@ def run_command(opts: RunOptions) -> int:
         sp.cases = select_cases(sp.suite.name, sp.cases, selection)
     check_selected(plan.suites, selection)
     for kind in {id(sp.kind): sp.kind for sp in plan.suites}.values():
-        if hasattr(kind, "use_config"):  # a kind with judges resolves and prices them in this run's config
-            kind.use_config(cfg)
+        kind.use_config(cfg)  # a kind with judges resolves and prices them in this run's config
     check_network_options(opts)
     if opts.budget_usd is not None:
         check_budget_is_enforceable(plan)

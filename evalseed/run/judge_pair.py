@@ -85,8 +85,7 @@ def judge_pair_command(db: str, run_ref: str, models: str, judge: str, as_json: 
         raise UsageError(f"no case of run {run_id} has answers of both {a} and {b} in a suite that can be judged "
                          "pairwise (kind generation)" + (f" named {suite_name}" if suite_name else "") + ".")
     for kind in {id(w[0]): w[0] for w in work}.values():
-        if hasattr(kind, "use_config"):
-            kind.use_config(cfg)
+        kind.use_config(cfg)
     verdicts: list[dict[str, Any]] = []
 
     async def ask(api_for, info) -> None:

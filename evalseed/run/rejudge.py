@@ -29,8 +29,7 @@ def run_judges(cfg: Config, model: str, run_config: dict, work: list[tuple[Any, 
     """For each `(kind, prepared, answer, suite, case_id)` in `work`, ask the judge through one
     lane and hand the results to `on_result(prepared, results)`."""
     for kind in {id(w[0]): w[0] for w in work}.values():
-        if hasattr(kind, "use_config"):  # the judge is resolved and priced in the config this command loaded
-            kind.use_config(cfg)
+        kind.use_config(cfg)  # the judge is resolved and priced in the config this command loaded
 
     async def ask(api_for: Callable[[str, str], Any], info: Any) -> None:
         for kind, prepared, answer, suite, case_id in work:
